@@ -1,0 +1,19 @@
+"""gpt2explore: see, step by step, how temperature, top-k and top-p turn GPT-2's logits into text.
+
+    import gpt2explore as gx
+    lm = gx.load()                      # the bundled small GPT-2 ("tiny"), offline
+    run = lm.generate("Hi! My name is", nsamples=2, length=20, seed=1)
+    run.samples[0].steps[0].distribution(temperature=0.5)
+"""
+from .capture import capture
+from .generation import generate
+from .lm import LM
+from .loading import ModelUnavailableError, load
+from .sampling import Settings, filter_logits, pick, probabilities, uniforms
+from .session import Session
+from .trace import Run, Sample, Step
+
+__version__ = "0.1.0"
+
+__all__ = ["LM", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step", "capture",
+           "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__"]

@@ -1,0 +1,211 @@
+"""Batched generation: left padding, KV cache, per-sample uniforms, logits captured by hooks."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+
+from . import sampling
+from .capture import capture
+from .sampling import Settings
+from .trace import Run, Sample, Step, check_keep_logits
+
+PROGRESS_MIN_TOKENS = 512  # below this many tokens a call is quick: no progress bar
+
+
+@dataclass
+class Job:
+    """One sample to generate: which prompt, which sample index."""
+
+    prompt: str | None
+    prompt_index: int
+    tokens: list[int]
+    index: int
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def normalize_prompts(prompt) -> list[str | None]:
+    """None (unconditional), a string, or a list of strings -> list of prompts."""
+    if prompt is None:
+        return [None]
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError(f"prompt must be a string, a list of strings or None, got {prompt!r}")
+    for p in prompts:
+        if not isinstance(p, str):
+            raise ValueError(f"prompt must be a string (or a list of strings), got {type(p).__name__}: {p!r}")
+        if not p:
+            raise ValueError("prompt is an empty string; give some text, or prompt=None for "
+                             "unconditional samples")
+    return list(prompts)
+
+
+def positions_needed(n_prompt: int, length: int) -> int:
+    """Positions the model must see: the prompt plus every generated token but the last,
+    which is sampled and never fed back."""
+    return n_prompt + length - 1
+
+
+def choose_length(length, n_prompt_max: int, n_ctx: int, conditional: bool) -> int:
+    """The original scripts' default (n_ctx // 2 conditional, n_ctx unconditional), capped to
+    fit the context; an explicit length that cannot fit is a ValueError."""
+    if n_prompt_max > n_ctx:
+        raise ValueError(f"prompt is {n_prompt_max} tokens, longer than the model's context of "
+                         f"{n_ctx} tokens; shorten the prompt")
+    room = n_ctx - n_prompt_max + 1
+    if length is None:
+        return min(n_ctx // 2 if conditional else n_ctx, room)
+    check_count("length", length)
+    if positions_needed(n_prompt_max, length) > n_ctx:
+        raise ValueError(f"prompt of {n_prompt_max} tokens + length {length} does not fit the model's "
+                         f"context of {n_ctx} tokens; use length <= {room} or a shorter prompt")
+    return length
+
+
+def forward(model, input_ids, attention_mask, position_ids, cache):
+    """One forward call returning the new cache; works with the cache keyword of
+    transformers 5 (`cache`) and 4 (`past_key_values`). Only the last position's logits
+    are computed (logits_to_keep=1); the capture hook records them."""
+    kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                  use_cache=True)
+    if _cache_keyword(model) == "cache":
+        kwargs["cache"] = cache
+    else:
+        kwargs["past_key_values"] = cache
+    if _accepts(model, "logits_to_keep"):
+        kwargs["logits_to_keep"] = 1
+    out = model(**kwargs)
+    return out.logits, getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+
+
+def _accepts(model, name: str) -> bool:
+    return name in inspect.signature(type(model).forward).parameters
+
+
+def _cache_keyword(model) -> str:
+    return "cache" if _accepts(model, "cache") else "past_key_values"
+
+
+def left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Token rows -> (input_ids, attention_mask, position_ids), padded on the left."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, r in enumerate(rows):
+        ids[b, width - len(r):] = torch.tensor(r, dtype=torch.long)
+        mask[b, width - len(r):] = 1
+    # positions count real tokens only, as transformers' generate does
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids.to(device), mask.to(device), pos.to(device)
+
+
+def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: int | None = None,
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+             semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
+             keep_logits="float32") -> Run:
+    """Sample text from `lm`, recording every step's raw logits, uniform and token.
+
+    prompt: a string, a list of strings (each gets `nsamples` samples) or None for
+    unconditional samples (which start from <|endoftext|>, not part of the output).
+    length: tokens per sample; None = n_ctx // 2 (conditional) or n_ctx (unconditional),
+    capped to fit the context. `nsamples` need not be a multiple of `batch_size`.
+    seed: None draws a fresh one (recorded in `run.seed`). stop_at_eos: stop a sample at
+    <|endoftext|> (the original scripts always produce `length` tokens).
+    progress: a progress bar (None = only for long calls). keep_logits: "float32" (default,
+    4 bytes x vocabulary per step), "float16" (half), or "none" (only tokens and probabilities).
+    """
+    settings = Settings(temperature, top_k, top_p, semantics)
+    prompts = normalize_prompts(prompt)
+    check_count("nsamples", nsamples)
+    check_count("batch_size", batch_size)
+    keep = check_keep_logits(keep_logits)
+    if seed is None:
+        seed = sampling.make_seed()
+    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+
+    eos = lm.eos_token_id
+    encoded = [[eos] if p is None else lm.encode(p) for p in prompts]
+    for p, toks in zip(prompts, encoded):
+        if not toks:
+            raise ValueError(f"prompt {p!r} encodes to no tokens; give some text")
+    length = choose_length(length, max(map(len, encoded)), lm.n_ctx, conditional=prompts != [None])
+    jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in range(nsamples)]
+    draws = {i: sampling.uniforms(seed, i, length) for i in range(nsamples)}  # (length,) per sample index
+
+    samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
+               for j in jobs]
+    bar = _progress_bar(progress, len(jobs) * length)
+    try:
+        for start in range(0, len(jobs), batch_size):
+            batch = list(range(start, min(start + batch_size, len(jobs))))
+            _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
+                            settings, stop_at_eos, keep, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
+               meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
+                     "stop_at_eos": stop_at_eos})
+
+
+def _progress_bar(progress, total: int):
+    if progress is False or (progress is None and total < PROGRESS_MIN_TOKENS):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="tok", desc="generating", leave=False)
+
+
+@torch.inference_mode()
+def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: int,
+                    settings: Settings, stop_at_eos: bool, keep: str, bar) -> None:
+    model, device, eos = lm.model, lm.device, lm.eos_token_id
+    ids, mask, pos = left_pad([j.tokens for j in jobs], eos, device)
+    u = torch.stack([draws[j.index] for j in jobs])  # (B, length) float64
+    u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
+    done = torch.zeros(len(jobs), dtype=torch.bool, device=device)
+    tokens, logits_rows = [], []
+    cache = None
+    with capture(model) as cap:
+        for t in range(length):
+            _, cache = forward(model, ids, mask, pos, cache)
+            logits = cap.logits[-1]  # (B, V) raw, newest position
+            probs = sampling.probabilities(logits, **settings.as_dict())  # (B, V)
+            token = sampling.pick(probs, u[:, t])  # (B,)
+            token = torch.where(done, torch.full_like(token, eos), token)
+            chosen_p = probs.gather(-1, token[:, None])[:, 0]
+            tokens.append((token, chosen_p))
+            logits_rows.append(None if keep == "none" else
+                               (logits if keep == "float32" else logits.to(torch.float16)))
+            cap.logits.clear()  # the rows we keep are held in logits_rows
+            if bar is not None:
+                bar.update(len(jobs))
+            if stop_at_eos:
+                done = done | (token == eos)
+                if bool(done.all()):
+                    break
+            if t + 1 < length:
+                # feed the new token: one more real position per row
+                ids = token[:, None]
+                pos = pos[:, -1:] + 1
+                mask = torch.cat([mask, torch.ones_like(ids)], dim=-1)
+    # one host copy of the tokens and probabilities for the whole batch
+    tok_host = torch.stack([t for t, _ in tokens], dim=1).tolist()  # (B, steps)
+    p_host = torch.stack([p for _, p in tokens], dim=1).tolist()
+    u_host = u.tolist()
+    for b, (job, sample) in enumerate(zip(jobs, samples)):
+        n_prompt = len(job.tokens)
+        for t, tok in enumerate(tok_host[b]):
+            sample.steps.append(Step(
+                token=tok, u=u_host[b][t], position=n_prompt + t, settings=settings,
+                logits=None if logits_rows[t] is None else logits_rows[t][b], index=t,
+                prob=p_host[b][t], sample=sample))
+            if stop_at_eos and tok == eos:
+                break

@@ -1,0 +1,150 @@
+"""Model names, aliases, device and dtype choice: `load(name) -> LM`, with clear errors."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+# OpenAI's script names -> hub ids
+ALIASES = {
+    "117M": "gpt2", "124M": "gpt2",
+    "345M": "gpt2-medium", "355M": "gpt2-medium",
+    "774M": "gpt2-large",
+    "1558M": "gpt2-xl", "1.5B": "gpt2-xl",
+}
+HUB_IDS = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2")
+TINY = "tiny"
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+          "fp16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+class ModelUnavailableError(ValueError):
+    """A hub model that cannot be had here (no network and no cached copy)."""
+
+
+def data_dir() -> Path:
+    """The project's data/ folder (GPT2EXPLORE_DATA overrides it)."""
+    env = os.environ.get("GPT2EXPLORE_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def tiny_dir() -> Path:
+    return data_dir() / "models" / "tiny"
+
+
+def valid_names() -> str:
+    aliases = ", ".join(f"{a} (= {b})" for a, b in ALIASES.items())
+    return f"{TINY}, {', '.join(HUB_IDS)}, {aliases}, any 'owner/name' hub id, or a local model folder"
+
+
+def resolve(name: str | os.PathLike) -> tuple[str, str]:
+    """Name -> (kind, where): kind is 'dir' (a local folder) or 'hub' (a hub id)."""
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model must be a non-empty string; valid names: {valid_names()}; got {name!r}")
+    if name == TINY:
+        return "dir", str(tiny_dir())
+    if name in ALIASES:
+        return "hub", ALIASES[name]
+    if name in HUB_IDS:
+        return "hub", name
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ValueError(f"model folder {name!r} has no config.json; save one with "
+                             f"model.save_pretrained(folder) and tokenizer.save_pretrained(folder)")
+        return "dir", str(path)
+    if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
+        return "hub", name
+    raise ValueError(f"unknown model {name!r}; valid names: {valid_names()}")
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> cuda, then mps, then cpu; anything else must be available."""
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for but CUDA is not available; use device='auto' or 'cpu'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} asked for but MPS is not available; use device='auto' or 'cpu'")
+    return dev
+
+
+def pick_dtype(dtype, device: torch.device) -> torch.dtype:
+    """None -> float32; float16/bfloat16 only on CUDA (or MPS for float16)."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+        dtype = DTYPES[dtype]
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")
+    if dtype != torch.float32 and device.type == "cpu":
+        raise ValueError(f"dtype {dtype} is for GPUs; on the CPU use dtype=None (float32)")
+    return dtype
+
+
+def _unavailable(hub_id: str, err: Exception) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"model {hub_id!r} is not available here: no network and no cached copy ({type(err).__name__}). "
+        f"Remedies: download it once with network access (it is then cached), point HF_HOME at a "
+        f"cache that has it, or use the bundled offline model with load('tiny')")
+
+
+def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", dtype=None):
+    """Load a GPT-2 model and its tokenizer -> LM (model in eval mode on `device`).
+
+    model: "tiny" (bundled, offline), a hub id (gpt2, gpt2-medium, gpt2-large, gpt2-xl,
+    distilgpt2, owner/name), OpenAI's names (117M/124M, 345M/355M, 774M, 1558M/1.5B), or a
+    local folder in transformers format. dtype: None (float32), "float16" or "bfloat16" (GPU).
+    """
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    from .lm import LM
+
+    kind, where = resolve(model)
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    if kind == "dir" and model == TINY and not Path(where, "config.json").exists():
+        raise ModelUnavailableError(
+            f"the bundled model is missing at {where}; restore data/models/tiny from the repository "
+            f"or train it with python -m gpt2explore.train")
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in notebooks and the CLI
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+        net = GPT2LMHeadModel.from_pretrained(where, dtype=dt)
+    except OSError as err:
+        if kind == "hub":
+            raise _unavailable(where, err) from err
+        raise ValueError(f"could not load the model folder {where!r}: {err}") from err
+    net.to(dev).eval()
+    name = model if isinstance(model, str) and kind == "hub" else (TINY if model == TINY else str(model))
+    return LM(net, tokenizer, name=name, source=where)
+
+
+def weights_sha256(folder: str | os.PathLike) -> str | None:
+    """sha256 over the folder's weight files (safetensors or bin), or None if there are none."""
+    folder = Path(folder)
+    files = sorted(list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")))
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,185 @@
+"""Pure sampling maths: temperature, top-k, top-p, and the inverse-CDF pick from a uniform.
+
+Order (as transformers' `generate` and OpenAI's sample.py): logits / temperature, then
+top-k, then top-p, then softmax. Two rule sets:
+
+- ``semantics="hf"`` (default): exactly transformers' TemperatureLogitsWarper,
+  TopKLogitsWarper and TopPLogitsWarper (removed tokens get -inf; top-p drops the
+  low-probability tail whose total is <= 1 - p, so the token that crosses p is kept).
+- ``semantics="openai"``: OpenAI's gpt-2 sample.py (removed tokens get -1e10; top-p keeps
+  the tokens whose cumulative probability is <= p, so the token that crosses p is dropped,
+  at least one kept).
+
+``top_k=0`` and ``top_p=1.0`` mean no limit, as in GPT-2's scripts.
+
+``temperature=0`` means greedy decoding: all probability on the argmax (the lowest id wins a
+tie). The original code divides the logits by zero instead: every positive logit becomes
++inf, every negative one -inf (and 0/0 = NaN), so softmax turns into NaN, not a one-hot
+distribution; what comes out is whatever the sampler does with NaN, not the most likely token.
+
+Functions take `logits` (raw model output, or already filtered) and return new tensors;
+their inputs are never modified.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from dataclasses import dataclass
+
+import torch
+
+SEMANTICS = ("hf", "openai")
+OPENAI_FILTER_VALUE = -1e10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a step's logits become its distribution."""
+
+    temperature: float = 1.0  # 1.0 = no change, < 1.0 = less random, > 1.0 = more random, 0 = greedy
+    top_k: int = 0  # 0 = no limit
+    top_p: float = 1.0  # 1.0 = no limit
+    semantics: str = "hf"  # "hf" (transformers) or "openai" (gpt-2 sample.py)
+
+    def __post_init__(self):
+        check_settings(self.temperature, self.top_k, self.top_p, self.semantics)
+
+    def replace(self, temperature=None, top_k=None, top_p=None, semantics=None) -> "Settings":
+        """A copy with the given values changed; None keeps the current one."""
+        return Settings(
+            self.temperature if temperature is None else temperature,
+            self.top_k if top_k is None else top_k,
+            self.top_p if top_p is None else top_p,
+            self.semantics if semantics is None else semantics,
+        )
+
+    def as_dict(self) -> dict:
+        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
+                "semantics": self.semantics}
+
+
+def check_settings(temperature, top_k, top_p, semantics="hf") -> None:
+    """Raise ValueError naming the bad value; accept the documented ranges."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 0:
+        raise ValueError(f"top_k must be an integer >= 0 (0 = no limit), got {top_k!r}")
+    if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) \
+            or not math.isfinite(top_p) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (1.0 = no limit), got {top_p!r}")
+    if semantics not in SEMANTICS:
+        raise ValueError(f"semantics must be one of {', '.join(SEMANTICS)}, got {semantics!r}")
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Scale logits by 1/temperature; temperature 0 keeps only the argmax (greedy)."""
+    if temperature == 0:
+        # greedy: everything but the first maximum gets -inf
+        keep = torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).bool()
+        return logits.masked_fill(~keep, -math.inf)
+    if temperature == 1.0:
+        return logits.clone()
+    return logits / temperature
+
+
+def apply_top_k(logits: torch.Tensor, top_k: int, semantics: str = "hf") -> torch.Tensor:
+    """Keep the top_k largest logits (ties at the k-th value stay); 0 = no limit."""
+    if top_k == 0:
+        return logits.clone()
+    top_k = min(top_k, logits.shape[-1])  # a k above the vocabulary keeps everything
+    kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1)
+    fill = -math.inf if semantics == "hf" else OPENAI_FILTER_VALUE
+    return logits.masked_fill(logits < kth, fill)
+
+
+def apply_top_p(logits: torch.Tensor, top_p: float, semantics: str = "hf") -> torch.Tensor:
+    """Nucleus filtering by the rule set's definition; top_p = 1.0 = no limit."""
+    if top_p >= 1.0:
+        return logits.clone()
+    if semantics == "hf":
+        # transformers: drop the ascending-sorted prefix whose cumulative probability <= 1 - p
+        sorted_logits, sorted_idx = torch.sort(logits, descending=False, dim=-1)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        remove_sorted = cumulative <= (1 - top_p)
+        remove_sorted[..., -1:] = False  # keep at least one token
+        remove = remove_sorted.scatter(-1, sorted_idx, remove_sorted)
+        return logits.masked_fill(remove, -math.inf)
+    # OpenAI: keep tokens whose descending cumulative probability <= p (at least one)
+    sorted_logits = torch.sort(logits, descending=True, dim=-1).values
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    n_keep = (cumulative <= top_p).sum(dim=-1, keepdim=True)
+    min_value = sorted_logits.gather(-1, (n_keep - 1).clamp(min=0))  # (..., 1)
+    return logits.masked_fill(logits < min_value, OPENAI_FILTER_VALUE)
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, semantics: str = "hf") -> torch.Tensor:
+    """Raw logits -> filtered logits: temperature, then top-k, then top-p (float32)."""
+    check_settings(temperature, top_k, top_p, semantics)
+    filtered = apply_temperature(logits.float(), temperature)
+    filtered = apply_top_k(filtered, top_k, semantics)
+    return apply_top_p(filtered, top_p, semantics)
+
+
+def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
+                  top_p: float = 1.0, semantics: str = "hf") -> torch.Tensor:
+    """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits)."""
+    return filter_logits(logits, temperature, top_k, top_p, semantics).softmax(dim=-1)
+
+
+def pick(probs: torch.Tensor, u) -> torch.Tensor:
+    """Inverse-CDF draw: the first token, in descending-probability order (ties: lower id
+    first), whose cumulative probability exceeds `u`.
+
+    probs (..., V) with u of shape (...) -> token ids (...): one draw per row.
+    probs (V,) with u of any shape (N...) -> token ids (N...): many draws from one distribution.
+    """
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+    acc = torch.float32 if probs.device.type == "mps" else torch.float64  # mps has no float64
+    cumulative = sorted_probs.to(acc).cumsum(dim=-1)  # (..., V)
+    # never step past the last token with non-zero probability (rounding at the top end)
+    last = (sorted_probs > 0).sum(dim=-1, keepdim=True) - 1  # (..., 1)
+    u = torch.as_tensor(u, dtype=acc, device=probs.device)
+    if probs.dim() == 1:
+        rank = torch.searchsorted(cumulative, u.reshape(-1), right=True).clamp(max=int(last))
+        return order[rank].reshape(u.shape)
+    u = u.expand(probs.shape[:-1]).unsqueeze(-1).contiguous()  # (..., 1)
+    rank = torch.searchsorted(cumulative.contiguous(), u, right=True).clamp(max=last)
+    return order.gather(-1, rank).squeeze(-1)
+
+
+def make_seed() -> int:
+    """A fresh seed for a run that was given none (recorded so the run can be replayed)."""
+    return random.SystemRandom().randrange(2**31)
+
+
+def uniforms(seed: int, sample_index: int, n: int) -> torch.Tensor:
+    """The first n uniforms of sample `sample_index` under `seed` (float64, CPU).
+
+    Each sample has its own stream, so a sample's tokens do not depend on the batch it was
+    generated in, and the same sample index under two prompts uses the same draws.
+    A longer request extends a shorter one: uniforms(s, i, n)[:m] == uniforms(s, i, m).
+    """
+    gen = torch.Generator().manual_seed(_mix(seed, sample_index))
+    return torch.rand(n, generator=gen, dtype=torch.float64)
+
+
+def _mix(seed: int, sample_index: int) -> int:
+    """Combine (seed, sample index) into one 63-bit generator seed (splitmix64)."""
+    x = (int(seed) * 0x9E3779B97F4A7C15 + int(sample_index) + 1) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return (x ^ (x >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy in nats of probabilities over the last axis."""
+    p = probs.double()
+    return -(p * torch.where(p > 0, p.log(), torch.zeros_like(p))).sum(dim=-1)
+
+
+def nucleus_size(probs: torch.Tensor) -> torch.Tensor:
+    """How many tokens have non-zero probability."""
+    return (probs > 0).sum(dim=-1)

@@ -1,0 +1,193 @@
+"""Step-through generation: step, back (crop the KV cache), force, fork.
+
+The session always holds the logits of the NEXT position (`next_logits`), so its
+distribution can be shown before a token is drawn. Step k of a session uses uniform k of
+its (seed, sample index) stream, so going back and stepping again repeats the same tokens.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from . import sampling
+from .capture import capture
+from .generation import forward, normalize_prompts
+from .sampling import Settings
+from .trace import Sample, Step
+
+
+class Session:
+    """A single sample generated one step at a time, with the model's KV cache kept."""
+
+    def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                 seed: int | None = None, semantics: str = "hf", sample_index: int = 0):
+        self.lm = lm
+        self.settings = Settings(temperature, top_k, top_p, semantics)
+        if prompt is not None:
+            normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
+        self.prompt = prompt
+        if seed is None:
+            seed = sampling.make_seed()
+        elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+        self.seed = seed
+        self.sample_index = sample_index
+        tokens = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
+        if not tokens:
+            raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
+        if len(tokens) > lm.n_ctx:
+            raise ValueError(f"prompt is {len(tokens)} tokens, longer than the model's context of "
+                             f"{lm.n_ctx} tokens; shorten the prompt")
+        self.sample = Sample(prompt, tokens, sample_index, decode=lm.decode)
+        self._uniforms = sampling.uniforms(seed, sample_index, 64)
+        self._cache = None
+        self.forward_calls = 0
+        self.next_logits = self._feed(tokens)  # (V,) raw logits for the next position
+        self._listeners = []
+
+    # ---- state ------------------------------------------------------------------------
+    @property
+    def steps(self) -> list[Step]:
+        return self.sample.steps
+
+    @property
+    def tokens(self) -> list[int]:
+        """All tokens so far: prompt, then generated."""
+        return self.sample.context_tokens
+
+    @property
+    def text(self) -> str:
+        """The prompt followed by the generated text."""
+        return self.sample.full_text
+
+    @property
+    def generated_text(self) -> str:
+        return self.sample.text
+
+    @property
+    def next_step(self) -> Step:
+        """A preview of the next step: its logits and settings, no token drawn yet."""
+        u = float(self._uniform(len(self.steps)))
+        step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
+                    logits=self.next_logits, index=len(self.steps), sample=self.sample)
+        step.token = step.resample()
+        return step
+
+    def set(self, temperature=None, top_k=None, top_p=None, semantics=None) -> "Session":
+        """Change the settings for the next steps (None keeps a value)."""
+        self.settings = self.settings.replace(temperature, top_k, top_p, semantics)
+        self._changed()
+        return self
+
+    # ---- moves ------------------------------------------------------------------------
+    def step(self, n: int = 1) -> list[Step]:
+        """Draw n tokens, each with its step's uniform; returns the new steps."""
+        _check_n(n)
+        new = []
+        for _ in range(n):
+            k = len(self.steps)
+            u = float(self._uniform(k))
+            probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
+            token = int(sampling.pick(probs, u))
+            new.append(self._append(token, u, float(probs[token])))
+        self._changed()
+        return new
+
+    def force(self, token: int | str) -> Step:
+        """Append a chosen token (an id, or text that encodes to one token); its step records
+        the distribution it was chosen against."""
+        tid = self.lm.token_id(token)
+        probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
+        step = self._append(tid, None, float(probs[tid]), forced=True)
+        self._changed()
+        return step
+
+    def back(self, n: int = 1) -> list[Step]:
+        """Undo the last n steps: the KV cache is cropped, nothing is recomputed."""
+        _check_n(n)
+        if n > len(self.steps):
+            raise ValueError(f"cannot go back {n} steps: only {len(self.steps)} generated")
+        removed = self.steps[-n:]
+        del self.steps[-n:]
+        # the first removed step was drawn from the logits that now come next again
+        self.next_logits = removed[0].logits
+        self._cache.crop(-n)
+        self._changed()
+        return removed
+
+    def fork(self, seed: int | None = None) -> "Session":
+        """An independent session with the same history (and the same draws unless `seed`)."""
+        other = copy.copy(self)
+        other.sample = Sample(self.prompt, list(self.sample.prompt_tokens), self.sample_index,
+                              decode=self.lm.decode)
+        other.sample.steps.extend(_copy_step(s, other.sample) for s in self.steps)
+        other._cache = copy.deepcopy(self._cache)
+        other._listeners = []
+        other.forward_calls = 0
+        if seed is not None:
+            other.seed = seed
+            other._uniforms = sampling.uniforms(seed, self.sample_index, len(self._uniforms))
+        return other
+
+    def widget(self):
+        """The stepper widget on this session."""
+        from .widgets import Stepper
+
+        return Stepper(self).widget
+
+    # ---- internals --------------------------------------------------------------------
+    def _append(self, token: int, u: float | None, prob: float, forced: bool = False) -> Step:
+        if len(self.tokens) >= self.lm.n_ctx:
+            raise ValueError(f"the context window of {self.lm.n_ctx} tokens is full; go back() or "
+                             f"start a new session")
+        step = Step(token=token, u=u, position=len(self.tokens), settings=self.settings,
+                    logits=self.next_logits, index=len(self.steps), prob=prob, forced=forced,
+                    sample=self.sample)
+        self.next_logits = self._feed([token])
+        self.steps.append(step)
+        return step
+
+    def _feed(self, tokens: list[int]) -> torch.Tensor:
+        """Run the model on new tokens (appending to the cache) -> next-position logits (V,)."""
+        device = self.lm.device
+        past = len(self.tokens) if self._cache is not None else 0
+        ids = torch.tensor([tokens], dtype=torch.long, device=device)
+        mask = torch.ones((1, past + len(tokens)), dtype=torch.long, device=device)
+        pos = torch.arange(past, past + len(tokens), device=device)[None]
+        with torch.inference_mode(), capture(self.lm.model) as cap:
+            _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
+        self.forward_calls += 1
+        return cap.logits[-1][0]
+
+    def _uniform(self, k: int) -> torch.Tensor:
+        if k >= len(self._uniforms):
+            self._uniforms = sampling.uniforms(self.seed, self.sample_index, 2 * k + 64)
+        return self._uniforms[k]
+
+    def _changed(self):
+        for fn in list(self._listeners):
+            fn(self)
+
+    def on_change(self, fn) -> None:
+        """Call fn(session) after every step, back, force or set (used by widgets)."""
+        self._listeners.append(fn)
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"Session({len(self.steps)} steps, T={s.temperature}, top_k={s.top_k}, top_p={s.top_p}, "
+                f"seed={self.seed}): {self.text!r}")
+
+    def _repr_html_(self) -> str:
+        return self.sample._repr_html_()
+
+
+def _copy_step(step: Step, sample: Sample) -> Step:
+    new = copy.copy(step)
+    new.sample = sample
+    return new
+
+
+def _check_n(n) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")

@@ -1,0 +1,236 @@
+"""Run / Sample / Step: what a generation recorded, and tidy tables of it.
+
+Memory: a step keeps its raw logits over the whole vocabulary, on the model's device:
+4 bytes x vocabulary (201,028 bytes for GPT-2's 50,257 tokens) in float32,
+half that with ``keep_logits="float16"``, and nothing with ``keep_logits="none"``
+(then only the token, its uniform and its probability are kept).
+"""
+from __future__ import annotations
+
+import html
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import sampling
+from .sampling import Settings
+
+KEEP_LOGITS = ("float32", "float16", "none")
+TokenProb = namedtuple("TokenProb", "rank id text prob logit")
+
+
+def check_keep_logits(keep_logits) -> str:
+    if keep_logits is True:
+        return "float32"
+    if keep_logits is False:
+        return "none"
+    if keep_logits not in KEEP_LOGITS:
+        raise ValueError(f"keep_logits must be one of {', '.join(KEEP_LOGITS)} (or True/False), "
+                         f"got {keep_logits!r}")
+    return keep_logits
+
+
+def show_token(text: str) -> str:
+    """A token's text with whitespace made visible: leading space as '␣', newline as '↵'."""
+    out = text.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+    if out.startswith(" "):
+        out = "␣" + out[1:]
+    return out if out else "∅"
+
+
+@dataclass(eq=False)
+class Step:
+    """One generated position: the raw logits it was drawn from, the uniform, the token.
+
+    `logits` are the model's raw output for this position over the full vocabulary, on the
+    model's device (None when the run kept none). `u` is the uniform that picked `token`
+    (None for a forced token). `position` is the index of `token` in the full sequence.
+    """
+
+    token: int
+    u: float | None
+    position: int
+    settings: Settings
+    logits: torch.Tensor | None = None  # (V,) raw
+    index: int = 0  # step number within its sample
+    prob: float | None = None  # probability of `token` under `settings`
+    forced: bool = False
+    sample: "Sample | None" = field(default=None, repr=False)
+
+    # ---- the distribution -------------------------------------------------------------
+    def distribution(self, temperature=None, top_k=None, top_p=None, semantics=None) -> torch.Tensor:
+        """Probabilities over the full vocabulary (None = this step's own settings)."""
+        return sampling.probabilities(self.require_logits(), **self.settings_for(
+            temperature, top_k, top_p, semantics).as_dict())
+
+    def settings_for(self, temperature=None, top_k=None, top_p=None, semantics=None) -> Settings:
+        return self.settings.replace(temperature, top_k, top_p, semantics)
+
+    def require_logits(self) -> torch.Tensor:
+        if self.logits is None:
+            raise ValueError("this step kept no logits (keep_logits='none'); generate again with "
+                             "keep_logits='float32' or 'float16' to explore its distribution")
+        return self.logits
+
+    def resample(self, temperature=None, top_k=None, top_p=None, semantics=None) -> int:
+        """The token the same uniform picks under other settings (the step's own by default)."""
+        if self.u is None:
+            raise ValueError("a forced step has no uniform to replay")
+        return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics), self.u))
+
+    def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None) -> list[TokenProb]:
+        """The n most likely tokens under the given settings: rank, id, text, prob, raw logit."""
+        probs = self.distribution(temperature, top_k, top_p, semantics)
+        logits = self.require_logits().float()
+        values, ids = torch.topk(logits, min(n, logits.shape[-1]))
+        ids, p = ids.tolist(), probs[ids].tolist()
+        return [TokenProb(r, i, self.decode(i), pr, v)
+                for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist()))]
+
+    # ---- context --------------------------------------------------------------------
+    @property
+    def context_tokens(self) -> list[int]:
+        """The tokens the model saw before this step (prompt and earlier steps)."""
+        if self.sample is None:
+            raise ValueError("this step is not attached to a sample")
+        return self.sample.context_tokens[: self.position]
+
+    def decode(self, token_id: int) -> str:
+        return self.sample.decode([token_id]) if self.sample is not None else str(token_id)
+
+    @property
+    def text(self) -> str:
+        return self.decode(self.token)
+
+    def __repr__(self) -> str:
+        u = "forced" if self.u is None else f"u={self.u:.4f}"
+        p = "" if self.prob is None else f", p={self.prob:.4f}"
+        return f"Step({self.index}: {show_token(self.text)!r} id={self.token}, {u}{p})"
+
+
+@dataclass(eq=False)
+class Sample:
+    """One generated sequence: its prompt, its tokens and a Step per generated token."""
+
+    prompt: str | None
+    prompt_tokens: list[int]
+    index: int
+    steps: list[Step] = field(default_factory=list)
+    decode: Callable[[list[int]], str] = field(default=str, repr=False)
+    prompt_index: int = 0
+    shown_prompt_tokens: int | None = None  # tokens of the prompt shown in text (0 for <|endoftext|>)
+
+    @property
+    def tokens(self) -> list[int]:
+        """The generated token ids."""
+        return [s.token for s in self.steps]
+
+    @property
+    def context_tokens(self) -> list[int]:
+        return list(self.prompt_tokens) + self.tokens
+
+    @property
+    def text(self) -> str:
+        """The generated text (without the prompt)."""
+        return self.decode(self.tokens)
+
+    @property
+    def full_text(self) -> str:
+        return (self.prompt or "") + self.text
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, i):
+        return self.steps[i]
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __repr__(self) -> str:
+        return f"Sample(prompt={self.prompt!r}, index={self.index}, {len(self.steps)} tokens: {self.text!r})"
+
+    def _repr_html_(self) -> str:
+        prompt = html.escape(self.prompt or "<|endoftext|>")
+        return (f"<div style='font-family:monospace;white-space:pre-wrap'>"
+                f"<span style='background:#e8eef7;color:#1f3b73;font-weight:bold'>{prompt}</span>"
+                f"{html.escape(self.text)}</div>")
+
+
+@dataclass(eq=False)
+class Run:
+    """Everything one `generate` call recorded: samples in prompt order, then sample order."""
+
+    samples: list[Sample]
+    settings: Settings
+    seed: int
+    model_name: str = ""
+    length: int = 0
+    keep_logits: str = "float32"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def texts(self) -> list[str]:
+        return [s.text for s in self.samples]
+
+    @property
+    def prompts(self) -> list[str | None]:
+        seen = []
+        for s in self.samples:
+            if s.prompt not in seen:
+                seen.append(s.prompt)
+        return seen
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i) -> Sample:
+        return self.samples[i]
+
+    def __iter__(self):
+        return iter(self.samples)
+
+    def to_frame(self, top: int = 20):
+        """Tidy table: one row per (sample, step, rank) for the `top` most likely raw tokens,
+        plus the chosen token's row when it ranks lower. Columns: prompt, sample, step, rank,
+        token_id, token, logit, prob_raw (softmax of raw logits), prob (under the step's
+        settings), chosen."""
+        import pandas as pd
+
+        rows = []
+        for si, sample in enumerate(self.samples):
+            for step in sample.steps:
+                logits = step.require_logits().float()
+                raw = logits.softmax(-1)
+                probs = step.distribution()
+                order = torch.argsort(logits, descending=True, stable=True)
+                ids = order[:top].tolist()
+                ranks = list(range(len(ids)))
+                if step.token not in ids:
+                    ids.append(step.token)
+                    ranks.append(int((order == step.token).nonzero()[0, 0]))
+                lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
+                for k, tid in enumerate(ids):
+                    rows.append((sample.prompt, si, step.index, ranks[k], tid, sample.decode([tid]),
+                                 lg[k], pr[k], pp[k], tid == step.token))
+        return pd.DataFrame(rows, columns=["prompt", "sample", "step", "rank", "token_id", "token",
+                                           "logit", "prob_raw", "prob", "chosen"])
+
+    def __repr__(self) -> str:
+        s = self.settings
+        head = (f"Run({len(self.samples)} samples of {self.length} tokens, model={self.model_name!r}, "
+                f"seed={self.seed}, temperature={s.temperature}, top_k={s.top_k}, top_p={s.top_p}, "
+                f"semantics={s.semantics!r})")
+        body = "\n".join(f"  [{i}] {(x.prompt or '')!r} + {x.text!r}" for i, x in enumerate(self.samples[:10]))
+        more = f"\n  ... {len(self.samples) - 10} more" if len(self.samples) > 10 else ""
+        return head + ("\n" + body if body else "") + more
+
+    def _repr_html_(self) -> str:
+        s = self.settings
+        head = (f"<b>Run</b>: {len(self.samples)} samples × {self.length} tokens · model "
+                f"<code>{html.escape(self.model_name)}</code> · seed {self.seed} · T={s.temperature}, "
+                f"top_k={s.top_k}, top_p={s.top_p}, {s.semantics}")
+        items = "".join(f"<li>{x._repr_html_()}</li>" for x in self.samples[:20])
+        return f"<div>{head}<ol start='0'>{items}</ol></div>"

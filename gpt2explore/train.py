@@ -1,0 +1,227 @@
+"""Train the small GPT-2 shipped as the offline default model ("tiny").
+
+    python -m gpt2explore.train --out data/models/tiny          # the shipped model
+    python -m gpt2explore.train --smoke --out /tmp/tiny-smoke   # seconds, for CI
+
+Seeded and deterministic on the CPU: the same seed and thread count give the same loss
+curve. The corpus comes from Debian packages (see gpt2explore.corpus).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+EOS = 50256
+HELDOUT_EVERY = 40  # one document in 40 goes to the held-out split
+SLICE_TOKENS = 16384  # held-out tokens shipped with the model for the loss check
+
+
+def split_documents(docs: dict[str, list[str]], seed: int) -> tuple[list[str], list[str]]:
+    """Seeded split into (train, heldout) documents, mixing every source."""
+    all_docs = [d for name in sorted(docs) for d in docs[name]]
+    order = list(range(len(all_docs)))
+    random.Random(seed).shuffle(order)
+    train = [all_docs[i] for k, i in enumerate(order) if k % HELDOUT_EVERY]
+    heldout = [all_docs[i] for k, i in enumerate(order) if not k % HELDOUT_EVERY]
+    return train, heldout
+
+
+def encode_documents(tokenizer, docs: list[str]):
+    """Documents -> one token stream, each document followed by <|endoftext|>."""
+    import numpy as np
+
+    ids = tokenizer(docs, add_special_tokens=False)["input_ids"]
+    flat = [t for doc in ids for t in (*doc, EOS)]
+    return np.asarray(flat, dtype=np.int64)
+
+
+def unigram_loss(train_ids, heldout_ids, vocab: int) -> float:
+    """Cross-entropy (nats/token) of the add-one-smoothed unigram of the train split."""
+    import numpy as np
+
+    counts = np.bincount(train_ids, minlength=vocab).astype(np.float64) + 1.0
+    logp = np.log(counts / counts.sum())
+    return float(-logp[heldout_ids].mean())
+
+
+def heldout_loss(model, ids, n_ctx: int, batch: int = 8) -> float:
+    """Mean next-token cross-entropy over non-overlapping windows of n_ctx + 1 tokens."""
+    import torch
+
+    ids = torch.as_tensor(ids)
+    n_ctx = min(n_ctx, len(ids) - 1)
+    n = (len(ids) - 1) // n_ctx
+    windows = torch.stack([ids[i * n_ctx: i * n_ctx + n_ctx + 1] for i in range(n)])  # (n, n_ctx+1)
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for b in range(0, n, batch):
+            x = windows[b: b + batch]
+            logits = model(input_ids=x[:, :-1]).logits  # (B, T, V)
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)).float(), x[:, 1:].reshape(-1), reduction="sum")
+            total += float(loss)
+            count += x[:, 1:].numel()
+    return total / count
+
+
+def make_model(n_ctx: int, n_embd: int, n_layer: int, n_head: int, seed: int):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=50257, n_positions=n_ctx, n_embd=n_embd, n_layer=n_layer,
+                        n_head=n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        bos_token_id=EOS, eos_token_id=EOS)
+    return GPT2LMHeadModel(config)
+
+
+def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(args) -> dict:
+    import numpy as np
+    import torch
+    from transformers import GPT2TokenizerFast
+
+    from . import corpus
+    from .tokenizer_files import write_tokenizer
+
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    out = Path(args.out)
+    write_tokenizer(out, model_max_length=args.n_ctx)
+    tokenizer = GPT2TokenizerFast.from_pretrained(out)
+
+    t0 = time.time()
+    if args.corpus_text:
+        text = Path(args.corpus_text).read_text(encoding="utf-8")
+        docs = {"given": [d for d in text.split("<|endoftext|>") if d.strip()]}
+    else:
+        docs = corpus.fetch(args.workdir)
+    train_docs, heldout_docs = split_documents(docs, args.seed)
+    train_ids = encode_documents(tokenizer, train_docs)
+    heldout_ids = encode_documents(tokenizer, heldout_docs)
+    print(f"corpus: {len(train_ids):,} train tokens, {len(heldout_ids):,} held-out tokens "
+          f"({time.time() - t0:.0f} s)", flush=True)
+
+    model = make_model(args.n_ctx, args.n_embd, args.n_layer, args.n_head, args.seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+    rng = np.random.default_rng(args.seed)
+    data = torch.from_numpy(train_ids)
+    log = []
+    model.train()
+    t_train = time.time()
+    for step in range(args.steps):
+        # sample random windows of n_ctx + 1 tokens from the train stream
+        starts = rng.integers(0, len(data) - args.n_ctx - 1, size=args.batch)
+        x = torch.stack([data[s: s + args.n_ctx + 1] for s in starts])  # (B, T+1)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
+        logits = model(input_ids=x[:, :-1]).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        log.append((step, float(loss)))
+        if step % args.log_every == 0 or step == args.steps - 1:
+            rate = (step + 1) * args.batch * args.n_ctx / (time.time() - t_train)
+            print(f"step {step:5d}  loss {float(loss):.4f}  {rate:,.0f} tok/s", flush=True)
+    train_seconds = time.time() - t_train
+
+    model.save_pretrained(out)
+    if args.dtype == "float16":  # rewrite the weights at half precision to keep the folder small
+        from safetensors.torch import save_file
+        state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
+                 if k != "lm_head.weight"}  # tied to transformer.wte.weight
+        save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+        config = json.loads((out / "config.json").read_text())
+        config["dtype"] = "float16"
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    # every figure below is measured on the weights as stored, read back in float32
+    from transformers import GPT2LMHeadModel
+    stored = GPT2LMHeadModel.from_pretrained(out, dtype=torch.float32)
+    heldout = heldout_loss(stored, heldout_ids, args.n_ctx)
+    unigram = unigram_loss(train_ids, heldout_ids, model.config.vocab_size)
+    final_train = float(np.mean([l for _, l in log[-20:]]))
+    slice_ids = heldout_ids[: SLICE_TOKENS + 1]
+    slice_loss = heldout_loss(stored, slice_ids, args.n_ctx)
+    print(f"held-out loss {heldout:.4f}  unigram {unigram:.4f}  uniform {math.log(50257):.4f}  "
+          f"slice {slice_loss:.4f}", flush=True)
+
+    (out / "heldout_slice.json").write_text(json.dumps([int(t) for t in slice_ids]) + "\n")
+    (out / "train_log.csv").write_text("step,loss\n" + "".join(f"{s},{l:.5f}\n" for s, l in log))
+    import transformers
+    facts = {
+        "n_params": n_params, "n_ctx": args.n_ctx, "n_embd": args.n_embd, "n_layer": args.n_layer,
+        "n_head": args.n_head, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+        "seed": args.seed, "threads": args.threads, "stored_dtype": args.dtype,
+        "train_tokens": int(len(train_ids)), "heldout_tokens": int(len(heldout_ids)),
+        "tokens_seen": args.steps * args.batch * args.n_ctx,
+        "documents": {k: len(v) for k, v in docs.items()},
+        "train_seconds": round(train_seconds, 1), "final_train_loss": round(final_train, 4),
+        "heldout_loss": round(heldout, 4), "unigram_loss": round(unigram, 4),
+        "uniform_loss": round(math.log(50257), 4), "slice_loss": round(slice_loss, 4),
+        "slice_tokens": int(len(slice_ids)),
+        "torch": torch.__version__, "transformers": transformers.__version__,
+        "python": platform.python_version(), "command": " ".join(["python -m gpt2explore.train"] + sys.argv[1:]),
+    }
+    (out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    print(json.dumps(facts, indent=2))
+    return facts
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m gpt2explore.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="data/models/tiny", help="output model folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=900)
+    p.add_argument("--batch", type=int, default=16, help="windows per step")
+    p.add_argument("--n_ctx", type=int, default=256)
+    p.add_argument("--n_embd", type=int, default=128)
+    p.add_argument("--n_layer", type=int, default=6)
+    p.add_argument("--n_head", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--warmup", type=int, default=60)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log_every", type=int, default=25)
+    p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
+                   help="precision of the stored weights (float16 keeps the folder small)")
+    p.add_argument("--workdir", default=None, help="where the Debian packages are unpacked")
+    p.add_argument("--corpus_text", default=None,
+                   help="train on this text file (documents split by <|endoftext|>) instead of fetching")
+    p.add_argument("--smoke", action="store_true",
+                   help="a seconds-long run: a tiny model, a few steps")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.steps, args.batch, args.n_ctx, args.n_embd = 4, 2, 32, 16
+        args.n_layer, args.n_head, args.warmup, args.log_every = 1, 2, 2, 1
+    return args
+
+
+def main(argv=None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
