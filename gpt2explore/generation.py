@@ -108,7 +108,7 @@ def left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, 
 def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: int | None = None,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
              semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
-             keep_logits="float32") -> Run:
+             keep_logits="float32", first_sample: int = 0) -> Run:
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
@@ -119,12 +119,15 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     <|endoftext|> (the original scripts always produce `length` tokens).
     progress: a progress bar (None = only for long calls). keep_logits: "float32" (default,
     4 bytes x vocabulary per step), "float16" (half), or "none" (only tokens and probabilities).
+    first_sample: the index of the first sample (samples first_sample .. first_sample+nsamples-1
+    draw the same uniforms as in a call that started at 0).
     """
     settings = Settings(temperature, top_k, top_p, semantics)
     prompts = normalize_prompts(prompt)
     check_count("nsamples", nsamples)
     check_count("batch_size", batch_size)
     keep = check_keep_logits(keep_logits)
+    check_count("first_sample", first_sample, minimum=0)
     if seed is None:
         seed = sampling.make_seed()
     elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -136,8 +139,9 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
         if not toks:
             raise ValueError(f"prompt {p!r} encodes to no tokens; give some text")
     length = choose_length(length, max(map(len, encoded)), lm.n_ctx, conditional=prompts != [None])
-    jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in range(nsamples)]
-    draws = {i: sampling.uniforms(seed, i, length) for i in range(nsamples)}  # (length,) per sample index
+    indices = range(first_sample, first_sample + nsamples)
+    jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in indices]
+    draws = {i: sampling.uniforms(seed, i, length) for i in indices}  # (length,) per sample index
 
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
                for j in jobs]

@@ -1,0 +1,155 @@
+"""The console script, run for real in subprocesses on a small random GPT-2."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import gpt2explore as gx
+
+EXE = shutil.which("gpt2explore", path=os.path.dirname(sys.executable)) or "gpt2explore"
+HEADER = "=" * 40 + " SAMPLE {} " + "=" * 40
+
+
+def cli(*args, stdin=None, env=None, timeout=180):
+    return subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_sample_numbering_and_reproducibility(rnd_dir, lm):
+    args = ["sample", f"--model_name={rnd_dir}", "--nsamples=3", "--batch_size=2", "--length=8", "--seed=1"]
+    first, second = cli(*args), cli(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    expected = lm.generate(None, nsamples=3, length=8, seed=1).texts  # 8 tokens each
+    lines = first.stdout.split("\n")
+    headers = [line for line in lines if line.startswith("=" * 40)]
+    assert headers == [HEADER.format(n) for n in (1, 2, 3)]
+    body = first.stdout
+    for n, text in enumerate(expected, start=1):
+        assert HEADER.format(n) + "\n" + text + "\n" in body
+    assert first.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_flag_spellings(rnd_dir):
+    a = cli("sample", "--model-name", str(rnd_dir), "--nsamples", "2", "--batch-size", "2",
+            "--length", "5", "--seed", "4", "--top-k", "10")
+    b = cli("sample", f"--model={rnd_dir}", "--nsamples=2", "--batch_size=1", "--length=5", "--seed=4",
+            "--top_k=10")
+    assert a.returncode == b.returncode == 0
+    assert a.stdout == b.stdout and "SAMPLE 2" in a.stdout
+
+
+def test_python_dash_m(rnd_dir):
+    out = subprocess.run([sys.executable, "-m", "gpt2explore", "sample", f"--model={rnd_dir}",
+                          "--nsamples=1", "--length=3", "--seed=1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and HEADER.format(1) in out.stdout
+
+
+def test_interact_empty_prompt_then_samples_then_eof(rnd_dir, lm):
+    out = cli("interact", f"--model_name={rnd_dir}", "--length=6", "--seed=3", "--nsamples=2",
+              stdin="\nHi! My name is John\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Prompt should not be empty!") == 1
+    expected = lm.generate("Hi! My name is John", nsamples=2, length=6, seed=3).texts
+    for n, text in enumerate(expected, start=1):
+        assert HEADER.format(n) + "\n" + text + "\n" in out.stdout
+    assert "=" * 80 + "\n" in out.stdout
+    assert out.stdout.count("Model prompt >>> ") == 3
+    assert "Traceback" not in out.stderr
+
+
+def test_sample_streams_until_interrupted(rnd_dir):
+    proc = subprocess.Popen([EXE, "sample", f"--model_name={rnd_dir}", "--nsamples=0", "--length=4",
+                             "--seed=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.time() + 120
+        while len(seen) < 3 and time.time() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("=" * 40):
+                seen.append(line.strip())
+        assert seen[:3] == [HEADER.format(n) for n in (1, 2, 3)]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in proc.stderr.read()
+
+
+def test_compare_prints_both_columns_and_top_tokens(rnd_dir, lm):
+    prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+    out = cli("compare", f"--model={rnd_dir}", "--prompts", *prompts, "--length=6", "--seed=2",
+              "--top=4", "--width=100")
+    assert out.returncode == 0, out.stderr
+    head = out.stdout.split("\n")[1]
+    assert prompts[0] in head and prompts[1] in head and "│" in head
+    run = lm.generate(prompts, length=6, seed=2)
+    tops = [run[i].steps[0].top(4) for i in (0, 1)]
+    for top in tops:
+        for t in top:
+            assert f"{t.prob:7.2%}" in out.stdout
+    assert out.stdout.count(" 4. ") == 2
+    assert max(len(line) for line in out.stdout.split("\n")) <= 100
+
+
+def test_compare_reads_prompts_file(rnd_dir, tmp_path):
+    f = tmp_path / "prompts.txt"
+    f.write_text("Hi! My name is Isamu\nHi! My name is John\n\n")
+    out = cli("compare", f"--model={rnd_dir}", f"--prompts_file={f}", "--length=4", "--seed=2")
+    assert out.returncode == 0 and "Isamu" in out.stdout and "John" in out.stdout
+
+
+def test_help_explains_temperature_zero():
+    out = cli("sample", "--help")
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    assert "0 = greedy" in text and "divided the logits by zero" in text
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["sample", "--temperature=-1"], "-1"),
+    (["sample", "--temperature=nan"], "nan"),
+    (["sample", "--top_k=-2"], "-2"),
+    (["sample", "--top_k=abc"], "abc"),
+    (["sample", "--top_p=1.5"], "1.5"),
+    (["sample", "--nsamples=-1"], "-1"),
+    (["sample", "--batch_size=0"], "0"),
+    (["sample", "--length=0"], "0"),
+    (["sample", "--seed=-3"], "-3"),
+    (["sample", "--semantics=tf"], "tf"),
+    (["sample", "--length=500"], "500"),
+    (["sample", "--model_name=nope-model"], "nope-model"),
+    (["interact", "--nsamples=0"], "0"),
+    (["compare"], "needs prompts"),
+    (["compare", "--prompts", ""], "empty"),
+    (["compare", "--prompts_file=/no/such/file"], "/no/such/file"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_exit_2_one_line(rnd_dir, args, fragment):
+    if "--model_name=nope-model" not in args and args[0] != "frobnicate":
+        args = args + [f"--model={rnd_dir}"]
+    out = cli(*args)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    lines = out.stderr.strip().split("\n")
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_model_unavailable_offline_exit_1(tmp_path):
+    out = cli("sample", "--model=gpt2", "--nsamples=1", env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)})
+    assert out.returncode == 1
+    lines = out.stderr.strip().split("\n")
+    assert len(lines) == 1 and "'gpt2'" in lines[0] and "tiny" in lines[0]
+
+
+def test_interact_too_long_prompt_reports_and_continues(rnd_dir):
+    out = cli("interact", f"--model={rnd_dir}", "--length=4", "--seed=1",
+              stdin=" ".join(["word"] * 80) + "\nHello\n")
+    assert out.returncode == 0
+    assert "longer than the model's context" in out.stderr and HEADER.format(1) in out.stdout
