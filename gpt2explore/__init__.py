@@ -13,6 +13,24 @@ from .sampling import Settings, filter_logits, pick, probabilities, uniforms
 from .session import Session
 from .trace import Run, Sample, Step
 
+
+def __getattr__(name):
+    # the notebook parts load plotly and ipywidgets only when first used
+    if name in ("explore", "stepper", "compare"):
+        from . import widgets
+
+        return getattr(widgets, name)
+    if name in ("next_token_bars", "temperature_sweep", "generation_overview", "compare_next_token",
+                "log_ratio_table"):
+        from . import plots
+
+        return getattr(plots, name)
+    if name in ("save", "caption", "load_run"):
+        from . import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module 'gpt2explore' has no attribute {name!r}")
+
 __version__ = "0.1.0"
 
 __all__ = ["LM", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step", "capture",

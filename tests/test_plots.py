@@ -1,0 +1,84 @@
+"""Figure builders: the numbers drawn are the numbers the step gives."""
+import math
+
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore import plots, sampling
+
+
+@pytest.fixture(scope="module")
+def run(lm):
+    return lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=6, seed=1,
+                       top_k=30)
+
+
+def test_next_token_bars_shows_both_distributions(run):
+    step = run[0].steps[2]
+    fig = gx.next_token_bars(step, temperature=0.7, top_k=5, n=10)
+    ids = torch.topk(step.logits, 10).indices
+    assert list(fig.data[0].y) == pytest.approx(step.logits.softmax(-1)[ids].tolist())
+    assert list(fig.data[1].y) == pytest.approx(step.distribution(temperature=0.7, top_k=5)[ids].tolist())
+    colors = list(fig.data[1].marker.color)
+    for i, (tid, p) in enumerate(zip(ids.tolist(), fig.data[1].y)):
+        if tid == step.token:
+            assert colors[i] == plots.CHOSEN_COLOR
+        else:
+            assert colors[i] == (plots.CUT_COLOR if p == 0 else plots.KEPT_COLOR)
+    assert fig.layout.shapes[0].x0 == 4.5  # the cut-off after the 5 kept tokens
+    assert fig.data[1].customdata[0][0] == int(ids[0])
+    assert "top-k=5" in fig.layout.title.text and fig.layout.template.layout.paper_bgcolor == "white"
+
+
+def test_token_labels_make_whitespace_visible(lm):
+    from gpt2explore.trace import show_token
+
+    assert show_token(" John") == "␣John" and show_token("\n") == "↵" and show_token("") == "∅"
+    assert show_token("日本") == "日本"
+
+
+def test_temperature_sweep_matches_distribution(run):
+    step = run[0].steps[0]
+    d = plots.sweep_data(step, temperatures=[0.5, 1.0, 2.0], n=3)
+    for t, probs, ent in zip(d["temperatures"], d["probs"], d["entropy"]):
+        full = step.distribution(temperature=t)
+        assert probs == pytest.approx(full[d["ids"]].tolist())
+        assert ent == pytest.approx(float(sampling.entropy(full)))
+    assert d["entropy"][0] < d["entropy"][1] < d["entropy"][2]
+    fig = gx.temperature_sweep(step)
+    assert len(fig.data) == 8 + 2
+
+
+def test_generation_overview(run):
+    sample = run[1]
+    fig = gx.generation_overview(sample)
+    assert list(fig.data[0].y) == pytest.approx([s.prob for s in sample.steps])
+    assert len(fig.data[1].y) == len(sample.steps)
+
+
+def test_divergences_on_hand_made_distributions():
+    p, q = torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])
+    d = plots.divergences(p, q)
+    assert d["kl_pq"] == pytest.approx(0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1))
+    assert plots.divergences(p, p)["js"] == 0
+    assert plots.divergences(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]))["js"] == pytest.approx(math.log(2))
+
+
+def test_compare_next_token_states_divergence(run):
+    fig = gx.compare_next_token([run[0], run[2]], ["Isamu", "John"])
+    expected = plots.divergences(run[0].steps[0].distribution(), run[2].steps[0].distribution())
+    assert f"JS {expected['js']:.3f}" in fig.layout.title.text
+    assert fig.layout.meta["divergences"][0]["js"] == pytest.approx(expected["js"])
+    assert [t.name for t in fig.data] == ["Isamu", "John"]
+
+
+def test_log_ratio_table_ranks_tokens(run):
+    a, b = run[0].steps[0], run[2].steps[0]
+    table = gx.log_ratio_table(a, b, n=5, top_k=0)
+    assert len(table) == 5
+    assert len(gx.log_ratio_table(a, b, n=50)) < 50  # top_k=30: only tokens possible under both
+    assert list(table.log_ratio) == sorted(table.log_ratio, reverse=True)
+    pa, pb = a.distribution(top_k=0), b.distribution(top_k=0)
+    for _, row in table.iterrows():
+        assert row.log_ratio == pytest.approx(math.log(float(pa[row.id]) / float(pb[row.id])), rel=1e-5)

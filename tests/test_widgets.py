@@ -1,0 +1,85 @@
+"""Widgets driven without a browser: every control changes the figure to what Step gives."""
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore import plots, sampling
+
+
+def bars_expected(step, n, **settings):
+    ids = torch.topk(step.logits, n).indices
+    return step.distribution(**settings)[ids].tolist()
+
+
+@pytest.fixture()
+def run(lm):
+    return lm.generate(["Hi! My name is Isamu", "Hello"], nsamples=2, length=5, seed=2)
+
+
+def test_explore_every_control_redraws_from_the_step(run):
+    e = gx.explore(run, n=15)
+    cases = [("temperature", 0.4), ("top_k", 7), ("top_p", 0.3), ("semantics", "openai"), ("temperature", 2.5)]
+    for name, value in cases:
+        e.controls[name].value = value
+        assert list(e.fig.data[1].y) == pytest.approx(bars_expected(e.step, 15, **e.settings), abs=1e-7)
+    e.step_slider.value = 3
+    assert list(e.fig.data[1].y) == pytest.approx(bars_expected(run[0].steps[3], 15, **e.settings), abs=1e-7)
+    e.sample_select.value = 3
+    assert e.step is run[3].steps[3]
+    assert list(e.fig.data[1].y) == pytest.approx(bars_expected(run[3].steps[3], 15, **e.settings), abs=1e-7)
+    probs = e.step.distribution(**e.settings)
+    assert f"{float(sampling.entropy(probs)):.3f}" in e.readout.value
+    assert f"{int(sampling.nucleus_size(probs)):,}" in e.readout.value
+    assert "Hello" in e.text.value
+    assert "application/vnd.jupyter.widget-view+json" in e._repr_mimebundle_()
+
+
+def test_stepper_buttons_move_the_session(lm):
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
+    s = st.session
+    preview = s.next_step
+    st.next_btn.click()
+    assert [x.token for x in s.steps] == [preview.token]
+    st.n_box.value = 3
+    st.next_n_btn.click()
+    assert len(s.steps) == 4
+    st.back_btn.click()
+    assert len(s.steps) == 3
+    st.force_text.value = " John"
+    st.force_btn.click()
+    assert s.steps[-1].forced and s.text.endswith(" John")
+    st.force_text.value = "two tokens here"
+    st.force_btn.click()
+    assert "not one" in st.status.value and len(s.steps) == 4
+    # the bars always show the next step's distribution
+    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10), abs=1e-7)
+    child = st.fork()
+    child.next_btn.click()
+    assert len(child.session.steps) == 5 and len(s.steps) == 4
+    assert len(st.forks_box.children) == 1
+    # a session.step() in another cell updates the same view
+    s.step(2)
+    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10), abs=1e-7)
+    assert s.generated_text.split()[-1] in st.text.value or s.steps[-1].text in st.text.value
+    st.controls["temperature"].value = 0.0
+    assert s.settings.temperature == 0.0
+    assert sum(1 for y in st.fig.data[1].y if y > 0) == 1
+
+
+def test_compare_uses_the_same_draws_and_draws_more(lm):
+    c = gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=5, top_k=40)
+    a, b = c.sample_of(0), c.sample_of(1)
+    assert [s.u for s in a.steps] == [s.u for s in b.steps] == sampling.uniforms(5, 0, 6).tolist()
+    c.step_slider.value = 2
+    for i, fig in enumerate(c.figs):
+        assert list(fig.data[1].y) == pytest.approx(bars_expected(c.step_of(i), c.n, **c.settings), abs=1e-7)
+    c.controls["temperature"].value = 0.5
+    assert list(c.figs[1].data[1].y) == pytest.approx(bars_expected(c.step_of(1), c.n, **c.settings), abs=1e-7)
+    js = plots.divergences(c.step_of(0).distribution(**c.settings), c.step_of(1).distribution(**c.settings))["js"]
+    assert f"{js:.4f}" in c.summary.value
+    c.more_btn.click()
+    assert c.sample_select.value == 1 and len(c.run) == 4
+    assert [s.u for s in c.sample_of(1).steps] == sampling.uniforms(5, 1, 6).tolist()
+    # the new samples are the ones a single call with nsamples=2 would give
+    again = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=6, seed=5, top_k=40)
+    assert sorted(s.text for s in c.run) == sorted(again.texts)
