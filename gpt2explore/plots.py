@@ -22,10 +22,10 @@ def template():
 
     return go.layout.Template(layout=dict(
         font=FONT, paper_bgcolor="white", plot_bgcolor="white", bargap=0.15,
-        margin=dict(l=60, r=20, t=70, b=80), hoverlabel=dict(font_size=13),
+        margin=dict(l=80, r=20, t=80, b=80), hoverlabel=dict(font_size=13),
         xaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#eee"),
         yaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#e5e5e5", zeroline=False),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=dict(x=0.99, y=0.99, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
     ))
 
 
