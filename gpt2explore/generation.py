@@ -156,7 +156,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
             bar.close()
     return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
                meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
-                     "stop_at_eos": stop_at_eos})
+                     "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source},
+               lm=lm)
 
 
 def _progress_bar(progress, total: int):

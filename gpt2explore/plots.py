@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from . import sampling
+from . import provenance, sampling
 from .trace import show_token
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
@@ -112,6 +112,7 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=data["labels"], tickangle=-45),
                       height=460)
     _set_cutoff(fig, data)
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars")}
     return fig
 
 
@@ -133,6 +134,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
     fig.layout.title.text = bars_title(step, data)
     _set_cutoff(fig, data)
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars")}
     return data
 
 
@@ -172,6 +174,8 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
     fig.update_layout(template=template(), height=420,
                       title=f"Temperature at step {step.index} (from stored logits; no model call)",
                       legend=dict(orientation="v", x=1.02, y=1, xanchor="left", yanchor="top"))
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, step.settings_for(None, top_k, top_p, semantics),
+                                                          "temperature_sweep")}
     return fig
 
 
@@ -199,6 +203,10 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-60),
                       yaxis=dict(title="p(chosen token)", range=[0, 1]),
                       yaxis2=dict(title="entropy (nats)", overlaying="y", side="right", showgrid=False))
+    if sample.steps:
+        first = sample.steps[0]
+        fig.layout.meta = {"gpt2explore": provenance.for_step(
+            first, first.settings_for(temperature, top_k, top_p, semantics), "generation_overview")}
     return fig
 
 
@@ -260,7 +268,8 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                             + "; ".join(facts) + "</sup>",
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
                                  tickangle=-45))
-    fig.layout.meta = {"divergences": [divergences(dists[0], d) for d in dists[1:]]}
+    fig.layout.meta = {"divergences": [divergences(dists[0], d) for d in dists[1:]],
+                       "gpt2explore": [provenance.for_step(s, settings, "compare_next_token") for s in steps]}
     return fig
 
 

@@ -14,7 +14,7 @@ from . import sampling
 from .capture import capture
 from .generation import forward, normalize_prompts
 from .sampling import Settings
-from .trace import Sample, Step
+from .trace import Run, Sample, Step
 
 
 class Session:
@@ -40,6 +40,7 @@ class Session:
             raise ValueError(f"prompt is {len(tokens)} tokens, longer than the model's context of "
                              f"{lm.n_ctx} tokens; shorten the prompt")
         self.sample = Sample(prompt, tokens, sample_index, decode=lm.decode)
+        self._attach_run()
         self._uniforms = sampling.uniforms(seed, sample_index, 64)
         self._cache = None
         self.forward_calls = 0
@@ -122,6 +123,7 @@ class Session:
         other.sample = Sample(self.prompt, list(self.sample.prompt_tokens), self.sample_index,
                               decode=self.lm.decode)
         other.sample.steps.extend(_copy_step(s, other.sample) for s in self.steps)
+        other._attach_run()
         other._cache = copy.deepcopy(self._cache)
         other._listeners = []
         other.forward_calls = 0
@@ -129,6 +131,12 @@ class Session:
             other.seed = seed
             other._uniforms = sampling.uniforms(seed, self.sample_index, len(self._uniforms))
         return other
+
+    def _attach_run(self) -> None:
+        """A Run holding this session's one sample, for provenance, saving and plots."""
+        self.run = Run([self.sample], self.settings, self.seed, model_name=self.lm.name,
+                       meta={"device": str(self.lm.device), "source": self.lm.source, "session": True},
+                       lm=self.lm)
 
     def widget(self):
         """The stepper widget on this session."""

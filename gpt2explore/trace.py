@@ -120,7 +120,7 @@ class Sample:
     steps: list[Step] = field(default_factory=list)
     decode: Callable[[list[int]], str] = field(default=str, repr=False)
     prompt_index: int = 0
-    shown_prompt_tokens: int | None = None  # tokens of the prompt shown in text (0 for <|endoftext|>)
+    run: "Run | None" = field(default=None, repr=False)
 
     @property
     def tokens(self) -> list[int]:
@@ -169,7 +169,37 @@ class Run:
     model_name: str = ""
     length: int = 0
     keep_logits: str = "float32"
-    meta: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # device, nsamples, batch_size, weights_sha256, ...
+    lm: object = field(default=None, repr=False)  # the LM that made it (None for a loaded bundle)
+
+    def __post_init__(self):
+        for sample in self.samples:
+            sample.run = self
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the weights that made this run (computed once, from the model)."""
+        if not self.meta.get("weights_sha256") and self.lm is not None:
+            self.meta["weights_sha256"] = self.lm.weights_sha256
+        return self.meta.get("weights_sha256")
+
+    def save(self, folder, logits: str = "full", top: int = 256):
+        """Write a run bundle (see gpt2explore.bundle.save_run); returns its path."""
+        from .bundle import save_run
+
+        return save_run(self, folder, logits=logits, top=top)
+
+    def save_table(self, path, top: int = 20):
+        """`to_frame(top)` written as .csv or .parquet (format from the suffix)."""
+        from .bundle import save_table
+
+        return save_table(self, path, top=top)
+
+    def verify(self, lm, atol: float = 1e-4):
+        """Re-run the model on the recorded tokens: do the logits and tokens match?"""
+        from .bundle import verify_run
+
+        return verify_run(self, lm, atol=atol)
 
     @property
     def texts(self) -> list[str]:

@@ -61,6 +61,13 @@ def text_html(sample, upto: int | None = None, highlight: int | None = None) -> 
 
 class _Displayable:
     widget: W.Widget
+    fig = None
+
+    def figure(self):
+        """A plain plotly Figure of what the widget shows now (for gx.save)."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.fig)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -244,6 +251,11 @@ class Comparer(_Displayable):
     @property
     def settings(self) -> dict:
         return {k: c.value for k, c in self.controls.items()}
+
+    def figure(self):
+        """The prompts' next-token distributions at the current step, on one figure."""
+        return plots.compare_next_token([self.step_of(i) for i in range(len(self.prompts))], self.prompts,
+                                        n=self.n, **self.settings)
 
     def more(self, nsamples: int = 1):
         """Draw more samples for every prompt: the next sample indices, the same seed."""
