@@ -8,7 +8,7 @@
 from .capture import capture
 from .generation import generate
 from .lm import LM
-from .loading import ModelUnavailableError, load
+from .loading import ModelUnavailableError, data_path, load
 from .sampling import Settings, filter_logits, pick, probabilities, uniforms
 from .session import Session
 from .trace import Run, Sample, Step
@@ -33,5 +33,7 @@ def __getattr__(name):
 
 __version__ = "0.1.0"
 
-__all__ = ["LM", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step", "capture",
+from . import teaching  # noqa: E402  (worked examples for the notebooks)
+
+__all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step", "capture",
            "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__"]

@@ -30,6 +30,11 @@ def data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
 
 
+def data_path(*parts: str) -> Path:
+    """A file in the project's data/ folder, e.g. data_path("names.csv")."""
+    return data_dir().joinpath(*parts)
+
+
 def tiny_dir() -> Path:
     return data_dir() / "models" / "tiny"
 

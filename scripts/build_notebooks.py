@@ -1,0 +1,355 @@
+"""Write notebooks/*.ipynb (without outputs) from the cells below: python scripts/build_notebooks.py"""
+from pathlib import Path
+
+import nbformat
+
+NB = Path(__file__).resolve().parent.parent / "notebooks"
+PARAMS_NOTE = ("The next cell holds the parameters. `MODEL = \"tiny\"` is the small GPT-2 that ships "
+               "with gpt2explore and works offline; with network access, `MODEL = \"gpt2\"` (124M) or "
+               "`\"345M\"` works unchanged. `DEVICE = \"auto\"` picks a GPU when there is one.")
+
+
+def md(text):
+    return nbformat.v4.new_markdown_cell(text.strip())
+
+
+def code(text, params=False):
+    cell = nbformat.v4.new_code_cell(text.strip())
+    if params:
+        cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+def params(extra=""):
+    return code('MODEL = "tiny"   # or "gpt2", "345M", ... with network access\nDEVICE = "auto"\nSEED = 1'
+                + ("\n" + extra if extra else ""), params=True)
+
+
+def write(name, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, str(NB / name))
+
+
+write("01_quickstart.ipynb", [
+    md("""
+# Quickstart: from a prompt to the bars
+
+GPT-2 writes one token at a time. At each step the model gives a score, a **logit**, to every
+one of its 50,257 tokens; the sampling settings (temperature, top-k, top-p) turn those scores
+into probabilities; one token is drawn. gpt2explore records every step so you can look at it.
+"""),
+    md(PARAMS_NOTE),
+    params(),
+    code("""
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+lm
+"""),
+    md("Generate three samples. `seed` makes them reproducible; `top_k=40` keeps the 40 likeliest tokens at each step."),
+    code("""
+run = lm.generate("Hi! My name is", nsamples=3, length=20, seed=SEED, top_k=40)
+run
+"""),
+    md("""
+Each sample is a list of steps. A step holds the raw logits, the uniform random number `u`
+that picked the token, and the token. Here are the ten likeliest tokens of the first step:
+"""),
+    code("""
+step = run[0].steps[0]
+step.top(10)
+"""),
+    md("""
+## The explorer
+
+Pick a sample and a step, then move the sliders. The light bars are the model's own
+distribution (softmax of the raw logits); the dark bars are what the token is drawn from
+under the settings; grey bars are tokens the settings cut; the orange bar is the token that
+was drawn. Moving a slider re-draws from the stored logits, without running the model.
+"""),
+    code("gx.explore(run)"),
+])
+
+write("02_temperature_and_top_k.ipynb", [
+    md("""
+# Temperature, top-k and top-p
+
+This notebook retraces the classic walk through OpenAI's GPT-2 scripts: what the model
+outputs, how `logits / temperature` and a random draw turn that into text, and what top-k
+and top-p change.
+"""),
+    md(PARAMS_NOTE),
+    params('PROMPT = "Hi! My name is"'),
+    code("""
+import gpt2explore as gx
+from gpt2explore import teaching
+
+lm = gx.load(MODEL, device=DEVICE)
+"""),
+    md("""
+## Logits are unnormalised log-probabilities
+
+The model's output for the next token is one number per token. They are not probabilities:
+they can be negative and they do not sum to one. **Softmax** turns them into probabilities:
+exponentiate each one, add them up, divide each by the sum. Dividing the logits by a
+**temperature** T first sharpens (T < 1) or flattens (T > 1) the result. Four made-up logits:
+"""),
+    code("""
+logits = [2.0, 1.0, 0.5, -1.0]
+words = [" cat", " dog", " bird", " fish"]
+teaching.softmax_table(logits, temperature=1.0, labels=words)
+"""),
+    code("teaching.softmax_table(logits, temperature=0.5, labels=words)"),
+    code("teaching.softmax_table(logits, temperature=2.0, labels=words)"),
+    md("""
+At T = 0.5 the gaps between logits double, so the likeliest token takes more of the mass; at
+T = 2 they halve and the distribution flattens. A **multinomial draw** then picks a token with
+those probabilities: here, a uniform number `u` in [0, 1) walks down the tokens from the
+likeliest and stops where the running total passes `u`.
+
+## The temperature tour
+
+One sample at each temperature, all with the same random draws, so the only difference is
+the temperature:
+"""),
+    code("""
+teaching.temperature_samples(lm, PROMPT, [0, 0.5, 1.0, 1.1, 1.2, 1.3, 100], length=30, seed=SEED)
+"""),
+    md("""
+Low temperatures repeat the likeliest phrases; around 1.0 the text follows the model's own
+distribution; at 100 every token is nearly equally likely and the text is noise.
+The bars at the first step, for a few temperatures:
+"""),
+    code("""
+run = lm.generate(PROMPT, length=5, seed=SEED)
+step = run[0].steps[0]
+for t in [0.5, 1.0, 1.3, 100]:
+    gx.next_token_bars(step, temperature=t, n=15).show()
+"""),
+    md("How the top tokens, the entropy and the number of tokens in play move with temperature (from the stored logits; no model call):"),
+    code("gx.temperature_sweep(step)"),
+    md("""
+## Top-k and top-p
+
+**Top-k** keeps only the k likeliest tokens and renormalises. **Top-p** (nucleus sampling)
+keeps the smallest set of likeliest tokens whose probabilities add up to p. Both cut the long
+tail of unlikely tokens that, drawn now and then, derail a text.
+"""),
+    code("gx.next_token_bars(step, top_k=10, n=20)"),
+    code("gx.next_token_bars(step, top_p=0.5, n=20)"),
+    md("""
+### Two rule sets
+
+transformers (`semantics="hf"`, the default) and OpenAI's `sample.py` (`semantics="openai"`)
+agree on top-k but not on top-p: transformers keeps the token whose probability carries the
+total past p; OpenAI's code drops it (keeping at least one token). Same logits, both rules:
+"""),
+    code("""
+teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p=0.5), dict(top_p=0.9),
+                            dict(temperature=0.7, top_p=0.9)])
+"""),
+    code("""
+gx.next_token_bars(step, top_p=0.5, semantics="hf", n=15).show()
+gx.next_token_bars(step, top_p=0.5, semantics="openai", n=15).show()
+"""),
+    md("""
+## Temperature 0
+
+The original scripts compute `logits / temperature`. At temperature 0 that divides by zero:
+every positive logit becomes +inf, every negative one -inf, and softmax of infinities is
+NaN. Nothing is left to sample from:
+"""),
+    code("""
+broken = teaching.divide_by_zero(step.logits.cpu())
+{k: v for k, v in broken.items() if not hasattr(v, "shape")}
+"""),
+    md("""
+What a sampler does with NaN is an accident of its code. OpenAI's TensorFlow multinomial on a
+GPU returned the highest token id, 50256, which is `<|endoftext|>`: that is why a run at
+temperature 0 printed a string of `<|endoftext|>`. It is not greedy decoding.
+
+Here `temperature=0` means greedy decoding: always the likeliest token (the lowest id on a tie).
+"""),
+    code("""
+greedy = lm.generate(PROMPT, length=20, temperature=0)
+greedy.texts[0]
+"""),
+])
+
+write("03_step_through.ipynb", [
+    md("""
+# Step through generation, cell by cell
+
+A **session** generates one token per call and keeps the model's cache, so you can go back,
+force a token of your choice, or fork a second branch.
+"""),
+    md(PARAMS_NOTE),
+    params('PROMPT = "Hi! My name is"'),
+    code("""
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+session = lm.session(PROMPT, seed=SEED, top_k=40)
+"""),
+    md("Before anything is drawn, the session already knows the next step's distribution:"),
+    code("gx.next_token_bars(session.next_step)"),
+    md("Each run of the next cell draws one token. Run it a few times."),
+    code("""
+step = session.step()[0]
+print(repr(session.text))
+gx.next_token_bars(step)
+"""),
+    code("""
+step = session.step()[0]
+print(repr(session.text))
+gx.next_token_bars(step)
+"""),
+    code("""
+session.step(3)
+session.text
+"""),
+    md("**Back** undoes steps (the cache is cropped, nothing is recomputed). Stepping again uses the same random draws, so the same tokens come back:"),
+    code("""
+before = session.text
+session.back(2)
+print(repr(session.text))
+session.step(2)
+print(repr(session.text), session.text == before)
+"""),
+    md("**Force** a token of your choice; its step records the distribution it was chosen against:"),
+    code("""
+forced = session.force(" John")
+print(repr(session.text), f"p({forced.text!r}) = {forced.prob:.4f}")
+"""),
+    md("**Fork** a second branch, change its temperature, and let both run on:"),
+    code("""
+branch = session.fork()
+branch.set(temperature=1.5)
+session.step(8)
+branch.step(8)
+print("original:", repr(session.text))
+print("branch:  ", repr(branch.text))
+"""),
+    code("""
+gx.compare_next_token([session.next_step, branch.next_step], ["original", "branch (T=1.5)"])
+"""),
+    md("""
+## The stepper widget
+
+The same moves as buttons. The bars always show the next token's distribution; a
+`st.session.step()` in another cell updates this view too.
+"""),
+    code("""
+st = gx.stepper(lm, PROMPT, seed=SEED, top_k=40)
+st
+"""),
+    code("st.session.step(2); st.session.text"),
+])
+
+write("04_name_prompts.ipynb", [
+    md("""
+# "Hi! My name is Isamu" vs "Hi! My name is John"
+
+Change one word of a prompt and see what the model does with it. Every prompt is sampled
+with the **same random draws**, so differences come from the model, not from the dice.
+"""),
+    md(PARAMS_NOTE),
+    params(),
+    code("""
+import pandas as pd
+
+import gpt2explore as gx
+from gpt2explore import plots
+
+lm = gx.load(MODEL, device=DEVICE)
+names = pd.read_csv(gx.data_path("names.csv"))
+names
+"""),
+    code("""
+pair = ["Hi! My name is Isamu", "Hi! My name is John"]
+
+def side_by_side(run):
+    return pd.DataFrame({p: [s.text for s in run if s.prompt == p] for p in run.prompts})
+
+side_by_side(lm.generate(pair, nsamples=3, length=20, seed=SEED, temperature=1.0))
+"""),
+    md("At temperature 0.5 the texts follow the likeliest continuations more closely:"),
+    code("side_by_side(lm.generate(pair, nsamples=3, length=20, seed=SEED, temperature=0.5))"),
+    md("The next-token distributions right after each prompt, on one figure, with their divergence (Jensen–Shannon, in nats: 0 = identical, ln 2 ≈ 0.69 = nothing in common):"),
+    code("""
+run = lm.generate(pair, length=5, seed=SEED)
+gx.compare_next_token([run[0], run[1]], ["Isamu", "John"])
+"""),
+    md("Which tokens does each name make likelier? Ranked by log(p_A / p_B):"),
+    code("gx.log_ratio_table(run[0].steps[0], run[1].steps[0], n=10)"),
+    code("gx.log_ratio_table(run[1].steps[0], run[0].steps[0], n=10)"),
+    md("All the names against John:"),
+    code("""
+prompts = [f"Hi! My name is {n}" for n in names.name]
+first = lm.generate(prompts, length=1, seed=SEED)
+john = next(s for s in first if s.prompt.endswith("John")).steps[0].distribution()
+pd.DataFrame([{"prompt": s.prompt, **plots.divergences(s.steps[0].distribution(), john)} for s in first])
+"""),
+    md("## The comparison widget\nOne column per prompt; move the step slider to compare later steps, or draw more samples."),
+    code("gx.compare(lm, pair, nsamples=1, length=20, seed=SEED)"),
+])
+
+write("05_export_for_write_ups.ipynb", [
+    md("""
+# Export for write-ups
+
+Figures to PNG, SVG, PDF and self-contained HTML, each with a caption and a sidecar
+`<file>.json` that records where it came from; tables to CSV and Parquet; and a run bundle
+that reloads without the model and replays exactly. PNG, SVG and PDF need Chrome or Chromium.
+"""),
+    md(PARAMS_NOTE),
+    params('EXPORT_DIR = "exports"'),
+    code("""
+from pathlib import Path
+
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+out = Path(EXPORT_DIR)
+out.mkdir(exist_ok=True)
+run = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=20, seed=SEED, top_k=40)
+"""),
+    code("""
+fig = gx.next_token_bars(run[0].steps[3], temperature=0.7)
+for suffix in [".png", ".svg", ".pdf", ".html", ".json"]:
+    print(gx.save(fig, out / f"next_token{suffix}", width=900, height=500))
+print(gx.caption(fig))
+"""),
+    code("print(open(out / 'next_token.png.json').read()[:600])"),
+    md("The other figures export the same way:"),
+    code("""
+gx.save(gx.temperature_sweep(run[0].steps[0]), out / "temperature_sweep.png", width=1200, height=420)
+gx.save(gx.generation_overview(run[0]), out / "overview.svg")
+gx.save(gx.compare_next_token([run[0], run[2]], ["Isamu", "John"]), out / "names.pdf")
+sorted(p.name for p in out.iterdir())
+"""),
+    md("A widget saves what it shows at the moment:"),
+    code("""
+ex = gx.explore(run)
+ex.controls["temperature"].value = 1.5
+gx.save(ex, out / "explorer_view.html")
+"""),
+    md("## Tables"),
+    code("""
+run.save_table(out / "steps.csv")
+run.save_table(out / "steps.parquet")
+run.to_frame(top=5).head(10)
+"""),
+    md("## Run bundles\nA bundle holds the logits, tokens, uniforms, settings and provenance. It reloads with no model; sampling again from it gives the same tokens, and `verify` re-runs the model to check."),
+    code("""
+run.save(out / "bundle")
+loaded = gx.load_run(out / "bundle")
+print(loaded.texts == run.texts)
+loaded.verify(lm)
+"""),
+    code("gx.explore(loaded)"),
+])
+print("wrote", sorted(p.name for p in NB.glob("*.ipynb")))
