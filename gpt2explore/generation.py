@@ -1,6 +1,7 @@
 """Batched generation: left padding, KV cache, per-sample uniforms, logits captured by hooks."""
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 
@@ -84,8 +85,13 @@ def forward(model, input_ids, attention_mask, position_ids, cache):
     return out.logits, getattr(out, "cache", None) or getattr(out, "past_key_values", None)
 
 
+@functools.lru_cache(maxsize=None)
+def _forward_parameters(cls) -> frozenset:
+    return frozenset(inspect.signature(cls.forward).parameters)
+
+
 def _accepts(model, name: str) -> bool:
-    return name in inspect.signature(type(model).forward).parameters
+    return name in _forward_parameters(type(model))
 
 
 def _cache_keyword(model) -> str:

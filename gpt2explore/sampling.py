@@ -129,6 +129,9 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     return filter_logits(logits, temperature, top_k, top_p, semantics).softmax(dim=-1)
 
 
+PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens (a full sort is the fallback)
+
+
 def pick(probs: torch.Tensor, u) -> torch.Tensor:
     """Inverse-CDF draw: the first token, in descending-probability order (ties: lower id
     first), whose cumulative probability exceeds `u`.
@@ -136,18 +139,40 @@ def pick(probs: torch.Tensor, u) -> torch.Tensor:
     probs (..., V) with u of shape (...) -> token ids (...): one draw per row.
     probs (V,) with u of any shape (N...) -> token ids (N...): many draws from one distribution.
     """
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
     acc = torch.float32 if probs.device.type == "mps" else torch.float64  # mps has no float64
-    cumulative = sorted_probs.to(acc).cumsum(dim=-1)  # (..., V)
-    # never step past the last token with non-zero probability (rounding at the top end)
-    last = (sorted_probs > 0).sum(dim=-1, keepdim=True) - 1  # (..., 1)
     u = torch.as_tensor(u, dtype=acc, device=probs.device)
     if probs.dim() == 1:
-        rank = torch.searchsorted(cumulative, u.reshape(-1), right=True).clamp(max=int(last))
+        ranked, order = _ranked(probs)
+        cumulative = ranked.to(acc).cumsum(dim=-1)  # (V,)
+        last = int((ranked > 0).sum()) - 1  # never past the last token with non-zero probability
+        rank = torch.searchsorted(cumulative, u.reshape(-1), right=True).clamp(max=last)
         return order[rank].reshape(u.shape)
     u = u.expand(probs.shape[:-1]).unsqueeze(-1).contiguous()  # (..., 1)
+    m = min(PICK_CANDIDATES, probs.shape[-1])
+    if m < probs.shape[-1]:
+        # fast path: the m likeliest tokens, ordered as the full sort would order them
+        values, ids = torch.topk(probs, m, dim=-1)  # (..., m)
+        by_id = torch.argsort(ids, dim=-1)
+        values, ids = values.gather(-1, by_id), ids.gather(-1, by_id)
+        order = torch.sort(values, dim=-1, descending=True, stable=True).indices
+        values, ids = values.gather(-1, order), ids.gather(-1, order)
+        cumulative = values.to(acc).cumsum(dim=-1)
+        rank = torch.searchsorted(cumulative, u, right=True).clamp(max=m - 1)  # (..., 1)
+        # exact when the chosen token is strictly likelier than the m-th: then every token
+        # ranked before it in the full order is among the candidates, in the same order
+        ok = values.gather(-1, rank) > values[..., -1:]
+        if bool(ok.all()):
+            return ids.gather(-1, rank).squeeze(-1)
+    ranked, order = _ranked(probs)
+    cumulative = ranked.to(acc).cumsum(dim=-1)  # (..., V)
+    last = (ranked > 0).sum(dim=-1, keepdim=True) - 1
     rank = torch.searchsorted(cumulative.contiguous(), u, right=True).clamp(max=last)
     return order.gather(-1, rank).squeeze(-1)
+
+
+def _ranked(probs: torch.Tensor):
+    """Probabilities in descending order, ties by lower id first, and the token ids."""
+    return torch.sort(probs, dim=-1, descending=True, stable=True)
 
 
 def make_seed() -> int:

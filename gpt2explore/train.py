@@ -125,6 +125,15 @@ def train(args) -> dict:
                             lr=args.lr, betas=(0.9, 0.95))
     rng = np.random.default_rng(args.seed)
     data = torch.from_numpy(train_ids)
+    # optional speed-up: a softmax over only the tokens that occur in the train split, for all
+    # but the last `full_steps` steps, which use the full vocabulary (so that tokens never seen
+    # in training are still pushed down in the shipped model)
+    present = torch.unique(data) if args.subset_vocab else None
+    if present is not None:
+        compact = torch.full((model.config.vocab_size,), -1, dtype=torch.long)
+        compact[present] = torch.arange(len(present))
+        print(f"subset softmax over {len(present):,} of {model.config.vocab_size:,} tokens for "
+              f"{args.steps - args.full_steps} steps, then {args.full_steps} full steps", flush=True)
     log = []
     model.train()
     t_train = time.time()
@@ -134,13 +143,19 @@ def train(args) -> dict:
         x = torch.stack([data[s: s + args.n_ctx + 1] for s in starts])  # (B, T+1)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        logits = model(input_ids=x[:, :-1]).logits  # (B, T, V)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
+        targets = x[:, 1:].reshape(-1)
+        if present is not None and step < args.steps - args.full_steps:
+            hidden = model.transformer(input_ids=x[:, :-1]).last_hidden_state  # (B, T, d)
+            logits = hidden @ model.transformer.wte.weight[present].T  # (B, T, V') tied weights
+            targets = compact[targets]
+        else:
+            logits = model(input_ids=x[:, :-1]).logits  # (B, T, V)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        log.append((step, float(loss)))
+        log.append((step, loss.item()))
         if step % args.log_every == 0 or step == args.steps - 1:
             rate = (step + 1) * args.batch * args.n_ctx / (time.time() - t_train)
             print(f"step {step:5d}  loss {float(loss):.4f}  {rate:,.0f} tok/s", flush=True)
@@ -172,7 +187,8 @@ def train(args) -> dict:
     import transformers
     facts = {
         "n_params": n_params, "n_ctx": args.n_ctx, "n_embd": args.n_embd, "n_layer": args.n_layer,
-        "n_head": args.n_head, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+        "n_head": args.n_head, "steps": args.steps, "subset_vocab": args.subset_vocab,
+        "full_steps": args.full_steps if args.subset_vocab else args.steps, "batch": args.batch, "lr": args.lr,
         "seed": args.seed, "threads": args.threads, "stored_dtype": args.dtype,
         "train_tokens": int(len(train_ids)), "heldout_tokens": int(len(heldout_ids)),
         "tokens_seen": args.steps * args.batch * args.n_ctx,
@@ -206,6 +222,9 @@ def parse_args(argv=None):
     p.add_argument("--log_every", type=int, default=25)
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
                    help="precision of the stored weights (float16 keeps the folder small)")
+    p.add_argument("--subset_vocab", action="store_true",
+                   help="softmax over the train split's tokens only (faster), except the last --full_steps")
+    p.add_argument("--full_steps", type=int, default=100, help="final steps with the full softmax")
     p.add_argument("--workdir", default=None, help="where the Debian packages are unpacked")
     p.add_argument("--corpus_text", default=None,
                    help="train on this text file (documents split by <|endoftext|>) instead of fetching")
@@ -215,6 +234,7 @@ def parse_args(argv=None):
     if args.smoke:
         args.steps, args.batch, args.n_ctx, args.n_embd = 4, 2, 32, 16
         args.n_layer, args.n_head, args.warmup, args.log_every = 1, 2, 2, 1
+        args.full_steps = min(args.full_steps, 2)
     return args
 
 

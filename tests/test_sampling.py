@@ -124,3 +124,18 @@ def test_entropy_and_nucleus_size():
     probs = torch.tensor([0.5, 0.5, 0.0])
     assert math.isclose(float(sampling.entropy(probs)), math.log(2))
     assert int(sampling.nucleus_size(probs)) == 2
+
+
+def test_batched_pick_fast_path_equals_full_sort():
+    # rows with ties, zeros, peaked and flat distributions: the candidate fast path and the
+    # full sort must give the same tokens for every uniform
+    torch.manual_seed(0)
+    flat = torch.full((1000,), 1 / 1000)
+    peaked = torch.softmax(torch.randn(1000) * 4, -1)
+    ties = torch.zeros(1000).index_fill(0, torch.tensor([5, 3, 900, 7]), 0.25)
+    rows = torch.stack([flat, peaked, ties])
+    for u in torch.linspace(0, 0.999999, 97, dtype=torch.float64):
+        fast = sampling.pick(rows, u.expand(3))
+        slow = torch.stack([sampling.pick(r, u) for r in rows])  # the 1-D path sorts fully
+        assert fast.tolist() == slow.tolist()
+    assert sampling.pick(ties[None], torch.tensor([0.3], dtype=torch.float64)).tolist() == [5]
