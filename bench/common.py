@@ -1,0 +1,80 @@
+"""Shared helpers for the benchmarks: a 124M-shaped GPT-2, interleaved timing, machine facts."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def gpt2_124m(tmp: Path, smoke: bool = False, device: str = "cpu", dtype=None):
+    """A randomly initialised GPT-2 with the exact 124M shape (speed does not depend on weights),
+    saved with GPT-2's tokenizer and loaded through gx.load like any local model."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    import gpt2explore as gx
+    from gpt2explore.tokenizer_files import write_tokenizer
+
+    folder = tmp / ("gpt2-smoke" if smoke else "gpt2-124m")
+    if not (folder / "config.json").exists():
+        torch.manual_seed(0)
+        config = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=128) if smoke else GPT2Config()
+        GPT2LMHeadModel(config).save_pretrained(folder)
+        write_tokenizer(folder, model_max_length=config.n_positions)
+    return gx.load(str(folder), device=device, dtype=dtype)
+
+
+def timed(fn) -> float:
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - t0
+
+
+def sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def interleaved(a, b, reps: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Time a and b alternately (A B A B ...) so that machine noise hits both alike."""
+    for _ in range(warmup):
+        a()
+        b()
+    ta, tb = [], []
+    for _ in range(reps):
+        ta.append(timed(a))
+        tb.append(timed(b))
+    return ta, tb
+
+
+def summary(values: list[float]) -> dict:
+    values = list(values)
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def machine() -> dict:
+    import transformers
+
+    import gpt2explore
+
+    info = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "gpt2explore": gpt2explore.__version__}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        if names:
+            info["cpu"] = names[0]
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

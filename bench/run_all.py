@@ -1,0 +1,138 @@
+"""Run every benchmark; write bench/results.json and docs/benchmarks.md.
+
+    python -m bench.run_all            # the full set (make bench), about 10 minutes on 2 cores
+    python -m bench.run_all --smoke    # seconds: tiny sizes, so the scripts cannot rot
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import speed, ui
+from .common import REPO, gpt2_124m, machine
+
+TARGETS = {
+    "capture": "ratio >= 1.0 (stretch 1.2)", "decode": ">= 50% of the bandwidth limit",
+    "slider": "<= 5 ms median", "browser": "<= 150 ms median", "batching": ">= 3x",
+    "startup": "<= 1.5x of `import torch, transformers`",
+}
+
+
+def measure(smoke: bool, workdir: Path) -> dict:
+    n_tok, reps = (4, 1) if smoke else (64, 5)
+    lm = gpt2_124m(workdir, smoke=smoke)
+    results = {"machine": machine(), "smoke": smoke, "model": "random GPT-2, exact 124M shape" if not smoke
+               else "random 2-layer GPT-2 (smoke)", "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    results["capture"] = speed.capture_overhead(lm, n_tok, reps)
+    results["decode"] = speed.decode_floor(lm, n_tok, max(1, reps // 2 + 1))
+    results["decode"]["profile"] = speed.profile_step(lm, max(2, n_tok // 4))
+    results["batching"] = speed.batching(lm, n_tok, max(1, reps - 2))
+    step = lm.generate("Hi! My name is", length=2, seed=0, progress=False)[0].steps[1]
+    results["slider"] = ui.slider(step, 10 if smoke else 300)
+    results["memory"] = ui.memory(lm, 2 if smoke else 8, 4 if smoke else 256)
+    results["startup"] = ui.startup("tiny" if (REPO / "data/models/tiny/config.json").exists() else lm.source,
+                                    1 if smoke else 5)
+    if torch.cuda.is_available():
+        results["gpu"] = {}
+        for dtype in ("float32", "float16"):
+            glm = gpt2_124m(workdir, smoke=smoke, device="cuda", dtype=None if dtype == "float32" else dtype)
+            results["gpu"][dtype] = {"capture": speed.capture_overhead(glm, n_tok, reps),
+                                     "decode": speed.decode_floor(glm, n_tok, reps),
+                                     "batching": speed.batching(glm, n_tok, reps)}
+    return results
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(r: dict) -> str:
+    m = r["machine"]
+    c, d, b, s, mem, st = r["capture"], r["decode"], r["batching"], r["slider"], r["memory"], r["startup"]
+    lines = [
+        "# Benchmarks", "",
+        f"Measured {r['started']} by `make bench` (`python -m bench.run_all`); raw numbers in "
+        "`bench/results.json`. Model: " + r["model"] + ", fp32, CPU. Speed comparisons are ratios of "
+        "runs interleaved in one process (A B A B ...). Figures are medians [min–max] over n runs.", "",
+        f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads); Python {m['python']}, "
+        f"torch {m['torch']}, transformers {m['transformers']}, gpt2explore {m['gpt2explore']}.", "",
+        "| # | figure | result | target | |", "|---|---|---|---|---|",
+    ]
+
+    def rng(x, f="{:.2f}"):
+        return f"{f.format(x['median'])} [{f.format(x['min'])}–{f.format(x['max'])}], n={x['n']}"
+
+    for batch in ("batch1", "batch8"):
+        x = c[batch]
+        lines.append(f"| 1 | capture overhead, {batch}: tokens/s ours ÷ `model.generate` | "
+                     f"{rng(x['ratio'])} ({x['ours_tok_s']:.1f} vs {x['hf_tok_s']:.1f} tok/s) | {TARGETS['capture']} | "
+                     f"{met(x['ratio']['median'] >= 1.0)} |")
+    lines.append(f"| 2 | decoding, batch 1: ms/token vs the memory-bandwidth floor | {d['ours_ms_per_token']:.1f} ms "
+                 f"(floor {d['floor_ms']:.1f} ms at {d['bandwidth_gbs']:.1f} GB/s) = {100 * d['fraction_of_limit']:.0f}% "
+                 f"of the limit; `model.generate`: {100 * d['hf_fraction_of_limit']:.0f}% | {TARGETS['decode']} | "
+                 f"{met(d['fraction_of_limit'] >= 0.5)} |")
+    lines.append(f"| 3 | slider: one distribution at full vocabulary | {rng(s['distribution_ms'])} ms | "
+                 f"{TARGETS['slider']} | {met(s['distribution_ms']['median'] <= 5)} |")
+    lines.append(f"| 3 | slider: the widget's whole bars update (distribution, top-20, labels) | "
+                 f"{rng(s['bars_data_ms'])} ms | | |")
+    if "browser_round_trip_ms" in s:
+        br = s["browser_round_trip_ms"]
+        lines.append(f"| 3 | slider key press to new bars in JupyterLab (browser test) | median {br['median_ms']:.0f} ms "
+                     f"over {len(br['slider_to_bars_ms'])} moves | {TARGETS['browser']} | {met(br['median_ms'] <= 150)} |")
+    lines.append(f"| 4 | batching 8 prompts, 64 tokens: speed-up over one by one | {rng(b['speedup'])}× | "
+                 f"{TARGETS['batching']} | {met(b['speedup']['median'] >= 3)} |")
+    bps = mem["bytes_per_step"]
+    lines.append(f"| 5 | bytes per captured step (vocabulary {mem['vocab']:,}) | float32 {bps['float32']:,}; "
+                 f"float16 {bps['float16']:,}; none 0; bundle top-256 {bps['bundle top-256']:,} | | |")
+    lines.append(f"| 5 | bytes per sample of {mem['length']} tokens | float32 {mem['bytes_per_sample']['float32']:,}; "
+                 f"float16 {mem['bytes_per_sample']['float16']:,} | | |")
+    peaks = "; ".join(f"{k} {v['peak_rss_bytes'] / 2**20:,.0f} MiB (after load {v['rss_before_bytes'] / 2**20:,.0f})"
+                      for k, v in mem["peak_rss"].items())
+    lines.append(f"| 5 | peak RSS, {mem['samples']} samples × {mem['length']} tokens | {peaks} | | |")
+    lines.append(f"| 6 | start-up: import + `gx.load()` + first bars, cold process ÷ `import torch, transformers` | "
+                 f"{rng(st['ratio'])} ({st['ours_s']['median']:.2f} s vs {st['import_s']['median']:.2f} s) | "
+                 f"{TARGETS['startup']} | {met(st['ratio']['median'] <= 1.5)} |")
+    lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
+              "| operator | share |", "|---|---|"]
+    lines += [f"| `{k}` | {100 * v:.0f}% |" for k, v in d["profile"]]
+    lines += ["", "## GPU", ""]
+    if "gpu" in r:
+        lines.append(f"Card: {m.get('gpu')}.")
+        lines += ["", "| dtype | capture ratio b1 | capture ratio b8 | ms/token b1 | % of limit | batching |",
+                  "|---|---|---|---|---|---|"]
+        for dt, g in r["gpu"].items():
+            lines.append(f"| {dt} | {g['capture']['batch1']['ratio']['median']:.2f} | "
+                         f"{g['capture']['batch8']['ratio']['median']:.2f} | {g['decode']['ours_ms_per_token']:.2f} | "
+                         f"{100 * g['decode']['fraction_of_limit']:.0f}% | {g['batching']['speedup']['median']:.1f}× |")
+    else:
+        lines.append("Not measured: no CUDA device on the machine that ran this. On a GPU machine "
+                     "`make bench` measures figures 1, 2 and 4 in fp32 and fp16 and names the card.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
+    p.add_argument("--out", default=None, help="folder for results.json and benchmarks.md "
+                                               "(default: bench/ and docs/)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = measure(args.smoke, Path(tmp))
+    out_json = Path(args.out) / "results.json" if args.out else REPO / "bench" / "results.json"
+    out_md = Path(args.out) / "benchmarks.md" if args.out else REPO / "docs" / "benchmarks.md"
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out_md.write_text(report(results))
+    print(out_md.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

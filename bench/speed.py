@@ -1,0 +1,93 @@
+"""Figures 1, 2 and 4: capture overhead against transformers' generate, decoding speed against
+the memory-bandwidth floor, and the gain from batching prompts."""
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from .common import interleaved, summary, timed
+
+PROMPTS8 = ["Hi! My name is Isamu", "Hi! My name is John", "The quick brown fox",
+            "Once upon a time, in a land far away,", "In the beginning", "I think that",
+            "The meaning of life is", "Yesterday I went to the"]
+
+
+def hf_generate(lm, prompts, new_tokens, temperature=1.0, top_k=0):
+    tok = lm.tokenizer
+    tok.padding_side = "left"
+    tok.pad_token = tok.eos_token
+    enc = tok(prompts, return_tensors="pt", padding=True).to(lm.device)
+
+    def run():
+        with torch.inference_mode():
+            lm.model.generate(**enc, do_sample=True, temperature=temperature, top_k=top_k,
+                              max_new_tokens=new_tokens, min_new_tokens=new_tokens,
+                              pad_token_id=tok.eos_token_id)
+    return run
+
+
+def ours(lm, prompts, new_tokens, temperature=1.0, top_k=0, batch_size=None, keep_logits="float32"):
+    def run():
+        lm.generate(prompts, length=new_tokens, temperature=temperature, top_k=top_k, seed=0,
+                    batch_size=batch_size or len(prompts), progress=False, keep_logits=keep_logits)
+    return run
+
+
+def capture_overhead(lm, new_tokens: int, reps: int) -> dict:
+    """Figure 1: tokens/s of lm.generate (full logits captured) over model.generate."""
+    out = {}
+    for batch in (1, 8):
+        prompts = PROMPTS8[:batch]
+        a, b = interleaved(ours(lm, prompts, new_tokens, top_k=40), hf_generate(lm, prompts, new_tokens, top_k=40), reps)
+        ratios = [tb / ta for ta, tb in zip(a, b)]  # > 1: we are faster
+        out[f"batch{batch}"] = {"ours_s": summary(a), "hf_s": summary(b), "ratio": summary(ratios),
+                                "ours_tok_s": batch * new_tokens / statistics.median(a),
+                                "hf_tok_s": batch * new_tokens / statistics.median(b)}
+    return out
+
+
+def bandwidth_gbs(mb: int = 512, reps: int = 5) -> float:
+    """Memory bandwidth: bytes read + written by a large tensor copy, per second."""
+    src = torch.empty(mb * 2**20 // 4, dtype=torch.float32).uniform_()
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(timed(lambda: dst.copy_(src)) for _ in range(reps))
+    return 2 * src.numel() * 4 / best / 1e9
+
+
+def decode_floor(lm, new_tokens: int, reps: int, prompt_tokens: int = 8) -> dict:
+    """Figure 2: ms per token at batch 1 against bytes read per token / bandwidth."""
+    bw = bandwidth_gbs(512 if lm.n_params > 50e6 else 64)
+    weights = sum(p.numel() * p.element_size() for p in lm.model.parameters())
+    cfg = lm.model.config
+    mean_ctx = prompt_tokens + new_tokens / 2
+    kv = 2 * cfg.n_layer * cfg.n_embd * 4 * mean_ctx  # keys and values read per token (fp32)
+    floor_ms = (weights + kv) / (bw * 1e9) * 1000
+    times = [timed(ours(lm, ["Hi! My name is Isamu"], new_tokens)) for _ in range(reps)]
+    hf = [timed(hf_generate(lm, ["Hi! My name is Isamu"], new_tokens)) for _ in range(reps)]
+    ms = statistics.median(times) / new_tokens * 1000
+    ms_hf = statistics.median(hf) / new_tokens * 1000
+    return {"bandwidth_gbs": bw, "weights_bytes": weights, "kv_bytes_per_token": kv, "floor_ms": floor_ms,
+            "ours_ms_per_token": ms, "hf_ms_per_token": ms_hf, "fraction_of_limit": floor_ms / ms,
+            "hf_fraction_of_limit": floor_ms / ms_hf, "ours_s": summary(times)}
+
+
+def profile_step(lm, new_tokens: int) -> list[tuple[str, float]]:
+    """Where a decoding run spends its time: the top operators by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        ours(lm, ["Hi! My name is Isamu"], new_tokens)()
+    rows = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:8]
+    total = sum(e.self_cpu_time_total for e in prof.key_averages())
+    return [(e.key, e.self_cpu_time_total / total) for e in rows]
+
+
+def batching(lm, new_tokens: int, reps: int) -> dict:
+    """Figure 4: 8 prompts in one batch against the same 8 one by one."""
+    one_by_one = ours(lm, PROMPTS8, new_tokens, batch_size=1)
+    together = ours(lm, PROMPTS8, new_tokens, batch_size=8)
+    a, b = interleaved(together, one_by_one, reps)
+    return {"batched_s": summary(a), "one_by_one_s": summary(b),
+            "speedup": summary([tb / ta for ta, tb in zip(a, b)])}
