@@ -201,8 +201,71 @@ def train(args) -> dict:
         "python": platform.python_version(), "command": " ".join(["python -m gpt2explore.train"] + sys.argv[1:]),
     }
     (out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    write_model_card(out, facts)
     print(json.dumps(facts, indent=2))
     return facts
+
+
+def write_model_card(out: Path, facts: dict) -> None:
+    """README.md of the model folder: what it is, how it was made, how good it is, samples."""
+    from . import corpus
+    from .loading import load
+
+    lm = load(str(out), device="cpu")
+    top = lm.generate("Hi! My name is", length=1, seed=0, progress=False)[0].steps[0].top(10)
+    n = min(40, lm.n_ctx // 2)
+    samples = {t: lm.generate("Hi! My name is", nsamples=3, length=n, temperature=t, seed=1,
+                              progress=False).texts for t in (0.7, 1.0)}
+    unconditional = lm.generate(None, nsamples=2, length=n, temperature=0.7, seed=2, progress=False).texts
+    minutes = facts["train_seconds"] / 60
+    sources = "\n".join(f"- {k}: {facts['documents'].get(k, 0):,} documents. {v}"
+                         for k, v in corpus.SOURCES.items() if k in facts["documents"])
+    lines = [
+        "# tiny: the offline default model of gpt2explore", "",
+        "A small GPT-2 (`GPT2LMHeadModel`, GPT-2's own 50,257-token BPE vocabulary and "
+        "`<|endoftext|>` = 50256) trained from scratch by `python -m gpt2explore.train`, so that "
+        "the kit runs with no network. It is not OpenAI's GPT-2: its next-token distributions "
+        "look like language, but its text is rough.", "",
+        "## Architecture", "",
+        f"{facts['n_layer']} layers, {facts['n_head']} heads, embedding width {facts['n_embd']}, context "
+        f"{facts['n_ctx']} tokens (`n_positions` in config.json), tied input/output embeddings: "
+        f"{facts['n_params']:,} parameters. Weights stored as {facts['stored_dtype']} "
+        "(model.safetensors); gpt2explore loads them as float32.", "",
+        "## Training data", "",
+        "Fetched by `gpt2explore/corpus.py` from Debian packages with `apt-get download`, cleaned "
+        "into documents separated by `<|endoftext|>`:", "", sources, "",
+        f"One document in {HELDOUT_EVERY} (seeded shuffle) is held out: {facts['train_tokens']:,} train "
+        f"tokens, {facts['heldout_tokens']:,} held-out tokens.", "",
+        "## Training", "",
+        f"`{facts['command']}`", "",
+        f"{facts['steps']:,} steps of {facts['batch']} windows × {facts['n_ctx']} tokens "
+        f"({facts['tokens_seen']:,} tokens seen), AdamW (lr {facts['lr']}, warm-up then cosine decay, "
+        f"weight decay 0.1), seed {facts['seed']}, {facts['threads']} CPU threads, "
+        f"{minutes:.0f} minutes. "
+        + (f"The first {facts['steps'] - facts['full_steps']:,} steps use a softmax over only the tokens "
+           f"that occur in the train split (faster); the last {facts['full_steps']} use the full vocabulary, "
+           "so tokens never seen in training are pushed down too. " if facts.get("subset_vocab") else "")
+        + f"torch {facts['torch']}, transformers {facts['transformers']}. Loss per step: train_log.csv.", "",
+        "## Quality (held-out split, nats per token)", "",
+        "| model | cross-entropy |", "|---|---|",
+        f"| uniform over 50,257 tokens | {facts['uniform_loss']:.3f} |",
+        f"| unigram of the train split (add-one) | {facts['unigram_loss']:.3f} |",
+        f"| **tiny** | **{facts['heldout_loss']:.3f}** |",
+        f"| tiny, last 20 train steps | {facts['final_train_loss']:.3f} |", "",
+        f"heldout_slice.json holds the first {facts['slice_tokens']:,} held-out tokens; tiny scores "
+        f"{facts['slice_loss']:.3f} on them (the tests check this).", "",
+        "## Next token after \"Hi! My name is\"", "",
+        "| rank | token | probability |", "|---|---|---|",
+    ]
+    lines += [f"| {t.rank + 1} | `{t.text!r}` | {t.prob:.3f} |" for t in top]
+    for t, texts in samples.items():
+        lines += ["", f"## Samples at T={t} (\"Hi! My name is\", seed 1)", ""]
+        lines += [f"- `Hi! My name is{x}`".replace("\n", " ") for x in texts]
+    lines += ["", "## Unconditional samples at T=0.7 (seed 2)", ""]
+    lines += [f"- `{x}`".replace("\n", " ") for x in unconditional]
+    lines += ["", "## Licence", "", "The weights are released with gpt2explore under the MIT licence; the "
+              "training texts are public domain (King James Bible, Jargon File) or BSD-licensed (fortunes)."]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
 
 
 def parse_args(argv=None):

@@ -1,0 +1,106 @@
+"""The bundled offline model and the script that trains it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore import corpus, loading, train
+
+TINY = loading.tiny_dir()
+LOSS_BOUND = 5.0  # nats/token on held-out text (the model card states the measured value)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return gx.load("tiny", device="cpu")
+
+
+def test_tiny_loads_offline_and_generates(tmp_path):
+    code = ("import time, gpt2explore as gx\nt = time.perf_counter()\nlm = gx.load()\n"
+            "print(round(time.perf_counter() - t, 2))\n"
+            "print(lm.generate('Hi! My name is', length=8, seed=1).texts[0])\n")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "empty"),
+               no_proxy="*", http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seconds, text = out.stdout.split("\n", 1)
+    assert text.strip()
+    print(f"gx.load() took {seconds} s after imports")
+
+
+def test_folder_is_a_real_gpt2_folder(tiny):
+    names = {p.name for p in TINY.iterdir()}
+    assert {"config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer_config.json",
+            "README.md", "heldout_slice.json", "training.json"} <= names
+    config = json.loads((TINY / "config.json").read_text())
+    assert config["model_type"] == "gpt2" and config["architectures"] == ["GPT2LMHeadModel"]
+    assert config["n_positions"] >= 256 and tiny.n_ctx == config["n_positions"]
+    assert tiny.vocab_size == 50257 and tiny.eos_token_id == 50256
+    assert tiny.encode("Hi! My name is Isamu") == [17250, 0, 2011, 1438, 318, 1148, 321, 84]
+    assert type(tiny.model).__name__ == "GPT2LMHeadModel" and tiny.dtype == torch.float32
+    size = sum(p.stat().st_size for p in TINY.rglob("*") if p.is_file())
+    assert size <= 25 * 2**20, f"data/models/tiny is {size / 2**20:.1f} MiB"
+
+
+def test_heldout_loss_below_bound_and_as_stated(tiny):
+    ids = json.loads((TINY / "heldout_slice.json").read_text())
+    facts = json.loads((TINY / "training.json").read_text())
+    loss = train.heldout_loss(tiny.model, torch.tensor(ids), tiny.n_ctx)
+    assert loss <= LOSS_BOUND
+    assert abs(loss - facts["slice_loss"]) < 0.01
+    assert facts["heldout_loss"] <= LOSS_BOUND and facts["heldout_loss"] <= facts["unigram_loss"] - 2.0
+    card = (TINY / "README.md").read_text()
+    assert f"{facts['heldout_loss']:.3f}" in card and f"{facts['unigram_loss']:.3f}" in card
+
+
+def test_next_tokens_after_hi_my_name_is_are_mostly_words(tiny):
+    top = tiny.generate("Hi! My name is", length=1, seed=0)[0].steps[0].top(10)
+    words = [t for t in top if t.text.strip().isalpha()]
+    assert len(words) >= 6, [t.text for t in top]
+
+
+def test_temperature_visibly_matters(tiny):
+    step = tiny.generate("Hi! My name is", length=1, seed=0)[0].steps[0]
+    from gpt2explore import sampling
+
+    cold, warm = step.distribution(temperature=0.5), step.distribution(temperature=1.5)
+    assert float(cold.max()) > float(step.distribution().max()) > float(warm.max())
+    assert float(sampling.entropy(cold)) + 1.0 < float(sampling.entropy(warm))
+
+
+def test_training_smoke_is_reproducible(tmp_path, tiny):
+    ids = json.loads((TINY / "heldout_slice.json").read_text())
+    text = tiny.decode(ids[:3000])
+    (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
+    logs = []
+    for run in ("a", "b"):
+        out = subprocess.run([sys.executable, "-m", "gpt2explore.train", "--smoke", "--subset_vocab",
+                              "--corpus_text", str(tmp_path / "corpus.txt"), "--out", str(tmp_path / run)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        logs.append((tmp_path / run / "train_log.csv").read_text().split("\n")[1:-1])
+        assert (tmp_path / run / "README.md").exists()
+        gx.load(str(tmp_path / run)).generate("Hi", length=3, seed=1)
+    a = [float(line.split(",")[1]) for line in logs[0]]
+    b = [float(line.split(",")[1]) for line in logs[1]]
+    assert len(a) == 4 and a == pytest.approx(b, abs=1e-4)
+
+
+def test_corpus_cleaners():
+    kjv = "\nGenesis 1\n\n  1 In the beginning God created the heaven\nand the earth.\n  2 And the earth was.\n\nExodus 2\n\n  1 And there went.\n"
+    assert corpus.clean_kjv(kjv) == ["Genesis 1\n\nIn the beginning God created the heaven and the earth. "
+                                     "And the earth was.", "Exodus 2\n\nAnd there went."]
+    fortunes = "A bore is a man who talks.\n\t\t-- Anon\n%\n%\n#$%^&*()!@#$%^&*()\n%\nShort one but long enough.\n"
+    assert corpus.clean_fortunes(fortunes) == ["A bore is a man who talks.\n-- Anon", "Short one but long enough."]
+    jargon = ("   :foo: n.\n\n   A {metasyntactic} variable, used in examples of code everywhere.\n\n"
+              "   ┌───┐\n   :bar: n.\n\n   The second one, as in foo and bar, used after foo.\n")
+    assert corpus.clean_jargon(jargon) == [
+        ":foo: n.\n\nA metasyntactic variable, used in examples of code everywhere.",
+        ":bar: n.\n\nThe second one, as in foo and bar, used after foo."]
+    train_docs, held = train.split_documents({"a": [f"doc {i}" for i in range(80)]}, seed=0)
+    assert len(held) == 2 and len(train_docs) == 78 and not set(held) & set(train_docs)
