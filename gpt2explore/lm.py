@@ -67,11 +67,12 @@ class LM:
         if token == self.tokenizer.eos_token:
             return self.eos_token_id
         ids = self.encode(token)
-        if len(ids) != 1:
+        if not ids:
+            raise ValueError(f"{token!r} encodes to no token; give some text")
+        if len(ids) > 1:
             pieces = [self.decode([i]) for i in ids]
             raise ValueError(f"{token!r} encodes to {len(ids)} tokens {pieces}, not one; force a single "
-                             f"token (e.g. {pieces[0]!r}) or its id" if ids else
-                             f"{token!r} encodes to no token; give some text")
+                             f"token (e.g. {pieces[0]!r}) or its id")
         return ids[0]
 
     @cached_property

@@ -40,6 +40,19 @@ def show_token(text: str) -> str:
     return out if out else "∅"
 
 
+def _top_ids(logits: torch.Tensor, n: int) -> list[int]:
+    """The n largest logits' ids, in descending order (ties: lower id first)."""
+    values, ids = torch.topk(logits, min(n, logits.shape[-1]))
+    pairs = sorted(zip(values.tolist(), ids.tolist()), key=lambda vi: (-vi[0], vi[1]))
+    return [i for _, i in pairs]
+
+
+def _rank_of(logits: torch.Tensor, token: int) -> int:
+    """0-based rank of `token` in descending logit order (ties: lower id first)."""
+    value = logits[token]
+    return int((logits > value).sum()) + int((logits[:token] == value).sum())
+
+
 @dataclass(eq=False)
 class Step:
     """One generated position: the raw logits it was drawn from, the uniform, the token.
@@ -235,12 +248,11 @@ class Run:
                 logits = step.require_logits().float()
                 raw = logits.softmax(-1)
                 probs = step.distribution()
-                order = torch.argsort(logits, descending=True, stable=True)
-                ids = order[:top].tolist()
+                ids = _top_ids(logits, top)
                 ranks = list(range(len(ids)))
                 if step.token not in ids:
                     ids.append(step.token)
-                    ranks.append(int((order == step.token).nonzero()[0, 0]))
+                    ranks.append(_rank_of(logits, step.token))
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
                     rows.append((sample.prompt, si, step.index, ranks[k], tid, sample.decode([tid]),
