@@ -76,3 +76,22 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(tmp_path, rnd_dir):
         page.screenshot(path=str(ARTIFACTS / "browser_widgets.png"), full_page=True)
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(
         {"slider_to_bars_ms": latencies, "median_ms": statistics.median(latencies)}, indent=2))
+
+
+def test_quickstart_notebook_renders_bars_in_jupyterlab(tmp_path):
+    require_chromium()
+    import shutil
+
+    from test_notebooks import NOTEBOOKS
+
+    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", tmp_path / "01_quickstart.ipynb")
+    lm = gx.load("tiny", device="cpu")
+    step = lm.generate("Hi! My name is", nsamples=3, length=20, seed=1, top_k=40)[0].steps[0]
+    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+        open_and_run_all(page, url, "01_quickstart.ipynb")
+        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
+        bars = plot_y(page, 0)
+        assert bars == pytest.approx(expected_bars(step, 20), abs=1e-6)
+        assert sum(1 for y in bars if y > 0) == 20  # top_k=40 keeps all twenty shown
+        page.screenshot(path=str(ARTIFACTS / "browser_quickstart.png"), full_page=True)
