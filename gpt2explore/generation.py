@@ -194,7 +194,7 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             chosen_p = probs.gather(-1, token[:, None])[:, 0]
             tokens.append((token, chosen_p))
             logits_rows.append(None if keep == "none" else
-                               (logits if keep == "float32" else logits.to(torch.float16)))
+                               (logits.float() if keep == "float32" else logits.to(torch.float16)))
             cap.logits.clear()  # the rows we keep are held in logits_rows
             if bar is not None:
                 bar.update(len(jobs))

@@ -284,7 +284,11 @@ class Comparer(_Displayable):
 
 
 def explore(run, n: int = 20) -> Explorer:
-    """Bars of one step of a run, reshaped live by temperature / top-k / top-p sliders."""
+    """Bars of one step of a run (or a session), reshaped live by temperature / top-k / top-p."""
+    if not hasattr(run, "samples") and hasattr(run, "run"):  # a Session
+        run = run.run
+    if not any(len(s) for s in run.samples):
+        raise ValueError("this run has no steps to explore; generate at least one token")
     return Explorer(run, n=n)
 
 
