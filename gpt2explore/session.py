@@ -68,7 +68,8 @@ class Session:
 
     @property
     def next_step(self) -> Step:
-        """A preview of the next step: its logits and settings, no token drawn yet."""
+        """A preview of the next step: its logits, its settings, and the token its uniform would
+        draw (nothing is appended)."""
         u = float(self._uniform(len(self.steps)))
         step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), sample=self.sample)
