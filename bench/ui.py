@@ -75,3 +75,20 @@ def startup(model: str, reps: int) -> dict:
             sink.append(time.perf_counter() - t0)
     return {"ours_s": summary(a), "import_s": summary(b),
             "ratio": summary([x / y for x, y in zip(a, b)])}
+
+
+def export_pngs(step, count: int) -> dict:
+    """Issue target: 10 PNGs in at most 5 s after the first (one browser kept alive)."""
+    import tempfile
+    from pathlib import Path
+
+    import gpt2explore as gx
+    from gpt2explore.export import find_browser
+
+    if find_browser() is None:
+        return {"skipped": "no Chrome/Chromium on this machine"}
+    fig = gx.next_token_bars(step)
+    with tempfile.TemporaryDirectory() as tmp:
+        first = timed(lambda: gx.save(fig, Path(tmp) / "first.png"))
+        rest = timed(lambda: [gx.save(fig, Path(tmp) / f"f{i}.png") for i in range(count)])
+    return {"first_s": first, "count": count, "rest_s": rest}
