@@ -92,7 +92,8 @@ def report(r: dict) -> str:
                  f"float16 {bps['float16']:,}; none 0; bundle top-256 {bps['bundle top-256']:,} | | |")
     lines.append(f"| 5 | bytes per sample of {mem['length']} tokens | float32 {mem['bytes_per_sample']['float32']:,}; "
                  f"float16 {mem['bytes_per_sample']['float16']:,} | | |")
-    peaks = "; ".join(f"{k} {v['peak_rss_bytes'] / 2**20:,.0f} MiB (after load {v['rss_before_bytes'] / 2**20:,.0f})"
+    peaks = "; ".join(f"{k} {v['peak_rss_bytes'] / 2**20:,.0f} MiB (+{(v['peak_rss_bytes'] - v['rss_before_bytes']) / 2**20:,.0f} "
+                      f"over the {v['rss_before_bytes'] / 2**20:,.0f} MiB after loading)"
                       for k, v in mem["peak_rss"].items())
     lines.append(f"| 5 | peak RSS, {mem['samples']} samples × {mem['length']} tokens | {peaks} | | |")
     lines.append(f"| 6 | start-up: import + `gx.load()` + first bars, cold process ÷ `import torch, transformers` | "
@@ -107,6 +108,11 @@ def report(r: dict) -> str:
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
               "| operator | share |", "|---|---|"]
     lines += [f"| `{k}` | {100 * v:.0f}% |" for k, v in d["profile"]]
+    lines += ["", "`addmm`/`mm` are the model's own matrix products (the same in `model.generate`). "
+              "`sort` is the sampler: a random model's next-token distribution is nearly flat, so the "
+              "inverse-CDF draw rarely finds its token among the 64 likeliest candidates and sorts the whole "
+              "vocabulary; a trained model's peaked distributions mostly take the 64-candidate path, and "
+              "top-k settings always do."]
     lines += ["", "## GPU", ""]
     if "gpu" in r:
         lines.append(f"Card: {m.get('gpu')}.")
