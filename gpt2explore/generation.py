@@ -134,10 +134,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     check_count("batch_size", batch_size)
     keep = check_keep_logits(keep_logits)
     check_count("first_sample", first_sample, minimum=0)
-    if seed is None:
-        seed = sampling.make_seed()
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    seed = sampling.check_seed(seed)
 
     eos = lm.eos_token_id
     encoded = [[eos] if p is None else lm.encode(p) for p in prompts]

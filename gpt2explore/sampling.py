@@ -175,6 +175,15 @@ def _ranked(probs: torch.Tensor):
     return torch.sort(probs, dim=-1, descending=True, stable=True)
 
 
+def check_seed(seed) -> int:
+    """A valid seed (an integer >= 0); None draws a fresh one, to be recorded by the caller."""
+    if seed is None:
+        return make_seed()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    return int(seed)
+
+
 def make_seed() -> int:
     """A fresh seed for a run that was given none (recorded so the run can be replayed)."""
     return random.SystemRandom().randrange(2**31)

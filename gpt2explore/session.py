@@ -27,11 +27,7 @@ class Session:
         if prompt is not None:
             normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
         self.prompt = prompt
-        if seed is None:
-            seed = sampling.make_seed()
-        elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
-        self.seed = seed
+        self.seed = sampling.check_seed(seed)
         self.sample_index = sample_index
         tokens = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
         if not tokens:
@@ -41,7 +37,7 @@ class Session:
                              f"{lm.n_ctx} tokens; shorten the prompt")
         self.sample = Sample(prompt, tokens, sample_index, decode=lm.decode)
         self._attach_run()
-        self._uniforms = sampling.uniforms(seed, sample_index, 64)
+        self._uniforms = sampling.uniforms(self.seed, sample_index, 64)
         self._cache = None
         self.forward_calls = 0
         self.next_logits = self._feed(tokens)  # (V,) raw logits for the next position
