@@ -35,6 +35,17 @@ def settings_controls(settings) -> dict:
     }
 
 
+def settings_box(controls: dict) -> W.HBox:
+    """The four settings controls in two columns."""
+    return W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
+                   W.VBox([controls["top_p"], controls["semantics"]])])
+
+
+def settings_values(controls: dict) -> dict:
+    """The controls' current values as keyword arguments for Step.distribution."""
+    return {k: c.value for k, c in controls.items()}
+
+
 def readout_html(data) -> str:
     """Entropy, tokens kept and the drawn token's probability under the current settings."""
     tok = "" if data["token_prob"] is None else f" · p(drawn token) <b>{data['token_prob']:.4f}</b>"
@@ -102,8 +113,7 @@ class Explorer(_Displayable):
         self._on_change()
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider]),
-            W.HBox([W.VBox([self.controls["temperature"], self.controls["top_k"]]),
-                    W.VBox([self.controls["top_p"], self.controls["semantics"]])]),
+            settings_box(self.controls),
             self.readout, self.fig, self.text])
 
     @property
@@ -116,7 +126,7 @@ class Explorer(_Displayable):
 
     @property
     def settings(self) -> dict:
-        return {k: c.value for k, c in self.controls.items()}
+        return settings_values(self.controls)
 
     def _on_sample(self, change=None):
         self.step_slider.max = max(len(self.sample) - 1, 0)
@@ -165,8 +175,7 @@ class Stepper(_Displayable):
         self.widget = W.VBox([
             W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
                     self.force_btn, self.fork_btn]),
-            W.HBox([W.VBox([self.controls["temperature"], self.controls["top_k"]]),
-                    W.VBox([self.controls["top_p"], self.controls["semantics"]])]),
+            settings_box(self.controls),
             self.status, self.text, self.readout, self.fig, self.forks_box])
 
     def _do(self, fn, *args):
@@ -178,7 +187,7 @@ class Stepper(_Displayable):
             self.status.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
 
     def _on_settings(self, change=None):
-        self.session.set(**{k: c.value for k, c in self.controls.items()})
+        self.session.set(**settings_values(self.controls))
 
     def fork(self) -> "Stepper":
         child = Stepper(self.session.fork(), n=self.n)
@@ -231,8 +240,7 @@ class Comparer(_Displayable):
                    for p, t, f in zip(self.prompts, self.texts, self.figs)]
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider, self.more_btn]),
-            W.HBox([W.VBox([self.controls["temperature"], self.controls["top_k"]]),
-                    W.VBox([self.controls["top_p"], self.controls["semantics"]])]),
+            settings_box(self.controls),
             self.summary, W.HBox(columns)])
 
     def _sample_options(self):
@@ -250,7 +258,7 @@ class Comparer(_Displayable):
 
     @property
     def settings(self) -> dict:
-        return {k: c.value for k, c in self.controls.items()}
+        return settings_values(self.controls)
 
     def figure(self):
         """The prompts' next-token distributions at the current step, on one figure."""
