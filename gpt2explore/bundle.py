@@ -3,11 +3,20 @@
     manifest.json       model, weights sha256, versions, device, settings, seed, prompts,
                         every sample's tokens, uniforms and per-step settings, file checksums
     logits.safetensors  per sample: full raw logits (steps, vocab), or the top-N logits with
-                        their ids and the log-normaliser (logsumexp over the whole vocabulary)
+                        their ids, the log-normaliser (logsumexp over the whole vocabulary)
+                        and the stored tokens' probabilities under the step's own settings
     tokenizer/          the tokenizer, so texts and token labels need no model
 
 A bundle is written into a temporary folder and renamed into place, so a half-written bundle
-never exists under the final name.
+never exists under the final name. Replacing a bundle moves the old one aside as
+`.NAME.old`, renames the new one in, moves back any file the user had added, then deletes
+the old one; if that is interrupted, the next save or load of NAME finishes or undoes it.
+Only a folder that is a bundle (its manifest parses and has this format) or an empty
+folder is ever replaced.
+
+Reading is bounded: only regular files are read (a link to a device or a FIFO is a
+BundleError), manifest.json up to 256 MiB, each tokenizer file up to 64 MiB, and
+logits.safetensors up to 64 GiB (its header must match the manifest before data is read).
 """
 from __future__ import annotations
 
@@ -15,21 +24,47 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .manifest import FORMAT, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
 from .sampling import Settings
-from .trace import Run, Sample, Step
+from .trace import Run, Sample, Step, Truncation
 
-FORMAT = "gpt2explore-run/1"
-MANIFEST, LOGITS, TOKENIZER = "manifest.json", "logits.safetensors", "tokenizer"
+__all__ = ["BundleError", "FORMAT", "Verification", "load_run", "save_run", "save_table", "verify_run"]
+
+MANIFEST_MAX = 256 << 20  # bytes
+TOKENIZER_FILE_MAX = 64 << 20
+LOGITS_MAX = 64 << 30
+BUNDLE_ENTRIES = (MANIFEST, LOGITS, TOKENIZER)  # what a bundle writes; anything else is the user's
 
 
-class BundleError(ValueError):
-    """A run bundle that is missing a file or whose files do not match their checksums."""
+# ---- files -------------------------------------------------------------------------------
+def regular_file(path: Path, limit: int, what: str) -> int:
+    """The size of `path` if it is a regular file (links followed) of at most `limit` bytes."""
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise BundleError(f"{what} {path} cannot be read ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleError(f"{what} {path} is not a regular file (a device, FIFO or folder); "
+                          f"a bundle holds only regular files")
+    if info.st_size > limit:
+        raise BundleError(f"{what} {path} is {info.st_size:,} bytes, over the limit of {limit:,}")
+    return info.st_size
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    regular_file(path, limit, what)
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BundleError(f"{what} {path} is over the limit of {limit:,} bytes")
+    return data
 
 
 def _sha256(path: Path) -> str:
@@ -40,12 +75,86 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
-    """Write `run` to `folder` (which must not exist yet, or be an earlier bundle to replace).
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
-    logits: "full" (every step's raw logits; distributions under any settings are exact) or
-    "top" (the `top` largest logits, their ids and the log-normaliser; 4 + 4 bytes x top per
-    step; distributions are exact for top_k <= top, the tail beyond is dropped).
+
+def _honour_umask(root: Path) -> None:
+    """mkdtemp makes 0700 folders and safetensors 0600 files: give them the modes any file
+    the user writes gets (0777 / 0666 less the umask)."""
+    mask = _umask()
+    os.chmod(root, 0o777 & ~mask)
+    for base, dirs, files in os.walk(root):
+        for d in dirs:
+            os.chmod(os.path.join(base, d), 0o777 & ~mask)
+        for f in files:
+            os.chmod(os.path.join(base, f), 0o666 & ~mask)
+
+
+def _old_path(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.old")
+
+
+def _move_user_files(old: Path, folder: Path) -> None:
+    """Files the user added to the old bundle's folder go into the new one."""
+    for entry in old.iterdir():
+        if entry.name not in BUNDLE_ENTRIES and not (folder / entry.name).exists():
+            os.replace(entry, folder / entry.name)
+
+
+def recover(folder: Path) -> str | None:
+    """Finish or undo a replace that was interrupted; returns what was done, or None."""
+    old = _old_path(folder)
+    if not old.is_dir() or old.is_symlink():
+        return None
+    if not folder.exists():  # stopped between the two renames: the old bundle comes back
+        os.replace(old, folder)
+        return f"restored {folder} from {old.name} (an earlier save was interrupted)"
+    _move_user_files(old, folder)  # stopped after the new bundle was in place
+    shutil.rmtree(old, ignore_errors=True)
+    return f"removed the leftover {old.name} (an earlier save was interrupted)"
+
+
+def is_bundle(folder: Path) -> bool:
+    """A folder whose manifest.json is a regular file that parses and has our format."""
+    try:
+        data = read_bounded(folder / MANIFEST, MANIFEST_MAX, "manifest")
+        manifest = json.loads(data)
+    except (BundleError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _check_target(folder: Path) -> None:
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise ValueError(f"{folder} exists and is not a folder; choose a new folder for the bundle")
+    if folder.is_dir() and any(folder.iterdir()) and not is_bundle(folder):
+        raise ValueError(f"{folder} exists and is not a run bundle (no {MANIFEST} of format {FORMAT}); "
+                         f"nothing was written: choose a new or empty folder")
+
+
+def check_top(top) -> int:
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be an integer >= 1 (how many logits per step to keep), got {top!r}")
+    return top
+
+
+# ---- save --------------------------------------------------------------------------------
+def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
+    """Write `run` to `folder`: a new or empty folder, or an earlier bundle to replace (files
+    you added to it are kept). Any other existing folder is refused, untouched.
+
+    logits: "full" (every step's raw logits, 4 bytes x vocabulary per step: distributions under
+    any settings are exact) or "top" (the `top` largest raw logits per step, widened where needed
+    to reach the drawn token, with their ids, the log-normaliser and the stored tokens'
+    probabilities under the step's own settings; about 12 bytes x top per step).
+    What a top-N bundle gives exactly: the step's own distribution (so every token replays),
+    the model's probabilities (T=1) of the stored tokens, and any settings with top_k <= top.
+    Other settings need the dropped tail, whose total mass is known only at T=1: it is spread
+    evenly over the dropped tokens, so a top-p cut that falls in the tail, or a temperature far
+    from 1 without top-k, is approximate (`step.exact_for(...)` says which).
     """
     from safetensors.torch import save_file
 
@@ -53,25 +162,33 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
 
     if logits not in ("full", "top"):
         raise ValueError(f"logits must be 'full' or 'top', got {logits!r}")
+    if logits == "top":
+        check_top(top)
     if run.keep_logits == "none":
         raise ValueError("this run kept no logits (keep_logits='none'); generate it again with "
                          "keep_logits='float32' to save a bundle")
+    if not any(sample.steps for sample in run.samples):
+        raise ValueError("this run has no steps to save; generate at least one token")
+    tokenizer = getattr(run.lm, "tokenizer", None) or run.meta.get("_tokenizer")
+    if tokenizer is None:
+        raise ValueError("this run has no tokenizer to save (it was neither generated nor loaded)")
     folder = Path(folder)
-    if folder.exists() and not (folder / MANIFEST).exists():
-        raise ValueError(f"{folder} exists and is not a run bundle; choose a new folder")
+    recover(folder)
+    _check_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    vocab = int(next(s for x in run.samples for s in x.steps).require_logits().shape[-1])
+    tmp = Path(tempfile.mkdtemp(prefix=".gx-bundle-", dir=folder.parent))
     try:
         tensors, samples = {}, []
         for k, sample in enumerate(run.samples):
-            stacked = torch.stack([s.require_logits() for s in sample.steps]).float().cpu()  # (steps, V)
+            if sample.steps:
+                stacked = torch.stack([s.require_logits() for s in sample.steps]).float().cpu()  # (T, V)
+            else:
+                stacked = torch.empty((0, vocab))
             if logits == "full":
                 tensors[f"s{k}.logits"] = stacked.contiguous()
             else:
-                values, ids = torch.topk(stacked, min(top, stacked.shape[-1]), dim=-1)
-                tensors[f"s{k}.values"] = values.contiguous()
-                tensors[f"s{k}.ids"] = ids.to(torch.int32).contiguous()
-                tensors[f"s{k}.lse"] = torch.logsumexp(stacked, dim=-1).contiguous()
+                tensors.update({f"s{k}.{name}": t for name, t in _top_tensors(sample, stacked, top).items()})
             samples.append({
                 "prompt_index": sample.prompt_index, "index": sample.index,
                 "prompt": sample.prompt, "prompt_tokens": list(sample.prompt_tokens),
@@ -80,25 +197,25 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
                 "settings": [s.settings.as_dict() for s in sample.steps],
             })
         save_file(tensors, str(tmp / LOGITS), metadata={"format": FORMAT})
-        tokenizer = getattr(run.lm, "tokenizer", None) or run.meta.get("_tokenizer")
-        if tokenizer is None:
-            raise ValueError("this run has no tokenizer to save (it was neither generated nor loaded)")
         tokenizer.save_pretrained(str(tmp / TOKENIZER))
         manifest = {
             "format": FORMAT, "model": run.model_name, "weights_sha256": run.weights_sha256,
             "versions": versions(), "device": run.meta.get("device"), "seed": run.seed,
             "length": run.length, "settings": run.settings.as_dict(), "prompts": run.prompts,
+            "keep_logits": run.keep_logits,
             "logits": {"mode": logits, "top": top if logits == "top" else None, "dtype": "float32",
-                       "vocab_size": int(run.samples[0].steps[0].require_logits().shape[-1])},
+                       "vocab_size": vocab},
             "meta": {k: v for k, v in run.meta.items() if not k.startswith("_")},
             "samples": samples,
             "files": {LOGITS: _sha256(tmp / LOGITS)},
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+        _honour_umask(tmp)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
+            old = _old_path(folder)
             os.replace(folder, old)
             os.replace(tmp, folder)
+            _move_user_files(old, folder)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
@@ -108,79 +225,200 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
     return folder
 
 
-def load_run(folder, device: str = "cpu") -> Run:
-    """Restore a Run from a bundle, with no model: every plot and widget works from it."""
-    from safetensors.torch import load_file
-    from transformers import AutoTokenizer
+def _top_tensors(sample: Sample, stacked: torch.Tensor, top: int) -> dict:
+    """The top-N record of a sample: its width W covers `top` and every token ranked at or
+    before each drawn token under the step's own settings, so replay is exact."""
+    vocab = stacked.shape[-1]
+    width = min(top, vocab)
+    own = []
+    for t, step in enumerate(sample.steps):
+        probs = step.distribution().float().cpu()  # what the token was drawn from
+        own.append(probs)
+        if not step.forced and step.token >= 0:
+            # every token the pick may rank before the drawn one has p >= p(drawn) ...
+            before = probs >= probs[step.token]
+            # ... so keeping all logits >= the smallest such logit keeps them all
+            floor = stacked[t][before].min()
+            width = max(width, int((stacked[t] >= floor).sum()))
+    values, ids = torch.topk(stacked, width, dim=-1) if len(sample.steps) else \
+        (torch.empty((0, width)), torch.empty((0, width), dtype=torch.long))
+    own_probs = torch.stack(own).gather(-1, ids) if own else torch.empty((0, width))
+    return {"values": values.contiguous(), "ids": ids.to(torch.int32).contiguous(),
+            "lse": torch.logsumexp(stacked.double(), dim=-1).contiguous(), "own": own_probs.contiguous()}
 
+
+# ---- load --------------------------------------------------------------------------------
+def load_run(folder, device: str = "cpu") -> Run:
+    """Restore a Run from a bundle, with no model: every plot and widget works from it.
+    The manifest and the tensors are checked against the format before anything is built,
+    and every recorded draw is replayed; any mismatch is one BundleError line."""
+    from .loading import pick_device
+
+    dev = pick_device(device)
     folder = Path(folder)
+    recover(folder)
     if not folder.is_dir():
         raise BundleError(f"no run bundle at {folder}: not a folder")
     mpath = folder / MANIFEST
     if not mpath.exists():
         raise BundleError(f"run bundle {folder} is missing {MANIFEST}; save it again with run.save()")
     try:
-        manifest = json.loads(mpath.read_text())
+        manifest = json.loads(read_bounded(mpath, MANIFEST_MAX, "manifest"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BundleError(f"run bundle {folder}: {MANIFEST} is corrupt ({err})") from err
-    if manifest.get("format") != FORMAT:
-        raise BundleError(f"run bundle {folder}: {MANIFEST} has format {manifest.get('format')!r}, "
-                          f"expected {FORMAT!r}")
+        raise BundleError(f"run bundle {folder}: {MANIFEST} is corrupt ({err})") from None
+    checked = check_manifest(manifest, folder)
     lpath = folder / LOGITS
     if not lpath.exists():
         raise BundleError(f"run bundle {folder} is missing {LOGITS}")
+    regular_file(lpath, LOGITS_MAX, "logits file")
     if _sha256(lpath) != manifest["files"][LOGITS]:
         raise BundleError(f"run bundle {folder}: {LOGITS} does not match its checksum in {MANIFEST} "
                           f"(truncated or modified)")
-    if not (folder / TOKENIZER).is_dir():
-        raise BundleError(f"run bundle {folder} is missing its {TOKENIZER}/ folder")
+    tokenizer = _load_tokenizer(folder)
     try:
-        tensors = load_file(str(lpath), device=device)
-    except Exception as err:  # noqa: BLE001 - the checksum catches corruption first
-        raise BundleError(f"run bundle {folder}: {LOGITS} cannot be read ({err})") from err
-    tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER))
+        tensors = _read_tensors(lpath, checked, folder, dev)
+        run = _build(manifest, checked, tensors, tokenizer, folder)
+    except BundleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a last guard: never a raw error from a bad bundle
+        raise BundleError(f"run bundle {folder} is inconsistent ({type(err).__name__}: {err})") from None
+    check_replay(run, folder)
+    return run
 
+
+def _load_tokenizer(folder: Path):
+    from .loading import check_tokenizer
+
+    tdir = folder / TOKENIZER
+    if not tdir.is_dir():
+        raise BundleError(f"run bundle {folder} is missing its {TOKENIZER}/ folder")
+    for entry in tdir.iterdir():
+        regular_file(entry, TOKENIZER_FILE_MAX, "tokenizer file")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tdir))
+    except Exception as err:  # noqa: BLE001
+        raise BundleError(f"run bundle {folder}: {TOKENIZER}/ cannot be loaded ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    try:
+        check_tokenizer(tokenizer, tdir)
+    except ValueError as err:
+        raise BundleError(f"run bundle {folder}: {err}") from None
+    return tokenizer
+
+
+def _read_tensors(lpath: Path, checked: dict, folder: Path, device) -> dict:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(lpath), "pt", device=str(device)) as fh:
+            shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+            check_tensors(shapes, checked, folder)
+            return {k: fh.get_tensor(k) for k in shapes}
+    except BundleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the checksum catches corruption first
+        raise BundleError(f"run bundle {folder}: {LOGITS} cannot be read ({err})") from None
+
+
+def _build(manifest: dict, checked: dict, tensors: dict, tokenizer, folder: Path) -> Run:
     def decode(tokens):
         return tokenizer.decode(list(tokens), clean_up_tokenization_spaces=False)
 
-    mode, vocab = manifest["logits"]["mode"], manifest["logits"]["vocab_size"]
+    vocab = checked["vocab"]
     samples = []
-    for k, rec in enumerate(manifest["samples"]):
-        if mode == "full":
-            rows = tensors[f"s{k}.logits"]
+    for k, rec in enumerate(checked["samples"]):
+        cuts = None
+        if checked["mode"] == "full":
+            rows = tensors[f"s{k}.logits"].float()
         else:
-            values, ids = tensors[f"s{k}.values"], tensors[f"s{k}.ids"].long()
-            rows = torch.full((values.shape[0], vocab), float("-inf"), device=device)
-            rows = rows.scatter(-1, ids, values)
+            rows, cuts = _rows_from_top(tensors, k, vocab, folder)
         sample = Sample(rec["prompt"], rec["prompt_tokens"], rec["index"], decode=decode,
                         prompt_index=rec["prompt_index"])
         n_prompt = len(rec["prompt_tokens"])
         for t, tok in enumerate(rec["tokens"]):
             sample.steps.append(Step(token=tok, u=rec["uniforms"][t], position=n_prompt + t,
-                                     settings=Settings(**rec["settings"][t]), logits=rows[t], index=t,
-                                     prob=rec["probs"][t], forced=rec["forced"][t], sample=sample))
+                                     settings=rec["settings"][t], logits=rows[t], index=t,
+                                     prob=rec["probs"][t], forced=rec["forced"][t], sample=sample,
+                                     truncation=None if cuts is None else cuts[t]))
         samples.append(sample)
-    meta = dict(manifest.get("meta", {}), weights_sha256=manifest["weights_sha256"], bundle=str(folder),
-                logits_mode=mode, saved_versions=manifest["versions"], _tokenizer=tokenizer)
-    return Run(samples, Settings(**manifest["settings"]), manifest["seed"], model_name=manifest["model"],
-               length=manifest["length"], keep_logits="float32", meta=meta)
+    meta = dict(manifest.get("meta", {}), weights_sha256=manifest.get("weights_sha256"), bundle=str(folder),
+                logits_mode=checked["mode"], saved_versions=manifest.get("versions", {}), _tokenizer=tokenizer)
+    return Run(samples, checked["settings"], checked["seed"], model_name=manifest["model"],
+               length=checked["length"], keep_logits=checked["keep_logits"], meta=meta)
 
 
+def _rows_from_top(tensors: dict, k: int, vocab: int, folder: Path):
+    """Full-vocabulary rows from a top-N record: stored logits, and for the dropped tokens one
+    flat value that gives the tail its true total probability at T=1."""
+    values, ids = tensors[f"s{k}.values"].float(), tensors[f"s{k}.ids"].long()  # (T, W)
+    lse = tensors[f"s{k}.lse"].double()  # (T,)
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
+        raise BundleError(f"run bundle {folder}: {LOGITS}: s{k}.ids has token ids outside 0..{vocab - 1}")
+    width = values.shape[-1]
+    stored_mass = (values.double() - lse[:, None]).exp().sum(-1)  # (T,)
+    tail = (1 - stored_mass).clamp(min=0)
+    fill = torch.full_like(lse, float("-inf"))
+    if width < vocab:
+        fill = torch.where(tail > 0, tail.log() + lse - torch.log(torch.tensor(float(vocab - width))), fill)
+    floor = values.min(dim=-1).values.double() if width else fill
+    below = torch.nextafter(floor.float(), torch.tensor(float("-inf"))).double()
+    fill = torch.minimum(fill, below).float()  # the tail never outranks a stored token
+    rows = fill[:, None].expand(-1, vocab).clone().scatter(-1, ids, values)
+    own = tensors.get(f"s{k}.own")
+    cuts = [Truncation(ids[t], None if own is None else own[t].float()) for t in range(ids.shape[0])]
+    return rows, cuts
+
+
+def check_replay(run: Run, folder) -> None:
+    """Every drawn token must come back from its logits and uniform, with its recorded
+    probability: a bundle whose numbers were edited fails here (batched per sample)."""
+    from . import sampling
+
+    for k, sample in enumerate(run.samples):
+        drawn = [s for s in sample.steps if not s.forced]
+        groups: dict = {}
+        for s in drawn:
+            groups.setdefault((s.settings, s.truncation is not None), []).append(s)
+        for (settings, _), steps in groups.items():
+            if steps[0].truncation is not None:
+                probs = torch.stack([s.distribution() for s in steps])
+            else:
+                rows = torch.stack([s.logits for s in steps])
+                probs = sampling.probabilities(rows, **settings.as_dict())  # (n, V)
+            u = torch.tensor([s.u for s in steps], dtype=torch.float64)
+            picked = sampling.pick(probs, u.to(probs.device)).tolist()
+            for s, p, row in zip(steps, picked, probs):
+                if p != s.token:
+                    raise BundleError(f"run bundle {folder}: samples[{k}] step {s.index}: its uniform "
+                                      f"{s.u} draws token {p} from its logits, but {MANIFEST} records "
+                                      f"{s.token}; the bundle was modified")
+                if s.prob is not None and abs(float(row[s.token]) - s.prob) > 1e-5 + 1e-3 * s.prob:
+                    raise BundleError(f"run bundle {folder}: samples[{k}] step {s.index}: probs records "
+                                      f"{s.prob}, the logits give {float(row[s.token])}; the bundle was modified")
+
+
+# ---- verify ------------------------------------------------------------------------------
 @dataclass
 class Verification:
-    """What `run.verify(lm)` found."""
+    """What `run.verify(lm)` found. `problem` names a mismatch that stopped the comparison
+    (another vocabulary, a sample longer than the model's context)."""
 
     weights_match: bool
     logits_match: bool
     tokens_match: bool
     max_abs_diff: float
     steps: int
+    problem: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.logits_match and self.tokens_match
+        return self.problem is None and self.logits_match and self.tokens_match
 
     def __repr__(self) -> str:
+        if self.problem:
+            return f"Verification: the model DOES NOT match the run: {self.problem}"
         verdict = "matches" if self.ok else "DOES NOT match"
         return (f"Verification: the model {verdict} the run over {self.steps} steps (logits "
                 f"{'match' if self.logits_match else 'differ'}, max |diff| {self.max_abs_diff:.2e}; "
@@ -189,8 +427,22 @@ class Verification:
 
 
 def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
-    """Re-run `lm` over each sample's recorded tokens and replay every draw from the logits."""
-    worst, tokens_ok, steps = 0.0, True, 0
+    """Re-run `lm` over each sample's recorded tokens and replay every draw from the logits.
+    Logits kept in float16 are compared within float16's rounding (2**-10 relative) plus atol;
+    a top-N bundle's logits are compared on its stored tokens."""
+    weights = run.weights_sha256 == lm.weights_sha256
+    rows = [s.logits for x in run.samples for s in x.steps if s.logits is not None]
+    vocab = int(rows[0].shape[-1]) if rows else lm.vocab_size
+    if vocab != lm.vocab_size:
+        return Verification(weights, False, False, float("nan"), 0,
+                            problem=f"the run has a vocabulary of {vocab} tokens, the model {lm.vocab_size}")
+    longest = max((len(x.context_tokens) - 1 for x in run.samples), default=0)
+    if longest > lm.n_ctx:
+        return Verification(weights, False, False, float("nan"), 0,
+                            problem=f"a sample spans {longest} positions, more than the model's context "
+                                    f"of {lm.n_ctx}")
+    rel = 2.0 ** -10 if run.keep_logits == "float16" else 0.0
+    worst, close, tokens_ok, steps = 0.0, True, True, 0
     for sample in run.samples:
         seq = sample.context_tokens[:-1]  # the last token is never fed
         with torch.inference_mode():
@@ -198,13 +450,17 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
         for step in sample.steps:
             fresh = full[step.position - 1]
             stored = step.require_logits().to(fresh.device).float()
-            finite = torch.isfinite(stored)  # top-N bundles store only some logits
-            worst = max(worst, float((fresh[finite] - stored[finite]).abs().max()))
+            if step.truncation is not None:
+                ids = step.truncation.ids.to(fresh.device)
+                fresh, stored = fresh[ids], stored[ids]
+            diff = (fresh - stored).abs()
+            worst = max(worst, float(diff.max()))
+            close &= bool((diff <= atol + rel * stored.abs()).all())
             if not step.forced:
                 tokens_ok &= step.resample() == step.token
             steps += 1
-    return Verification(weights_match=run.weights_sha256 == lm.weights_sha256, logits_match=worst <= atol,
-                        tokens_match=bool(tokens_ok), max_abs_diff=worst, steps=steps)
+    return Verification(weights_match=weights, logits_match=close, tokens_match=bool(tokens_ok),
+                        max_abs_diff=worst, steps=steps)
 
 
 def save_table(run: Run, path, top: int = 20) -> Path:

@@ -14,6 +14,8 @@ import shutil
 import sys
 import textwrap
 
+# Everything heavy (torch, transformers) is imported inside main(), under its Ctrl-C handler:
+# an interrupt at any moment of start-up is exit 130 with no traceback.
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
 RULE = "=" * 40
 
@@ -97,6 +99,12 @@ def check_args(args) -> None:
         Settings(args.temperature, args.top_k, args.top_p, args.semantics)
     except ValueError as err:
         raise UsageError(f"--{str(err)}") from err
+    from .loading import pick_device
+
+    try:
+        pick_device(args.device)
+    except ValueError as err:
+        raise UsageError(f"--device: {err}") from None
     if args.command == "compare":
         if args.top < 1:
             raise UsageError(f"--top must be >= 1, got {args.top}")
@@ -110,7 +118,10 @@ def read_prompts(prompts, path) -> list[str]:
             with open(path, encoding="utf-8") as fh:
                 found += [line.rstrip("\n") for line in fh if line.strip()]
         except OSError as err:
-            raise UsageError(f"--prompts_file {path!r}: {err.strerror}") from err
+            raise UsageError(f"--prompts_file {path!r}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise UsageError(f"--prompts_file {path!r} is not UTF-8 text ({undecodable(err)}); give a "
+                             f"text file, or convert it with iconv -t UTF-8") from None
     if len(found) < 1:
         raise UsageError("compare needs prompts: --prompts \"Hi! My name is Isamu\" \"Hi! My name is John\" "
                          "or --prompts_file FILE")
@@ -118,6 +129,11 @@ def read_prompts(prompts, path) -> list[str]:
         if not p.strip():
             raise UsageError("a prompt is empty; give some text")
     return found
+
+
+def undecodable(err: UnicodeDecodeError) -> str:
+    """Where the first byte that is not UTF-8 sits, in words."""
+    return f"byte 0x{err.object[err.start]:02x} at offset {err.start}"
 
 
 def sample_header(n: int) -> str:
@@ -144,7 +160,10 @@ def cmd_sample(lm, args, seed: int, out) -> None:
 
 
 def cmd_interact(lm, args, seed: int, out, read=input) -> None:
-    """Prompts from stdin; samples for each; end of input exits."""
+    """Prompts from stdin (UTF-8; other bytes end the run with one line, exit 2); samples for
+    each; end of input exits."""
+    if read is input and hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict")  # never surrogate-escaped bytes
     while True:
         try:
             text = read("Model prompt >>> ")
@@ -211,9 +230,9 @@ def cmd_compare(lm, args, seed: int, out) -> None:
 
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
-    parser = build_parser()
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         check_args(args)
         from . import loading, sampling
@@ -230,6 +249,10 @@ def main(argv=None, out=None) -> int:
         return 0
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnicodeDecodeError as err:  # stdin that is not UTF-8
+        print(f"error: the input is not UTF-8 text ({undecodable(err)}); convert it with iconv -t UTF-8",
+              file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         out.flush()

@@ -61,6 +61,22 @@ def caption(obj) -> str:
     return provenance.caption(facts)
 
 
+def check_browser(binary: str) -> None:
+    """A browser path that is not Chrome/Chromium (BROWSER_PATH=/bin/true, a text file) is a
+    one-line ExportError at once, not a browser thread's traceback after the timeout."""
+    import subprocess
+
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=20,
+                             errors="replace")
+        said = (out.stdout + out.stderr).strip()
+    except (OSError, subprocess.SubprocessError) as err:
+        said = f"{type(err).__name__}: {err}"
+    if "chrom" not in said.lower() and "google chrome" not in said.lower():
+        raise ExportError(f"the browser {binary} is not Chrome or Chromium (`--version` said "
+                          f"{said[:80]!r}); set BROWSER_PATH to a Chrome/Chromium binary or unset it")
+
+
 def find_browser() -> str | None:
     """A Chrome/Chromium for kaleido: BROWSER_PATH, then the usual names on PATH."""
     env = os.environ.get("BROWSER_PATH")
@@ -96,12 +112,13 @@ def _start_kaleido(timeout: float) -> None:
         binary = find_browser()
         if binary is None:
             raise ExportError(NO_BROWSER)
+        check_browser(binary)
         if "BROWSER_PATH" not in os.environ and os.name == "posix":
             os.environ["BROWSER_PATH"] = _browser_wrapper(binary)
         try:
             kaleido.start_sync_server(n=1, timeout=timeout, mathjax=False, silence_warnings=True)
         except Exception as err:  # noqa: BLE001
-            raise ExportError(f"could not start the browser for static export ({err}); {NO_BROWSER}") from err
+            raise ExportError(f"could not start the browser for static export ({err}); {NO_BROWSER}") from None
         _server["running"] = True
         atexit.register(stop_browser)
 
@@ -160,18 +177,80 @@ def _html(fig, facts) -> str:
     return page.replace("</head>", tag + "</head>", 1)
 
 
+MAX_SCALE, MAX_PIXELS = 10, 20_000  # the browser renders no more than this
+
+
+def _check_size(width, height, scale) -> None:
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or not 10 <= value <= MAX_PIXELS):
+            raise ValueError(f"{name} must be a whole number of pixels in 10..{MAX_PIXELS}, got {value!r}")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                              or not 0 < scale <= MAX_SCALE):
+        raise ValueError(f"scale must be a number in (0, {MAX_SCALE}], got {scale!r}; for a larger "
+                         f"picture export .svg or .pdf (they scale without loss)")
+
+
+def expected_png_size(fig, width, height, scale) -> tuple[int, int]:
+    """The pixel size kaleido draws: the figure's size (plotly's 700 x 500 by default) x scale."""
+    w = width or fig.layout.width or 700
+    h = height or fig.layout.height or 500
+    s = scale or 1
+    return round(w * s), round(h * s)
+
+
+def check_output(data: bytes, suffix: str, size: tuple[int, int] | None, path) -> None:
+    """What the browser returned must be a whole file of the kind asked for (and a PNG of the
+    size asked for) before it is written under the user's name."""
+    ok = True
+    if suffix == ".png":
+        ok = data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 33 and data[12:16] == b"IHDR"
+        if ok and size is not None:
+            got = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))
+            ok = abs(got[0] - size[0]) <= 1 and abs(got[1] - size[1]) <= 1
+    elif suffix == ".pdf":
+        ok = data.startswith(b"%PDF") and b"%%EOF" in data[-1024:]
+    elif suffix == ".svg":
+        ok = b"<svg" in data[:2048] and data.rstrip().endswith(b"</svg>")
+    if not ok:
+        raise ExportError(f"the browser returned a broken {suffix[1:].upper()} ({len(data):,} bytes) for "
+                          f"{path}; nothing was written. Try a smaller scale or size, or export .html")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a short temporary name in the same folder, then rename: a failure leaves
+    neither a partial file nor a temporary one, and the error names the user's path."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".gx-", suffix=".part", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise ExportError(f"cannot write {path}: {err.strerror or err}") from None
+
+
 def save(obj, path, width: int | None = None, height: int | None = None, scale: float | None = None,
          timeout: float = 60, sidecar: bool = True) -> Path:
     """Write a figure (or what a widget shows now) to `path`; the format comes from the suffix:
     .html (self-contained, plotly.js inlined), .png, .svg, .pdf (kaleido + Chrome/Chromium),
     .json (plotly JSON). Writes `<name>.json` (bars.png.json) with the provenance beside it (not for .json,
-    which carries it inside). Returns the path."""
+    which carries it inside). Returns the path. A file that cannot be made is an ExportError
+    (or ValueError for a bad argument) naming `path`, and leaves nothing behind."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"unknown export format {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name, e.g. {path / ('figure' + suffix)}")
     if not path.parent.exists():
         raise ValueError(f"folder {path.parent} does not exist; create it first")
+    _check_size(width, height, scale)
     fig = figure_of(obj)
     facts = facts_of(fig)
     if width or height:
@@ -182,22 +261,38 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
         data = fig.to_json().encode("utf-8")
     else:
         data = _static(fig, suffix[1:], width, height, scale, timeout)
+        check_output(data, suffix, expected_png_size(fig, width, height, scale) if suffix == ".png" else None,
+                     path)
         if suffix == ".svg" and facts:
             data = _embed_svg(data, facts)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
     if sidecar and suffix != ".json" and facts:
         record = {"file": path.name, "format": suffix[1:], "caption": provenance.caption(facts),
                   "provenance": facts}
-        sidecar_path(path).write_text(json.dumps(record, indent=2) + "\n")
+        side = sidecar_path(path)
+        try:
+            write_atomic(side, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        except ExportError:
+            path.unlink(missing_ok=True)  # a figure without its provenance is not left behind
+            raise
     return path
 
 
+NAME_MAX = 255  # bytes in one file name on common file systems
+
+
 def sidecar_path(path) -> Path:
-    """Where the provenance of an exported file goes: `<name>.json` (bars.png -> bars.png.json)."""
+    """Where the provenance of an exported file goes: `<name>.json` (bars.png -> bars.png.json).
+    A name too long for that is shortened and given a digest of the full name."""
+    import hashlib
+
     path = Path(path)
-    return path.with_name(path.name + ".json")
+    name = path.name + ".json"
+    if len(name.encode("utf-8")) > NAME_MAX:
+        digest = hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:8]
+        stem = path.name.encode("utf-8")[: NAME_MAX - 15].decode("utf-8", "ignore")
+        name = f"{stem}~{digest}.json"
+    return path.with_name(name)
 
 
 def load_run(folder, device: str = "cpu"):

@@ -124,7 +124,10 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     seed: None draws a fresh one (recorded in `run.seed`). stop_at_eos: stop a sample at
     <|endoftext|> (the original scripts always produce `length` tokens).
     progress: a progress bar (None = only for long calls). keep_logits: "float32" (default,
-    4 bytes x vocabulary per step), "float16" (half), or "none" (only tokens and probabilities).
+    4 bytes x vocabulary per step), "float16" (half: the logits are rounded to float16 BEFORE
+    the draw, so every token is drawn from exactly the values kept; near-ties can then pick
+    another token than a float32 run with the same seed), or "none" (only tokens and
+    probabilities).
     first_sample: the index of the first sample (samples first_sample .. first_sample+nsamples-1
     draw the same uniforms as in a call that started at 0).
     """
@@ -185,6 +188,9 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
         for t in range(length):
             _, cache = forward(model, ids, mask, pos, cache)
             logits = cap.logits[-1]  # (B, V) raw, newest position
+            if keep == "float16":
+                # draw from exactly the values kept, so the bars show what the token came from
+                logits = logits.to(torch.float16)
             probs = sampling.probabilities(logits, **settings.as_dict())  # (B, V)
             token = sampling.pick(probs, u[:, t])  # (B,)
             token = torch.where(done, torch.full_like(token, eos), token)

@@ -8,12 +8,27 @@ from pathlib import Path
 import torch
 
 
+def check_unicode(text: str) -> None:
+    """Raise ValueError at the first lone surrogate (U+D800..U+DFFF): no tokenizer can encode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start]
+        raise ValueError(f"text is not valid Unicode: a lone surrogate {bad!r} at position {err.start}; "
+                         f"remove it, or decode the source with errors='replace'") from None
+
+
 class LM:
     """A loaded GPT-2: `.model` (eval mode), `.tokenizer`, `.device`, `.n_ctx`, `.name`."""
 
     def __init__(self, model, tokenizer, name: str = "", source: str = ""):
         self.model = model.eval()
         self.tokenizer = tokenizer
+        # texts longer than the context are ours to handle (a clear error, or a sliding
+        # window): no tokenizer warning about "indexing errors" on stderr
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.source = source
 
@@ -45,8 +60,11 @@ class LM:
         return sum(p.numel() for p in self.model.parameters())
 
     def encode(self, text: str) -> list[int]:
+        """Text -> token ids. Text that is not valid Unicode (a lone surrogate, as left by
+        bytes decoded with errors='surrogateescape') is a ValueError naming its position."""
         if not isinstance(text, str):
-            raise ValueError(f"text to encode must be a string, got {type(text).__name__}: {text!r}")
+            raise ValueError(f"text to encode must be a string, got {type(text).__name__}: {text!r:.80}")
+        check_unicode(text)
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def decode(self, tokens) -> str:

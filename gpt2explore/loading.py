@@ -78,8 +78,10 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'") from err
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'mps'") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r} cannot run the model; use 'auto', 'cpu', 'cuda' or 'mps'")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for but CUDA is not available; use device='auto' or 'cpu'")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -129,16 +131,66 @@ def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", d
             f"the bundled model is missing at {where}; restore data/models/tiny from the repository "
             f"or train it with python -m gpt2explore.train")
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in notebooks and the CLI
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # no load report: a bad folder is our one-line error below
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
-        net = GPT2LMHeadModel.from_pretrained(where, dtype=dt)
+        net, info = GPT2LMHeadModel.from_pretrained(where, dtype=dt, output_loading_info=True)
     except OSError as err:
         if kind == "hub":
-            raise _unavailable(where, err) from err
-        raise ValueError(f"could not load the model folder {where!r}: {err}") from err
+            raise _unavailable(where, err) from None
+        raise ValueError(f"could not load the model folder {where!r}: {_first_line(err)}") from None
+    except (RuntimeError, ValueError) as err:  # e.g. weights whose shapes do not match config.json
+        raise ValueError(f"could not load the model folder {where!r}: its weights do not match its "
+                         f"config.json ({_first_line(err)})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    check_weights(info, where)
+    check_tokenizer(tokenizer, where)
     net.to(dev).eval()
     name = model if isinstance(model, str) and kind == "hub" else (TINY if model == TINY else str(model))
     return LM(net, tokenizer, name=name, source=where)
+
+
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json")
+PROBE = "Hello, world! 123"  # a text every GPT-2 tokenizer encodes and decodes back unchanged
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def check_weights(info: dict, where) -> None:
+    """Weights missing from the folder, or of another shape than config.json says, would run
+    as random numbers: an error naming the folder instead."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.endswith((".attn.bias", ".masked_bias")))
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys", ()))
+    if missing or mismatched:
+        bad = missing or mismatched
+        what = "lacks weights" if missing else "has weights of other shapes than its config.json says"
+        raise ValueError(f"the model folder {str(where)!r} {what}: {', '.join(bad[:3])}"
+                         f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}; save it again with "
+                         f"model.save_pretrained(folder)")
+
+
+def check_tokenizer(tokenizer, where) -> None:
+    """A tokenizer that cannot encode and decode a plain text back (e.g. a folder without
+    vocab.json / merges.txt / tokenizer.json, which transformers loads as a one-entry
+    tokenizer) is an error naming the folder and the files it lacks."""
+    try:
+        ids = tokenizer.encode(PROBE, add_special_tokens=False)
+        back = tokenizer.decode(ids, clean_up_tokenization_spaces=False)
+    except Exception:  # noqa: BLE001 - any failure is the same verdict
+        ids, back = [], None
+    if back == PROBE and ids and len(tokenizer) >= 256:
+        return
+    folder = Path(where)
+    lacks = [f for f in TOKENIZER_FILES if not (folder / f).exists()]
+    raise ValueError(f"the tokenizer in {str(where)!r} cannot encode and decode {PROBE!r} (it has "
+                     f"{len(tokenizer)} tokens); the folder lacks {', '.join(lacks) or 'nothing by name'}: "
+                     f"copy GPT-2's vocab.json and merges.txt (or tokenizer.json) into it, or save it with "
+                     f"tokenizer.save_pretrained(folder)")
 
 
 def weights_sha256(folder: str | os.PathLike) -> str | None:

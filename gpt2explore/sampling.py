@@ -73,15 +73,29 @@ def check_settings(temperature, top_k, top_p, semantics="hf") -> None:
         raise ValueError(f"semantics must be one of {', '.join(SEMANTICS)}, got {semantics!r}")
 
 
+def greedy(logits: torch.Tensor) -> torch.Tensor:
+    """Everything but the first maximum of each row gets -inf (temperature 0)."""
+    keep = torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).bool()
+    return logits.masked_fill(~keep, -math.inf)
+
+
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Scale logits by 1/temperature; temperature 0 keeps only the argmax (greedy)."""
+    """Scale logits by 1/temperature; temperature 0 keeps only the argmax (greedy).
+
+    A temperature so small that logits / temperature overflows (a finite logit turns into
+    +-inf, e.g. T=1e-38 in float32) acts as T=0 on the rows where that happens: the limit of
+    softmax(logits / T) as T -> 0 is the argmax, while the overflowed values would give NaN.
+    """
     if temperature == 0:
-        # greedy: everything but the first maximum gets -inf
-        keep = torch.nn.functional.one_hot(logits.argmax(dim=-1), logits.shape[-1]).bool()
-        return logits.masked_fill(~keep, -math.inf)
+        return greedy(logits)
     if temperature == 1.0:
         return logits.clone()
-    return logits / temperature
+    scaled = logits / temperature
+    if temperature < 1.0:
+        overflow = (torch.isinf(scaled) & torch.isfinite(logits)).any(dim=-1, keepdim=True)  # (..., 1)
+        if bool(overflow.any()):
+            scaled = torch.where(overflow, greedy(logits), scaled)
+    return scaled
 
 
 def apply_top_k(logits: torch.Tensor, top_k: int, semantics: str = "hf") -> torch.Tensor:

@@ -40,8 +40,9 @@ class Session:
         self._uniforms = sampling.uniforms(self.seed, sample_index, 64)
         self._cache = None
         self.forward_calls = 0
-        self.next_logits = self._feed(tokens)  # (V,) raw logits for the next position
         self._listeners = []
+        self._stepper = None
+        self.next_logits = self._feed(tokens)  # (V,) raw logits for the next position
 
     # ---- state ------------------------------------------------------------------------
     @property
@@ -80,17 +81,36 @@ class Session:
 
     # ---- moves ------------------------------------------------------------------------
     def step(self, n: int = 1) -> list[Step]:
-        """Draw n tokens, each with its step's uniform; returns the new steps."""
+        """Draw n tokens, each with its step's uniform; returns the new steps.
+
+        n tokens that do not fit the context are refused before any is drawn. Each step is
+        all-or-nothing: an interruption (Ctrl-C, an error in the model) leaves the session as
+        it was before that step, with the steps already made kept and shown."""
         _check_n(n)
+        room = self.room
+        if n > room:
+            if room == 0:
+                raise ValueError(f"the context window of {self.lm.n_ctx} tokens is full; go back() or "
+                                 f"start a new session")
+            raise ValueError(f"{n} more tokens do not fit the context window of {self.lm.n_ctx} tokens "
+                             f"(room for {room}); go back() or start a new session")
         new = []
-        for _ in range(n):
-            k = len(self.steps)
-            u = float(self._uniform(k))
-            probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
-            token = int(sampling.pick(probs, u))
-            new.append(self._append(token, u, float(probs[token])))
-        self._changed()
+        try:
+            for _ in range(n):
+                k = len(self.steps)
+                u = float(self._uniform(k))
+                probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
+                token = int(sampling.pick(probs, u))
+                new.append(self._append(token, u, float(probs[token])))
+        finally:
+            if new:
+                self._changed()
         return new
+
+    @property
+    def room(self) -> int:
+        """How many more tokens the context window takes."""
+        return max(self.lm.n_ctx - len(self.tokens), 0)
 
     def force(self, token: int | str) -> Step:
         """Append a chosen token (an id, or text that encodes to one token); its step records
@@ -122,7 +142,7 @@ class Session:
         other.sample.steps.extend(_copy_step(s, other.sample) for s in self.steps)
         other._attach_run()
         other._cache = copy.deepcopy(self._cache)
-        other._listeners = []
+        other._listeners, other._stepper = [], None
         other.forward_calls = 0
         if seed is not None:
             other.seed = seed
@@ -136,10 +156,13 @@ class Session:
                        lm=self.lm)
 
     def widget(self):
-        """The stepper widget on this session."""
-        from .widgets import Stepper
+        """The stepper widget on this session: one per session, so calling this again shows
+        the same widget (and adds no second listener)."""
+        if self._stepper is None:
+            from .widgets import Stepper
 
-        return Stepper(self).widget
+            self._stepper = Stepper(self)
+        return self._stepper.widget
 
     # ---- internals --------------------------------------------------------------------
     def _append(self, token: int, u: float | None, prob: float, forced: bool = False) -> Step:
@@ -160,8 +183,14 @@ class Session:
         ids = torch.tensor([tokens], dtype=torch.long, device=device)
         mask = torch.ones((1, past + len(tokens)), dtype=torch.long, device=device)
         pos = torch.arange(past, past + len(tokens), device=device)[None]
-        with torch.inference_mode(), capture(self.lm.model) as cap:
-            _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
+        try:
+            with torch.inference_mode(), capture(self.lm.model) as cap:
+                _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
+        except BaseException:
+            # an interrupted forward may have grown some layers' cache and not others: undo it
+            if self._cache is not None:
+                truncate_cache(self._cache, past)
+            raise
         self.forward_calls += 1
         return cap.logits[-1][0]
 
@@ -175,8 +204,15 @@ class Session:
             fn(self)
 
     def on_change(self, fn) -> None:
-        """Call fn(session) after every step, back, force or set (used by widgets)."""
-        self._listeners.append(fn)
+        """Call fn(session) after every step, back, force or set (used by widgets); a
+        listener already registered is not added twice."""
+        if fn not in self._listeners:
+            self._listeners.append(fn)
+
+    def off_change(self, fn) -> None:
+        """Stop calling fn (a widget that is closed)."""
+        if fn in self._listeners:
+            self._listeners.remove(fn)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -185,6 +221,20 @@ class Session:
 
     def _repr_html_(self) -> str:
         return self.sample._repr_html_()
+
+
+def truncate_cache(cache, length: int) -> None:
+    """Cut every layer of a KV cache back to `length` positions (layers may differ after an
+    interrupted forward). Works with transformers 5 (`cache.layers`) and 4 (`key_cache`)."""
+    if hasattr(cache, "layers"):
+        for layer in cache.layers:
+            extra = layer.get_seq_length() - length
+            if extra > 0:
+                layer.crop(-extra)
+        return
+    for i in range(len(cache.key_cache)):  # transformers 4
+        cache.key_cache[i] = cache.key_cache[i][..., :length, :]
+        cache.value_cache[i] = cache.value_cache[i][..., :length, :]
 
 
 def _copy_step(step: Step, sample: Sample) -> Step:

@@ -2,8 +2,9 @@
 
 Memory: a step keeps its raw logits over the whole vocabulary, on the model's device:
 4 bytes x vocabulary (201,028 bytes for GPT-2's 50,257 tokens) in float32,
-half that with ``keep_logits="float16"``, and nothing with ``keep_logits="none"``
-(then only the token, its uniform and its probability are kept).
+half that with ``keep_logits="float16"`` (the draw is then made from the float16 values, so
+the bars still show exactly what the token came from), and nothing with
+``keep_logits="none"`` (then only the token, its uniform and its probability are kept).
 """
 from __future__ import annotations
 
@@ -54,6 +55,26 @@ def _rank_of(logits: torch.Tensor, token: int) -> int:
 
 
 @dataclass(eq=False)
+class Truncation:
+    """What a top-N run bundle kept of a step whose full logits were not saved.
+
+    `ids` (W,): the stored tokens, the W largest raw logits (W >= N, widened so that every
+    token ranked before the drawn one is stored). `own_probs` (W,): their probabilities under
+    the step's own settings, exactly as the token was drawn from them (so `resample()` replays
+    exactly). The logits of the dropped tokens are not known: the step's `logits` hold the
+    stored values and, for every dropped token, one flat value that gives the dropped tail its
+    true total probability at T=1.
+    """
+
+    ids: torch.Tensor  # (W,) long
+    own_probs: torch.Tensor | None  # (W,) float32, None for bundles written before this was stored
+
+    @property
+    def width(self) -> int:
+        return int(self.ids.shape[-1])
+
+
+@dataclass(eq=False)
 class Step:
     """One generated position: the raw logits it was drawn from, the uniform, the token.
 
@@ -71,12 +92,35 @@ class Step:
     prob: float | None = None  # probability of `token` under `settings`
     forced: bool = False
     sample: "Sample | None" = field(default=None, repr=False)
+    truncation: Truncation | None = field(default=None, repr=False)  # set for top-N bundles
 
     # ---- the distribution -------------------------------------------------------------
     def distribution(self, temperature=None, top_k=None, top_p=None, semantics=None) -> torch.Tensor:
-        """Probabilities over the full vocabulary (None = this step's own settings)."""
-        return sampling.probabilities(self.require_logits(), **self.settings_for(
-            temperature, top_k, top_p, semantics).as_dict())
+        """Probabilities over the full vocabulary (None = this step's own settings).
+
+        For a step loaded from a top-N bundle, `exact_for(...)` says whether the result is
+        exact: always at the step's own settings, at T=1 for the stored tokens, and for any
+        top_k <= N; elsewhere the dropped tail is estimated (see `Truncation`)."""
+        settings = self.settings_for(temperature, top_k, top_p, semantics)
+        cut = self.truncation
+        if cut is not None and cut.own_probs is not None and settings == self.settings:
+            logits = self.require_logits()
+            return torch.zeros(logits.shape[-1], dtype=torch.float32, device=logits.device).scatter(
+                -1, cut.ids, cut.own_probs.float())
+        return sampling.probabilities(self.require_logits(), **settings.as_dict())
+
+    def exact_for(self, temperature=None, top_k=None, top_p=None, semantics=None) -> bool:
+        """Whether `distribution(...)` with these settings is exact (always, unless the step
+        comes from a top-N bundle and the settings need the dropped tail)."""
+        cut = self.truncation
+        if cut is None:
+            return True
+        settings = self.settings_for(temperature, top_k, top_p, semantics)
+        if settings == self.settings and cut.own_probs is not None:
+            return True
+        if 0 < settings.top_k <= cut.width or settings.temperature == 0:
+            return True
+        return settings.temperature == 1.0 and settings.top_p >= 1.0
 
     def settings_for(self, temperature=None, top_k=None, top_p=None, semantics=None) -> Settings:
         return self.settings.replace(temperature, top_k, top_p, semantics)

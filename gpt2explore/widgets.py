@@ -19,16 +19,25 @@ SLIDER_LAYOUT = W.Layout(width="420px")
 STYLE = {"description_width": "110px"}
 
 
+TEMPERATURE_MAX, TOP_K_MAX, TOP_P_MIN = 3.0, 200, 0.01  # slider ranges, widened to fit a run's own values
+
+
 def settings_controls(settings) -> dict:
-    """Temperature / top-k / top-p sliders and the rule-set toggle, set to `settings`."""
+    """Temperature / top-k / top-p sliders and the rule-set toggle, set to `settings`.
+
+    The ranges widen to include the settings' own values (a run made at T=100 or top_k=500),
+    so a control never clamps the value it starts at."""
+    t_max = max(TEMPERATURE_MAX, float(settings.temperature))
     return {
-        "temperature": W.FloatSlider(value=settings.temperature, min=0.0, max=3.0, step=0.05,
-                                     description="temperature", readout_format=".2f",
+        "temperature": W.FloatSlider(value=settings.temperature, min=0.0, max=t_max,
+                                     step=0.05 if t_max <= TEMPERATURE_MAX else t_max / 200,
+                                     description="temperature", readout_format=".3g",
                                      layout=SLIDER_LAYOUT, style=STYLE),
-        "top_k": W.IntSlider(value=settings.top_k, min=0, max=200, description="top_k (0=all)",
-                             layout=SLIDER_LAYOUT, style=STYLE),
-        "top_p": W.FloatSlider(value=settings.top_p, min=0.01, max=1.0, step=0.01, description="top_p",
-                               readout_format=".2f", layout=SLIDER_LAYOUT, style=STYLE),
+        "top_k": W.IntSlider(value=settings.top_k, min=0, max=max(TOP_K_MAX, int(settings.top_k)),
+                             description="top_k (0=all)", layout=SLIDER_LAYOUT, style=STYLE),
+        "top_p": W.FloatSlider(value=settings.top_p, min=min(TOP_P_MIN, float(settings.top_p)), max=1.0,
+                               step=0.01, description="top_p", readout_format=".3g",
+                               layout=SLIDER_LAYOUT, style=STYLE),
         "semantics": W.ToggleButtons(options=list(sampling.SEMANTICS), value=settings.semantics,
                                      description="rules", style=STYLE,
                                      tooltips=["transformers' warpers", "OpenAI's sample.py"]),
@@ -168,9 +177,9 @@ class Stepper(_Displayable):
         self.back_btn.on_click(lambda _: self._do(self.session.back))
         self.force_btn.on_click(lambda _: self._do(self.session.force, self.force_text.value))
         self.fork_btn.on_click(lambda _: self.fork())
-        for c in self.controls.values():
-            c.observe(self._on_settings, names="value")
-        session.on_change(lambda s: self.refresh())
+        for name, c in self.controls.items():
+            c.observe(lambda change, name=name: self._on_settings(name, change), names="value")
+        session.on_change(self._on_session)
         self.refresh()
         self.widget = W.VBox([
             W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
@@ -178,16 +187,26 @@ class Stepper(_Displayable):
             settings_box(self.controls),
             self.status, self.text, self.readout, self.fig, self.forks_box])
 
-    def _do(self, fn, *args):
+    def _do(self, fn, *args, **kwargs):
         """Run a session move; a bad input shows as a message, not an exception."""
         try:
-            fn(*args)
+            fn(*args, **kwargs)
             self.status.value = ""
         except ValueError as err:
             self.status.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            self.refresh()  # whatever the move did before it failed is shown
 
-    def _on_settings(self, change=None):
-        self.session.set(**settings_values(self.controls))
+    def _on_settings(self, name: str, change) -> None:
+        """Only the control that moved changes the session's settings."""
+        self._do(self.session.set, **{name: change["new"]})
+
+    def _on_session(self, session) -> None:
+        self.refresh()
+
+    def close(self) -> None:
+        """Stop following the session and close the controls."""
+        self.session.off_change(self._on_session)
+        self.widget.close()
 
     def fork(self) -> "Stepper":
         child = Stepper(self.session.fork(), n=self.n)
@@ -306,5 +325,14 @@ def stepper(lm, prompt=None, n: int = 20, **settings) -> Stepper:
 
 
 def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, **settings) -> Comparer:
-    """Several prompts sampled with the same draws, side by side."""
+    """Several prompts sampled with the same draws, side by side. `prompts`: a list of
+    strings (one string is one prompt)."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise ValueError(f"prompts must be a list of strings, e.g. ['Hi! My name is Isamu', "
+                         f"'Hi! My name is John'], got {prompts!r}")
+    from .generation import normalize_prompts
+
+    normalize_prompts(list(prompts))  # each one a non-empty string
     return Comparer(lm, prompts, nsamples=nsamples, length=length, seed=seed, **settings)

@@ -166,7 +166,9 @@ def test_keep_logits_modes(lm):
     half = lm.generate("Hello", length=4, seed=1, keep_logits="float16")
     full = lm.generate("Hello", length=4, seed=1)
     none = lm.generate("Hello", length=4, seed=1, keep_logits="none")
-    assert half.texts == full.texts == none.texts
+    assert full.texts == none.texts
+    # float16 draws from the float16 values it keeps (a near-tie may pick another token)
+    assert all(s.resample() == s.token for s in half[0].steps)
     assert half[0][0].logits.dtype == torch.float16 and full[0][0].logits.dtype == torch.float32
     assert none[0][0].logits is None and none[0][0].prob == pytest.approx(full[0][0].prob)
     with pytest.raises(ValueError, match="keep_logits"):

@@ -104,3 +104,15 @@ def test_corpus_cleaners():
         ":bar: n.\n\nThe second one, as in foo and bar, used after foo."]
     train_docs, held = train.split_documents({"a": [f"doc {i}" for i in range(80)]}, seed=0)
     assert len(held) == 2 and len(train_docs) == 78 and not set(held) & set(train_docs)
+
+
+def test_same_seed_same_tokens_as_recorded(tiny):
+    """Existing behaviour is a promise: tokens recorded before later changes come back."""
+    import json
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parent / "data" / "reference_tokens.json").read_text())
+    assert tiny.weights_sha256 == recorded["weights_sha256"]
+    for case in recorded["cases"]:
+        run = tiny.generate(**case["kwargs"])
+        assert [s.tokens for s in run] == case["tokens"], case["kwargs"]
