@@ -225,7 +225,8 @@ def _mix(seed: int, sample_index: int) -> int:
 def entropy(probs: torch.Tensor) -> torch.Tensor:
     """Shannon entropy in nats of probabilities over the last axis."""
     p = probs.double()
-    return -(p * torch.where(p > 0, p.log(), torch.zeros_like(p))).sum(dim=-1)
+    h = -(p * torch.where(p > 0, p.log(), torch.zeros_like(p))).sum(dim=-1)
+    return h.clamp(min=0.0) + 0.0  # a one-token distribution is 0, never -0.0 (or -1e-16)
 
 
 def nucleus_size(probs: torch.Tensor) -> torch.Tensor:

@@ -149,6 +149,21 @@ class Session:
             other._uniforms = sampling.uniforms(seed, self.sample_index, len(self._uniforms))
         return other
 
+    def replay(self, steps) -> "Session":
+        """Append copies of recorded steps (e.g. the first k steps of a generated sample) and
+        feed their tokens in one forward call: the session continues from there, with the same
+        history, logits and draws."""
+        steps = list(steps)
+        if not steps:
+            return self
+        if len(steps) > self.room:
+            raise ValueError(f"{len(steps)} steps do not fit the context window of {self.lm.n_ctx} tokens")
+        copies = [_copy_step(s, self.sample) for s in steps]
+        self.next_logits = self._feed([s.token for s in steps])
+        self.steps.extend(copies)
+        self._changed()
+        return self
+
     def _attach_run(self) -> None:
         """A Run holding this session's one sample, for provenance, saving and plots."""
         self.run = Run([self.sample], self.settings, self.seed, model_name=self.lm.name,

@@ -9,6 +9,7 @@ the bars still show exactly what the token came from), and nothing with
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Callable
@@ -34,11 +35,45 @@ def check_keep_logits(keep_logits) -> str:
 
 
 def show_token(text: str) -> str:
-    """A token's text with whitespace made visible: leading space as '␣', newline as '↵'."""
+    """A token's text with whitespace made visible: leading space as '␣', newline as '↵', tab
+    as '⇥'; other control and format characters as escapes ('\\x1b'), never as a box glyph."""
     out = text.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+    out = "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")
+                  else c for c in out)
     if out.startswith(" "):
         out = "␣" + out[1:]
     return out if out else "∅"
+
+
+def show_text(text: str) -> str:
+    """A whole text with the same visible rule for control characters (newlines kept as line
+    breaks, so a table cell wraps like the text)."""
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in "\n\t" else c
+                   for c in text)
+
+
+class TopTable(list):
+    """`step.top(n)`: a list of TokenProb rows that shows as a table in a notebook."""
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"rank": r.rank, "token": show_token(r.text), "id": r.id, "prob": r.prob,
+                              "logit": r.logit} for r in self])
+
+    def __repr__(self) -> str:
+        from . import formatting as fmt
+
+        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'logit':>8}"]
+        lines += [f"{r.rank:>4}  {show_token(r.text):<16} {r.id:>6}  {fmt.prob(r.prob):>8}  "
+                  f"{fmt.number(r.logit):>8}" for r in self]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from . import formatting as fmt
+
+        return fmt.table(self.frame()).to_html()
 
 
 def _top_ids(logits: torch.Tensor, n: int) -> list[int]:
@@ -137,14 +172,15 @@ class Step:
             raise ValueError("a forced step has no uniform to replay")
         return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics), self.u))
 
-    def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None) -> list[TokenProb]:
-        """The n most likely tokens under the given settings: rank, id, text, prob, raw logit."""
+    def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None) -> TopTable:
+        """The n most likely tokens (by raw logit) with their probability under the given
+        settings: rows of (rank, id, text, prob, logit); shows as a table in a notebook."""
         probs = self.distribution(temperature, top_k, top_p, semantics)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
         ids, p = ids.tolist(), probs[ids].tolist()
-        return [TokenProb(r, i, self.decode(i), pr, v)
-                for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist()))]
+        return TopTable(TokenProb(r, i, self.decode(i), pr, v)
+                        for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist())))
 
     # ---- context --------------------------------------------------------------------
     @property
@@ -283,7 +319,8 @@ class Run:
         """Tidy table: one row per (sample, step, rank) for the `top` most likely raw tokens,
         plus the chosen token's row when it ranks lower. Columns: prompt, sample, step, rank,
         token_id, token, logit, prob_raw (softmax of raw logits), prob (under the step's
-        settings), chosen."""
+        settings), chosen. `token` shows whitespace and control characters as the charts do
+        ('␣John', '↵', '\\x1b'); `text` is the exact token text."""
         import pandas as pd
 
         rows = []
@@ -299,9 +336,10 @@ class Run:
                     ranks.append(_rank_of(logits, step.token))
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
-                    rows.append((sample.prompt, si, step.index, ranks[k], tid, sample.decode([tid]),
+                    text = sample.decode([tid])
+                    rows.append((sample.prompt, si, step.index, ranks[k], tid, show_token(text), text,
                                  lg[k], pr[k], pp[k], tid == step.token))
-        return pd.DataFrame(rows, columns=["prompt", "sample", "step", "rank", "token_id", "token",
+        return pd.DataFrame(rows, columns=["prompt", "sample", "step", "rank", "token_id", "token", "text",
                                            "logit", "prob_raw", "prob", "chosen"])
 
     def __repr__(self) -> str:

@@ -20,15 +20,45 @@ def test_next_token_bars_shows_both_distributions(run):
     ids = torch.topk(step.logits, 10).indices
     assert list(fig.data[0].y) == pytest.approx(step.logits.softmax(-1)[ids].tolist())
     assert list(fig.data[1].y) == pytest.approx(step.distribution(temperature=0.7, top_k=5)[ids].tolist())
-    colors = list(fig.data[1].marker.color)
-    for i, (tid, p) in enumerate(zip(ids.tolist(), fig.data[1].y)):
-        if tid == step.token:
-            assert colors[i] == plots.CHOSEN_COLOR
-        else:
-            assert colors[i] == (plots.CUT_COLOR if p == 0 else plots.KEPT_COLOR)
-    assert fig.layout.shapes[0].x0 == 4.5  # the cut-off after the 5 kept tokens
+    kept = [p > 0 for p in step.distribution(temperature=0.7, top_k=5)[ids].tolist()]
+    # the drawn token: its own trace, over its "after settings" bar
+    if step.token in ids.tolist():
+        at = ids.tolist().index(step.token)
+        assert list(fig.data[2].x) == [at] and fig.data[2].marker.color == plots.CHOSEN_COLOR
+    # cut tokens: a grey cross at the foot of each
+    assert [round(x - 0.2125) for x in fig.data[3].x] == [i for i, k in enumerate(kept) if not k]
+    assert set(fig.data[3].y) == {0.0} and fig.data[3].marker.color == plots.CUT_COLOR
+    assert list(fig.data[4].x) == [4.5, 4.5]  # the cut-off after the 5 kept tokens
     assert fig.data[1].customdata[0][0] == int(ids[0])
     assert "top-k=5" in fig.layout.title.text and fig.layout.template.layout.paper_bgcolor == "white"
+
+
+def test_every_legend_entry_keeps_its_own_colour(lm):
+    """Item 1: whatever token is drawn (first bar or not), each swatch is one colour."""
+    run = lm.generate("Hello", length=30, seed=5, temperature=0.3, top_k=3)
+    firsts = [s for s in run[0].steps if s.token == int(s.logits.argmax())]
+    others = [s for s in run[0].steps if s.token != int(s.logits.argmax())]
+    assert firsts and others
+    for step in (firsts[0], others[0]):
+        fig = gx.next_token_bars(step, n=10)
+        names = [t.name for t in fig.data]
+        assert names == ["model (softmax of raw logits)", "after settings (what is sampled)", "drawn token",
+                         "cut by the settings", "cut-off: kept | cut"]
+        assert fig.data[0].marker.color == plots.RAW_COLOR and fig.data[1].marker.color == plots.KEPT_COLOR
+        assert isinstance(fig.data[1].marker.color, str)  # one colour, not one per bar
+        assert fig.data[2].marker.color == plots.CHOSEN_COLOR
+        assert fig.data[3].showlegend and fig.data[4].showlegend  # top_k=3 of 10 shown: cuts exist
+        assert fig.data[4].line.dash == "dash"
+
+
+def test_log_scale_shows_flat_distributions(lm):
+    step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
+    fig = gx.next_token_bars(step, temperature=100, log=True)
+    assert fig.layout.yaxis.type == "log"
+    lo = fig.layout.yaxis.range[0]
+    assert all(p <= 0 or math.log10(p) > lo for p in fig.data[1].y)  # every bar rises above the floor
+    plots.update_bars(fig, step, temperature=1.0, log=False)
+    assert fig.layout.yaxis.type == "linear"
 
 
 def test_token_labels_make_whitespace_visible(lm):
@@ -47,7 +77,12 @@ def test_temperature_sweep_matches_distribution(run):
         assert ent == pytest.approx(float(sampling.entropy(full)))
     assert d["entropy"][0] < d["entropy"][1] < d["entropy"][2]
     fig = gx.temperature_sweep(step)
-    assert len(fig.data) == 8 + 2
+    assert len(fig.data) == 8 + 2 + 1  # tokens, entropy, 90% mass, and what top_k=30 keeps
+    # readable major ticks only: round values, no minor labels
+    assert list(fig.layout.xaxis.tickvals) == [0.05, 0.1, 0.2, 0.5, 1, 2]
+    assert fig.layout.xaxis.minor.ticks == ""
+    # the third panel moves with temperature (it is not stuck at the vocabulary size)
+    assert len(set(d["mass90"])) > 1 and max(d["mass90"]) < 50257
 
 
 def test_generation_overview(run):

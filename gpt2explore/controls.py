@@ -1,0 +1,104 @@
+"""What the widgets share: the settings controls, the readout, the text view, display glue."""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from . import formatting as fmt
+from . import sampling
+from .trace import show_text
+
+SLIDER_LAYOUT = W.Layout(width="420px")
+STYLE = {"description_width": "110px"}
+
+
+TEMPERATURE_MAX, TOP_K_MAX, TOP_P_MIN = 3.0, 200, 0.01  # slider ranges, widened to fit a run's own values
+
+
+def settings_controls(settings) -> dict:
+    """Temperature / top-k / top-p sliders and the rule-set toggle, set to `settings`.
+
+    The ranges widen to include the settings' own values (a run made at T=100 or top_k=500),
+    so a control never clamps the value it starts at."""
+    t_max = max(TEMPERATURE_MAX, float(settings.temperature))
+    return {
+        "temperature": W.FloatSlider(value=settings.temperature, min=0.0, max=t_max,
+                                     step=0.05 if t_max <= TEMPERATURE_MAX else t_max / 200,
+                                     description="temperature", readout_format=".3g",
+                                     layout=SLIDER_LAYOUT, style=STYLE),
+        "top_k": W.IntSlider(value=settings.top_k, min=0, max=max(TOP_K_MAX, int(settings.top_k)),
+                             description="top_k (0=all)", layout=SLIDER_LAYOUT, style=STYLE),
+        "top_p": W.FloatSlider(value=settings.top_p, min=min(TOP_P_MIN, float(settings.top_p)), max=1.0,
+                               step=0.01, description="top_p", readout_format=".3g",
+                               layout=SLIDER_LAYOUT, style=STYLE),
+        "semantics": W.ToggleButtons(options=list(sampling.SEMANTICS), value=settings.semantics,
+                                     description="rules", style=STYLE,
+                                     tooltips=["transformers' warpers", "OpenAI's sample.py"]),
+    }
+
+
+def settings_box(controls: dict) -> W.HBox:
+    """The four settings controls in two columns."""
+    return W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
+                   W.VBox([controls["top_p"], controls["semantics"]])])
+
+
+def settings_values(controls: dict) -> dict:
+    """The controls' current values as keyword arguments for Step.distribution."""
+    return {k: c.value for k, c in controls.items()}
+
+
+def readout_html(data) -> str:
+    """Entropy, tokens kept and the drawn token's probability under the current settings."""
+    tok = "" if data["token_prob"] is None else f" · p(drawn token) <b>{fmt.prob(data['token_prob'])}</b>"
+    return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
+            f"(model: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"
+            f"{tok}</span>")
+
+
+def log_toggle() -> W.Checkbox:
+    """A log-scale switch for the probability axis (flat distributions, T=100)."""
+    return W.Checkbox(value=False, description="log scale", indent=False, layout=W.Layout(width="110px"))
+
+
+def message_html(text: str) -> str:
+    return f"<span style='color:#b00020'>{html.escape(text)}</span>"
+
+
+def text_html(sample, upto: int | None = None, highlight: int | None = None) -> str:
+    """The prompt (shaded) and the generated tokens; `highlight` marks one step's token."""
+    prompt = html.escape(sample.prompt or "<|endoftext|>")
+    parts = []
+    steps = sample.steps if upto is None else sample.steps[:upto]
+    for step in steps:
+        t = html.escape(show_text(step.text))
+        if step.index == highlight:
+            t = f"<span style='background:#ffd8c2;outline:1px solid #d9541e'>{t or '∅'}</span>"
+        elif step.forced:
+            t = f"<span style='text-decoration:underline dotted' title='forced'>{t}</span>"
+        parts.append(t)
+    return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;max-width:900px'>"
+            f"<span style='background:#e8eef7;color:#1f3b73;font-weight:bold'>{prompt}</span>"
+            f"{''.join(parts)}</div>")
+
+
+class _Displayable:
+    widget: W.Widget
+    fig = None
+
+    def figure(self):
+        """A plain plotly Figure of what the widget shows now (for gx.save)."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+

@@ -1,0 +1,24 @@
+"""The gallery's cases: one figure per builder and widget on fixed prompts and seeds (used by
+scripts/gallery.py and by the tests that check the figures' layout)."""
+from __future__ import annotations
+
+NAMES = ["Hi! My name is Isamu", "Hi! My name is John"]
+
+
+def figures(lm) -> dict:
+    import gpt2explore as gx
+
+    run = lm.generate("Hi! My name is", nsamples=1, length=24, seed=1, temperature=0.8, top_k=10)
+    step = run[0].steps[3]
+    both = lm.generate(NAMES, nsamples=1, length=12, seed=1, top_k=40)
+    figs = {
+        "next_token_bars": gx.next_token_bars(step),
+        "next_token_bars_top_p": gx.next_token_bars(run[0].steps[1], temperature=1.0, top_k=0, top_p=0.5),
+        "temperature_sweep": gx.temperature_sweep(step),
+        "generation_overview": gx.generation_overview(run[0]),
+        "compare_next_token": gx.compare_next_token([both[0], both[1]], NAMES),
+        "explore": gx.explore(run).figure(),
+        "stepper": gx.stepper(lm, "Hi! My name is", seed=1, top_k=40).figure(),
+        "compare": gx.compare(lm, NAMES, length=8, seed=1, top_k=40).figure(),
+    }
+    return figs

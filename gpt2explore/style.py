@@ -1,0 +1,64 @@
+"""The look every figure shares: print-friendly template, colours, token labels, settings text."""
+from __future__ import annotations
+
+from .trace import show_token
+
+FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
+RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
+LOG_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1]
+
+
+def template():
+    """The print-friendly look every figure shares: white, readable, no clutter."""
+    import plotly.graph_objects as go
+
+    return go.layout.Template(layout=dict(
+        font=FONT, paper_bgcolor="white", plot_bgcolor="white", bargap=0.15,
+        margin=dict(l=80, r=20, t=80, b=100), hoverlabel=dict(font_size=13),
+        xaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#eee", automargin=True),
+        yaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#e5e5e5", zeroline=False,
+                   automargin=True),
+        legend=dict(x=0.99, y=0.99, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
+    ))
+
+
+def token_label(step_or_decode, token_id: int) -> str:
+    decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
+    return show_token(decode(token_id))
+
+
+def settings_text(settings) -> str:
+    t = "greedy (T=0)" if settings.temperature == 0 else f"T={settings.temperature:g}"
+    k = "no top-k" if settings.top_k == 0 else f"top-k={settings.top_k}"
+    p = "no top-p" if settings.top_p >= 1 else f"top-p={settings.top_p:g}"
+    return f"{t}, {k}, {p}, {settings.semantics} rules"
+
+
+def nice_step(span: float, target: int = 5) -> float:
+    """A round tick step (1, 2 or 5 x 10^k) giving about `target` ticks over `span`."""
+    import math
+
+    if span <= 0:
+        return 1.0
+    raw = span / target
+    base = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * base >= raw:
+            return m * base
+    return 10 * base
+
+
+SUB_SIZE = 12  # px, the smaller lines under a title
+
+
+def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict, int]:
+    """A title with smaller lines under it (each wrapped at `width` characters), and the top
+    margin in pixels it needs (plus room for a legend row above the plot). Plotly places a
+    multi-line title by its first line, so that line is put 34 px below the top of a figure
+    `height` pixels high."""
+    import textwrap
+
+    lines = [w for s in subs if s for w in textwrap.wrap(s, width)]
+    text = main + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
+    return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
+                yanchor="bottom"), 50 + 20 * len(lines)
