@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test bench clean
+.PHONY: install lab test bench gallery clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all
+
+gallery: $(STAMP)
+	$(PY) scripts/gallery.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -32,9 +32,10 @@ _NAMES = {
     "compare_next_token": "plots", "log_ratio_table": "plots",
     "save": "export", "caption": "export", "load_run": "export",
     "BundleError": "bundle",
+    "table": "formatting",
 }
-_SUBMODULES = {"bundle", "capture", "cli", "export", "formatting", "generation", "lm", "loading", "plots",
-               "provenance", "sampling", "session", "teaching", "textcheck", "trace", "widgets"}
+_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "lm", "loading", "plots",
+               "provenance", "sampling", "session", "style", "teaching", "trace", "widgets"}
 
 
 def __getattr__(name):
@@ -67,4 +68,4 @@ def __dir__():
 __all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step",
            "capture", "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__",
            "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
-           "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError"]
+           "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table"]

@@ -80,8 +80,10 @@ def bars_title(step, data, compact: bool = False) -> str:
         where = "" if data["token_shown"] else f", rank {data['token_rank'] + 1}, not shown"
         drawn = f" · drawn {label!r} (p={fmt.prob(data['token_prob'])}{where})"
     approx = "" if data["exact"] else " · approximate (top-N bundle)"
-    if compact:
-        return f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{drawn}{approx}"
+    if compact:  # two short lines, for a column about 450 px wide
+        drawn = drawn.replace(" · drawn", "drawn", 1)
+        return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
+                f"<span style='font-size:13px'>{drawn}</span>")
     head, _ = title(f"Next token at step {step.index} · {settings_text(data['settings'])}",
                     [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
                      f"{drawn}{approx}"], width=110)

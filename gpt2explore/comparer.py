@@ -42,7 +42,8 @@ class Comparer(_Displayable):
         self.figs = []
         for i in range(len(self.prompts)):
             fig = go.FigureWidget(plots.next_token_bars(self.step_of(i), n=n, compact=True))
-            fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=60))
+            fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
+                              title_font_size=15)
             self.figs.append(fig)
         self.summary = W.HTML()
         self.sample_select.observe(self._on_change, names="value")

@@ -170,8 +170,49 @@ def _embed_svg(svg: bytes, facts) -> bytes:
     return (text[:end] + meta + text[end:]).encode("utf-8")
 
 
-def _html(fig, facts) -> str:
+def document_title(fig, path: Path) -> str:
+    """The figure's title as plain text (its first line), or the file's stem."""
+    import re
+
+    text = fig.layout.title.text or ""
+    first = re.split(r"<br\s*/?>", text, maxsplit=1)[0]
+    plain = html.unescape(re.sub(r"<[^>]+>", "", first)).strip()
+    return plain or path.stem
+
+
+def pdf_with_title(data: bytes, title: str) -> bytes:
+    """Give a PDF (classic cross-reference table, as Chromium writes) a document title by an
+    incremental update: a new Info object, an xref section for it, and a trailer pointing back
+    to the original one. A PDF of another structure is returned unchanged."""
+    import re
+
+    tail = re.search(rb"trailer\s*<<(.*?)>>\s*startxref\s+(\d+)\s+%%EOF\s*$", data, re.S)
+    if not tail:
+        return data
+    size = re.search(rb"/Size\s+(\d+)", tail.group(1))
+    root = re.search(rb"/Root\s+(\d+\s+\d+\s+R)", tail.group(1))
+    if not size or not root:
+        return data
+    n, prev = int(size.group(1)), int(tail.group(2))
+    body = data if data.endswith(b"\n") else data + b"\n"
+    hex_title = "FEFF" + title.encode("utf-16-be").hex().upper()
+    obj = f"{n} 0 obj\n<</Title <{hex_title}>\n/Creator (gpt2explore)\n/Producer (Chromium via kaleido)>>\nendobj\n"
+    offset = len(body)
+    xref_at = offset + len(obj.encode("latin-1"))
+    update = (f"{obj}xref\n{n} 1\n{offset:010d} 00000 n \ntrailer\n<</Size {n + 1}\n/Root "
+              f"{root.group(1).decode()}\n/Info {n} 0 R\n/Prev {prev}>>\nstartxref\n{xref_at}\n%%EOF\n")
+    return body + update.encode("latin-1")
+
+
+def _svg_with_title(svg: bytes, title: str) -> bytes:
+    text = svg.decode("utf-8")
+    end = text.index(">", text.index("<svg")) + 1
+    return (text[:end] + f"<title>{html.escape(title)}</title>" + text[end:]).encode("utf-8")
+
+
+def _html(fig, facts, title: str = "") -> str:
     page = fig.to_html(include_plotlyjs=True, full_html=True)
+    page = page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)
     blob = json.dumps(facts).replace("</", "<\\/")
     tag = f'<script type="application/json" id="gpt2explore-provenance">{blob}</script>'
     return page.replace("</head>", tag + "</head>", 1)
@@ -240,7 +281,8 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     """Write a figure (or what a widget shows now) to `path`; the format comes from the suffix:
     .html (self-contained, plotly.js inlined), .png, .svg, .pdf (kaleido + Chrome/Chromium),
     .json (plotly JSON). Writes `<name>.json` (bars.png.json) with the provenance beside it (not for .json,
-    which carries it inside). Returns the path. A file that cannot be made is an ExportError
+    which carries it inside). HTML, SVG and PDF files carry the figure's title (or the file's
+    stem) as their document title. Returns the path. A file that cannot be made is an ExportError
     (or ValueError for a bad argument) naming `path`, and leaves nothing behind."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -255,16 +297,21 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     facts = facts_of(fig)
     if width or height:
         fig.update_layout(width=width or fig.layout.width, height=height or fig.layout.height)
+    title = document_title(fig, path)
     if suffix == ".html":
-        data = _html(fig, facts).encode("utf-8")
+        data = _html(fig, facts, title).encode("utf-8")
     elif suffix == ".json":
         data = fig.to_json().encode("utf-8")
     else:
         data = _static(fig, suffix[1:], width, height, scale, timeout)
         check_output(data, suffix, expected_png_size(fig, width, height, scale) if suffix == ".png" else None,
                      path)
-        if suffix == ".svg" and facts:
-            data = _embed_svg(data, facts)
+        if suffix == ".svg":
+            data = _svg_with_title(data, title)
+            if facts:
+                data = _embed_svg(data, facts)
+        elif suffix == ".pdf":
+            data = pdf_with_title(data, title)
     write_atomic(path, data)
     if sidecar and suffix != ".json" and facts:
         record = {"file": path.name, "format": suffix[1:], "caption": provenance.caption(facts),

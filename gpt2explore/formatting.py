@@ -50,13 +50,30 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 PROB_COLUMNS = ("prob", "prob_raw", "p", "p_a", "p_b", "raw_prob", "probability", "token_prob")
 
 
+def visible_text(value):
+    """A table cell's text: whole (never cut), newlines shown as '↵' and kept as line breaks,
+    control characters as escapes (the charts' rule); other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    from .trace import show_text
+
+    return show_text(value).replace("\n", "↵\n")
+
+
 def table(frame, prob_columns=None, number_columns=None):
     """A pandas Styler that shows `frame` under the one rule (probability columns by `prob`,
-    other float columns by `number`), wrapping long text; the frame itself is unchanged."""
+    other float columns by `number`), with whole texts wrapped and whitespace made visible;
+    the frame itself is unchanged. `gx.table(frame)` in a notebook."""
     prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns]
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns]
     number_columns = [c for c in (number_columns or floats) if c in frame.columns]
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    texts = [c for c in frame.columns if (is_string_dtype(frame[c]) or is_object_dtype(frame[c]))
+             and c not in prob_columns + number_columns]
     fmt = {c: prob for c in prob_columns}
     fmt.update({c: number for c in number_columns})
+    fmt.update({c: visible_text for c in texts})
     return (frame.style.format(fmt).hide(axis="index")
-            .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "font-family": "monospace"}))
+            .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "font-family": "monospace",
+                               "max-width": "48em", "vertical-align": "top"}))

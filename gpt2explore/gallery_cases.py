@@ -14,6 +14,7 @@ def figures(lm) -> dict:
     figs = {
         "next_token_bars": gx.next_token_bars(step),
         "next_token_bars_top_p": gx.next_token_bars(run[0].steps[1], temperature=1.0, top_k=0, top_p=0.5),
+        "next_token_bars_log": gx.next_token_bars(step, temperature=100, top_k=0, log=True),
         "temperature_sweep": gx.temperature_sweep(step),
         "generation_overview": gx.generation_overview(run[0]),
         "compare_next_token": gx.compare_next_token([both[0], both[1]], NAMES),

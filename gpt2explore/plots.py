@@ -227,3 +227,17 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     return pd.DataFrame({"token": [show_token(step_a.decode(i)) for i in ids], "id": ids,
                          "p_a": pa[ids].tolist(), "p_b": pb[ids].tolist(),
                          "log_ratio": ratio[ids].tolist()})
+
+
+def annotate_token(fig, token_id: int, text: str):
+    """Point at one token's bars in a next-token bars figure with an arrow and a label."""
+    ids = [row[0] for row in fig.data[0].customdata]
+    if token_id not in ids:
+        return fig
+    x = ids.index(token_id)
+    y = max(fig.data[0].y[x], fig.data[1].y[x] or 0)
+    log = fig.layout.yaxis.type == "log"
+    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=90,
+                       ay=-20, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
+                       bgcolor="rgba(255,255,255,0.9)")
+    return fig

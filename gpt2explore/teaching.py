@@ -6,6 +6,7 @@ import math
 import torch
 
 from . import sampling
+from .trace import show_token
 
 
 def softmax_table(logits, temperature: float = 1.0, labels=None):
@@ -75,3 +76,43 @@ def rules_table(step, settings_list):
 def entropy_bits(probs) -> float:
     """Entropy in bits (for prose: 'as uncertain as a fair choice among 2^H tokens')."""
     return float(sampling.entropy(probs)) / math.log(2)
+
+
+def rules_demo(run, n: int = 12, ps=None) -> dict:
+    """A step and a top-p where transformers' rule and OpenAI's visibly differ: the token that
+    carries the total past p is among the `n` bars shown and has a probability you can see.
+    Returns step, top_p, token (kept by hf, dropped by openai) and both counts."""
+    ps = ps or [round(0.3 + 0.05 * i, 2) for i in range(14)]  # 0.3 .. 0.95
+    best = None
+    for sample in run:
+        for step in sample.steps:
+            raw = step.distribution(temperature=1.0, top_k=0, top_p=1.0)
+            for p in ps:
+                hf = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="hf")
+                oa = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="openai")
+                only = ((hf > 0) & (oa == 0)).nonzero().flatten().tolist()
+                kept = int(sampling.nucleus_size(hf))
+                if len(only) != 1 or kept > n - 2:
+                    continue
+                score = float(raw[only[0]])
+                if best is None or score > best["p_token"]:
+                    best = {"step": step, "top_p": p, "token": only[0], "p_token": score, "hf_kept": kept,
+                            "openai_kept": int(sampling.nucleus_size(oa))}
+    if best is None:
+        raise ValueError("no step of this run shows the two top-p rules apart within the bars shown; "
+                         "generate a longer run")
+    return best
+
+
+def rules_figures(demo: dict, n: int = 12) -> list:
+    """The demo's step under both rules, with the token the two rules disagree on marked."""
+    from . import plots
+
+    figs = []
+    for sem, verdict in (("hf", "kept by hf"), ("openai", "dropped by openai")):
+        fig = plots.next_token_bars(demo["step"], temperature=1.0, top_k=0, top_p=demo["top_p"],
+                                    semantics=sem, n=n)
+        label = show_token(demo["step"].decode(demo["token"]))
+        plots.annotate_token(fig, demo["token"], f"{verdict}: {label}")
+        figs.append(fig)
+    return figs

@@ -62,13 +62,17 @@ that picked the token, and the token. Here are the ten likeliest tokens of the f
 step = run[0].steps[0]
 step.top(10)
 """),
+    md("The whole run as a tidy table (one row per step and rank); `gx.table` shows it with whitespace made visible (`␣` a space, `↵` a newline) and the probabilities in one format:"),
+    code("gx.table(run.to_frame(top=3).head(9))"),
     md("""
 ## The explorer
 
 Pick a sample and a step, then move the sliders. The light bars are the model's own
 distribution (softmax of the raw logits); the dark bars are what the token is drawn from
-under the settings; grey bars are tokens the settings cut; the orange bar is the token that
-was drawn. Moving a slider re-draws from the stored logits, without running the model.
+under the settings; a grey cross marks each token the settings cut, and the dashed line is
+the cut-off; the orange bar is the token that was drawn. Moving a slider re-draws from the
+stored logits, without running the model. Tick "log scale" when the bars get too small to
+see, and click any bar to open a stepper forked at this step with that token forced.
 """),
     code("gx.explore(run)"),
 ])
@@ -116,7 +120,7 @@ One sample at each temperature, all with the same random draws, so the only diff
 the temperature:
 """),
     code("""
-teaching.temperature_samples(lm, PROMPT, [0, 0.5, 1.0, 1.1, 1.2, 1.3, 100], length=30, seed=SEED)
+gx.table(teaching.temperature_samples(lm, PROMPT, [0, 0.5, 1.0, 1.1, 1.2, 1.3, 100], length=30, seed=SEED))
 """),
     md("""
 Low temperatures repeat the likeliest phrases; around 1.0 the text follows the model's own
@@ -126,10 +130,17 @@ The bars at the first step, for a few temperatures:
     code("""
 run = lm.generate(PROMPT, length=5, seed=SEED)
 step = run[0].steps[0]
-for t in [0.5, 1.0, 1.3, 100]:
+for t in [0.5, 1.0, 1.3]:
     gx.next_token_bars(step, temperature=t, n=15).show()
 """),
-    md("How the top tokens, the entropy and the number of tokens in play move with temperature (from the stored logits; no model call):"),
+    md("""
+At T = 100 the distribution is nearly flat: every bar is close to 1/50,257 ≈ 0.00002, too
+small to see on a linear axis. A **log scale** (`log=True`, or the "log scale" box in the
+widgets) shows them: the dark bars are all about the same height, far below the light bars
+of the model's own distribution.
+"""),
+    code("gx.next_token_bars(step, temperature=100, n=15, log=True)"),
+    md("How the top tokens, the entropy and the number of tokens it takes to hold 90% of the probability move with temperature (from the stored logits; no model call). Look at the crossing points: below them one token dominates; the third panel counts how many tokens are really in play at each temperature:"),
     code("gx.temperature_sweep(step)"),
     md("""
 ## Top-k and top-p
@@ -148,12 +159,19 @@ agree on top-k but not on top-p: transformers keeps the token whose probability 
 total past p; OpenAI's code drops it (keeping at least one token). Same logits, both rules:
 """),
     code("""
-teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p=0.5), dict(top_p=0.9),
-                            dict(temperature=0.7, top_p=0.9)])
+gx.table(teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p=0.5), dict(top_p=0.9),
+                                     dict(temperature=0.7, top_p=0.9)]))
+"""),
+    md("""
+Usually the two rules differ by one token deep in the tail, where no bar shows it. Here is a
+step and a p where the token they disagree on is one you can see: transformers keeps it,
+OpenAI's rule drops it (the grey cross).
 """),
     code("""
-gx.next_token_bars(step, top_p=0.5, semantics="hf", n=15).show()
-gx.next_token_bars(step, top_p=0.5, semantics="openai", n=15).show()
+demo = teaching.rules_demo(lm.generate(PROMPT, nsamples=2, length=30, seed=SEED))
+print(f"step {demo['step'].index}, top_p={demo['top_p']}: hf keeps {demo['hf_kept']} tokens, openai {demo['openai_kept']}")
+for fig in teaching.rules_figures(demo):
+    fig.show()
 """),
     md("""
 ## Temperature 0
@@ -236,6 +254,7 @@ print("branch:  ", repr(branch.text))
     code("""
 gx.compare_next_token([session.next_step, branch.next_step], ["original", "branch (T=1.5)"])
 """),
+    md("The title reads the divergence for you: Jensen–Shannon is 0 for the same distribution and ln 2 ≈ 0.693 nats when the two share no token; KL is ∞ when a token possible in one is impossible in the other."),
     md("""
 ## The stepper widget
 
@@ -272,7 +291,7 @@ names
 pair = ["Hi! My name is Isamu", "Hi! My name is John"]
 
 def side_by_side(run):
-    return pd.DataFrame({p: [s.text for s in run if s.prompt == p] for p in run.prompts})
+    return gx.table(pd.DataFrame({p: [s.text for s in run if s.prompt == p] for p in run.prompts}))
 
 side_by_side(lm.generate(pair, nsamples=3, length=20, seed=SEED, temperature=1.0))
 """),
@@ -284,14 +303,15 @@ run = lm.generate(pair, length=5, seed=SEED)
 gx.compare_next_token([run[0], run[1]], ["Isamu", "John"])
 """),
     md("Which tokens does each name make likelier? Ranked by log(p_A / p_B):"),
-    code("gx.log_ratio_table(run[0].steps[0], run[1].steps[0], n=10)"),
-    code("gx.log_ratio_table(run[1].steps[0], run[0].steps[0], n=10)"),
+    code("gx.table(gx.log_ratio_table(run[0].steps[0], run[1].steps[0], n=10))"),
+    code("gx.table(gx.log_ratio_table(run[1].steps[0], run[0].steps[0], n=10))"),
     md("All the names against John:"),
     code("""
 prompts = [f"Hi! My name is {n}" for n in names.name]
 first = lm.generate(prompts, length=1, seed=SEED)
 john = next(s for s in first if s.prompt.endswith("John")).steps[0].distribution()
-pd.DataFrame([{"prompt": s.prompt, **plots.divergences(s.steps[0].distribution(), john)} for s in first])
+gx.table(pd.DataFrame([{"prompt": s.prompt, **plots.divergences(s.steps[0].distribution(), john)}
+                       for s in first]))
 """),
     md("## The comparison widget\nOne column per prompt; move the step slider to compare later steps, or draw more samples."),
     code("gx.compare(lm, pair, nsamples=1, length=20, seed=SEED)"),
@@ -341,7 +361,7 @@ gx.save(ex, out / "explorer_view.html")
     code("""
 run.save_table(out / "steps.csv")
 run.save_table(out / "steps.parquet")
-run.to_frame(top=5).head(10)
+gx.table(run.to_frame(top=5).head(10))
 """),
     md("## Run bundles\nA bundle holds the logits, tokens, uniforms, settings and provenance. It reloads with no model; sampling again from it gives the same tokens, and `verify` re-runs the model to check."),
     code("""

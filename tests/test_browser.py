@@ -95,3 +95,71 @@ def test_quickstart_notebook_renders_bars_in_jupyterlab(tmp_path):
         assert bars == pytest.approx(expected_bars(step, 20), abs=1e-6)
         assert sum(1 for y in bars if y > 0) == 20  # top_k=40 keeps all twenty shown
         page.screenshot(path=str(ARTIFACTS / "browser_quickstart.png"), full_page=True)
+
+
+PLOT_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+    const r = p.getBoundingClientRect();
+    const col = p.closest('.widget-vbox').getBoundingClientRect();
+    const cell = p.closest('.jp-OutputArea-output').getBoundingClientRect();
+    const title = p.querySelector('.gtitle').getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, width: p._fullLayout.width,
+            titleLeft: title.left, titleRight: title.right, colLeft: col.left, colRight: col.right, colWidth: col.width, cellRight: cell.right,
+            bars: p.querySelectorAll('g.trace.bars')[1].querySelectorAll('g.point').length}; })"""
+
+
+def test_compare_columns_fit_their_cell_with_the_file_browser_open(tmp_path, rnd_dir):
+    """Item 6: each plot lies inside its column, columns start at the same height, and a third
+    prompt wraps onto a new row instead of squeezing the others."""
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    write_notebook(tmp_path / "compare.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')",
+        "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John'], length=4, seed=1, top_k=40)",
+        "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John', 'Hi! My name is Maria'], length=4, seed=1)",
+    ])
+    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+        open_and_run_all(page, url, "compare.ipynb")
+        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot')).length >= 5 && "
+                               "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".every(p => p._fullLayout && p.data && p.data.length >= 2)", timeout=120_000)
+        page.wait_for_timeout(500)
+        browser_width = page.evaluate("document.querySelector('#filebrowser').getBoundingClientRect().width")
+        assert browser_width > 150  # the file browser is open
+        boxes = page.evaluate(PLOT_BOXES)
+        page.screenshot(path=str(ARTIFACTS / "browser_compare.png"), full_page=True)
+    assert len(boxes) == 5
+    for b in boxes:
+        assert b["width"] <= b["colWidth"] + 1, b  # the plot is drawn no wider than its column
+        assert b["left"] >= b["colLeft"] - 1 and b["right"] <= b["colRight"] + 1, b
+        assert b["colRight"] <= b["cellRight"] + 1, b  # the column fits the cell
+        assert b["bars"] == 12  # every bar drawn
+        assert b["titleLeft"] >= b["left"] - 1 and b["titleRight"] <= b["right"] + 1, b  # title not clipped
+    two, three = boxes[:2], boxes[2:]
+    assert abs(two[0]["top"] - two[1]["top"]) <= 2 and two[1]["left"] > two[0]["right"]  # side by side
+    assert abs(three[0]["top"] - three[1]["top"]) <= 2
+    assert three[2]["top"] > three[0]["top"] + 100  # the third prompt wraps onto a new row
+
+
+def test_clicking_a_bar_in_the_stepper_forces_that_token(tmp_path, rnd_dir):
+    """Item 12 in a real browser: a click on a bar forces that token."""
+    require_chromium()
+    write_notebook(tmp_path / "click.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "st = gx.stepper(lm, 'Hi! My name is', seed=3, n=10)\nst",
+    ])
+    lm = gx.load(str(rnd_dir), device="cpu")
+    session = lm.session("Hi! My name is", seed=3)
+    ids = torch.topk(session.next_logits, 10).indices.tolist()
+    session.force(ids[2])
+    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+        open_and_run_all(page, url, "click.ipynb")
+        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
+        before = plot_y(page, 0)
+        bar = page.locator(".js-plotly-plot g.trace.bars").nth(0).locator("g.point").nth(2)
+        box = bar.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + max(box["height"] - 3, 1))
+        wait_for_change(page, 0, js_list(before))
+        assert plot_y(page, 0) == pytest.approx(expected_bars(session.next_step, 10), abs=1e-6)
+        text = page.locator(".widget-html-content").all_inner_texts()
+        assert any(session.text in t for t in text)

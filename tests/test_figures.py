@@ -1,0 +1,219 @@
+"""Figures and widgets good enough to paste into a write-up: numbers, tables, demos, titles,
+messages and clicks (the layout of the bars and the sweep is in test_plots.py)."""
+import json
+import math
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore import formatting as fmt
+from gpt2explore import plots, sampling, teaching
+from gpt2explore.trace import show_token
+
+
+# ---- 4: one formatting rule ---------------------------------------------------------------
+@pytest.mark.parametrize("p, text", [(0, "0"), (0.0, "0"), (-0.0, "0"), (1, "1"), (1.0, "1"), (0.404, "0.404"),
+                                     (0.40449, "0.404"), (0.0123, "0.0123"), (0.001, "0.001"),
+                                     (3.5e-4, "3.5e-04"), (0.00035, "3.5e-04"), (2e-5, "2.0e-05")])
+def test_probabilities_follow_one_rule(p, text):
+    assert fmt.prob(p) == text
+
+
+def test_numbers_and_counts():
+    assert fmt.number(-0.0) == "0.000" and fmt.number(-1e-12) == "0.000" and fmt.number(2.5) == "2.500"
+    assert fmt.number(math.inf) == "∞"
+    assert fmt.count(1, "token") == "1 token" and fmt.count(2, "token") == "2 tokens"
+    assert fmt.count(50257, "token") == "50,257 tokens"
+
+
+def test_titles_and_readouts_use_the_rule(lm):
+    step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
+    fig = gx.next_token_bars(step, temperature=0)  # one token kept, entropy exactly 0
+    title = fig.layout.title.text
+    assert "1 token kept" in title and "1 tokens" not in title
+    assert "entropy 0.00 nats" in title and "-0" not in title
+    assert float(sampling.entropy(step.distribution(temperature=0))) == 0.0
+    assert math.copysign(1, float(sampling.entropy(step.distribution(temperature=0)))) == 1.0
+    from gpt2explore.controls import readout_html
+
+    data = plots.bars_data(step, temperature=0)
+    html = readout_html(data)
+    assert "<b>1 token</b> kept" in html and "-0" not in html
+    low = plots.bars_data(step, temperature=1.0)
+    if low["token_prob"] < 1e-3:
+        assert "e-0" in readout_html(low)
+
+
+# ---- 5: tables -------------------------------------------------------------------------------
+def test_step_top_is_a_readable_table_and_still_rows(lm):
+    step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
+    top = step.top(5)
+    assert len(top) == 5 and top[0].rank == 0 and isinstance(top[0].prob, float)  # rows in code
+    text = repr(top)
+    assert "rank" in text.splitlines()[0] and not re.search(r"\d\.\d{6,}", text)  # no 17-digit floats
+    html = top._repr_html_()
+    assert "<table" in html and show_token(top[0].text) in html
+
+
+def test_tables_show_whole_texts_with_visible_whitespace(lm):
+    import pandas as pd
+
+    long = "First line of a long sample that goes on well past forty-five characters\nsecond line \x1b end"
+    styled = gx.table(pd.DataFrame({"text": [long], "prob": [3.5e-4]}))
+    html = styled.to_html()
+    assert "forty-five characters↵" in html and "second line \\x1b end" in html
+    assert "…" not in html and "3.5e-04" in html and "\x1b" not in html
+    frame = lm.generate("Hi", length=3, seed=1).to_frame(top=3)
+    assert {"token", "text"} <= set(frame.columns)
+    row = frame.iloc[0]
+    assert row.token == show_token(row.text)
+
+
+def test_control_characters_show_as_escapes():
+    assert show_token("\x1b") == "\\x1b" and show_token("\x08") == "\\x08"
+    assert show_token(" John") == "␣John" and show_token("\n") == "↵"
+
+
+# ---- 9: the rules demo shows something -------------------------------------------------------
+def test_rules_demo_picks_a_visible_difference():
+    tiny = gx.load("tiny", device="cpu")  # a trained model: peaked steps, as in notebook 02
+    run = tiny.generate("Hi! My name is", nsamples=2, length=30, seed=1)
+    demo = teaching.rules_demo(run)
+    assert demo["hf_kept"] == demo["openai_kept"] + 1
+    hf, oa = teaching.rules_figures(demo)
+    ids = [row[0] for row in hf.data[0].customdata]
+    at = ids.index(demo["token"])  # the token is among the bars shown
+    assert hf.data[1].y[at] > 0 and oa.data[1].y[at] == 0
+    assert at in [round(x - 0.2125) for x in oa.data[3].x]  # marked as cut in openai's figure
+    assert any("dropped by openai" in a.text for a in oa.layout.annotations)
+    assert any("kept by hf" in a.text for a in hf.layout.annotations)
+
+
+# ---- 10: document titles ---------------------------------------------------------------------
+def test_html_export_has_the_figure_title(tmp_path, lm):
+    step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
+    fig = gx.next_token_bars(step, temperature=0.7)
+    text = gx.save(fig, tmp_path / "bars.html").read_text()
+    assert "<title>Next token at step 0 · T=0.7, no top-k, no top-p, hf rules</title>" in text
+    untitled = gx.generation_overview(lm.generate("Hi", length=2, seed=1)[0])
+    untitled.layout.title.text = None
+    assert "<title>plain</title>" in gx.save(untitled, tmp_path / "plain.html").read_text()
+
+
+def test_pdf_title_by_incremental_update():
+    from gpt2explore.export import pdf_with_title
+
+    pdf = (b"%PDF-1.4\n1 0 obj\n<</Title (Kaleido-fier)>>\nendobj\n2 0 obj\n<</Type /Catalog>>\nendobj\n"
+           b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000051 00000 n \n"
+           b"trailer\n<</Size 3\n/Root 2 0 R\n/Info 1 0 R>>\nstartxref\n89\n%%EOF\n")
+    out = pdf_with_title(pdf, "Bars · T=0.7")
+    assert out.startswith(pdf)
+    hex_title = "FEFF" + "Bars · T=0.7".encode("utf-16-be").hex().upper()
+    assert f"/Title <{hex_title}>".encode() in out and b"/Info 3 0 R" in out and b"/Prev 89" in out
+    obj_at = int(re.search(rb"xref\n3 1\n(\d{10})", out).group(1))
+    assert out[obj_at:].startswith(b"3 0 obj")
+    assert pdf_with_title(b"%PDF-1.7 no trailer here", "x") == b"%PDF-1.7 no trailer here"
+
+
+# ---- 11: widgets' small things ------------------------------------------------------------
+def test_stepper_message_clears_on_the_next_success(lm):
+    st = gx.stepper(lm, "Hi! My name is", seed=1)
+    st.force_text.value = "two tokens here"
+    st.force_btn.click()
+    assert "not one" in st.status.value
+    st.next_btn.click()
+    assert st.status.value == ""
+    st.force_text.value = "two tokens here"
+    st.force_btn.click()
+    st.controls["temperature"].value = 0.5  # a settings change is a success too
+    assert st.status.value == ""
+    st.force_btn.click()
+    st.session.step()  # a move from another cell
+    assert st.status.value == ""
+
+
+def test_explorer_dropdown_shows_the_whole_label(lm):
+    run = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], length=2, seed=1)
+    ex = gx.explore(run)
+    label = ex.sample_select.options[0][0]
+    assert label == "0: 'Hi! My name is Isamu' #0"
+    assert ex.sample_select.layout.width == "auto" and ex.sample_select.layout.min_width == "420px"
+
+
+@pytest.mark.parametrize("p, q, words", [
+    ([1.0, 0.0], [0.0, 1.0], "no token in common"),
+    ([0.5, 0.5], [0.5, 0.5], "practically the same"),
+    ([0.5, 0.5], [1.0, 0.0], "impossible for the second"),
+])
+def test_divergences_come_with_a_plain_reading(p, q, words):
+    d = plots.divergences(torch.tensor(p), torch.tensor(q))
+    assert words in plots.divergence_reading(d)
+
+
+def test_compare_figure_states_the_reading(lm):
+    a = lm.session("Hi! My name is", seed=1, top_k=2)
+    b = a.fork()
+    b.force(" cat")
+    fig = gx.compare_next_token([a.next_step, b.next_step], ["original", "branch"])
+    assert "JS" in fig.layout.title.text and ("in common" in fig.layout.title.text
+                                              or "impossible" in fig.layout.title.text
+                                              or "different" in fig.layout.title.text
+                                              or "close" in fig.layout.title.text)
+
+
+# ---- 12: pick a token by clicking it ------------------------------------------------------
+def test_clicking_a_stepper_bar_forces_that_token(lm):
+    st = gx.stepper(lm, "Hi! My name is", seed=1, n=10)
+    ids = [row[0] for row in st.fig.data[0].customdata]
+    st._on_click(st.fig.data[1], SimpleNamespace(point_inds=[3]))
+    step = st.session.steps[-1]
+    assert step.forced and step.token == ids[3]
+    assert st.session.text == "Hi! My name is" + lm.decode([ids[3]])
+
+
+def test_clicking_an_explorer_bar_forks_a_stepper_at_that_step(lm):
+    run = lm.generate("Hi! My name is", length=6, seed=4)
+    before = list(run[0].tokens)
+    ex = gx.explore(run, n=10)
+    ex.step_slider.value = 3
+    ids = [row[0] for row in ex.fig.data[0].customdata]
+    ex._on_click(ex.fig.data[0], SimpleNamespace(point_inds=[5]))
+    assert run[0].tokens == before  # the run is untouched
+    child = ex.forks[-1]
+    session = child.session
+    assert session.sample.tokens == before[:3] + [ids[5]] and session.steps[-1].forced
+    assert len(ex.forks_box.children) == 1
+    # the fork continues with the run's own draws after the forced token
+    assert session.steps[2].u == run[0].steps[2].u and session.seed == run.seed
+    assert torch.allclose(session.steps[2].logits, run[0].steps[2].logits, atol=1e-4)
+
+
+def test_explorer_of_a_bundle_says_why_it_cannot_fork(lm, tmp_path):
+    run = lm.generate("Hi", length=3, seed=1)
+    ex = gx.explore(gx.load_run(run.save(tmp_path / "b")))
+    ex._on_click(ex.fig.data[1], SimpleNamespace(point_inds=[0]))
+    assert "without its model" in ex.status.value and ex.forks == []
+
+
+def test_log_toggle_in_the_widgets(lm):
+    run = lm.generate("Hi", length=3, seed=1, temperature=100)
+    ex = gx.explore(run)
+    ex.log.value = True
+    assert ex.fig.layout.yaxis.type == "log"
+    st = gx.stepper(lm, "Hi")
+    st.log.value = True
+    assert st.fig.layout.yaxis.type == "log"
+
+
+def test_gallery_cases_render_every_builder(lm):
+    from gpt2explore import gallery_cases
+
+    figs = gallery_cases.figures(lm)
+    assert {"next_token_bars", "temperature_sweep", "generation_overview", "compare_next_token", "explore",
+            "stepper", "compare"} <= set(figs)
+    for name, fig in figs.items():
+        assert fig.data, name
+        json.loads(fig.to_json())
