@@ -17,7 +17,8 @@ import torch
 
 from . import formatting as fmt
 from . import provenance, sampling
-from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, settings_text, template, title, token_label
+from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, bottom_margin, settings_text,
+                    template, title, token_label)
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
@@ -153,6 +154,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     line.y = [] if cx is None else [floor, top * (3 if log else 1.05)]
     line.showlegend = cx is not None
     fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
+    fig.layout.margin.b = bottom_margin(data["labels"])
     fig.layout.xaxis.range = [-0.6, len(x) - 0.4]
     if log:
         lo = math.log10(floor)

@@ -13,7 +13,7 @@ import torch
 from . import formatting as fmt
 from . import provenance, sampling
 from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
-from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, nice_step, settings_text,  # noqa: F401
+from .style import (CHOSEN_COLOR, bottom_margin, CUT_COLOR, KEPT_COLOR, RAW_COLOR, nice_step, settings_text,  # noqa: F401
                     template, title, token_label)
 from .trace import show_token
 
@@ -122,6 +122,7 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom",
                                   bgcolor="rgba(255,255,255,0)"),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-60),
+                      margin_b=bottom_margin(labels, 60),
                       yaxis=dict(title="p(chosen token)", range=[0, 1.02], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1]),
                       yaxis2=dict(title="entropy (nats)", overlaying="y", side="right", showgrid=False,
                                   range=[0, e_hi * 1.02], dtick=dstep, tick0=0, tickformat="~g",
@@ -202,7 +203,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     _, top = title("", facts)
     head, _ = title(f"Next token after each prompt · {settings_text(settings)}", facts, height=440 + top)
     fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
-                      margin=dict(t=top + 45),
+                      margin=dict(t=top + 45, b=bottom_margin(ticks)),
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
                                   bgcolor="rgba(255,255,255,0)"),
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,

@@ -62,3 +62,11 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     text = main + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
     return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
                 yanchor="bottom"), 50 + 20 * len(lines)
+
+
+def bottom_margin(labels, angle: float = 45) -> int:
+    """Pixels below the axis that tick labels slanted at `angle` degrees need (14 px font)."""
+    import math
+
+    longest = max((len(label) for label in labels), default=1)
+    return int(36 + 8.2 * longest * math.sin(math.radians(angle)))

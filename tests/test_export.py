@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -93,6 +94,14 @@ def test_static_formats_are_valid_and_not_blank(tmp_path, fig, run):
     assert svg.lstrip().startswith("<svg") and svg.count("<text") > 10 and "gpt2explore-provenance" in svg
     pdf = gx.save(fig, tmp_path / "bars.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 5000 and b"%%EOF" in pdf[-64:]
+    # the document title is the figure's, not the renderer's
+    title = export.document_title(fig, tmp_path / "bars.pdf")
+    assert title.startswith("Next token at step 1")
+    assert ("/Title <FEFF" + title.encode("utf-16-be").hex().upper() + ">").encode() in pdf
+    assert b"/Info" in pdf[-400:] and f"<title>{title}</title>" in svg
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(tmp_path / "bars.pdf")], capture_output=True, text=True).stdout
+        assert f"Title:           {title}" in info
 
 
 def test_no_browser_is_a_clear_error_not_a_hang(tmp_path, rnd_dir):
