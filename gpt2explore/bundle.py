@@ -386,7 +386,8 @@ def check_replay(run: Run, folder) -> None:
                 probs = torch.stack([s.distribution() for s in steps])
             else:
                 rows = torch.stack([s.logits for s in steps])
-                probs = sampling.probabilities(rows, **settings.as_dict())  # (n, V)
+                context = [s.context_tokens for s in steps] if settings.uses_context else None
+                probs = sampling.probabilities(rows, **settings.as_dict(), context=context)  # (n, V)
             u = torch.tensor([s.u for s in steps], dtype=torch.float64)
             picked = sampling.pick(probs, u.to(probs.device)).tolist()
             for s, p, row in zip(steps, picked, probs):

@@ -51,6 +51,19 @@ def _add_common(p: argparse.ArgumentParser, nsamples_default: int, nsamples_help
                    help="keep the smallest set of tokens with this much probability; 1.0 = no limit")
     p.add_argument("--semantics", choices=["hf", "openai"], default="hf",
                    help="top-k/top-p rules: transformers' (hf, default) or OpenAI's sample.py")
+    more = p.add_argument_group("newer samplers (transformers' order; semantics hf only)")
+    more.add_argument("--repetition_penalty", "--repetition-penalty", dest="repetition_penalty", type=float,
+                      default=1.0, help="> 1 makes tokens already in the text less likely; 1.0 = off")
+    more.add_argument("--no_repeat_ngram_size", "--no-repeat-ngram-size", dest="no_repeat_ngram_size", type=int,
+                      default=0, help="never repeat an n-gram of this size; 0 = off")
+    more.add_argument("--min_p", "--min-p", dest="min_p", type=float, default=0.0,
+                      help="drop tokens below min_p x the top token's probability; 0 = off")
+    more.add_argument("--typical_p", "--typical-p", dest="typical_p", type=float, default=1.0,
+                      help="typical sampling's mass; 1.0 = off")
+    more.add_argument("--epsilon_cutoff", "--epsilon-cutoff", dest="epsilon_cutoff", type=float, default=0.0,
+                      help="drop tokens below this probability; 0 = off")
+    more.add_argument("--eta_cutoff", "--eta-cutoff", dest="eta_cutoff", type=float, default=0.0,
+                      help="drop tokens below min(eta, sqrt(eta) exp(-entropy)); 0 = off")
     p.add_argument("--stop_at_eos", "--stop-at-eos", dest="stop_at_eos", action="store_true",
                    help="end a sample at <|endoftext|> (the original always prints `length` tokens)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
@@ -96,9 +109,9 @@ def check_args(args) -> None:
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     try:
-        Settings(args.temperature, args.top_k, args.top_p, args.semantics)
+        Settings(**settings_of(args))
     except ValueError as err:
-        raise UsageError(f"--{str(err)}") from err
+        raise UsageError(f"--{str(err)}") from None
     from .loading import pick_device
 
     try:
@@ -140,10 +153,17 @@ def sample_header(n: int) -> str:
     return f"{RULE} SAMPLE {n} {RULE}"
 
 
+SETTING_FLAGS = ("temperature", "top_k", "top_p", "semantics", "repetition_penalty", "no_repeat_ngram_size",
+                 "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+
+
+def settings_of(args) -> dict:
+    return {name: getattr(args, name) for name in SETTING_FLAGS}
+
+
 def generation_kwargs(args, seed: int) -> dict:
-    return dict(length=args.length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                seed=seed, semantics=args.semantics, stop_at_eos=args.stop_at_eos,
-                progress=sys.stderr.isatty(), batch_size=args.batch_size)
+    return dict(length=args.length, seed=seed, stop_at_eos=args.stop_at_eos, progress=sys.stderr.isatty(),
+                batch_size=args.batch_size, **settings_of(args))
 
 
 def cmd_sample(lm, args, seed: int, out) -> None:
@@ -207,6 +227,7 @@ def side_by_side(columns: list[list[str]], headers: list[str], width: int) -> st
 
 
 def cmd_compare(lm, args, seed: int, out) -> None:
+    from .sampling import Settings
     from .trace import show_token
 
     width = args.width or shutil.get_terminal_size((120, 24)).columns
@@ -217,8 +238,10 @@ def cmd_compare(lm, args, seed: int, out) -> None:
     columns = [[s.text.strip() for s in samples] for samples in per_prompt]
     print(side_by_side(columns, args.prompts, width), file=out)
     print(file=out)
+    more = "".join(f", {k}={v}" for k, v in settings_of(args).items() if k in SETTING_FLAGS[4:]
+                   and v != Settings().as_dict()[k])
     print(f"Most likely next tokens after each prompt (T={args.temperature}, top_k={args.top_k}, "
-          f"top_p={args.top_p}, {args.semantics}):", file=out)
+          f"top_p={args.top_p}{more}, {args.semantics}):", file=out)
     tops = []
     for samples in per_prompt:
         step = samples[0].steps[0]

@@ -114,7 +114,7 @@ def left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, 
 def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: int | None = None,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
              semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
-             keep_logits="float32", first_sample: int = 0) -> Run:
+             keep_logits="float32", first_sample: int = 0, **samplers) -> Run:
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
@@ -130,8 +130,14 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     probabilities).
     first_sample: the index of the first sample (samples first_sample .. first_sample+nsamples-1
     draw the same uniforms as in a call that started at 0).
+    samplers: the newer settings by name (repetition_penalty, no_repeat_ngram_size, min_p,
+    typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
+    order; the first two read each sample's own tokens so far (prompt and generated).
     """
-    settings = Settings(temperature, top_k, top_p, semantics)
+    unknown = sorted(set(samplers) - set(sampling.NEW_SAMPLERS))
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(sampling.SETTING_NAMES)}")
+    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
     prompts = normalize_prompts(prompt)
     check_count("nsamples", nsamples)
     check_count("batch_size", batch_size)
@@ -183,6 +189,7 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
     u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
     done = torch.zeros(len(jobs), dtype=torch.bool, device=device)
     tokens, logits_rows = [], []
+    contexts = [list(j.tokens) for j in jobs] if settings.uses_context else None  # each row's own tokens
     cache = None
     with capture(model) as cap:
         for t in range(length):
@@ -191,9 +198,12 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             if keep == "float16":
                 # draw from exactly the values kept, so the bars show what the token came from
                 logits = logits.to(torch.float16)
-            probs = sampling.probabilities(logits, **settings.as_dict())  # (B, V)
+            probs = sampling.probabilities(logits, **settings.as_dict(), context=contexts)  # (B, V)
             token = sampling.pick(probs, u[:, t])  # (B,)
             token = torch.where(done, torch.full_like(token, eos), token)
+            if contexts is not None:
+                for row, tok in zip(contexts, token.tolist()):
+                    row.append(tok)
             chosen_p = probs.gather(-1, token[:, None])[:, 0]
             tokens.append((token, chosen_p))
             logits_rows.append(None if keep == "none" else

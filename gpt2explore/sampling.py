@@ -35,42 +35,90 @@ OPENAI_FILTER_VALUE = -1e10
 
 @dataclass(frozen=True)
 class Settings:
-    """How a step's logits become its distribution."""
+    """How a step's logits become its distribution (defaults: every stage off but the model)."""
 
     temperature: float = 1.0  # 1.0 = no change, < 1.0 = less random, > 1.0 = more random, 0 = greedy
     top_k: int = 0  # 0 = no limit
     top_p: float = 1.0  # 1.0 = no limit
     semantics: str = "hf"  # "hf" (transformers) or "openai" (gpt-2 sample.py)
+    repetition_penalty: float = 1.0  # 1.0 = off; > 1 makes tokens already in the context less likely
+    no_repeat_ngram_size: int = 0  # 0 = off; n bans any token that would repeat an n-gram of the context
+    min_p: float = 0.0  # 0 = off; drop tokens below min_p x the top token's probability
+    typical_p: float = 1.0  # 1.0 = off; typical sampling's mass
+    epsilon_cutoff: float = 0.0  # 0 = off; drop tokens below this probability
+    eta_cutoff: float = 0.0  # 0 = off; drop tokens below min(eta, sqrt(eta) exp(-entropy))
 
     def __post_init__(self):
-        check_settings(self.temperature, self.top_k, self.top_p, self.semantics)
+        check_settings(**self.as_dict())
 
-    def replace(self, temperature=None, top_k=None, top_p=None, semantics=None) -> "Settings":
+    def replace(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> "Settings":
         """A copy with the given values changed; None keeps the current one."""
-        return Settings(
-            self.temperature if temperature is None else temperature,
-            self.top_k if top_k is None else top_k,
-            self.top_p if top_p is None else top_p,
-            self.semantics if semantics is None else semantics,
-        )
+        values = self.as_dict()
+        for key, value in dict(temperature=temperature, top_k=top_k, top_p=top_p, semantics=semantics,
+                               **more).items():
+            if key not in values:
+                raise ValueError(f"unknown setting {key!r}; the settings are {', '.join(values)}")
+            if value is not None:
+                values[key] = value
+        return Settings(**values)
 
     def as_dict(self) -> dict:
-        return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
-                "semantics": self.semantics}
+        return {name: getattr(self, name) for name in SETTING_NAMES}
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether a stage reads the tokens so far (repetition penalty, no-repeat n-grams)."""
+        return self.repetition_penalty != 1.0 or self.no_repeat_ngram_size > 0
+
+    def changed(self) -> dict:
+        """The settings that differ from the defaults (for captions and the CLI)."""
+        return {k: v for k, v in self.as_dict().items() if v != DEFAULTS[k]}
 
 
-def check_settings(temperature, top_k, top_p, semantics="hf") -> None:
+SETTING_NAMES = ("temperature", "top_k", "top_p", "semantics", "repetition_penalty", "no_repeat_ngram_size",
+                 "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+NEW_SAMPLERS = SETTING_NAMES[4:]  # what OpenAI's sample.py does not know
+DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "semantics": "hf", "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0, "min_p": 0.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
+
+
+def _real(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def check_settings(temperature=1.0, top_k=0, top_p=1.0, semantics="hf", repetition_penalty=1.0,
+                   no_repeat_ngram_size=0, min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0) -> None:
     """Raise ValueError naming the bad value; accept the documented ranges."""
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not math.isfinite(temperature) or temperature < 0:
+    if not _real(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
     if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 0:
         raise ValueError(f"top_k must be an integer >= 0 (0 = no limit), got {top_k!r}")
-    if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real) \
-            or not math.isfinite(top_p) or not 0 < top_p <= 1:
+    if not _real(top_p) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1] (1.0 = no limit), got {top_p!r}")
     if semantics not in SEMANTICS:
         raise ValueError(f"semantics must be one of {', '.join(SEMANTICS)}, got {semantics!r}")
+    if not _real(repetition_penalty) or repetition_penalty <= 0:
+        raise ValueError(f"repetition_penalty must be a number > 0 (1.0 = off), got {repetition_penalty!r}")
+    if isinstance(no_repeat_ngram_size, bool) or not isinstance(no_repeat_ngram_size, numbers.Integral) \
+            or no_repeat_ngram_size < 0:
+        raise ValueError(f"no_repeat_ngram_size must be an integer >= 0 (0 = off), got {no_repeat_ngram_size!r}")
+    if not _real(min_p) or not 0 <= min_p <= 1:
+        raise ValueError(f"min_p must be in [0, 1] (0 = off), got {min_p!r}")
+    if not _real(typical_p) or not 0 < typical_p <= 1:
+        raise ValueError(f"typical_p must be in (0, 1] (1.0 = off), got {typical_p!r}")
+    if not _real(epsilon_cutoff) or not 0 <= epsilon_cutoff < 1:
+        raise ValueError(f"epsilon_cutoff must be in [0, 1) (0 = off), got {epsilon_cutoff!r}")
+    if not _real(eta_cutoff) or not 0 <= eta_cutoff < 1:
+        raise ValueError(f"eta_cutoff must be in [0, 1) (0 = off), got {eta_cutoff!r}")
+    if semantics == "openai":
+        extra = {k: v for k, v in dict(repetition_penalty=repetition_penalty,
+                                       no_repeat_ngram_size=no_repeat_ngram_size, min_p=min_p, typical_p=typical_p,
+                                       epsilon_cutoff=epsilon_cutoff, eta_cutoff=eta_cutoff).items()
+                 if v != DEFAULTS[k]}
+        if extra:
+            names = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+            raise ValueError(f"semantics='openai' follows OpenAI's sample.py, which knows only temperature, "
+                             f"top_k and top_p; got {names}: use semantics='hf' for the newer samplers")
 
 
 def greedy(logits: torch.Tensor) -> torch.Tensor:
@@ -128,19 +176,31 @@ def apply_top_p(logits: torch.Tensor, top_p: float, semantics: str = "hf") -> to
     return logits.masked_fill(logits < min_value, OPENAI_FILTER_VALUE)
 
 
-def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
-                  top_p: float = 1.0, semantics: str = "hf") -> torch.Tensor:
-    """Raw logits -> filtered logits: temperature, then top-k, then top-p (float32)."""
-    check_settings(temperature, top_k, top_p, semantics)
-    filtered = apply_temperature(logits.float(), temperature)
-    filtered = apply_top_k(filtered, top_k, semantics)
-    return apply_top_p(filtered, top_p, semantics)
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  semantics: str = "hf", context=None, stage_order=None, **more) -> torch.Tensor:
+    """Raw logits -> filtered logits (float32): every active stage in order (transformers'
+    order unless `stage_order`): repetition penalty, no-repeat n-grams, temperature, top-k,
+    top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
+    logits (V,), one list per row for (B, V)); needed only by the first two stages."""
+    from .stages import active_stages
+
+    settings = Settings(temperature, top_k, top_p, semantics, **more)
+    if settings.uses_context and context is None:
+        raise ValueError("repetition_penalty and no_repeat_ngram_size need the tokens so far: pass context=")
+    filtered = logits.float()
+    stages = active_stages(settings, stage_order)
+    if not stages:
+        return filtered.clone()
+    for stage in stages:
+        filtered = stage.apply(filtered, context)
+    return filtered
 
 
-def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
-                  top_p: float = 1.0, semantics: str = "hf") -> torch.Tensor:
+def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  semantics: str = "hf", context=None, stage_order=None, **more) -> torch.Tensor:
     """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits)."""
-    return filter_logits(logits, temperature, top_k, top_p, semantics).softmax(dim=-1)
+    return filter_logits(logits, temperature, top_k, top_p, semantics, context=context, stage_order=stage_order,
+                         **more).softmax(dim=-1)
 
 
 PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens (a full sort is the fallback)

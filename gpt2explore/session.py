@@ -21,9 +21,9 @@ class Session:
     """A single sample generated one step at a time, with the model's KV cache kept."""
 
     def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int | None = None, semantics: str = "hf", sample_index: int = 0):
+                 seed: int | None = None, semantics: str = "hf", sample_index: int = 0, **samplers):
         self.lm = lm
-        self.settings = Settings(temperature, top_k, top_p, semantics)
+        self.settings = Settings(temperature, top_k, top_p, semantics, **samplers)
         if prompt is not None:
             normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
         self.prompt = prompt
@@ -73,9 +73,10 @@ class Session:
         step.token = step.resample()
         return step
 
-    def set(self, temperature=None, top_k=None, top_p=None, semantics=None) -> "Session":
-        """Change the settings for the next steps (None keeps a value)."""
-        self.settings = self.settings.replace(temperature, top_k, top_p, semantics)
+    def set(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> "Session":
+        """Change the settings for the next steps (None keeps a value); the newer samplers
+        (min_p=, repetition_penalty=, ...) by name."""
+        self.settings = self.settings.replace(temperature, top_k, top_p, semantics, **more)
         self._changed()
         return self
 
@@ -99,7 +100,7 @@ class Session:
             for _ in range(n):
                 k = len(self.steps)
                 u = float(self._uniform(k))
-                probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
+                probs = self._next_probs()
                 token = int(sampling.pick(probs, u))
                 new.append(self._append(token, u, float(probs[token])))
         finally:
@@ -116,7 +117,7 @@ class Session:
         """Append a chosen token (an id, or text that encodes to one token); its step records
         the distribution it was chosen against."""
         tid = self.lm.token_id(token)
-        probs = sampling.probabilities(self.next_logits, **self.settings.as_dict())
+        probs = self._next_probs()
         step = self._append(tid, None, float(probs[tid]), forced=True)
         self._changed()
         return step
@@ -180,6 +181,10 @@ class Session:
         return self._stepper.widget
 
     # ---- internals --------------------------------------------------------------------
+    def _next_probs(self) -> torch.Tensor:
+        context = self.tokens if self.settings.uses_context else None
+        return sampling.probabilities(self.next_logits, **self.settings.as_dict(), context=context)
+
     def _append(self, token: int, u: float | None, prob: float, forced: bool = False) -> Step:
         if len(self.tokens) >= self.lm.n_ctx:
             raise ValueError(f"the context window of {self.lm.n_ctx} tokens is full; go back() or "

@@ -1,6 +1,7 @@
 """The look every figure shares: print-friendly template, colours, token labels, settings text."""
 from __future__ import annotations
 
+from .stages import LABELS
 from .trace import show_token
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
@@ -31,7 +32,9 @@ def settings_text(settings) -> str:
     t = "greedy (T=0)" if settings.temperature == 0 else f"T={settings.temperature:g}"
     k = "no top-k" if settings.top_k == 0 else f"top-k={settings.top_k}"
     p = "no top-p" if settings.top_p >= 1 else f"top-p={settings.top_p:g}"
-    return f"{t}, {k}, {p}, {settings.semantics} rules"
+    more = "".join(f", {LABELS[name]}={value:g}" for name, value in settings.changed().items() if name in LABELS
+                   and name not in ("temperature", "top_k", "top_p"))
+    return f"{t}, {k}, {p}{more}, {settings.semantics} rules"
 
 
 def nice_step(span: float, target: int = 5) -> float:

@@ -130,35 +130,43 @@ class Step:
     truncation: Truncation | None = field(default=None, repr=False)  # set for top-N bundles
 
     # ---- the distribution -------------------------------------------------------------
-    def distribution(self, temperature=None, top_k=None, top_p=None, semantics=None) -> torch.Tensor:
+    def distribution(self, temperature=None, top_k=None, top_p=None, semantics=None, stage_order=None,
+                     **more) -> torch.Tensor:
         """Probabilities over the full vocabulary (None = this step's own settings).
 
         For a step loaded from a top-N bundle, `exact_for(...)` says whether the result is
         exact: always at the step's own settings, at T=1 for the stored tokens, and for any
-        top_k <= N; elsewhere the dropped tail is estimated (see `Truncation`)."""
-        settings = self.settings_for(temperature, top_k, top_p, semantics)
+        top_k <= N; elsewhere the dropped tail is estimated (see `Truncation`). More settings
+        (min_p, typical_p, epsilon_cutoff, eta_cutoff, repetition_penalty, no_repeat_ngram_size)
+        go by name; the last two read the step's context (prompt and earlier steps).
+        `stage_order` runs the stages in another order (only the default is transformers')."""
+        settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
         cut = self.truncation
-        if cut is not None and cut.own_probs is not None and settings == self.settings:
+        if cut is not None and cut.own_probs is not None and settings == self.settings and stage_order is None:
             logits = self.require_logits()
             return torch.zeros(logits.shape[-1], dtype=torch.float32, device=logits.device).scatter(
                 -1, cut.ids, cut.own_probs.float())
-        return sampling.probabilities(self.require_logits(), **settings.as_dict())
+        context = self.context_tokens if settings.uses_context else None
+        return sampling.probabilities(self.require_logits(), **settings.as_dict(), context=context,
+                                      stage_order=stage_order)
 
-    def exact_for(self, temperature=None, top_k=None, top_p=None, semantics=None) -> bool:
+    def exact_for(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> bool:
         """Whether `distribution(...)` with these settings is exact (always, unless the step
         comes from a top-N bundle and the settings need the dropped tail)."""
         cut = self.truncation
         if cut is None:
             return True
-        settings = self.settings_for(temperature, top_k, top_p, semantics)
+        settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
         if settings == self.settings and cut.own_probs is not None:
             return True
+        if any(getattr(settings, k) != sampling.DEFAULTS[k] for k in sampling.NEW_SAMPLERS):
+            return 0 < settings.top_k <= cut.width  # the new cut-offs read the whole distribution
         if 0 < settings.top_k <= cut.width or settings.temperature == 0:
             return True
         return settings.temperature == 1.0 and settings.top_p >= 1.0
 
-    def settings_for(self, temperature=None, top_k=None, top_p=None, semantics=None) -> Settings:
-        return self.settings.replace(temperature, top_k, top_p, semantics)
+    def settings_for(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> Settings:
+        return self.settings.replace(temperature, top_k, top_p, semantics, **more)
 
     def require_logits(self) -> torch.Tensor:
         if self.logits is None:
@@ -166,16 +174,16 @@ class Step:
                              "keep_logits='float32' or 'float16' to explore its distribution")
         return self.logits
 
-    def resample(self, temperature=None, top_k=None, top_p=None, semantics=None) -> int:
+    def resample(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> int:
         """The token the same uniform picks under other settings (the step's own by default)."""
         if self.u is None:
             raise ValueError("a forced step has no uniform to replay")
-        return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics), self.u))
+        return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics, **more), self.u))
 
-    def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None) -> TopTable:
+    def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> TopTable:
         """The n most likely tokens (by raw logit) with their probability under the given
         settings: rows of (rank, id, text, prob, logit); shows as a table in a notebook."""
-        probs = self.distribution(temperature, top_k, top_p, semantics)
+        probs = self.distribution(temperature, top_k, top_p, semantics, **more)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
         ids, p = ids.tolist(), probs[ids].tolist()
@@ -344,9 +352,11 @@ class Run:
 
     def __repr__(self) -> str:
         s = self.settings
+        more = "".join(f", {k}={v!r}" for k, v in s.changed().items()
+                       if k not in ("temperature", "top_k", "top_p", "semantics"))
         head = (f"Run({len(self.samples)} samples of {self.length} tokens, model={self.model_name!r}, "
                 f"seed={self.seed}, temperature={s.temperature}, top_k={s.top_k}, top_p={s.top_p}, "
-                f"semantics={s.semantics!r})")
+                f"semantics={s.semantics!r}{more})")
         body = "\n".join(f"  [{i}] {(x.prompt or '')!r} + {x.text!r}" for i, x in enumerate(self.samples[:10]))
         more = f"\n  ... {len(self.samples) - 10} more" if len(self.samples) > 10 else ""
         return head + ("\n" + body if body else "") + more

@@ -1,0 +1,186 @@
+"""Today's samplers: each stage equals transformers' own processor/warper, in transformers'
+order; defaults change nothing; the newer settings reach every place settings go."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore import sampling, stages
+
+NEW = dict(repetition_penalty=1.3, no_repeat_ngram_size=2, min_p=0.05, typical_p=0.9, epsilon_cutoff=3e-3,
+           eta_cutoff=2e-3)
+
+
+def reference(logits, input_ids, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0,
+              no_repeat_ngram_size=0, min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0):
+    """transformers' classes, in the order its generate builds them."""
+    from transformers.generation import logits_process as lp
+
+    procs = lp.LogitsProcessorList()
+    if repetition_penalty != 1.0:
+        procs.append(lp.RepetitionPenaltyLogitsProcessor(repetition_penalty))
+    if no_repeat_ngram_size:
+        procs.append(lp.NoRepeatNGramLogitsProcessor(no_repeat_ngram_size))
+    if temperature != 1.0:
+        procs.append(lp.TemperatureLogitsWarper(temperature))
+    if top_k:
+        procs.append(lp.TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        procs.append(lp.TopPLogitsWarper(top_p))
+    if min_p:
+        procs.append(lp.MinPLogitsWarper(min_p))
+    if typical_p < 1.0:
+        procs.append(lp.TypicalLogitsWarper(typical_p))
+    if epsilon_cutoff:
+        procs.append(lp.EpsilonLogitsWarper(epsilon_cutoff))
+    if eta_cutoff:
+        procs.append(lp.EtaLogitsWarper(eta_cutoff, device=logits.device))
+    return procs(input_ids, logits.clone()).softmax(-1)
+
+
+@pytest.fixture(scope="module")
+def case():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 300, generator=gen) * 3
+    # contexts with repeats, so the penalty and the n-gram ban have something to do
+    ids = torch.randint(0, 40, (4, 24), generator=gen)
+    ids[:, 10:14] = ids[:, 2:6]
+    ids[:, -1] = ids[:, 4]  # the last token repeats one that had a successor: an n-gram to ban
+    return logits, ids
+
+
+@pytest.mark.parametrize("name", list(NEW))
+def test_each_new_setting_alone_equals_transformers(case, name):
+    logits, ids = case
+    kw = {name: NEW[name]}
+    ours = sampling.probabilities(logits, context=ids.tolist(), **kw)
+    assert torch.allclose(ours, reference(logits, ids, **kw), atol=1e-6)
+    assert not torch.equal(ours, logits.softmax(-1))  # the setting does something here
+    one = sampling.probabilities(logits[1], context=ids[1].tolist(), **kw)  # one row alone: the same
+    assert torch.allclose(one, ours[1], atol=1e-7)
+
+
+@pytest.mark.parametrize("classic", [dict(), dict(temperature=0.7), dict(temperature=1.4, top_k=50, top_p=0.9)])
+def test_all_at_once_equals_transformers(case, classic):
+    logits, ids = case
+    kw = dict(NEW, **classic)
+    ours = sampling.probabilities(logits, context=ids.tolist(), **kw)
+    assert torch.allclose(ours, reference(logits, ids, **kw), atol=1e-6)
+    assert torch.equal(logits, case[0])  # the input was not modified
+
+
+def test_openai_rules_know_only_three_settings():
+    for name, value in NEW.items():
+        with pytest.raises(ValueError, match="only temperature, top_k and top_p"):
+            gx.Settings(semantics="openai", **{name: value})
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(min_p=1.5), "min_p"), (dict(min_p=-0.1), "min_p"), (dict(typical_p=0), "typical_p"),
+    (dict(typical_p=1.2), "typical_p"), (dict(epsilon_cutoff=-1e-3), "epsilon_cutoff"),
+    (dict(eta_cutoff=-0.1), "eta_cutoff"), (dict(repetition_penalty=0), "repetition_penalty"),
+    (dict(repetition_penalty=-1.0), "repetition_penalty"), (dict(no_repeat_ngram_size=-1), "no_repeat_ngram_size"),
+    (dict(no_repeat_ngram_size=1.5), "no_repeat_ngram_size"), (dict(min_p="0.1"), "min_p"),
+    (dict(typical_p=float("nan")), "typical_p"), (dict(eta_cutoff=float("inf")), "eta_cutoff"),
+])
+def test_bad_values_name_themselves(kw, words):
+    with pytest.raises(ValueError, match=words):
+        gx.Settings(**kw)
+
+
+def test_stage_list_reads_the_settings_in_transformers_order():
+    s = gx.Settings(temperature=0.7, top_k=40, top_p=0.9, **NEW)
+    assert [st.name for st in stages.active_stages(s)] == list(stages.HF_ORDER)
+    assert stages.active_stages(gx.Settings()) == []
+    custom = stages.active_stages(gx.Settings(temperature=0.7, min_p=0.1), stage_order=["min_p", "temperature"])
+    assert [st.name for st in custom] == ["min_p", "temperature"]
+    with pytest.raises(ValueError, match="stage_order"):
+        stages.active_stages(s, stage_order=["nope"])
+
+
+def test_generation_and_sessions_apply_the_penalty_to_each_samples_own_tokens(lm):
+    run = lm.generate(["Hello there", "Hi! My name is"], nsamples=2, batch_size=3, length=8, seed=2,
+                      repetition_penalty=1.5, no_repeat_ngram_size=2, min_p=0.01)
+    alone = lm.generate(["Hello there", "Hi! My name is"], nsamples=2, batch_size=1, length=8, seed=2,
+                        repetition_penalty=1.5, no_repeat_ngram_size=2, min_p=0.01)
+    assert [s.tokens for s in run] == [s.tokens for s in alone]  # batch size does not matter
+    for sample in run:
+        for step in sample.steps:
+            assert step.resample() == step.token  # replayed from the stored logits and context
+            assert step.settings.repetition_penalty == 1.5
+            probs = step.distribution()
+            ctx = step.context_tokens
+            direct = sampling.probabilities(step.logits, context=ctx, repetition_penalty=1.5,
+                                            no_repeat_ngram_size=2, min_p=0.01)
+            assert torch.equal(probs, direct)
+        ids = sample.context_tokens
+        grams = [tuple(ids[i:i + 2]) for i in range(len(ids) - 1)]
+        assert len(grams) == len(set(grams))  # no bigram repeats
+    session = lm.session("Hello there", seed=2, sample_index=0, repetition_penalty=1.5, no_repeat_ngram_size=2,
+                         min_p=0.01)
+    session.step(8)
+    assert session.sample.tokens == run[0].tokens
+    session.set(min_p=0.2)
+    assert session.settings.min_p == 0.2 and session.settings.repetition_penalty == 1.5
+
+
+def test_defaults_keep_todays_tokens(lm):
+    a = lm.generate("Hello", length=10, seed=3, top_k=20)
+    b = lm.generate("Hello", length=10, seed=3, top_k=20, repetition_penalty=1.0, min_p=0.0, typical_p=1.0)
+    assert a[0].tokens == b[0].tokens
+
+
+def test_unknown_settings_are_refused(lm):
+    with pytest.raises(ValueError, match="unknown setting 'min_q'"):
+        lm.generate("Hi", length=2, min_q=0.1)
+
+
+def test_bundles_carry_the_new_settings_and_old_bundles_load(tmp_path, lm):
+    run = lm.generate("Hello there", length=5, seed=1, min_p=0.05, repetition_penalty=1.2)
+    loaded = gx.load_run(run.save(tmp_path / "new"))
+    assert loaded.settings == run.settings and loaded[0].steps[2].settings.min_p == 0.05
+    # a bundle written before these settings existed: four keys per settings record
+    plain = lm.generate("Hello there", length=5, seed=1)
+    folder = plain.save(tmp_path / "old")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    old = ("temperature", "top_k", "top_p", "semantics")
+    manifest["settings"] = {k: manifest["settings"][k] for k in old}
+    for sample in manifest["samples"]:
+        sample["settings"] = [{k: s[k] for k in old} for s in sample["settings"]]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    back = gx.load_run(folder)
+    assert back.texts == plain.texts and back.settings == gx.Settings()
+
+
+def test_run_to_frame_and_provenance_carry_them(lm):
+    run = lm.generate("Hello", length=3, seed=1, typical_p=0.8)
+    fig = gx.next_token_bars(run[0].steps[0])
+    facts = fig.layout.meta["gpt2explore"]
+    assert facts["settings"]["typical_p"] == 0.8
+    assert "typical=0.8" in fig.layout.title.text
+    frame = run.to_frame(top=3)
+    assert list(frame.prob) == pytest.approx(
+        [float(run[0].steps[r.step].distribution()[r.token_id]) for r in frame.itertuples()])
+
+
+def test_cli_flags(rnd_dir):
+    base = [sys.executable, "-m", "gpt2explore", "sample", f"--model_name={rnd_dir}", "--nsamples=1",
+            "--length=6", "--seed=4"]
+    out = subprocess.run(base + ["--min_p=0.05", "--repetition_penalty=1.3", "--no_repeat_ngram_size=2",
+                                 "--typical_p=0.95", "--epsilon_cutoff=1e-4", "--eta_cutoff=1e-4"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lm = gx.load(str(rnd_dir))
+    run = lm.generate(None, length=6, seed=4, min_p=0.05, repetition_penalty=1.3, no_repeat_ngram_size=2,
+                      typical_p=0.95, epsilon_cutoff=1e-4, eta_cutoff=1e-4, keep_logits="none")
+    assert run[0].text in out.stdout
+    for flag in ["--min_p=2", "--typical_p=0", "--repetition_penalty=0", "--no_repeat_ngram_size=-1",
+                 "--eta_cutoff=nan"]:
+        bad = subprocess.run(base + [flag], capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, (flag, bad.stderr)
+        assert flag.split("=")[0].lstrip("-") in bad.stderr
+    openai = subprocess.run(base + ["--semantics=openai", "--min_p=0.1"], capture_output=True, text=True, timeout=120)
+    assert openai.returncode == 2 and "only temperature" in openai.stderr
