@@ -33,9 +33,10 @@ _NAMES = {
     "save": "export", "caption": "export", "load_run": "export",
     "BundleError": "bundle",
     "table": "formatting",
+    "sampling_stages": "pipeline", "pipeline_figure": "pipeline",
 }
-_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "lm", "loading", "plots",
-               "provenance", "sampling", "session", "style", "teaching", "trace", "widgets"}
+_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "lm", "loading", "pipeline", "plots",
+               "provenance", "sampling", "session", "stages", "style", "teaching", "trace", "widgets"}
 
 
 def __getattr__(name):
@@ -68,4 +69,5 @@ def __dir__():
 __all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step",
            "capture", "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__",
            "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
-           "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table"]
+           "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table",
+           "sampling_stages", "pipeline_figure"]

@@ -25,9 +25,10 @@ HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>lo
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
 
 
-def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20) -> dict:
-    """The top-n tokens of a step (by raw logit) with both distributions, as host lists."""
-    settings = step.settings_for(temperature, top_k, top_p, semantics)
+def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20, **more) -> dict:
+    """The top-n tokens of a step (by raw logit) with both distributions, as host lists; the
+    newer samplers (min_p=, ...) by name."""
+    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
     logits = step.require_logits().float()
     probs = step.distribution(**settings.as_dict())  # (V,)
     raw = logits.softmax(-1)
@@ -92,7 +93,7 @@ def bars_title(step, data, compact: bool = False) -> str:
 
 
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                    log: bool = False, compact: bool = False):
+                    log: bool = False, compact: bool = False, **more):
     """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
     beside the distribution after the settings. The drawn token is orange, each token the
     settings cut has a grey cross at its foot, and a dashed line marks the cut-off; each has a
@@ -119,15 +120,15 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
                                   bgcolor="rgba(255,255,255,0)", font=dict(size=12),
                                   entrywidth=0.33, entrywidthmode="fraction"),
                       xaxis=dict(tickmode="array", tickangle=-45))
-    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact)
+    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)
     return fig
 
 
 def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                log: bool | None = None, compact: bool | None = None) -> dict:
+                log: bool | None = None, compact: bool | None = None, **more) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
     `log` / `compact` None keep the figure's current choice."""
-    data = bars_data(step, temperature, top_k, top_p, semantics, n)
+    data = bars_data(step, temperature, top_k, top_p, semantics, n, **more)
     if log is None:
         log = fig.layout.yaxis.type == "log"
     if compact is None:

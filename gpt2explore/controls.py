@@ -32,16 +32,49 @@ def settings_controls(settings) -> dict:
         "top_p": W.FloatSlider(value=settings.top_p, min=min(TOP_P_MIN, float(settings.top_p)), max=1.0,
                                step=0.01, description="top_p", readout_format=".3g",
                                layout=SLIDER_LAYOUT, style=STYLE),
+        **more_controls(settings),
         "semantics": W.ToggleButtons(options=list(sampling.SEMANTICS), value=settings.semantics,
                                      description="rules", style=STYLE,
                                      tooltips=["transformers' warpers", "OpenAI's sample.py"]),
     }
 
 
-def settings_box(controls: dict) -> W.HBox:
-    """The four settings controls in two columns."""
-    return W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
-                   W.VBox([controls["top_p"], controls["semantics"]])])
+MORE = ("repetition_penalty", "no_repeat_ngram_size", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
+
+
+def more_controls(settings) -> dict:
+    """The newer samplers' controls (each off at its default), ranges widened to the values."""
+    def fslider(name, value, lo, hi, step, fmt_=".3g"):
+        return W.FloatSlider(value=value, min=min(lo, value), max=max(hi, value), step=step, description=name,
+                             readout_format=fmt_, layout=SLIDER_LAYOUT, style=STYLE)
+
+    return {
+        "repetition_penalty": fslider("repetition_penalty", settings.repetition_penalty, 0.5, 2.0, 0.05),
+        "no_repeat_ngram_size": W.IntSlider(value=settings.no_repeat_ngram_size, min=0,
+                                            max=max(6, settings.no_repeat_ngram_size), description="no_repeat_ngram",
+                                            layout=SLIDER_LAYOUT, style=STYLE),
+        "min_p": fslider("min_p", settings.min_p, 0.0, 0.5, 0.01),
+        "typical_p": fslider("typical_p", settings.typical_p, 0.05, 1.0, 0.01),
+        "epsilon_cutoff": fslider("epsilon_cutoff", settings.epsilon_cutoff, 0.0, 0.01, 1e-4, ".1e"),
+        "eta_cutoff": fslider("eta_cutoff", settings.eta_cutoff, 0.0, 0.01, 1e-4, ".1e"),
+    }
+
+
+def settings_box(controls: dict) -> W.VBox:
+    """The four classic controls in two columns, then the newer samplers in a collapsed
+    "more samplers" section (open when any of them is set)."""
+    classic = W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
+                      W.VBox([controls["top_p"], controls["semantics"]])])
+    more = W.VBox([W.HBox([controls[a], controls[b]]) for a, b in zip(MORE[::2], MORE[1::2])])
+    section = W.Accordion(children=[more], titles=("more samplers (min-p, typical, epsilon, eta, repetition)",))
+    section.selected_index = 0 if any(_is_set(m, controls[m].value) for m in MORE) else None
+    return W.VBox([classic, section])
+
+
+def _is_set(name: str, value) -> bool:
+    from .sampling import DEFAULTS
+
+    return value != DEFAULTS[name]
 
 
 def settings_values(controls: dict) -> dict:
@@ -49,12 +82,16 @@ def settings_values(controls: dict) -> dict:
     return {k: c.value for k, c in controls.items()}
 
 
-def readout_html(data) -> str:
-    """Entropy, tokens kept and the drawn token's probability under the current settings."""
+def readout_html(data, cuts=None) -> str:
+    """Entropy, tokens kept and the drawn token's probability under the current settings, and
+    (given `cuts` from pipeline.stage_cuts) which stage removed how many of its rivals."""
+    from .pipeline import cuts_text
+
     tok = "" if data["token_prob"] is None else f" · p(drawn token) <b>{fmt.prob(data['token_prob'])}</b>"
+    cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
     return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
             f"(model: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"
-            f"{tok}</span>")
+            f"{tok}{cut}</span>")
 
 
 def log_toggle() -> W.Checkbox:

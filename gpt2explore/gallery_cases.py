@@ -22,4 +22,7 @@ def figures(lm) -> dict:
         "stepper": gx.stepper(lm, "Hi! My name is", seed=1, top_k=40).figure(),
         "compare": gx.compare(lm, NAMES, length=8, seed=1, top_k=40).figure(),
     }
+    modern = lm.generate("Hi! My name is", nsamples=1, length=12, seed=1, temperature=0.8, top_k=40, min_p=0.05,
+                         repetition_penalty=1.3)
+    figs["pipeline_figure"] = gx.pipeline_figure(modern[0].steps[4], top_p=0.9, typical_p=0.95)
     return figs

@@ -23,7 +23,7 @@ TEMPERATURE_TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
 COUNT_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
 
 
-def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, semantics=None) -> dict:
+def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, semantics=None, **more) -> dict:
     """How the top tokens' probabilities, entropy and nucleus size move with temperature.
     `nucleus`: tokens kept under the settings; `mass90`: how many of the likeliest tokens it
     takes to hold 90% of the probability (moves with T even when the settings keep a fixed set)."""
@@ -33,7 +33,7 @@ def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, sema
     ids = torch.topk(logits, n).indices
     rows = []
     for t in temperatures:
-        settings = step.settings_for(t, top_k, top_p, semantics)
+        settings = step.settings_for(t, top_k, top_p, semantics, **more)
         probs = step.distribution(**settings.as_dict())
         ranked = probs.sort(descending=True).values.double().cumsum(-1)
         mass = int((ranked < NUCLEUS_P).sum()) + 1
@@ -50,15 +50,15 @@ def _ticks_within(ticks, low, high):
     return inside or [low, high]
 
 
-def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=None, semantics=None):
+def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=None, semantics=None, **more):
     """Three panels over temperature (log axis, round ticks): the top tokens' probabilities,
     the entropy, and how many tokens it takes to hold 90% of the probability (with the tokens
     the settings keep, when they cut)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    d = sweep_data(step, temperatures, n, top_k, top_p, semantics)
-    settings = step.settings_for(None, top_k, top_p, semantics)
+    d = sweep_data(step, temperatures, n, top_k, top_p, semantics, **more)
+    settings = step.settings_for(None, top_k, top_p, semantics, **more)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
                         subplot_titles=("top tokens' probability", "entropy (nats)",
                                         f"tokens holding {NUCLEUS_P:.0%} of p"))
@@ -69,7 +69,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                              line=dict(color="#333"), showlegend=False), row=1, col=2)
     fig.add_trace(go.Scatter(x=d["temperatures"], y=d["mass90"], name=f"tokens holding {NUCLEUS_P:.0%}",
                              mode="lines", line=dict(color="#333"), showlegend=False), row=1, col=3)
-    cuts = settings.top_k > 0 or settings.top_p < 1
+    cuts = settings.top_k > 0 or settings.top_p < 1 or bool(settings.changed().keys() - {"temperature", "semantics"})
     if cuts:
         fig.add_trace(go.Scatter(x=d["temperatures"], y=d["nucleus"], name="tokens kept by the settings",
                                  mode="lines", line=dict(color="#d9541e", dash="dash"), showlegend=True),
@@ -91,14 +91,14 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
     return fig
 
 
-def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None):
+def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
     """The generated tokens as bars coloured by the probability of the chosen token, with the
     entropy of each step's distribution as a line on a right axis (round ticks)."""
     import plotly.graph_objects as go
 
     labels, chosen, ent = [], [], []
     for step in sample.steps:
-        probs = step.distribution(temperature, top_k, top_p, semantics)
+        probs = step.distribution(temperature, top_k, top_p, semantics, **more)
         labels.append(token_label(step, step.token))
         chosen.append(float(probs[step.token]))
         ent.append(float(sampling.entropy(probs)))
@@ -130,7 +130,7 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
     if sample.steps:
         first = sample.steps[0]
         fig.layout.meta = {"gpt2explore": provenance.for_step(
-            first, first.settings_for(temperature, top_k, top_p, semantics), "generation_overview")}
+            first, first.settings_for(temperature, top_k, top_p, semantics, **more), "generation_overview")}
     return fig
 
 
@@ -174,14 +174,14 @@ def _first_steps(items) -> list:
 
 
 def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=None, semantics=None,
-                       n: int = 12):
+                       n: int = 12, **more):
     """Next-token distributions of several prompts on one figure, with KL and JS stated.
     `items`: steps, samples (their first step) or runs (their first sample's first step)."""
     import plotly.graph_objects as go
 
     steps = _first_steps(items)
     labels = labels or [repr(s.sample.prompt) if s.sample is not None else f"#{i}" for i, s in enumerate(steps)]
-    dists = [s.distribution(temperature, top_k, top_p, semantics) for s in steps]
+    dists = [s.distribution(temperature, top_k, top_p, semantics, **more) for s in steps]
     union = []
     for d in dists:
         for i in torch.topk(d, min(n, d.numel())).indices.tolist():
@@ -199,7 +199,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         dv = divergences(dists[0], dists[j])
         facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, KL {fmt.number(dv['kl_pq'])} "
                      f"— {divergence_reading(dv)}")
-    settings = steps[0].settings_for(temperature, top_k, top_p, semantics)
+    settings = steps[0].settings_for(temperature, top_k, top_p, semantics, **more)
     _, top = title("", facts)
     head, _ = title(f"Next token after each prompt · {settings_text(settings)}", facts, height=440 + top)
     fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
@@ -213,13 +213,14 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     return fig
 
 
-def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None):
+def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
+                    **more):
     """Tokens that prompt A makes likelier than prompt B, ranked by log(p_A / p_B) (a DataFrame).
     Only tokens possible under both (p > 0) and with p_A >= 1e-4 are listed."""
     import pandas as pd
 
-    pa = step_a.distribution(temperature, top_k, top_p, semantics).double()
-    pb = step_b.distribution(temperature, top_k, top_p, semantics).double()
+    pa = step_a.distribution(temperature, top_k, top_p, semantics, **more).double()
+    pb = step_b.distribution(temperature, top_k, top_p, semantics, **more).double()
     both = (pa > 0) & (pb > 0)
     ratio = torch.where(both, pa.log() - pb.log(), torch.full_like(pa, -math.inf))
     # only tokens with some weight in A, so the list is about what A actually says

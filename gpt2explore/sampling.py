@@ -203,7 +203,9 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
                          **more).softmax(dim=-1)
 
 
-PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens (a full sort is the fallback)
+PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens
+PICK_SMALL = 512  # the threshold search stops once this few candidates are left, and sorts them
+PICK_MARGIN = 1e-10  # a draw this close to a cumulative boundary is settled by the reference order
 
 
 def pick(probs: torch.Tensor, u) -> torch.Tensor:
@@ -212,35 +214,101 @@ def pick(probs: torch.Tensor, u) -> torch.Tensor:
 
     probs (..., V) with u of shape (...) -> token ids (...): one draw per row.
     probs (V,) with u of any shape (N...) -> token ids (N...): many draws from one distribution.
+
+    A row first looks among its 64 likeliest tokens; when its draw lies beyond them, a
+    threshold search over the probability values (`_pick_by_threshold`) finds the tokens the
+    draw falls among and orders only those, never the whole vocabulary. Both give exactly the
+    token of the full sort (`pick_reference`); a draw within 1e-10 of a cumulative boundary,
+    where summing in another order could tip the result, is settled by the full sort.
     """
     acc = torch.float32 if probs.device.type == "mps" else torch.float64  # mps has no float64
     u = torch.as_tensor(u, dtype=acc, device=probs.device)
     if probs.dim() == 1:
-        ranked, order = _ranked(probs)
-        cumulative = ranked.to(acc).cumsum(dim=-1)  # (V,)
+        return pick_reference(probs, u)
+    u = u.expand(probs.shape[:-1]).unsqueeze(-1).contiguous()  # (..., 1)
+    m = min(PICK_CANDIDATES, probs.shape[-1])
+    if m == probs.shape[-1]:
+        return pick_reference(probs, u.squeeze(-1))
+    # fast path: the m likeliest tokens, ordered as the full sort would order them
+    values, ids = torch.topk(probs, m, dim=-1)  # (..., m)
+    by_id = torch.argsort(ids, dim=-1)
+    values, ids = values.gather(-1, by_id), ids.gather(-1, by_id)
+    order = torch.sort(values, dim=-1, descending=True, stable=True).indices
+    values, ids = values.gather(-1, order), ids.gather(-1, order)
+    cumulative = values.to(acc).cumsum(dim=-1)
+    rank = torch.searchsorted(cumulative, u, right=True).clamp(max=m - 1)  # (..., 1)
+    # exact when the chosen token is strictly likelier than the m-th: then every token
+    # ranked before it in the full order is among the candidates, in the same order
+    ok = values.gather(-1, rank) > values[..., -1:]
+    tokens = ids.gather(-1, rank).squeeze(-1)  # (...)
+    if bool(ok.all()):
+        return tokens
+    flat_probs, flat_u = probs.reshape(-1, probs.shape[-1]), u.reshape(-1)
+    flat_tokens, flat_ok = tokens.reshape(-1).clone(), ok.reshape(-1)
+    for r in (~flat_ok).nonzero().flatten().tolist():
+        found = _pick_by_threshold(flat_probs[r], float(flat_u[r]), acc)
+        flat_tokens[r] = found if found is not None else pick_reference(flat_probs[r], flat_u[r])
+    return flat_tokens.reshape(tokens.shape)
+
+
+PICK_BUCKETS_BITS = 12  # 4,096 value buckets per pass of the threshold search
+
+
+def _pick_by_threshold(p: torch.Tensor, u: float, acc) -> int | None:
+    """One row's draw without sorting the row. The float32 bit patterns of probabilities
+    (p >= 0) order like the values, so one pass puts every token in one of 4,096 value buckets
+    (a radix step) and sums each bucket's mass; walking the buckets from the top finds the one
+    where the cumulative mass crosses `u`, with the mass above it in `above`. Only that
+    bucket's tokens are kept (the step repeats on them while more than PICK_SMALL are left and
+    their values differ), and only they are sorted. Returns None when the draw is within
+    PICK_MARGIN of a boundary or of the total mass: only the reference summation order can
+    decide there."""
+    vals = p.to(acc)
+    if u >= float(vals.sum()) - PICK_MARGIN:  # the draw lands at the very end: the reference's clamp decides
+        return None
+    ids = torch.arange(p.shape[-1], device=p.device)
+    bits = p.contiguous().view(torch.int32).long()
+    above = 0.0  # mass of every token above the candidates' values
+    while ids.numel() > PICK_SMALL:
+        lo, hi = int(bits.min()), int(bits.max())
+        if lo == hi:  # all candidates share one value
+            break
+        shift = max(0, (hi - lo).bit_length() - PICK_BUCKETS_BITS)
+        bucket = (bits - lo) >> shift  # (n,) 0 .. < 4096, higher = likelier
+        nb = int(bucket.max()) + 1
+        mass = torch.bincount(bucket, weights=vals, minlength=nb).flip(0)  # from the likeliest bucket down
+        before = above + torch.cat([mass.new_zeros(1), mass.cumsum(0)[:-1]])  # mass above each bucket
+        k = int((before <= u).sum()) - 1  # the last bucket whose mass above is <= u: the crossing one
+        b = nb - 1 - k
+        above = float(before[k])
+        keep = (bucket == b).nonzero().flatten()
+        ids, vals, bits = ids[keep], vals[keep], bits[keep]
+    order = torch.sort(vals, descending=True, stable=True).indices  # ids ascend: ties stay by id
+    ranked, ranked_ids = vals[order], ids[order]
+    cumulative = above + ranked.cumsum(dim=-1)
+    j = int(torch.searchsorted(cumulative, torch.tensor([u], dtype=acc, device=p.device), right=True))
+    if j >= ranked.numel() or float(ranked[j]) == 0.0:
+        return None
+    start = above if j == 0 else float(cumulative[j - 1])
+    if float(cumulative[j]) - u <= PICK_MARGIN or u - start < PICK_MARGIN:
+        return None
+    return int(ranked_ids[j])
+
+
+def pick_reference(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The defining rule by a full sort: probs (..., V), u (...) -> ids (...); probs (V,) with
+    u of any shape -> ids of u's shape. `pick` must always agree with it."""
+    acc = torch.float32 if probs.device.type == "mps" else torch.float64
+    u = torch.as_tensor(u, dtype=acc, device=probs.device)
+    ranked, order = _ranked(probs)
+    cumulative = ranked.to(acc).cumsum(dim=-1)
+    if probs.dim() == 1:
         last = int((ranked > 0).sum()) - 1  # never past the last token with non-zero probability
         rank = torch.searchsorted(cumulative, u.reshape(-1), right=True).clamp(max=last)
         return order[rank].reshape(u.shape)
-    u = u.expand(probs.shape[:-1]).unsqueeze(-1).contiguous()  # (..., 1)
-    m = min(PICK_CANDIDATES, probs.shape[-1])
-    if m < probs.shape[-1]:
-        # fast path: the m likeliest tokens, ordered as the full sort would order them
-        values, ids = torch.topk(probs, m, dim=-1)  # (..., m)
-        by_id = torch.argsort(ids, dim=-1)
-        values, ids = values.gather(-1, by_id), ids.gather(-1, by_id)
-        order = torch.sort(values, dim=-1, descending=True, stable=True).indices
-        values, ids = values.gather(-1, order), ids.gather(-1, order)
-        cumulative = values.to(acc).cumsum(dim=-1)
-        rank = torch.searchsorted(cumulative, u, right=True).clamp(max=m - 1)  # (..., 1)
-        # exact when the chosen token is strictly likelier than the m-th: then every token
-        # ranked before it in the full order is among the candidates, in the same order
-        ok = values.gather(-1, rank) > values[..., -1:]
-        if bool(ok.all()):
-            return ids.gather(-1, rank).squeeze(-1)
-    ranked, order = _ranked(probs)
-    cumulative = ranked.to(acc).cumsum(dim=-1)  # (..., V)
     last = (ranked > 0).sum(dim=-1, keepdim=True) - 1
-    rank = torch.searchsorted(cumulative.contiguous(), u, right=True).clamp(max=last)
+    rank = torch.searchsorted(cumulative.contiguous(), u.expand(probs.shape[:-1]).unsqueeze(-1).contiguous(),
+                              right=True).clamp(max=last)
     return order.gather(-1, rank).squeeze(-1)
 
 

@@ -116,3 +116,48 @@ def rules_figures(demo: dict, n: int = 12) -> list:
         plots.annotate_token(fig, demo["token"], f"{verdict}: {label}")
         figs.append(fig)
     return figs
+
+
+def peaked_and_flat(run, peak=(0.4, 0.8)):
+    """A confident step (the model's top token has a probability within `peak`, the likeliest
+    such) and the least confident step (highest entropy): where min-p and top-p part ways."""
+    steps = [s for sample in run for s in sample.steps if s.logits is not None]
+    if not steps:
+        raise ValueError("this run kept no logits; generate with keep_logits='float32'")
+
+    def top(s):
+        return float(s.logits.float().softmax(-1).max())
+
+    confident = [s for s in steps if peak[0] <= top(s) <= peak[1]] or steps
+    peaked = max(confident, key=top)
+    flat = max(steps, key=lambda s: float(sampling.entropy(s.logits.float().softmax(-1))))
+    return peaked, flat
+
+
+def kept_counts(step, settings_list):
+    """How many tokens each setting keeps at this step (a DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for kw in settings_list:
+        probs = step.distribution(**kw)
+        rows.append({"settings": ", ".join(f"{k}={v}" for k, v in kw.items()),
+                     "tokens kept": int(sampling.nucleus_size(probs)), "top p": float(probs.max())})
+    return pd.DataFrame(rows)
+
+
+def loop_texts(lm, prompt, length: int = 60, seed: int = 0, settings_list=None):
+    """The same prompt and draws under several settings (a DataFrame of settings and text):
+    greedy decoding loops; the repetition penalty and no-repeat n-grams break the loop."""
+    import pandas as pd
+
+    settings_list = settings_list or [dict(temperature=0), dict(temperature=0, repetition_penalty=1.3),
+                                      dict(temperature=0, no_repeat_ngram_size=3)]
+    rows = []
+    for kw in settings_list:
+        run = lm.generate(prompt, length=length, seed=seed, progress=False, **kw)
+        tokens = run[0].tokens
+        grams = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
+        rows.append({"settings": ", ".join(f"{k}={v}" for k, v in kw.items()), "text": run.texts[0],
+                     "repeated 3-grams": len(grams) - len(set(grams))})
+    return pd.DataFrame(rows)

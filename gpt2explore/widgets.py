@@ -16,6 +16,7 @@ from . import plots
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, log_toggle, message_html, readout_html,  # noqa: F401
                        settings_box, settings_controls, settings_values, text_html)
+from .pipeline import stage_cuts
 from .trace import show_token
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
@@ -73,10 +74,15 @@ class Explorer(_Displayable):
 
     def _on_change(self, change=None):
         t0 = time.perf_counter()
-        with self.fig.batch_update():
-            data = plots.update_bars(self.fig, self.step, n=self.n, log=self.log.value, **self.settings)
+        try:
+            with self.fig.batch_update():
+                data = plots.update_bars(self.fig, self.step, n=self.n, log=self.log.value, **self.settings)
+        except ValueError as err:  # e.g. openai rules with a newer sampler set
+            self.status.value = message_html(str(err))
+            return
+        self.status.value = ""
         self._ids = data["ids"]
-        self.readout.value = readout_html(data)
+        self.readout.value = readout_html(data, stage_cuts(self.step, **self.settings))
         self.text.value = text_html(self.sample, highlight=self.step.index)
         self.last_update_ms = (time.perf_counter() - t0) * 1000
 
@@ -192,7 +198,7 @@ class Stepper(_Displayable):
         with self.fig.batch_update():
             data = plots.update_bars(self.fig, preview, n=self.n, log=self.log.value)
         self._ids = data["ids"]
-        self.readout.value = readout_html(data) + (
+        self.readout.value = readout_html(data, stage_cuts(preview)) + (
             f" <span style='color:#555'>· next uniform u={preview.u:.4f} would draw "
             f"<b>{html.escape(show_token(preview.text))}</b> · click a bar to force that token</span>")
         self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)

@@ -16,11 +16,11 @@ from lab import TOKEN, free_port
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_temperature_and_top_k.ipynb", "03_step_through.ipynb",
-         "04_name_prompts.ipynb", "05_export_for_write_ups.ipynb"]
+         "04_name_prompts.ipynb", "05_export_for_write_ups.ipynb", "08_modern_samplers.ipynb"]
 BUDGET_S = 90
 
 
-def test_the_five_notebooks_exist():
+def test_the_notebooks_exist():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
 
 

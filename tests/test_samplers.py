@@ -184,3 +184,115 @@ def test_cli_flags(rnd_dir):
         assert flag.split("=")[0].lstrip("-") in bad.stderr
     openai = subprocess.run(base + ["--semantics=openai", "--min_p=0.1"], capture_output=True, text=True, timeout=120)
     assert openai.returncode == 2 and "only temperature" in openai.stderr
+
+
+def _rows(gen, shape, scale, kind):
+    logits = torch.randn(*shape, generator=gen) * scale
+    if kind == "ties":
+        logits = (logits * 2).round() / 2
+    elif kind == "zeros":
+        logits[:, torch.randperm(shape[1], generator=gen)[: shape[1] // 3]] = float("-inf")
+    elif kind == "flat":
+        logits = torch.zeros(*shape)
+    return logits.softmax(-1)
+
+
+def test_pick_equals_the_full_sort_on_10000_rows():
+    gen = torch.Generator().manual_seed(1)
+    rows = mismatches = beyond = 0
+    cases = [((20, 50257), 0.3), ((20, 50257), 3.0), ((20, 5000), 0.1), ((20, 300), 1.0), ((20, 70), 2.0)]
+    while rows < 10_000:
+        for (shape, scale), kind in zip(cases, ["plain", "ties", "zeros", "flat", "plain"]):
+            probs = _rows(gen, shape, scale, kind)
+            u = torch.rand(shape[0], generator=gen, dtype=torch.float64)
+            got, want = sampling.pick(probs, u), sampling.pick_reference(probs, u)
+            mismatches += int((got != want).sum())
+            rows += shape[0]
+            # how many draws lay beyond the 64 likeliest tokens (the threshold search's rows)
+            ranked = probs.sort(-1, descending=True).values.double().cumsum(-1)
+            beyond += int((ranked[:, min(63, shape[1] - 1)] <= u).sum())
+    assert mismatches == 0 and rows >= 10_000
+    assert beyond > 2000  # the threshold search was exercised, not only the fast path
+
+
+def test_pick_never_sorts_the_whole_vocabulary(monkeypatch):
+    sizes = []
+    real = torch.sort
+
+    def spy(x, *args, **kwargs):
+        sizes.append(x.shape[-1])
+        return real(x, *args, **kwargs)
+
+    gen = torch.Generator().manual_seed(2)
+    probs = _rows(gen, (32, 50257), 0.3, "plain")
+    u = torch.rand(32, generator=gen, dtype=torch.float64) * 0.98 + 0.01
+    want = sampling.pick_reference(probs, u)
+    monkeypatch.setattr(torch, "sort", spy)
+    got = sampling.pick(probs, u)
+    assert torch.equal(got, want)
+    assert sizes and max(sizes) < 50257 // 4
+
+
+def test_pick_edges_go_to_the_reference():
+    # a draw at the very end of the mass, and exact ties on a boundary, still match
+    probs = torch.full((2, 1000), 1e-3)
+    u = torch.tensor([0.999999999999, 0.5], dtype=torch.float64)
+    assert torch.equal(sampling.pick(probs, u), sampling.pick_reference(probs, u))
+
+
+# ---- the stage-by-stage view and the widgets ---------------------------------------------
+def test_sampling_stages_table_and_its_last_stage(lm):
+    step = lm.generate("Hello there", length=6, seed=3)[0].steps[4]
+    settings = dict(temperature=0.8, top_k=40, top_p=0.9, min_p=0.02, repetition_penalty=1.2)
+    table = gx.sampling_stages(step, n=8, **settings)
+    assert list(dict.fromkeys(table.stage)) == ["raw", "repetition_penalty", "temperature", "top_k", "top_p", "min_p"]
+    last = table[table.stage == "min_p"]
+    expected = step.distribution(**settings)
+    assert list(last.prob) == pytest.approx([float(expected[t]) for t in last.token_id], abs=1e-7)
+    assert int(last.survivors.iloc[0]) == int((expected > 0).sum())
+    topk = table[table.stage == "top_k"]
+    assert int(topk.survivors.iloc[0]) == 40
+    # a token removed at a stage is marked there and only there
+    for tid in table.token_id.unique():
+        rows = table[table.token_id == tid]
+        assert rows.removed_here.sum() <= 1
+
+
+def test_pipeline_figure_has_a_panel_per_stage_with_the_same_tokens(lm):
+    step = lm.generate("Hello there", length=6, seed=3)[0].steps[4]
+    fig = gx.pipeline_figure(step, n=6, temperature=0.7, top_k=3, min_p=0.01)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert len(bars) == 4  # raw, temperature, top-k, min-p
+    ticks = [fig.layout[f"xaxis{i if i > 1 else ''}"].ticktext for i in range(1, 5)]
+    assert all(list(t) == list(ticks[0]) for t in ticks)
+    crosses = [t for t in fig.data if t.type == "scatter"]
+    assert crosses  # top-k=3 of 6 shown tokens: removed ones are marked
+    final = step.distribution(temperature=0.7, top_k=3, min_p=0.01)
+    ids = [int(i) for i in gx.sampling_stages(step, n=6, temperature=0.7, top_k=3, min_p=0.01).token_id.unique()]
+    assert list(bars[-1].y) == pytest.approx([float(final[i]) for i in ids], abs=1e-7)
+
+
+def test_stage_order_is_another_pipeline_on_the_same_logits(lm):
+    step = lm.generate("Hello there", length=3, seed=3)[0].steps[1]
+    hot = dict(temperature=2.0, min_p=0.3)
+    a = step.distribution(**hot)
+    b = step.distribution(**hot, stage_order=["min_p", "temperature"])
+    assert int((b > 0).sum()) <= int((a > 0).sum())
+    manual = sampling.apply_temperature(stages.min_p(step.logits.float(), None, 0.3), 2.0).softmax(-1)
+    assert torch.allclose(b, manual, atol=1e-7)
+
+
+def test_widget_controls_for_the_newer_samplers(lm):
+    run = lm.generate("Hello there", length=4, seed=2)
+    ex = gx.explore(run, n=12)
+    for name, value in [("min_p", 0.05), ("typical_p", 0.7), ("repetition_penalty", 1.4),
+                        ("no_repeat_ngram_size", 2), ("epsilon_cutoff", 1e-3), ("eta_cutoff", 1e-3)]:
+        ex.controls[name].value = value
+        ids = torch.topk(ex.step.logits, 12).indices
+        assert list(ex.fig.data[1].y) == pytest.approx(ex.step.distribution(**ex.settings)[ids].tolist(), abs=1e-7)
+    assert "cut by" in ex.readout.value and "min-p" in ex.readout.value
+    st = gx.stepper(lm, "Hello there", seed=1)
+    st.controls["min_p"].value = 0.2
+    assert st.session.settings.min_p == 0.2 and st.session.settings.temperature == 1.0
+    st.controls["semantics"].value = "openai"  # refused while min-p is set: a message, the settings unchanged
+    assert "only temperature" in st.status.value and st.session.settings.semantics == "hf"

@@ -1,0 +1,126 @@
+"""The stage-by-stage view: what each sampling stage does to one step's distribution.
+
+`sampling_stages` is the tidy table, `pipeline_figure` one small panel per stage with the
+same tokens on every panel, and `stage_cuts` the counts the widgets' readout names. All read
+`stages.active_stages`, the list the distribution itself is computed from, so the last stage
+is exactly `step.distribution(...)`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import formatting as fmt
+from . import provenance
+from .stages import active_stages
+from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, settings_text, template, title, token_label
+
+
+def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor]]:
+    """(name, label, probabilities) for the model's distribution, then after each active stage
+    in order. The last one equals `step.distribution(**settings)` (with that stage_order)."""
+    chosen = step.settings_for(**settings)
+    logits = step.require_logits().float()
+    context = step.context_tokens if chosen.uses_context else None
+    out = [("raw", "model (raw logits)", logits.softmax(-1))]
+    filtered = logits
+    for stage in active_stages(chosen, stage_order):
+        filtered = stage.apply(filtered, context)
+        out.append((stage.name, stage.label, filtered.softmax(-1)))
+    return out
+
+
+def _shown_ids(step, n: int) -> list[int]:
+    logits = step.require_logits().float()
+    ids = torch.topk(logits, min(n, logits.shape[-1])).indices.tolist()
+    if step.token >= 0 and step.token not in ids:
+        ids.append(step.token)
+    return ids
+
+
+def sampling_stages(step, n: int = 10, stage_order=None, **settings):
+    """One tidy DataFrame: for each stage in order (raw, each active stage), the probability of
+    the step's top-n tokens (by raw logit, plus the drawn token), whether the token is still
+    in play, whether this stage removed it, and how many tokens survive the stage."""
+    import pandas as pd
+
+    dists = stage_distributions(step, stage_order, **settings)
+    ids = _shown_ids(step, n)
+    rows = []
+    before = None
+    for k, (name, label, probs) in enumerate(dists):
+        alive = probs > 0
+        survivors = int(alive.sum())
+        for rank, tid in enumerate(ids):
+            rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
+                         "token": token_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
+                         "removed_here": bool(before is not None and before[tid] and not alive[tid]),
+                         "survivors": survivors, "drawn": tid == step.token})
+        before = alive
+    return pd.DataFrame(rows)
+
+
+def stage_cuts(step, stage_order=None, **settings) -> list[tuple[str, int]]:
+    """(stage label, tokens it removed) for each active stage that removed any."""
+    dists = stage_distributions(step, stage_order, **settings)
+    cuts = []
+    for (_, _, before), (_, label, after) in zip(dists, dists[1:]):
+        removed = int(((before > 0) & (after == 0)).sum())
+        if removed:
+            cuts.append((label, removed))
+    return cuts
+
+
+def cuts_text(cuts) -> str:
+    """'cut by top-k 40: 50,217 tokens · min-p 0.1: 12 tokens' (or 'nothing cut')."""
+    if not cuts:
+        return "nothing cut"
+    return "cut by " + " · ".join(f"{label}: {fmt.count(n, 'token')}" for label, n in cuts)
+
+
+def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **settings):
+    """One small panel per stage (the model's distribution first), the same tokens on every
+    panel: each panel's bars are the probabilities after that stage; a token the stage removed
+    gets a grey cross, a token removed earlier is left empty, the drawn token is orange."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    table = sampling_stages(step, n, stage_order, **settings)
+    stages = list(dict.fromkeys(zip(table.stage_index, table.label)))
+    ncols = min(columns, len(stages))
+    nrows = math.ceil(len(stages) / ncols)
+    titles = [f"{k}. {label} · {fmt.count(table[table.stage_index == k].survivors.iloc[0], 'token')} left"
+              for k, label in stages]
+    height = 290 * nrows + 130
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, horizontal_spacing=0.06,
+                        vertical_spacing=min(110 / height, 0.9 / max(nrows - 1, 1)))
+    top = max(table.prob.max(), 1e-9)
+    for i, (k, label) in enumerate(stages):
+        part = table[table.stage_index == k]
+        r, c = i // ncols + 1, i % ncols + 1
+        colors = [CHOSEN_COLOR if d else (RAW_COLOR if k == 0 else KEPT_COLOR) for d in part.drawn]
+        fig.add_bar(x=list(range(len(part))), y=list(part.prob), marker_color=colors, showlegend=False,
+                    customdata=[[t, fmt.prob(p)] for t, p in zip(part.token, part.prob)],
+                    hovertemplate="<b>%{customdata[0]}</b><br>p %{customdata[1]}<extra>" + label + "</extra>",
+                    row=r, col=c)
+        cut = part[part.removed_here]
+        if len(cut):
+            fig.add_scatter(x=list(cut["rank"]), y=[0] * len(cut), mode="markers",
+                            marker=dict(symbol="x-thin", size=10, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
+                            showlegend=False, cliponaxis=False, hovertemplate="%{text}: removed here<extra></extra>",
+                            text=list(cut.token), row=r, col=c)
+        fig.update_xaxes(tickmode="array", tickvals=list(range(len(part))), ticktext=list(part.token), tickangle=-50,
+                         tickfont=dict(size=11), row=r, col=c)
+        fig.update_yaxes(range=[0, top * 1.08], tickformat="~g", row=r, col=c, showticklabels=(c == 1))
+    chosen = step.settings_for(**settings)
+    order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
+    head, top_margin = title(f"Stage by stage at step {step.index} · {settings_text(chosen)}",
+                             [f"{order}; grey ×: removed at that stage; orange: the drawn token"], width=120,
+                             height=height)
+    fig.update_layout(template=template(), height=height, width=340 * ncols + 100, title=head,
+                      margin=dict(t=top_margin + 40, b=90, l=60, r=20), bargap=0.2)
+    for ann in fig.layout.annotations:
+        ann.font = dict(size=13)
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, chosen, "pipeline_figure")}
+    return fig
