@@ -34,9 +34,10 @@ _NAMES = {
     "BundleError": "bundle",
     "table": "formatting",
     "sampling_stages": "pipeline", "pipeline_figure": "pipeline",
+    "text_view": "textview", "rank_histogram": "textview", "inspect": "inspector",
 }
-_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "lm", "loading", "pipeline", "plots",
-               "provenance", "sampling", "session", "stages", "style", "teaching", "trace", "widgets"}
+_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "inspector", "lm", "loading", "pipeline", "plots",
+               "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "trace", "widgets"}
 
 
 def __getattr__(name):
@@ -70,4 +71,4 @@ __all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sampl
            "capture", "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__",
            "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
            "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table",
-           "sampling_stages", "pipeline_figure"]
+           "sampling_stages", "pipeline_figure", "text_view", "rank_histogram", "inspect"]

@@ -80,7 +80,8 @@ def bars_title(step, data, compact: bool = False) -> str:
     if data["token"] >= 0:
         label = token_label(step, data["token"])
         where = "" if data["token_shown"] else f", rank {data['token_rank'] + 1}, not shown"
-        drawn = f" · drawn {label!r} (p={fmt.prob(data['token_prob'])}{where})"
+        verb = "token" if step.forced else "drawn"
+        drawn = f" · {verb} {label!r} (p={fmt.prob(data['token_prob'])}{where})"
     approx = "" if data["exact"] else " · approximate (top-N bundle)"
     if compact:  # two short lines, for a column about 450 px wide
         drawn = drawn.replace(" · drawn", "drawn", 1)
@@ -143,6 +144,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     drawn.y = [] if at is None else [data["probs"][at]]
     drawn.customdata = [] if at is None else [custom[at]]
     drawn.showlegend = at is not None
+    drawn.name = "forced token" if step.forced else "drawn token"
     cut_x = [i for i in x if not data["kept"][i]]
     floor = _axis_floor(data) if log else 0.0
     cut.x = [i + AFTER_OFFSET for i in cut_x]

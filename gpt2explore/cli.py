@@ -1,4 +1,4 @@
-"""The command line: `gpt2explore sample | interact | compare`, after OpenAI's GPT-2 scripts.
+"""The command line: `gpt2explore sample | interact | compare | score`, after OpenAI's GPT-2 scripts.
 
 `sample` is generate_unconditional_samples.py, `interact` is interactive_conditional_samples.py,
 with the same flags (model_name, seed, nsamples, batch_size, length, temperature, top_k) and
@@ -35,15 +35,27 @@ class Parser(argparse.ArgumentParser):
 
 
 def _add_common(p: argparse.ArgumentParser, nsamples_default: int, nsamples_help: str) -> None:
-    p.add_argument("--model_name", "--model-name", "--model", dest="model_name", default="tiny",
-                   help="tiny (bundled, offline), 124M/117M, 355M/345M, 774M, 1558M, a hub id such as "
-                        "gpt2-medium, or a local model folder (default: tiny)")
     p.add_argument("--seed", type=int, default=None, help="integer seed: the same seed gives the same output")
     p.add_argument("--nsamples", type=int, default=nsamples_default, help=nsamples_help)
     p.add_argument("--batch_size", "--batch-size", dest="batch_size", type=int, default=1,
                    help="samples generated together (any nsamples works; default 1)")
     p.add_argument("--length", type=int, default=None,
                    help="tokens per sample (default: half the context with a prompt, the whole without)")
+    p.add_argument("--stop_at_eos", "--stop-at-eos", dest="stop_at_eos", action="store_true",
+                   help="end a sample at <|endoftext|> (the original always prints `length` tokens)")
+    add_model_flags(p)
+    add_settings_flags(p)
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model_name", "--model-name", "--model", dest="model_name", default="tiny",
+                   help="tiny (bundled, offline), 124M/117M, 355M/345M, 774M, 1558M, a hub id such as "
+                        "gpt2-medium, or a local model folder (default: tiny)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help=TEMPERATURE_HELP)
     p.add_argument("--top_k", "--top-k", dest="top_k", type=int, default=0,
                    help="keep the k most likely tokens; 0 = no limit (default)")
@@ -64,16 +76,12 @@ def _add_common(p: argparse.ArgumentParser, nsamples_default: int, nsamples_help
                       help="drop tokens below this probability; 0 = off")
     more.add_argument("--eta_cutoff", "--eta-cutoff", dest="eta_cutoff", type=float, default=0.0,
                       help="drop tokens below min(eta, sqrt(eta) exp(-entropy)); 0 = off")
-    p.add_argument("--stop_at_eos", "--stop-at-eos", dest="stop_at_eos", action="store_true",
-                   help="end a sample at <|endoftext|> (the original always prints `length` tokens)")
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, mps")
-    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="gpt2explore", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{sample,interact,compare}", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{sample,interact,compare,score}", parser_class=Parser)
     sub.required = True
     p = sub.add_parser("sample", help="unconditional samples (generate_unconditional_samples.py)",
                        description="Unconditional samples, each starting from <|endoftext|>.")
@@ -90,12 +98,20 @@ def build_parser() -> Parser:
                    help="a file with one prompt per line")
     p.add_argument("--top", type=int, default=10, help="how many next tokens to list (default 10)")
     p.add_argument("--width", type=int, default=None, help="table width (default: the terminal's)")
+    from .cli_score import add_score_parser
+
+    add_score_parser(sub)
     return parser
 
 
 def check_args(args) -> None:
     """Every value checked before the model loads; UsageError names the bad one."""
     from .sampling import Settings
+
+    if args.command == "score":
+        from .cli_score import check_score_args
+
+        return check_score_args(args)
 
     if args.nsamples < 0 or (args.nsamples == 0 and args.command == "compare"):
         least = 1 if args.command == "compare" else 0
@@ -260,6 +276,11 @@ def main(argv=None, out=None) -> int:
         check_args(args)
         from . import loading, sampling
 
+        if args.command == "score":
+            from .cli_score import cmd_score
+
+            cmd_score(loading.load(args.model_name, device=args.device), args, out)
+            return 0
         seed = sampling.make_seed() if args.seed is None else args.seed
         lm = loading.load(args.model_name, device=args.device)
         if args.length is not None:  # a clear error before any output

@@ -25,4 +25,13 @@ def figures(lm) -> dict:
     modern = lm.generate("Hi! My name is", nsamples=1, length=12, seed=1, temperature=0.8, top_k=40, min_p=0.05,
                          repetition_penalty=1.3)
     figs["pipeline_figure"] = gx.pipeline_figure(modern[0].steps[4], top_p=0.9, typical_p=0.95)
+    from .loading import data_path
+
+    scored = lm.score(data_path("texts", "mississippi.txt").read_text())
+    figs["text_view_rank"] = gx.text_view(scored[0])
+    figs["text_view_allowed"] = gx.text_view(scored[0], color="allowed", top_k=40)
+    figs["rank_histogram"] = gx.rank_histogram(
+        [scored, lm.generate(None, length=len(scored[0]), seed=1),
+         lm.generate(None, length=len(scored[0]), seed=1, temperature=0.7, top_k=40)],
+        ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"])
     return figs

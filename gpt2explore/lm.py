@@ -114,6 +114,12 @@ class LM:
 
         return generate(self, prompt, **kwargs)
 
+    def score(self, text, prompt=None, **kwargs):
+        """Score any text token by token: see `gpt2explore.scoring.score`."""
+        from .scoring import score
+
+        return score(self, text, prompt, **kwargs)
+
     def session(self, prompt=None, **kwargs):
         """A step-through session: see `gpt2explore.session.Session`."""
         from .session import Session

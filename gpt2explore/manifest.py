@@ -90,7 +90,8 @@ def check_manifest(manifest, folder) -> dict:
     for key in ("versions", "meta"):
         if key in manifest and not isinstance(manifest[key], dict):
             c.fail(key, f"must be an object, got {type(manifest[key]).__name__}")
-    seed = c.integer(c.field(manifest, "seed", ""), "seed")
+    seed = c.field(manifest, "seed", "")
+    seed = None if seed is None else c.integer(seed, "seed")  # None: a scored text has no draws
     length = c.integer(c.field(manifest, "length", ""), "length")
     settings = c.settings(c.field(manifest, "settings", ""), "settings")
     logits = c.field(manifest, "logits", "")

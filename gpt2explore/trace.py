@@ -9,6 +9,7 @@ the bars still show exactly what the token came from), and nothing with
 from __future__ import annotations
 
 import html
+import math
 import unicodedata
 from collections import namedtuple
 from dataclasses import dataclass, field
@@ -128,6 +129,16 @@ class Step:
     forced: bool = False
     sample: "Sample | None" = field(default=None, repr=False)
     truncation: Truncation | None = field(default=None, repr=False)  # set for top-N bundles
+    rank: int | None = None  # scored text: 0-based rank of `token` under the raw logits
+    raw_prob: float | None = None  # scored text: softmax of the raw logits at `token`
+
+    @property
+    def surprisal(self) -> float:
+        """-log p(token) under the model's own distribution, in nats."""
+        from .scoring import step_raw_prob
+
+        p = step_raw_prob(self)
+        return -math.log(p) if p > 0 else math.inf
 
     # ---- the distribution -------------------------------------------------------------
     def distribution(self, temperature=None, top_k=None, top_p=None, semantics=None, stage_order=None,
@@ -206,8 +217,10 @@ class Step:
         return self.decode(self.token)
 
     def __repr__(self) -> str:
+        from . import formatting as fmt
+
         u = "forced" if self.u is None else f"u={self.u:.4f}"
-        p = "" if self.prob is None else f", p={self.prob:.4f}"
+        p = "" if self.prob is None else f", p={fmt.prob(self.prob)}"
         return f"Step({self.index}: {show_token(self.text)!r} id={self.token}, {u}{p})"
 
 
@@ -295,6 +308,13 @@ class Run:
         from .bundle import save_table
 
         return save_table(self, path, top=top)
+
+    def summary(self, **settings):
+        """One row per sample: tokens, log-probabilities, perplexity, rank buckets, tokens the
+        settings make impossible (see gpt2explore.scoring.summary)."""
+        from .scoring import summary
+
+        return summary(self, **settings)
 
     def verify(self, lm, atol: float = 1e-4):
         """Re-run the model on the recorded tokens: do the logits and tokens match?"""

@@ -1,0 +1,226 @@
+"""Score any text token by token: `lm.score(text) -> Run` of forced Steps.
+
+Each scored token becomes a Step with `forced=True`, `u=None`, the raw logits it was
+predicted from, and `rank` (0-based, descending raw logit, ties to the lower id),
+`raw_prob` (softmax of the raw logits), `prob` (under the run's settings; 0 when the
+settings cut it) and `surprisal` (-log raw_prob, nats). So every view of generated text —
+bars, tables, exports, the logit lens — works on any text.
+
+Computed with full-sequence forward passes, batched across texts (left padding, attention
+mask, position ids), never one call per token. A text longer than the context is scored with
+a sliding window of n_ctx tokens moved by stride = n_ctx // 2: every token is scored exactly
+once, each with at least n_ctx // 2 tokens of context except the first ones.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import sampling
+from .generation import left_pad
+from .sampling import Settings
+from .trace import Run, Sample, Step, check_keep_logits
+
+PROGRESS_MIN_TOKENS = 1024
+CHUNK = 256  # positions per LM-head call: bounds the logits held at once to CHUNK x vocabulary
+
+
+@dataclass
+class Window:
+    """One forward pass: `tokens` of text `text_index`, scoring positions `first`..end."""
+
+    text_index: int
+    tokens: list[int]
+    offset: int  # index of tokens[0] in the full sequence
+    first: int  # index (in the full sequence) of the first token this window scores
+
+
+def check_texts(text) -> list[str]:
+    texts = [text] if isinstance(text, str) else text
+    if not isinstance(texts, (list, tuple)) or not texts:
+        raise ValueError(f"text must be a string or a list of strings, got {text!r:.80}")
+    for t in texts:
+        if not isinstance(t, str):
+            raise ValueError(f"text must be a string (or a list of strings), got {type(t).__name__}: {t!r:.80}")
+        if not t.strip():
+            raise ValueError(f"text {t!r} is empty; give some text to score")
+    return list(texts)
+
+
+def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: list[int]) -> list[Window]:
+    """Sliding windows over `seq` (= context + text tokens): every text token scored once."""
+    stride = max(n_ctx // 2, 1)
+    out, start, scored_to = [], 0, n_context
+    total = n_context + n_tokens
+    while scored_to < total:
+        end = min(start + n_ctx, total)
+        first = max(scored_to, start + 1)  # a token needs one earlier position in the window
+        out.append(Window(text_index, seq[start:end], start, first))
+        scored_to = end
+        start += stride
+        if start + 1 > scored_to:  # keep the windows overlapping what is scored next
+            start = scored_to - 1
+    return out
+
+
+def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+          semantics: str = "hf", keep_logits="float32", batch_size: int = 8, progress=None,
+          **samplers) -> Run:
+    """Score `text` (a string or a list of strings, one Sample each) token by token.
+
+    prompt: None scores every token of the text, the first one after <|endoftext|>; with a
+    prompt, its tokens are context and are not scored. The settings decide `prob` (and which
+    tokens are impossible under them); `rank`, `raw_prob` and `surprisal` are the model's own.
+    keep_logits: "float32" keeps each token's raw logits (4 bytes x vocabulary = 201 KB a
+    token for GPT-2), "float16" half that, "none" only rank and the probabilities (a few
+    hundred bytes of Python objects a token), for long texts. batch_size: windows per forward.
+    """
+    from .generation import check_count
+
+    texts = check_texts(text)
+    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
+        raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r:.80}")
+    unknown = sorted(set(samplers) - set(sampling.NEW_SAMPLERS))
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(sampling.SETTING_NAMES)}")
+    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
+    keep = check_keep_logits(keep_logits)
+    check_count("batch_size", batch_size)
+    context = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
+    if not context:
+        raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
+    if len(context) >= lm.n_ctx:
+        raise ValueError(f"prompt is {len(context)} tokens, the model's context is {lm.n_ctx}; shorten the prompt")
+    samples, plan = [], []
+    for i, t in enumerate(texts):
+        ids = lm.encode(t)
+        if not ids:
+            raise ValueError(f"text {t!r:.80} encodes to no tokens; give some text")
+        seq = context + ids
+        samples.append(Sample(prompt, list(context), i, decode=lm.decode, prompt_index=i))
+        samples[-1].text_tokens = ids
+        plan += windows(len(context), len(ids), lm.n_ctx, i, seq)
+    total = sum(len(s.text_tokens) for s in samples)
+    bar = _bar(progress, total)
+    try:
+        for start in range(0, len(plan), batch_size):
+            _score_batch(lm, plan[start:start + batch_size], samples, settings, keep, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    for s in samples:
+        s.steps.sort(key=lambda st: st.position)
+        for k, st in enumerate(s.steps):
+            st.index = k
+        del s.text_tokens
+    return Run(samples, settings, seed=None, model_name=lm.name, length=max(len(s.steps) for s in samples),
+               keep_logits=keep, meta={"device": str(lm.device), "source": lm.source, "scored": True,
+                                       "window": lm.n_ctx, "stride": max(lm.n_ctx // 2, 1), "prompt": prompt},
+               lm=lm)
+
+
+def _bar(progress, total: int):
+    if progress is False or (progress is None and total < PROGRESS_MIN_TOKENS):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="tok", desc="scoring", leave=False)
+
+
+@torch.inference_mode()
+def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Settings, keep: str, bar) -> None:
+    model, device = lm.model, lm.device
+    ids, mask, pos = left_pad([w.tokens for w in batch], lm.eos_token_id, device)
+    # position ids count from 0 in every window: the model sees only the window
+    hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B, T, d)
+    head = model.get_output_embeddings()
+    width = ids.shape[1]
+    for b, w in enumerate(batch):
+        sample = samples[w.text_index]
+        pad = width - len(w.tokens)
+        # positions (within the window) whose next token is scored
+        wanted = list(range(w.first - w.offset - 1, len(w.tokens) - 1))
+        for c in range(0, len(wanted), CHUNK):
+            rows = wanted[c:c + CHUNK]
+            logits = head(hidden[b, [pad + r for r in rows]]).float()  # (n, V) raw
+            targets = torch.tensor([w.tokens[r + 1] for r in rows], device=device)
+            _record(sample, logits, targets, [w.offset + r + 1 for r in rows], settings, keep)
+            if bar is not None:
+                bar.update(len(rows))
+
+
+def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positions: list[int],
+            settings: Settings, keep: str) -> None:
+    """Steps for scored tokens: rank, raw probability, probability under the settings."""
+    raw = logits.log_softmax(-1)  # (n, V)
+    value = logits.gather(-1, targets[:, None])  # (n, 1)
+    ids = torch.arange(logits.shape[-1], device=logits.device)[None]
+    rank = (logits > value).sum(-1) + ((logits == value) & (ids < targets[:, None])).sum(-1)  # ties: lower id
+    raw_p = raw.gather(-1, targets[:, None])[:, 0].exp()
+    context = None
+    if settings.uses_context:
+        full = list(sample.prompt_tokens) + sample.text_tokens
+        context = [full[:p] for p in positions]
+    probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+    prob = probs.gather(-1, targets[:, None])[:, 0]
+    rank_h, raw_h, prob_h, tok_h = rank.tolist(), raw_p.tolist(), prob.tolist(), targets.tolist()
+    for k, p in enumerate(positions):
+        row = None if keep == "none" else (logits[k].clone() if keep == "float32" else logits[k].to(torch.float16))
+        sample.steps.append(Step(token=tok_h[k], u=None, position=p, settings=settings, logits=row, index=0,
+                                 prob=prob_h[k], forced=True, sample=sample, rank=rank_h[k], raw_prob=raw_h[k]))
+
+
+RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (math.inf, "beyond 1000"))
+
+
+def rank_bucket(rank: int) -> int:
+    """GLTR's buckets: 0 = rank < 10, 1 = < 100, 2 = < 1000, 3 = beyond."""
+    for i, (limit, _) in enumerate(RANK_BUCKETS):
+        if rank < limit:
+            return i
+    return len(RANK_BUCKETS) - 1
+
+
+def summary(run, **settings):
+    """One row per sample: tokens, total log-probability (raw and under the settings; -inf
+    when a token is impossible under them), perplexity, the share of tokens per rank bucket
+    and how many tokens the settings make impossible. `settings` override the run's."""
+    import pandas as pd
+
+    rows = []
+    for sample in run.samples:
+        ranks, raws, probs = [], [], []
+        for step in sample.steps:
+            rank, raw = step_rank(step), step_raw_prob(step)
+            prob = step.prob if not settings else float(step.distribution(**settings)[step.token])
+            ranks.append(rank)
+            raws.append(raw)
+            probs.append(prob)
+        n = len(ranks)
+        lp_raw = sum(math.log(p) if p > 0 else -math.inf for p in raws)
+        lp = sum(math.log(p) if p > 0 else -math.inf for p in probs)
+        row = {"sample": sample.index, "prompt": sample.prompt, "tokens": n, "logprob_raw": lp_raw, "logprob": lp,
+               "perplexity": math.exp(-lp_raw / n) if n else math.nan,
+               "impossible": sum(1 for p in probs if p == 0)}
+        buckets = [rank_bucket(r) for r in ranks]
+        for i, (_, label) in enumerate(RANK_BUCKETS):
+            row[f"share {label}"] = buckets.count(i) / n if n else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def step_rank(step) -> int:
+    """The token's rank under the raw logits (stored for scored steps, computed otherwise)."""
+    if step.rank is not None:
+        return step.rank
+    logits = step.require_logits().float()
+    value = logits[step.token]
+    return int((logits > value).sum()) + int((logits[: step.token] == value).sum())
+
+
+def step_raw_prob(step) -> float:
+    if step.raw_prob is not None:
+        return step.raw_prob
+    return float(step.require_logits().float().softmax(-1)[step.token])
