@@ -186,7 +186,7 @@ def test_run_views(lm):
     top = run[0][0].top(5)
     assert len(top) == 5 and top[0].rank == 0 and top[0].prob >= top[1].prob
     frame = run.to_frame(top=3)
-    assert list(frame.columns) == ["prompt", "sample", "step", "rank", "token_id", "token", "logit",
+    assert list(frame.columns) == ["prompt", "sample", "step", "rank", "token_id", "token", "text", "logit",
                                    "prob_raw", "prob", "chosen"]
     assert frame.groupby(["sample", "step"]).chosen.sum().eq(1).all()
     chosen = frame[frame.chosen]
