@@ -154,20 +154,26 @@ def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Setti
 def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positions: list[int],
             settings: Settings, keep: str) -> None:
     """Steps for scored tokens: rank, raw probability, probability under the settings."""
-    raw = logits.log_softmax(-1)  # (n, V)
     value = logits.gather(-1, targets[:, None])  # (n, 1)
-    ids = torch.arange(logits.shape[-1], device=logits.device)[None]
-    rank = (logits > value).sum(-1) + ((logits == value) & (ids < targets[:, None])).sum(-1)  # ties: lower id
-    raw_p = raw.gather(-1, targets[:, None])[:, 0].exp()
-    context = None
-    if settings.uses_context:
-        full = list(sample.prompt_tokens) + sample.text_tokens
-        context = [full[:p] for p in positions]
-    probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
-    prob = probs.gather(-1, targets[:, None])[:, 0]
+    rank = (logits > value).sum(-1, dtype=torch.int32)  # (n,) tokens strictly likelier
+    ties = (logits == value).sum(-1, dtype=torch.int32)  # the token itself, plus any equal logits
+    for k in (ties > 1).nonzero().flatten().tolist():  # rare: equal logits rank by the lower id
+        t = int(targets[k])
+        rank[k] += int((logits[k, :t] == value[k]).sum())
+    raw_p = (value[:, 0] - logits.logsumexp(-1)).exp()  # softmax of the raw logits at the token
+    if sampling.Settings() == settings:
+        prob = raw_p  # no stage is active: the distribution is the model's own
+    else:
+        context = None
+        if settings.uses_context:
+            full = list(sample.prompt_tokens) + sample.text_tokens
+            context = [full[:p] for p in positions]
+        probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+        prob = probs.gather(-1, targets[:, None])[:, 0]
     rank_h, raw_h, prob_h, tok_h = rank.tolist(), raw_p.tolist(), prob.tolist(), targets.tolist()
+    kept = logits if keep == "float32" else (logits.to(torch.float16) if keep == "float16" else None)
     for k, p in enumerate(positions):
-        row = None if keep == "none" else (logits[k].clone() if keep == "float32" else logits[k].to(torch.float16))
+        row = None if kept is None else kept[k]  # a view: the chunk's rows are all kept anyway
         sample.steps.append(Step(token=tok_h[k], u=None, position=p, settings=settings, logits=row, index=0,
                                  prob=prob_h[k], forced=True, sample=sample, rank=rank_h[k], raw_prob=raw_h[k]))
 

@@ -12,10 +12,12 @@ def test_bench_smoke_writes_both_files(tmp_path):
                          cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    for key in ("capture", "decode", "batching", "slider", "memory", "startup", "export", "machine"):
+    for key in ("capture", "capture_flat", "decode", "batching", "slider", "memory", "startup", "export", "machine",
+                "scoring"):
         assert key in results
     assert results["capture"]["batch8"]["ratio"]["median"] > 0
     assert results["memory"]["bytes_per_step"]["float32"] == 4 * 50257
     report = (tmp_path / "benchmarks.md").read_text()
-    for fig in ("| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |", "## GPU"):
+    assert 0 <= results["decode"]["sort_share"] < 1
+    for fig in ("| 1 |", "| 1b |", "| 1c |", "| 2 |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |", "| 8 |", "## GPU"):
         assert fig in report

@@ -1,0 +1,53 @@
+"""Scoring speed: a 512-token text against the plain forward passes it needs, and 8 texts
+batched against one by one (bundled model, CPU)."""
+from __future__ import annotations
+
+import torch
+
+from .common import interleaved, summary
+
+
+def _text(lm, n_tokens: int, seed: int) -> str:
+    """A text of exactly n_tokens tokens (a sample of the model itself, re-encoded)."""
+    ids = []
+    while len(ids) < n_tokens + 20:  # samples of at most the context, joined
+        run = lm.generate(None, length=lm.n_ctx, seed=seed + len(ids), progress=False, keep_logits="none")
+        ids += lm.encode(run.texts[0])
+    ids = ids[:n_tokens]
+    text = lm.decode(ids)
+    while len(lm.encode(text)) > n_tokens:
+        text = text[:-1]
+    return text
+
+
+def plain_forwards(lm, text: str):
+    """The bare forward passes over the windows a score of `text` runs (logits for every
+    position), with none of scoring's bookkeeping."""
+    from gpt2explore import scoring
+
+    ids = [lm.eos_token_id] + lm.encode(text)
+    plan = scoring.windows(1, len(ids) - 1, lm.n_ctx, 0, ids)
+
+    def run():
+        with torch.inference_mode():
+            for w in plan:
+                lm.model(torch.tensor([w.tokens], device=lm.device)).logits.float().log_softmax(-1)
+    return run, len(plan)
+
+
+def score_vs_forward(lm, reps: int, n_tokens: int = 512) -> dict:
+    text = _text(lm, n_tokens, seed=1)
+    plain, n_windows = plain_forwards(lm, text)
+    ours = lambda: lm.score(text, batch_size=1, progress=False)  # noqa: E731
+    a, b = interleaved(ours, plain, reps)
+    return {"tokens": len(lm.encode(text)), "windows": n_windows, "score_s": summary(a), "forward_s": summary(b),
+            "ratio": summary([ta / tb for ta, tb in zip(a, b)])}
+
+
+def batched_vs_one_by_one(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) -> dict:
+    texts = [_text(lm, n_tokens, seed=10 + i) for i in range(n_texts)]
+    batched = lambda: lm.score(texts, batch_size=8, progress=False)  # noqa: E731
+    single = lambda: [lm.score(t, batch_size=1, progress=False) for t in texts]  # noqa: E731
+    a, b = interleaved(batched, single, reps)
+    return {"texts": n_texts, "tokens_each": n_tokens, "batched_s": summary(a), "one_by_one_s": summary(b),
+            "speedup": summary([tb / ta for ta, tb in zip(a, b)])}
