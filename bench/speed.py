@@ -27,11 +27,23 @@ def hf_generate(lm, prompts, new_tokens, temperature=1.0, top_k=0):
     return run
 
 
-def ours(lm, prompts, new_tokens, temperature=1.0, top_k=0, batch_size=None, keep_logits="float32"):
+def ours(lm, prompts, new_tokens, temperature=1.0, top_k=0, batch_size=None, keep_logits="float32", layers=False):
     def run():
         lm.generate(prompts, length=new_tokens, temperature=temperature, top_k=top_k, seed=0,
-                    batch_size=batch_size or len(prompts), progress=False, keep_logits=keep_logits)
+                    batch_size=batch_size or len(prompts), progress=False, keep_logits=keep_logits, layers=layers)
     return run
+
+
+def layers_overhead(lm, new_tokens: int, reps: int) -> dict:
+    """Figure 9: tokens/s with layers=True (the logit lens' residuals) over without."""
+    out = {}
+    for batch in (1, 8):
+        prompts = PROMPTS8[:batch]
+        a, b = interleaved(ours(lm, prompts, new_tokens, top_k=40, layers=True),
+                           ours(lm, prompts, new_tokens, top_k=40), reps)
+        out[f"batch{batch}"] = {"layers_s": summary(a), "plain_s": summary(b),
+                                "ratio": summary([tb / ta for ta, tb in zip(a, b)])}
+    return out
 
 
 def capture_overhead(lm, new_tokens: int, reps: int) -> dict:

@@ -35,8 +35,9 @@ _NAMES = {
     "table": "formatting",
     "sampling_stages": "pipeline", "pipeline_figure": "pipeline",
     "text_view": "textview", "rank_histogram": "textview", "inspect": "inspector",
+    "lens_heatmap": "lensplots", "lens_grid": "lensplots", "capture_layers": "lens",
 }
-_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "inspector", "lm", "loading", "pipeline", "plots",
+_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "inspector", "lens", "lensplots", "lm", "loading", "pipeline", "plots",
                "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "trace", "widgets"}
 
 
@@ -71,4 +72,5 @@ __all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sampl
            "capture", "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__",
            "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
            "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table",
-           "sampling_stages", "pipeline_figure", "text_view", "rank_histogram", "inspect"]
+           "sampling_stages", "pipeline_figure", "text_view", "rank_histogram", "inspect",
+           "lens_heatmap", "lens_grid", "capture_layers"]

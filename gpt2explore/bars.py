@@ -83,6 +83,8 @@ def bars_title(step, data, compact: bool = False) -> str:
         verb = "token" if step.forced else "drawn"
         drawn = f" · {verb} {label!r} (p={fmt.prob(data['token_prob'])}{where})"
     approx = "" if data["exact"] else " · approximate (top-N bundle)"
+    if getattr(step, "layer", None) is not None:
+        approx += f" · logit lens at layer {step.layer}"
     if compact:  # two short lines, for a column about 450 px wide
         drawn = drawn.replace(" · drawn", "drawn", 1)
         return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"

@@ -34,4 +34,7 @@ def figures(lm) -> dict:
         [scored, lm.generate(None, length=len(scored[0]), seed=1),
          lm.generate(None, length=len(scored[0]), seed=1, temperature=0.7, top_k=40)],
         ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"])
+    lensed = lm.generate("Hi! My name is John", length=12, seed=1, layers=True)
+    figs["lens_heatmap"] = gx.lens_heatmap(lensed[0].steps[0])
+    figs["lens_grid"] = gx.lens_grid(lensed[0])
     return figs

@@ -114,7 +114,7 @@ def left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, 
 def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: int | None = None,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
              semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
-             keep_logits="float32", first_sample: int = 0, **samplers) -> Run:
+             keep_logits="float32", first_sample: int = 0, layers: bool = False, **samplers) -> Run:
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
@@ -130,6 +130,9 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     probabilities).
     first_sample: the index of the first sample (samples first_sample .. first_sample+nsamples-1
     draw the same uniforms as in a call that started at 0).
+    layers: also record the residual stream after the embeddings and after every block at
+    each step (the logit lens: `step.layer_logits(layer)`); 4 x (n_layer + 1) x d_model bytes a
+    step (39,936 for GPT-2 small in float32).
     samplers: the newer settings by name (repetition_penalty, no_repeat_ngram_size, min_p,
     typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
     order; the first two read each sample's own tokens so far (prompt and generated).
@@ -162,14 +165,26 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
         for start in range(0, len(jobs), batch_size):
             batch = list(range(start, min(start + batch_size, len(jobs))))
             _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
-                            settings, stop_at_eos, keep, bar)
+                            settings, stop_at_eos, keep, bar, layers)
     finally:
         if bar is not None:
             bar.close()
     return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
                meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
-                     "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source},
+                     "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source,
+                     "layers": bool(layers)},
                lm=lm)
+
+
+def _maybe_layers(model, layers: bool):
+    """capture_layers when asked for, else a block that records nothing."""
+    from contextlib import nullcontext
+
+    if not layers:
+        return nullcontext(None)
+    from .lens import capture_layers
+
+    return capture_layers(model)
 
 
 def _progress_bar(progress, total: int):
@@ -182,16 +197,16 @@ def _progress_bar(progress, total: int):
 
 @torch.inference_mode()
 def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: int,
-                    settings: Settings, stop_at_eos: bool, keep: str, bar) -> None:
+                    settings: Settings, stop_at_eos: bool, keep: str, bar, layers: bool = False) -> None:
     model, device, eos = lm.model, lm.device, lm.eos_token_id
     ids, mask, pos = left_pad([j.tokens for j in jobs], eos, device)
     u = torch.stack([draws[j.index] for j in jobs])  # (B, length) float64
     u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
     done = torch.zeros(len(jobs), dtype=torch.bool, device=device)
-    tokens, logits_rows = [], []
+    tokens, logits_rows, resid_rows = [], [], []
     contexts = [list(j.tokens) for j in jobs] if settings.uses_context else None  # each row's own tokens
     cache = None
-    with capture(model) as cap:
+    with capture(model) as cap, _maybe_layers(model, layers) as lay:
         for t in range(length):
             _, cache = forward(model, ids, mask, pos, cache)
             logits = cap.logits[-1]  # (B, V) raw, newest position
@@ -209,6 +224,8 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             logits_rows.append(None if keep == "none" else
                                (logits.float() if keep == "float32" else logits.to(torch.float16)))
             cap.logits.clear()  # the rows we keep are held in logits_rows
+            if lay is not None:
+                resid_rows.append(lay.resid.pop())  # (B, L+1, d)
             if bar is not None:
                 bar.update(len(jobs))
             if stop_at_eos:
@@ -230,6 +247,6 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             sample.steps.append(Step(
                 token=tok, u=u_host[b][t], position=n_prompt + t, settings=settings,
                 logits=None if logits_rows[t] is None else logits_rows[t][b], index=t,
-                prob=p_host[b][t], sample=sample))
+                prob=p_host[b][t], sample=sample, residual=resid_rows[t][b] if resid_rows else None))
             if stop_at_eos and tok == eos:
                 break

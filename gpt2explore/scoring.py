@@ -67,7 +67,7 @@ def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: lis
 
 def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
           semantics: str = "hf", keep_logits="float32", batch_size: int = 8, progress=None,
-          **samplers) -> Run:
+          layers: bool = False, **samplers) -> Run:
     """Score `text` (a string or a list of strings, one Sample each) token by token.
 
     prompt: None scores every token of the text, the first one after <|endoftext|>; with a
@@ -76,6 +76,8 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
     keep_logits: "float32" keeps each token's raw logits (4 bytes x vocabulary = 201 KB a
     token for GPT-2), "float16" half that, "none" only rank and the probabilities (a few
     hundred bytes of Python objects a token), for long texts. batch_size: windows per forward.
+    layers: also keep each token's residual stream per layer (the logit lens), 4 x (n_layer + 1)
+    x d_model bytes a token.
     """
     from .generation import check_count
 
@@ -106,7 +108,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
     bar = _bar(progress, total)
     try:
         for start in range(0, len(plan), batch_size):
-            _score_batch(lm, plan[start:start + batch_size], samples, settings, keep, bar)
+            _score_batch(lm, plan[start:start + batch_size], samples, settings, keep, bar, layers)
     finally:
         if bar is not None:
             bar.close()
@@ -117,7 +119,8 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
         del s.text_tokens
     return Run(samples, settings, seed=None, model_name=lm.name, length=max(len(s.steps) for s in samples),
                keep_logits=keep, meta={"device": str(lm.device), "source": lm.source, "scored": True,
-                                       "window": lm.n_ctx, "stride": max(lm.n_ctx // 2, 1), "prompt": prompt},
+                                       "window": lm.n_ctx, "stride": max(lm.n_ctx // 2, 1), "prompt": prompt,
+                                       "layers": bool(layers)},
                lm=lm)
 
 
@@ -130,11 +133,18 @@ def _bar(progress, total: int):
 
 
 @torch.inference_mode()
-def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Settings, keep: str, bar) -> None:
+def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Settings, keep: str, bar,
+                 layers: bool = False) -> None:
+    from contextlib import nullcontext
+
+    from .lens import capture_layers
+
     model, device = lm.model, lm.device
     ids, mask, pos = left_pad([w.tokens for w in batch], lm.eos_token_id, device)
     # position ids count from 0 in every window: the model sees only the window
-    hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B, T, d)
+    with capture_layers(model, all_positions=True) if layers else nullcontext(None) as lay:
+        hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B,T,d)
+    resid = lay.resid[-1] if lay is not None else None  # (B, T, L+1, d)
     head = model.get_output_embeddings()
     width = ids.shape[1]
     for b, w in enumerate(batch):
@@ -146,13 +156,14 @@ def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Setti
             rows = wanted[c:c + CHUNK]
             logits = head(hidden[b, [pad + r for r in rows]]).float()  # (n, V) raw
             targets = torch.tensor([w.tokens[r + 1] for r in rows], device=device)
-            _record(sample, logits, targets, [w.offset + r + 1 for r in rows], settings, keep)
+            _record(sample, logits, targets, [w.offset + r + 1 for r in rows], settings, keep,
+                    None if resid is None else resid[b, [pad + r for r in rows]])
             if bar is not None:
                 bar.update(len(rows))
 
 
 def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positions: list[int],
-            settings: Settings, keep: str) -> None:
+            settings: Settings, keep: str, resid: torch.Tensor | None = None) -> None:
     """Steps for scored tokens: rank, raw probability, probability under the settings."""
     value = logits.gather(-1, targets[:, None])  # (n, 1)
     rank = (logits > value).sum(-1, dtype=torch.int32)  # (n,) tokens strictly likelier
@@ -175,7 +186,8 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
     for k, p in enumerate(positions):
         row = None if kept is None else kept[k]  # a view: the chunk's rows are all kept anyway
         sample.steps.append(Step(token=tok_h[k], u=None, position=p, settings=settings, logits=row, index=0,
-                                 prob=prob_h[k], forced=True, sample=sample, rank=rank_h[k], raw_prob=raw_h[k]))
+                                 prob=prob_h[k], forced=True, sample=sample, rank=rank_h[k], raw_prob=raw_h[k],
+                                 residual=None if resid is None else resid[k]))
 
 
 RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (math.inf, "beyond 1000"))

@@ -21,8 +21,11 @@ class Session:
     """A single sample generated one step at a time, with the model's KV cache kept."""
 
     def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int | None = None, semantics: str = "hf", sample_index: int = 0, **samplers):
+                 seed: int | None = None, semantics: str = "hf", sample_index: int = 0, layers: bool = False,
+                 **samplers):
         self.lm = lm
+        self.layers = bool(layers)  # record the residual stream per step (the logit lens)
+        self.next_residual = None  # (n_layer + 1, d) for the next position, with layers=True
         self.settings = Settings(temperature, top_k, top_p, semantics, **samplers)
         if prompt is not None:
             normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
@@ -69,7 +72,8 @@ class Session:
         draw (nothing is appended)."""
         u = float(self._uniform(len(self.steps)))
         step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
-                    logits=self.next_logits, index=len(self.steps), sample=self.sample)
+                    logits=self.next_logits, index=len(self.steps), sample=self.sample,
+                    residual=self.next_residual)
         step.token = step.resample()
         return step
 
@@ -131,6 +135,7 @@ class Session:
         del self.steps[-n:]
         # the first removed step was drawn from the logits that now come next again
         self.next_logits = removed[0].logits
+        self.next_residual = removed[0].residual
         self._cache.crop(-n)
         self._changed()
         return removed
@@ -191,7 +196,7 @@ class Session:
                              f"start a new session")
         step = Step(token=token, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), prob=prob, forced=forced,
-                    sample=self.sample)
+                    sample=self.sample, residual=self.next_residual)
         self.next_logits = self._feed([token])
         self.steps.append(step)
         return step
@@ -203,8 +208,10 @@ class Session:
         ids = torch.tensor([tokens], dtype=torch.long, device=device)
         mask = torch.ones((1, past + len(tokens)), dtype=torch.long, device=device)
         pos = torch.arange(past, past + len(tokens), device=device)[None]
+        from .generation import _maybe_layers
+
         try:
-            with torch.inference_mode(), capture(self.lm.model) as cap:
+            with torch.inference_mode(), capture(self.lm.model) as cap, _maybe_layers(self.lm.model, self.layers) as lay:
                 _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
         except BaseException:
             # an interrupted forward may have grown some layers' cache and not others: undo it
@@ -212,6 +219,8 @@ class Session:
                 truncate_cache(self._cache, past)
             raise
         self.forward_calls += 1
+        if lay is not None:
+            self.next_residual = lay.resid[-1][0]  # (L+1, d) at the newest position
         return cap.logits[-1][0]
 
     def _uniform(self, k: int) -> torch.Tensor:

@@ -131,6 +131,34 @@ class Step:
     truncation: Truncation | None = field(default=None, repr=False)  # set for top-N bundles
     rank: int | None = None  # scored text: 0-based rank of `token` under the raw logits
     raw_prob: float | None = None  # scored text: softmax of the raw logits at `token`
+    residual: torch.Tensor | None = field(default=None, repr=False)  # (n_layer + 1, d) with layers=True
+    layer: int | None = None  # set on a lens view (step.at_layer): the layer its logits were read at
+
+    # ---- the logit lens ------------------------------------------------------------------
+    def layer_logits(self, layer: int) -> torch.Tensor:
+        """Logits read at `layer` (0 = embeddings, n_layer = last block, -1 = last) through the
+        model's final layer norm and LM head; needs layers=True (see gpt2explore.lens)."""
+        from .lens import layer_logits
+
+        return layer_logits(self, layer)
+
+    def layer_distribution(self, layer: int, temperature=None, top_k=None, top_p=None, semantics=None,
+                           **more) -> torch.Tensor:
+        """The distribution this step's settings (or the given ones) give at `layer`."""
+        return self.at_layer(layer).distribution(temperature, top_k, top_p, semantics, **more)
+
+    def at_layer(self, layer: int) -> "Step":
+        """A copy of this step whose logits are the lens logits at `layer`."""
+        from .lens import at_layer
+
+        return at_layer(self, layer)
+
+    def lens(self, top: int = 10, **settings):
+        """A tidy DataFrame, one row per (layer, rank): layer, rank, token_id, token, logit,
+        prob (under the settings), drawn_rank (the drawn token's rank at that layer)."""
+        from .lens import lens_table
+
+        return lens_table(self, top, **settings)
 
     @property
     def surprisal(self) -> float:

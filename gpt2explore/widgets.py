@@ -41,19 +41,20 @@ class Explorer(_Displayable):
         self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
         self.forks: list[Stepper] = []
         self.forks_box = W.VBox()
+        self.layer = layer_slider(run[0].steps[0] if len(run[0]) else None)
         self.fig = go.FigureWidget(plots.next_token_bars(self.step, n=n, **self.settings))
         self.last_update_ms = 0.0
         self._ids: list[int] = []
         self.sample_select.observe(self._on_sample, names="value")
         self.step_slider.observe(self._on_change, names="value")
-        for c in [*self.controls.values(), self.log]:
+        for c in [*self.controls.values(), self.log] + ([self.layer] if self.layer else []):
             c.observe(self._on_change, names="value")
         for t in CLICKABLE:
             self.fig.data[t].on_click(self._on_click)
         self._on_change()
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider]),
-            settings_box(self.controls), self.log,
+            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
             self.readout, self.fig, self.status, self.text, self.forks_box])
 
     @property
@@ -74,15 +75,16 @@ class Explorer(_Displayable):
 
     def _on_change(self, change=None):
         t0 = time.perf_counter()
+        view = at_layer_or_self(self.step, self.layer)
         try:
             with self.fig.batch_update():
-                data = plots.update_bars(self.fig, self.step, n=self.n, log=self.log.value, **self.settings)
+                data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value, **self.settings)
         except ValueError as err:  # e.g. openai rules with a newer sampler set
             self.status.value = message_html(str(err))
             return
         self.status.value = ""
         self._ids = data["ids"]
-        self.readout.value = readout_html(data, stage_cuts(self.step, **self.settings))
+        self.readout.value = readout_html(data, stage_cuts(view, **self.settings))
         self.text.value = text_html(self.sample, highlight=self.step.index)
         self.last_update_ms = (time.perf_counter() - t0) * 1000
 
@@ -136,6 +138,7 @@ class Stepper(_Displayable):
         self.forks: list[Stepper] = []
         self.forks_box = W.VBox()
         self._ids: list[int] = []
+        self.layer = layer_slider(session.next_step)
         self.fig = go.FigureWidget(plots.next_token_bars(session.next_step, n=n))
         self.next_btn.on_click(lambda _: self._do(self.session.step))
         self.next_n_btn.on_click(lambda _: self._do(self.session.step, self.n_box.value))
@@ -145,6 +148,8 @@ class Stepper(_Displayable):
         for name, c in self.controls.items():
             c.observe(lambda change, name=name: self._on_settings(name, change), names="value")
         self.log.observe(lambda _: self.refresh(), names="value")
+        if self.layer is not None:
+            self.layer.observe(lambda _: self.refresh(), names="value")
         for t in CLICKABLE:
             self.fig.data[t].on_click(self._on_click)
         session.on_change(self._on_session)
@@ -152,7 +157,7 @@ class Stepper(_Displayable):
         self.widget = W.VBox([
             W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
                     self.force_btn, self.fork_btn]),
-            settings_box(self.controls), self.log,
+            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
             self.status, self.text, self.readout, self.fig, self.forks_box])
 
     def _do(self, fn, *args, **kwargs):
@@ -195,14 +200,30 @@ class Stepper(_Displayable):
     def refresh(self):
         """Re-draw from the session: text so far and the next token's bars."""
         preview = self.session.next_step
+        view = at_layer_or_self(preview, getattr(self, "layer", None))
         with self.fig.batch_update():
-            data = plots.update_bars(self.fig, preview, n=self.n, log=self.log.value)
+            data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value)
         self._ids = data["ids"]
-        self.readout.value = readout_html(data, stage_cuts(preview)) + (
+        self.readout.value = readout_html(data, stage_cuts(view)) + (
             f" <span style='color:#555'>· next uniform u={preview.u:.4f} would draw "
             f"<b>{html.escape(show_token(preview.text))}</b> · click a bar to force that token</span>")
         self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
         self.back_btn.disabled = not self.session.steps
+
+
+def layer_slider(step) -> W.IntSlider | None:
+    """A layer slider (0 = embeddings, last = the final block) when the step has layers."""
+    if step is None or step.residual is None:
+        return None
+    last = step.residual.shape[0] - 1
+    return W.IntSlider(value=last, min=0, max=last, description="layer (lens)", layout=SLIDER_LAYOUT, style=STYLE)
+
+
+def at_layer_or_self(step, slider):
+    """The step itself at the last layer (its exact logits), else its lens view."""
+    if slider is None or slider.value == slider.max:
+        return step
+    return step.at_layer(slider.value)
 
 
 def explore(run, n: int = 20) -> Explorer:
