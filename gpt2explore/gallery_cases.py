@@ -30,9 +30,9 @@ def figures(lm) -> dict:
     scored = lm.score(data_path("texts", "mississippi.txt").read_text())
     figs["text_view_rank"] = gx.text_view(scored[0])
     figs["text_view_allowed"] = gx.text_view(scored[0], color="allowed", top_k=40)
+    n = min(len(scored[0]), lm.n_ctx)
     figs["rank_histogram"] = gx.rank_histogram(
-        [scored, lm.generate(None, length=len(scored[0]), seed=1),
-         lm.generate(None, length=len(scored[0]), seed=1, temperature=0.7, top_k=40)],
+        [scored, lm.generate(None, length=n, seed=1), lm.generate(None, length=n, seed=1, temperature=0.7, top_k=40)],
         ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"])
     lensed = lm.generate("Hi! My name is John", length=12, seed=1, layers=True)
     figs["lens_heatmap"] = gx.lens_heatmap(lensed[0].steps[0])
