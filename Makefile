@@ -18,8 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# JupyterLab refuses to run as root without --allow-root (containers, cloud VMs): pass it then.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	@echo "JupyterLab on notebooks/: open the http://127.0.0.1:8888/lab?token=... URL it prints below"
+	@echo "(from another machine: make lab LAB_ARGS=\"--ip=0.0.0.0 --no-browser\", then the printed URL with this host's name)"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -79,8 +79,11 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    from . import __version__
+
     parser = Parser(prog="gpt2explore", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"gpt2explore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{sample,interact,compare,score}", parser_class=Parser)
     sub.required = True
     p = sub.add_parser("sample", help="unconditional samples (generate_unconditional_samples.py)",

@@ -25,9 +25,17 @@ class ModelUnavailableError(ValueError):
 
 
 def data_dir() -> Path:
-    """The project's data/ folder (GPT2EXPLORE_DATA overrides it)."""
+    """Where the bundled model and data live: GPT2EXPLORE_DATA if set; else the repository's
+    data/ beside the package (a checkout or an editable install); else the copy a wheel installs
+    as gpt2explore/data."""
     env = os.environ.get("GPT2EXPLORE_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "data", here / "data"):
+        if (candidate / "models").is_dir() or (candidate / "names.csv").exists():
+            return candidate
+    return here / "data"
 
 
 def data_path(*parts: str) -> Path:
@@ -106,7 +114,8 @@ def pick_dtype(dtype, device: torch.device) -> torch.dtype:
 
 def _unavailable(hub_id: str, err: Exception) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"model {hub_id!r} is not available here: no network and no cached copy ({type(err).__name__}). "
+        f"model {hub_id!r} is not available here: no network and no cached copy ({type(err).__name__}: "
+        f"{_first_line(err)[:160]}). "
         f"Remedies: download it once with network access (it is then cached), point HF_HOME at a "
         f"cache that has it, or use the bundled offline model with load('tiny')")
 
