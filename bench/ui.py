@@ -7,9 +7,7 @@ import subprocess
 import sys
 import time
 
-import torch
 
-from gpt2explore import sampling
 
 from .common import REPO, summary, timed
 

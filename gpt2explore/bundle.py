@@ -32,7 +32,6 @@ from pathlib import Path
 import torch
 
 from .manifest import FORMAT, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
-from .sampling import Settings
 from .trace import Run, Sample, Step, Truncation
 
 __all__ = ["BundleError", "FORMAT", "Verification", "load_run", "save_run", "save_table", "verify_run"]

@@ -109,8 +109,6 @@ def build_parser() -> Parser:
 
 def check_args(args) -> None:
     """Every value checked before the model loads; UsageError names the bad one."""
-    from .sampling import Settings
-
     if args.command == "score":
         from .cli_score import check_score_args
 
@@ -127,20 +125,26 @@ def check_args(args) -> None:
         raise UsageError(f"--length must be >= 1, got {args.length}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
-    try:
-        Settings(**settings_of(args))
-    except ValueError as err:
-        raise UsageError(f"--{str(err)}") from None
-    from .loading import pick_device
-
-    try:
-        pick_device(args.device)
-    except ValueError as err:
-        raise UsageError(f"--device: {err}") from None
+    check_settings_and_device(args)
     if args.command == "compare":
         if args.top < 1:
             raise UsageError(f"--top must be >= 1, got {args.top}")
         args.prompts = read_prompts(args.prompts, args.prompts_file)
+
+
+def check_settings_and_device(args) -> None:
+    """The sampling flags and --device, before the model loads (UsageError names the value)."""
+    from .loading import pick_device
+    from .sampling import Settings
+
+    try:
+        Settings(**settings_of(args))
+    except ValueError as err:
+        raise UsageError(f"--{err}") from None
+    try:
+        pick_device(args.device)
+    except ValueError as err:
+        raise UsageError(f"--device: {err}") from None
 
 
 def read_prompts(prompts, path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 
-from .cli import UsageError, add_model_flags, add_settings_flags, settings_of, undecodable
+from .cli import UsageError, add_model_flags, add_settings_flags, check_settings_and_device, settings_of, undecodable
 
 
 def add_score_parser(sub) -> None:
@@ -21,17 +21,7 @@ def add_score_parser(sub) -> None:
 
 
 def check_score_args(args) -> None:
-    from .loading import pick_device
-    from .sampling import Settings
-
-    try:
-        Settings(**settings_of(args))
-    except ValueError as err:
-        raise UsageError(f"--{err}") from None
-    try:
-        pick_device(args.device)
-    except ValueError as err:
-        raise UsageError(f"--device: {err}") from None
+    check_settings_and_device(args)
     if args.prompt is not None and not args.prompt.strip():
         raise UsageError("--prompt is empty; give some text or leave it out")
     args.text = read_text(args.file)

@@ -83,7 +83,6 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     """One small panel per stage (the model's distribution first), the same tokens on every
     panel: each panel's bars are the probabilities after that stage; a token the stage removed
     gets a grey cross, a token removed earlier is left empty, the drawn token is orange."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     table = sampling_stages(step, n, stage_order, **settings)

@@ -6,7 +6,6 @@ widgets are both drawn from them, so what the widgets show is what the tests che
 from __future__ import annotations
 
 import math
-import textwrap
 
 import torch
 

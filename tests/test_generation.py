@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 
-import gpt2explore as gx
 from gpt2explore import sampling
 
 PROMPTS = ["Hi! My name is Isamu", "Hello", "The quick brown fox jumps over the"]

@@ -1,6 +1,5 @@
 """The notebooks: stored clean, parameterised, and executed top to bottom on the tiny model."""
 import os
-import shutil
 import subprocess
 import sys
 import time

@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-import gpt2explore as gx
 
 
 def test_session_steps_match_generate(lm):

@@ -109,7 +109,6 @@ def test_corpus_cleaners():
 def test_same_seed_same_tokens_as_recorded(tiny):
     """Existing behaviour is a promise: tokens recorded before later changes come back."""
     import json
-    from pathlib import Path
 
     recorded = json.loads((Path(__file__).parent / "data" / "reference_tokens.json").read_text())
     assert tiny.weights_sha256 == recorded["weights_sha256"]
