@@ -60,6 +60,14 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
     }
 
 
+def token_role(step) -> str:
+    """The legend's name for the step's own token: drawn, forced (a session), or the text's."""
+    if not step.forced:
+        return "drawn token"
+    run = getattr(step.sample, "run", None) if step.sample is not None else None
+    return "the text's token" if run is not None and run.meta.get("scored") else "forced token"
+
+
 def _customdata(data) -> list[list]:
     return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank + 1, label] for rank, (i, lg, r, p, label) in
             enumerate(zip(data["ids"], data["logits"], data["raw"], data["probs"], data["labels"]))]
@@ -146,7 +154,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     drawn.y = [] if at is None else [data["probs"][at]]
     drawn.customdata = [] if at is None else [custom[at]]
     drawn.showlegend = at is not None
-    drawn.name = "forced token" if step.forced else "drawn token"
+    drawn.name = token_role(step)
     cut_x = [i for i in x if not data["kept"][i]]
     floor = _axis_floor(data) if log else 0.0
     cut.x = [i + AFTER_OFFSET for i in cut_x]

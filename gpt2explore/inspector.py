@@ -83,7 +83,7 @@ class Inspector(_Displayable):
         with self.fig.batch_update():
             plots.update_bars(self.fig, self.step, n=self.n, **self.settings)
         step = self.step
-        self.fig.layout.title.text = (f"Position {step.index}: the text has {html.escape(repr(step.text))} · "
+        self.fig.layout.title.text = (f"Position {step.index}: the text has {html.escape(repr(step.text))}<br>"
                                       + self.fig.layout.title.text.split("<br>", 1)[-1])
 
 

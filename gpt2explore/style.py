@@ -24,8 +24,41 @@ def template():
 
 
 def token_label(step_or_decode, token_id: int) -> str:
+    """A token as a label: visible whitespace, and a token that is only part of a UTF-8
+    character (it decodes to U+FFFD) as its bytes, e.g. '\\xe2\\x80', never a box glyph."""
     decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
-    return show_token(decode(token_id))
+    text = decode(token_id)
+    if "\ufffd" in text:
+        raw = _token_bytes(step_or_decode, token_id)
+        if raw is not None:
+            lead = "␣" if raw.startswith(b" ") else ""
+            return lead + "".join(f"\\x{b:02x}" for b in raw.lstrip(b" ")) if raw.strip() else show_token(text)
+    return show_token(text)
+
+
+def _byte_decoder() -> dict:
+    """GPT-2's byte-level BPE alphabet back to bytes (the inverse of its bytes_to_unicode)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def _token_bytes(step, token_id: int) -> bytes | None:
+    sample = getattr(step, "sample", None)
+    run = getattr(sample, "run", None) if sample is not None else None
+    tokenizer = getattr(getattr(run, "lm", None), "tokenizer", None) or (run.meta.get("_tokenizer") if run else None)
+    if tokenizer is None:
+        return None
+    piece = tokenizer.convert_ids_to_tokens(int(token_id))
+    table = _byte_decoder()
+    if not isinstance(piece, str) or any(ch not in table for ch in piece):
+        return None
+    return bytes(table[ch] for ch in piece)
 
 
 def settings_text(settings) -> str:

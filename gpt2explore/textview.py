@@ -92,11 +92,11 @@ def text_view(sample, color: str = "rank", **settings):
                    y1=yy + LINE_PX / 2 - 2, fillcolor=f, line=dict(width=0), layer="below")
               for (_, col, w), yy, f in zip(places, y, fills)]
     fig.add_scatter(x=x, y=y, mode="text+markers", text=pieces, textfont=dict(family="DejaVu Sans Mono, monospace",
-                    size=14, color="#111"), hovertext=hover, hoverinfo="text", marker=marker, showlegend=False,
+                    size=13, color="#111"), hovertext=hover, hoverinfo="text", marker=marker, showlegend=False,
                     name="tokens")
     if prompt:
         fig.add_scatter(x=[len(prompt) * CHAR_PX / 2], y=[0], mode="text", text=[prompt], showlegend=False,
-                        textfont=dict(family="DejaVu Sans Mono, monospace", size=14, color="#1f3b73"),
+                        textfont=dict(family="DejaVu Sans Mono, monospace", size=13, color="#1f3b73"),
                         hoverinfo="skip", name="prompt")
     if color == "rank":
         for (limit, label), c in zip(RANK_BUCKETS, GLTR):

@@ -217,3 +217,13 @@ def test_gallery_cases_render_every_builder(lm):
     for name, fig in figs.items():
         assert fig.data, name
         json.loads(fig.to_json())
+
+
+def test_partial_character_tokens_show_their_bytes(lm):
+    from gpt2explore.style import token_label
+
+    step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
+    assert lm.decode([447]) == "\ufffd"  # GPT-2's token 447 is the first two bytes of a 3-byte character
+    assert token_label(step, 447) == "\\xe2\\x80"
+    assert token_label(step, 12520) == "␣\\xf0\\x9f"
+    assert token_label(step, 198) == "↵"

@@ -131,7 +131,7 @@ def test_views_work_on_scored_text(lm, tmp_path):
     run = lm.score(TEXT)
     step = run[0].steps[3]
     fig = gx.next_token_bars(step)
-    assert "forced token" in [t.name for t in fig.data]
+    assert "the text's token" in [t.name for t in fig.data]
     assert len(run.to_frame(top=3)) >= 3 * len(run[0])
     loaded = gx.load_run(run.save(tmp_path / "scored"))
     assert loaded[0].tokens == run[0].tokens
