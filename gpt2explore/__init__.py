@@ -38,7 +38,7 @@ _NAMES = {
     "lens_heatmap": "lensplots", "lens_grid": "lensplots", "capture_layers": "lens",
 }
 _SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "inspector", "lens", "lensplots", "lm", "loading", "pipeline", "plots",
-               "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "trace", "widgets"}
+               "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "tokens", "trace", "verify", "widgets"}
 
 
 def __getattr__(name):

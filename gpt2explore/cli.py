@@ -251,7 +251,7 @@ def side_by_side(columns: list[list[str]], headers: list[str], width: int) -> st
 
 def cmd_compare(lm, args, seed: int, out) -> None:
     from .sampling import Settings
-    from .trace import show_token
+    from .tokens import show_token
 
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     run = lm.generate(args.prompts, nsamples=args.nsamples, **generation_kwargs(args, seed))

@@ -47,7 +47,7 @@ def read_text(path: str) -> str:
 
 def cmd_score(lm, args, out) -> None:
     from . import formatting as fmt
-    from .trace import show_token
+    from .tokens import show_token
 
     run = lm.score(args.text, prompt=args.prompt, progress=sys.stderr.isatty(), keep_logits="none",
                    **settings_of(args))

@@ -7,7 +7,7 @@ import ipywidgets as W
 
 from . import formatting as fmt
 from . import sampling
-from .trace import show_text
+from .tokens import show_text
 
 SLIDER_LAYOUT = W.Layout(width="420px")
 STYLE = {"description_width": "110px"}

@@ -55,7 +55,7 @@ def visible_text(value):
     control characters as escapes (the charts' rule); other values unchanged."""
     if not isinstance(value, str):
         return value
-    from .trace import show_text
+    from .tokens import show_text
 
     return show_text(value).replace("\n", "↵\n")
 

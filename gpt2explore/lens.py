@@ -128,7 +128,7 @@ def lens_table(step, top: int = 10, **settings):
     import pandas as pd
 
     from .scoring import step_rank
-    from .trace import show_token
+    from .tokens import show_token
 
     rows = []
     for layer in range(require_residual(step).shape[0]):

@@ -14,7 +14,7 @@ from . import provenance, sampling
 from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
 from .style import (CHOSEN_COLOR, bottom_margin, CUT_COLOR, KEPT_COLOR, RAW_COLOR, nice_step, settings_text,  # noqa: F401
                     template, title, token_label)
-from .trace import show_token
+from .tokens import show_token
 
 
 NUCLEUS_P = 0.9  # the sweep's third panel: how many tokens hold this much probability

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .stages import LABELS
-from .trace import show_token
+from .tokens import show_token
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
 RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"

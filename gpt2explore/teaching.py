@@ -6,7 +6,7 @@ import math
 import torch
 
 from . import sampling
-from .trace import show_token
+from .tokens import show_token
 
 
 def softmax_table(logits, temperature: float = 1.0, labels=None):

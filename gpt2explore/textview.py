@@ -13,7 +13,7 @@ from . import formatting as fmt
 from . import provenance
 from .scoring import RANK_BUCKETS, rank_bucket, step_rank, step_raw_prob
 from .style import settings_text, template, title
-from .trace import show_text
+from .tokens import show_text
 
 GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # top 10, top 100, top 1000, beyond (GLTR's four)
 IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"

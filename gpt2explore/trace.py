@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import unicodedata
 from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,6 +18,8 @@ import torch
 
 from . import sampling
 from .sampling import Settings
+
+from .tokens import TopTable, show_text, show_token  # noqa: F401  (their home is tokens.py)
 
 KEEP_LOGITS = ("float32", "float16", "none")
 TokenProb = namedtuple("TokenProb", "rank id text prob logit")
@@ -33,48 +34,6 @@ def check_keep_logits(keep_logits) -> str:
         raise ValueError(f"keep_logits must be one of {', '.join(KEEP_LOGITS)} (or True/False), "
                          f"got {keep_logits!r}")
     return keep_logits
-
-
-def show_token(text: str) -> str:
-    """A token's text with whitespace made visible: leading space as '␣', newline as '↵', tab
-    as '⇥'; other control and format characters as escapes ('\\x1b'), never as a box glyph."""
-    out = text.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
-    out = "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co")
-                  else c for c in out)
-    if out.startswith(" "):
-        out = "␣" + out[1:]
-    return out if out else "∅"
-
-
-def show_text(text: str) -> str:
-    """A whole text with the same visible rule for control characters (newlines kept as line
-    breaks, so a table cell wraps like the text)."""
-    return "".join(c.encode("unicode_escape").decode("ascii")
-                   if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") and c not in "\n\t" else c
-                   for c in text)
-
-
-class TopTable(list):
-    """`step.top(n)`: a list of TokenProb rows that shows as a table in a notebook."""
-
-    def frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([{"rank": r.rank, "token": show_token(r.text), "id": r.id, "prob": r.prob,
-                              "logit": r.logit} for r in self])
-
-    def __repr__(self) -> str:
-        from . import formatting as fmt
-
-        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'logit':>8}"]
-        lines += [f"{r.rank:>4}  {show_token(r.text):<16} {r.id:>6}  {fmt.prob(r.prob):>8}  "
-                  f"{fmt.number(r.logit):>8}" for r in self]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        from . import formatting as fmt
-
-        return fmt.table(self.frame()).to_html()
 
 
 def _top_ids(logits: torch.Tensor, n: int) -> list[int]:
@@ -333,7 +292,7 @@ class Run:
 
     def save_table(self, path, top: int = 20):
         """`to_frame(top)` written as .csv or .parquet (format from the suffix)."""
-        from .bundle import save_table
+        from .verify import save_table
 
         return save_table(self, path, top=top)
 
@@ -346,7 +305,7 @@ class Run:
 
     def verify(self, lm, atol: float = 1e-4):
         """Re-run the model on the recorded tokens: do the logits and tokens match?"""
-        from .bundle import verify_run
+        from .verify import verify_run
 
         return verify_run(self, lm, atol=atol)
 

@@ -17,7 +17,7 @@ from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, log_toggle, message_html, readout_html,  # noqa: F401
                        settings_box, settings_controls, settings_values, text_html)
 from .pipeline import stage_cuts
-from .trace import show_token
+from .tokens import show_token
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
 
