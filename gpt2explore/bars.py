@@ -17,6 +17,7 @@ import torch
 
 from . import formatting as fmt
 from . import provenance, sampling
+from .trace import rank_of
 from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, bottom_margin, settings_text,
                     template, title, token_label)
 
@@ -37,10 +38,7 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
     kept = probs[ids] > 0
     chosen_p = float(probs[step.token]) if step.token >= 0 else None
     shown = step.token in ids.tolist()
-    rank = None
-    if step.token >= 0:
-        value = logits[step.token]
-        rank = int((logits > value).sum()) + int((logits[: step.token] == value).sum())
+    rank = rank_of(logits, step.token) if step.token >= 0 else None
     return {
         "ids": ids.tolist(),
         "labels": [token_label(step, i) for i in ids.tolist()],

@@ -116,12 +116,8 @@ class Comparer(_Displayable):
 def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, **settings) -> Comparer:
     """Several prompts sampled with the same draws, side by side. `prompts`: a list of
     strings (one string is one prompt)."""
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not isinstance(prompts, (list, tuple)) or not prompts:
-        raise ValueError(f"prompts must be a list of strings, e.g. ['Hi! My name is Isamu', "
-                         f"'Hi! My name is John'], got {prompts!r}")
-    from .generation import normalize_prompts
+    from .generation import normalize_prompts, string_list
 
-    normalize_prompts(list(prompts))  # each one a non-empty string
+    prompts = string_list(prompts, "prompts", " (e.g. ['Hi! My name is Isamu', 'Hi! My name is John'])")
+    normalize_prompts(prompts)  # each one a non-empty string
     return Comparer(lm, prompts, nsamples=nsamples, length=length, seed=seed, **settings)

@@ -9,6 +9,7 @@ import torch
 
 from . import sampling
 from .capture import capture
+from .lens import maybe_capture_layers
 from .sampling import Settings
 from .trace import Run, Sample, Step, check_keep_logits
 
@@ -31,16 +32,25 @@ def check_count(name: str, value, minimum: int = 1) -> int:
     return value
 
 
+def string_list(value, name: str, alternative: str = "") -> list[str]:
+    """A string or a non-empty list of strings -> the list; anything else is a ValueError
+    naming `name` (and `alternative`, e.g. " or None", among what is accepted)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ValueError(f"{name} must be a string, a list of strings{alternative}, got {value!r:.80}")
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"{name} must be a string (or a list of strings), got {type(item).__name__}: "
+                             f"{item!r:.80}")
+    return list(items)
+
+
 def normalize_prompts(prompt) -> list[str | None]:
     """None (unconditional), a string, or a list of strings -> list of prompts."""
     if prompt is None:
         return [None]
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, (list, tuple)) or not prompts:
-        raise ValueError(f"prompt must be a string, a list of strings or None, got {prompt!r}")
+    prompts = string_list(prompt, "prompt", " or None")
     for p in prompts:
-        if not isinstance(p, str):
-            raise ValueError(f"prompt must be a string (or a list of strings), got {type(p).__name__}: {p!r}")
         if not p:
             raise ValueError("prompt is an empty string; give some text, or prompt=None for "
                              "unconditional samples")
@@ -137,10 +147,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
     order; the first two read each sample's own tokens so far (prompt and generated).
     """
-    unknown = sorted(set(samplers) - set(sampling.NEW_SAMPLERS))
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(sampling.SETTING_NAMES)}")
-    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
+    settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     prompts = normalize_prompts(prompt)
     check_count("nsamples", nsamples)
     check_count("batch_size", batch_size)
@@ -160,7 +167,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
 
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
                for j in jobs]
-    bar = _progress_bar(progress, len(jobs) * length)
+    bar = progress_bar(progress, len(jobs) * length, "generating", PROGRESS_MIN_TOKENS)
     try:
         for start in range(0, len(jobs), batch_size):
             batch = list(range(start, min(start + batch_size, len(jobs))))
@@ -176,23 +183,14 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
                lm=lm)
 
 
-def _maybe_layers(model, layers: bool):
-    """capture_layers when asked for, else a block that records nothing."""
-    from contextlib import nullcontext
-
-    if not layers:
-        return nullcontext(None)
-    from .lens import capture_layers
-
-    return capture_layers(model)
-
-
-def _progress_bar(progress, total: int):
-    if progress is False or (progress is None and total < PROGRESS_MIN_TOKENS):
+def progress_bar(progress, total: int, desc: str, minimum: int):
+    """A tqdm bar of `total` tokens: always with progress=True, never with False, and with None
+    only for calls of at least `minimum` tokens."""
+    if progress is False or (progress is None and total < minimum):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="tok", desc="generating", leave=False)
+    return tqdm(total=total, unit="tok", desc=desc, leave=False)
 
 
 @torch.inference_mode()
@@ -206,7 +204,7 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
     tokens, logits_rows, resid_rows = [], [], []
     contexts = [list(j.tokens) for j in jobs] if settings.uses_context else None  # each row's own tokens
     cache = None
-    with capture(model) as cap, _maybe_layers(model, layers) as lay:
+    with capture(model) as cap, maybe_capture_layers(model, layers) as lay:
         for t in range(length):
             _, cache = forward(model, ids, mask, pos, cache)
             logits = cap.logits[-1]  # (B, V) raw, newest position

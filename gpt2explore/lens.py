@@ -75,6 +75,13 @@ def capture_layers(model, all_positions: bool = False):
             h.remove()
 
 
+def maybe_capture_layers(model, layers: bool, all_positions: bool = False):
+    """`capture_layers` when `layers`, else a block that yields None and hooks nothing."""
+    from contextlib import nullcontext
+
+    return capture_layers(model, all_positions) if layers else nullcontext(None)
+
+
 def lens_logits(model, resid: torch.Tensor) -> torch.Tensor:
     """Residual stream (..., d) -> logits (..., V): the model's own ln_f, then its LM head."""
     _, ln_f, head = blocks_of(model)

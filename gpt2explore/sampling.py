@@ -75,6 +75,15 @@ class Settings:
         return {k: v for k, v in self.as_dict().items() if v != DEFAULTS[k]}
 
 
+def settings_with(temperature, top_k, top_p, semantics, samplers: dict) -> "Settings":
+    """Settings from the classic arguments plus the newer samplers by name; an unknown name is
+    a ValueError listing the settings there are."""
+    unknown = sorted(set(samplers) - set(NEW_SAMPLERS))
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(SETTING_NAMES)}")
+    return Settings(temperature, top_k, top_p, semantics, **samplers)
+
+
 SETTING_NAMES = ("temperature", "top_k", "top_p", "semantics", "repetition_penalty", "no_repeat_ngram_size",
                  "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
 NEW_SAMPLERS = SETTING_NAMES[4:]  # what OpenAI's sample.py does not know

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import torch
 
 from . import sampling
-from .generation import left_pad
+from .generation import left_pad, progress_bar, string_list
 from .sampling import Settings
-from .trace import Run, Sample, Step, check_keep_logits
+from .trace import Run, Sample, Step, check_keep_logits, rank_of
 
 PROGRESS_MIN_TOKENS = 1024
 CHUNK = 256  # positions per LM-head call: bounds the logits held at once to CHUNK x vocabulary
@@ -38,12 +38,8 @@ class Window:
 
 
 def check_texts(text) -> list[str]:
-    texts = [text] if isinstance(text, str) else text
-    if not isinstance(texts, (list, tuple)) or not texts:
-        raise ValueError(f"text must be a string or a list of strings, got {text!r:.80}")
+    texts = string_list(text, "text")
     for t in texts:
-        if not isinstance(t, str):
-            raise ValueError(f"text must be a string (or a list of strings), got {type(t).__name__}: {t!r:.80}")
         if not t.strip():
             raise ValueError(f"text {t!r} is empty; give some text to score")
     return list(texts)
@@ -84,10 +80,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
     texts = check_texts(text)
     if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
         raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r:.80}")
-    unknown = sorted(set(samplers) - set(sampling.NEW_SAMPLERS))
-    if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(sampling.SETTING_NAMES)}")
-    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
+    settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     keep = check_keep_logits(keep_logits)
     check_count("batch_size", batch_size)
     context = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
@@ -105,7 +98,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
         samples[-1].text_tokens = ids
         plan += windows(len(context), len(ids), lm.n_ctx, i, seq)
     total = sum(len(s.text_tokens) for s in samples)
-    bar = _bar(progress, total)
+    bar = progress_bar(progress, total, "scoring", PROGRESS_MIN_TOKENS)
     try:
         for start in range(0, len(plan), batch_size):
             _score_batch(lm, plan[start:start + batch_size], samples, settings, keep, bar, layers)
@@ -124,25 +117,15 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
                lm=lm)
 
 
-def _bar(progress, total: int):
-    if progress is False or (progress is None and total < PROGRESS_MIN_TOKENS):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="tok", desc="scoring", leave=False)
-
-
 @torch.inference_mode()
 def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Settings, keep: str, bar,
                  layers: bool = False) -> None:
-    from contextlib import nullcontext
-
-    from .lens import capture_layers
+    from .lens import maybe_capture_layers
 
     model, device = lm.model, lm.device
     ids, mask, pos = left_pad([w.tokens for w in batch], lm.eos_token_id, device)
     # position ids count from 0 in every window: the model sees only the window
-    with capture_layers(model, all_positions=True) if layers else nullcontext(None) as lay:
+    with maybe_capture_layers(model, layers, all_positions=True) as lay:
         hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B,T,d)
     resid = lay.resid[-1] if lay is not None else None  # (B, T, L+1, d)
     head = model.get_output_embeddings()
@@ -233,9 +216,7 @@ def step_rank(step) -> int:
     """The token's rank under the raw logits (stored for scored steps, computed otherwise)."""
     if step.rank is not None:
         return step.rank
-    logits = step.require_logits().float()
-    value = logits[step.token]
-    return int((logits > value).sum()) + int((logits[: step.token] == value).sum())
+    return rank_of(step.require_logits().float(), step.token)
 
 
 def step_raw_prob(step) -> float:

@@ -12,6 +12,7 @@ import torch
 
 from . import sampling
 from .capture import capture
+from .lens import maybe_capture_layers
 from .generation import forward, normalize_prompts
 from .sampling import Settings
 from .trace import Run, Sample, Step
@@ -208,10 +209,9 @@ class Session:
         ids = torch.tensor([tokens], dtype=torch.long, device=device)
         mask = torch.ones((1, past + len(tokens)), dtype=torch.long, device=device)
         pos = torch.arange(past, past + len(tokens), device=device)[None]
-        from .generation import _maybe_layers
-
         try:
-            with torch.inference_mode(), capture(self.lm.model) as cap, _maybe_layers(self.lm.model, self.layers) as lay:
+            with torch.inference_mode(), capture(self.lm.model) as cap, \
+                    maybe_capture_layers(self.lm.model, self.layers) as lay:
                 _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
         except BaseException:
             # an interrupted forward may have grown some layers' cache and not others: undo it

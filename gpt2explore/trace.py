@@ -43,7 +43,7 @@ def _top_ids(logits: torch.Tensor, n: int) -> list[int]:
     return [i for _, i in pairs]
 
 
-def _rank_of(logits: torch.Tensor, token: int) -> int:
+def rank_of(logits: torch.Tensor, token: int) -> int:
     """0-based rank of `token` in descending logit order (ties: lower id first)."""
     value = logits[token]
     return int((logits > value).sum()) + int((logits[:token] == value).sum())
@@ -348,7 +348,7 @@ class Run:
                 ranks = list(range(len(ids)))
                 if step.token not in ids:
                     ids.append(step.token)
-                    ranks.append(_rank_of(logits, step.token))
+                    ranks.append(rank_of(logits, step.token))
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
                     text = sample.decode([tid])

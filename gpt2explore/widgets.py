@@ -89,10 +89,9 @@ class Explorer(_Displayable):
         self.last_update_ms = (time.perf_counter() - t0) * 1000
 
     def _on_click(self, trace, points, selector=None):
-        for i in getattr(points, "point_inds", []) or []:
-            x = trace.x[i] if trace.x is not None else i
-            self.fork_at(self.sample_select.value, self.step_slider.value, self._ids[int(round(x))])
-            return
+        token = clicked_token(trace, points, self._ids)
+        if token is not None:
+            self.fork_at(self.sample_select.value, self.step_slider.value, token)
 
     def fork_at(self, sample: int, step: int, token) -> "Stepper | None":
         """A stepper on sample `sample` forked just before step `step`, with `token` forced
@@ -180,10 +179,9 @@ class Stepper(_Displayable):
 
     def _on_click(self, trace, points, selector=None):
         """A click on a bar forces that token, as typing it in the force box would."""
-        for i in getattr(points, "point_inds", []) or []:
-            x = trace.x[i] if trace.x is not None else i
-            self._do(self.session.force, self._ids[int(round(x))])
-            return
+        token = clicked_token(trace, points, self._ids)
+        if token is not None:
+            self._do(self.session.force, token)
 
     def close(self) -> None:
         """Stop following the session and close the controls."""
@@ -209,6 +207,14 @@ class Stepper(_Displayable):
             f"<b>{html.escape(show_token(preview.text))}</b> · click a bar to force that token</span>")
         self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
         self.back_btn.disabled = not self.session.steps
+
+
+def clicked_token(trace, points, ids: list[int]) -> int | None:
+    """The token id of the first bar a plotly click hit (bars sit at x = their index in `ids`)."""
+    for i in getattr(points, "point_inds", []) or []:
+        x = trace.x[i] if trace.x is not None else i
+        return ids[int(round(x))]
+    return None
 
 
 def layer_slider(step) -> W.IntSlider | None:
