@@ -1,6 +1,7 @@
 """Shared helpers for the benchmarks: a 124M-shaped GPT-2, interleaved timing, machine facts."""
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import statistics
@@ -30,11 +31,21 @@ def gpt2_124m(tmp: Path, smoke: bool = False, device: str = "cpu", dtype=None):
 
 
 def timed(fn) -> float:
+    """Seconds for fn(), as timeit measures: earlier runs' garbage is collected first and the
+    cyclic collector is off while fn runs, so a run never pays for freeing another's results
+    (a Run's steps and samples point at each other, so only the collector frees them)."""
+    gc.collect()
     sync()
-    t0 = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - t0
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def sync():

@@ -2,6 +2,8 @@
 batched against one by one (bundled model, CPU)."""
 from __future__ import annotations
 
+import statistics
+
 import torch
 
 from .common import interleaved, summary
@@ -31,7 +33,7 @@ def plain_forwards(lm, text: str):
     def run():
         with torch.inference_mode():
             for w in plan:
-                lm.model(torch.tensor([w.tokens], device=lm.device)).logits.float().log_softmax(-1)
+                lm.model(torch.tensor([w.inputs], device=lm.device)).logits.float().log_softmax(-1)
     return run, len(plan)
 
 
@@ -51,3 +53,36 @@ def batched_vs_one_by_one(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) 
     a, b = interleaved(batched, single, reps)
     return {"texts": n_texts, "tokens_each": n_tokens, "batched_s": summary(a), "one_by_one_s": summary(b),
             "speedup": summary([tb / ta for ta, tb in zip(a, b)])}
+
+
+def forwards_only(lm, texts: list[str], batch_size: int):
+    """The transformer passes a score of `texts` runs (no LM head, no per-token work)."""
+    from gpt2explore import scoring
+    from gpt2explore.generation import left_pad
+
+    plan = []
+    for i, t in enumerate(texts):
+        ids = [lm.eos_token_id] + lm.encode(t)
+        plan += scoring.windows(1, len(ids) - 1, lm.n_ctx, i, ids)
+
+    def run():
+        with torch.inference_mode():
+            for start in range(0, len(plan), batch_size):
+                ids, mask, pos = left_pad([w.inputs for w in plan[start:start + batch_size]], lm.eos_token_id,
+                                          lm.device)
+                lm.model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos)
+    return run
+
+
+def batching_ceiling(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) -> dict:
+    """Figure 8c: the most batching can save. Only the transformer passes can be shared
+    between texts; the LM head over every scored position and the per-token rank and
+    probabilities are the same work batched or not. So the best batched time is the one by
+    one time less the forwards one by one plus the forwards batched."""
+    texts = [_text(lm, n_tokens, seed=10 + i) for i in range(n_texts)]
+    single = lambda: [lm.score(t, batch_size=1, progress=False) for t in texts]  # noqa: E731
+    fa, fb = interleaved(forwards_only(lm, texts, 1), forwards_only(lm, texts, 8), reps)
+    total, _ = interleaved(single, lambda: None, reps)
+    t, f1, f8 = (statistics.median(x) for x in (total, fa, fb))
+    return {"one_by_one_s": summary(total), "forwards_one_by_one_s": summary(fa), "forwards_batched_s": summary(fb),
+            "forward_share": f1 / t, "ceiling": t / (t - f1 + f8)}

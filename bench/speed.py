@@ -68,6 +68,36 @@ def capture_flat(lm, new_tokens: int, reps: int) -> dict:
     return {"ours_s": summary(a), "hf_s": summary(b), "ratio": summary(ratios)}
 
 
+def bare_forward(lm, prompts, new_tokens):
+    """The least any sampler can add: transformers' own forward with a cache, fed its argmax,
+    nothing captured, no sampling. Its time bounds how much faster than `model.generate` any
+    loop around the same forward can be."""
+    from gpt2explore.generation import forward, left_pad
+
+    def run():
+        with torch.inference_mode():
+            rows = [lm.encode(p) for p in prompts]
+            ids, mask, pos = left_pad(rows, lm.eos_token_id, lm.device)
+            logits, cache = forward(lm.model, ids, mask, pos, None)
+            for _ in range(new_tokens - 1):
+                ids = logits[:, -1].argmax(-1, keepdim=True)
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], 1)
+                pos = pos[:, -1:] + 1
+                logits, cache = forward(lm.model, ids, mask, pos, cache)
+    return run
+
+
+def flat_ceiling(lm, new_tokens: int, reps: int) -> dict:
+    """Figure 1d: `model.generate` (batch 1, top_k=0) ÷ the bare forward loop: the highest
+    ratio figure 1b can reach without a faster forward than transformers' own."""
+    prompts = PROMPTS8[:1]
+    a, b = interleaved(bare_forward(lm, prompts, new_tokens), hf_generate(lm, prompts, new_tokens, top_k=0), reps)
+    c, _ = interleaved(ours(lm, prompts, new_tokens, top_k=0), lambda: None, reps)
+    return {"bare_s": summary(a), "hf_s": summary(b), "ours_s": summary(c),
+            "ceiling": summary([tb / ta for ta, tb in zip(a, b)]),
+            "ours_over_bare": summary([tc / ta for ta, tc in zip(a, c)])}
+
+
 def sort_share(profile: list[tuple[str, float]]) -> float:
     """The share of self CPU time spent in aten::sort (from profile_step's full table)."""
     return sum(share for name, share in profile if name in ("aten::sort", "aten::sort.stable"))

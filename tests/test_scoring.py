@@ -70,13 +70,17 @@ def test_sliding_window_scores_every_token_once_with_enough_context(lm):
     assert scored == list(range(1, len(ids) + 1))  # each exactly once
     for w in plan[1:]:
         assert w.first - w.offset >= lm.n_ctx // 2  # at least half a window of context
+    assert all(len(w.inputs) <= lm.n_ctx and w.inputs == w.tokens[:-1] for w in plan)
+    # the last token is predicted, never fed: a text of n_ctx tokens after <|endoftext|> is one pass
+    assert len(scoring.windows(1, lm.n_ctx, lm.n_ctx, 0, list(range(lm.n_ctx + 1)))) == 1
+    assert len(scoring.windows(1, lm.n_ctx + 1, lm.n_ctx, 0, list(range(lm.n_ctx + 2)))) == 2
     # a text that fits: sliding window == a single pass
     short = lm.score(TEXT)[0]
     full = plain_logprobs(lm, [lm.eos_token_id] + lm.encode(TEXT))
     assert all(abs(math.log(s.raw_prob) - float(full[s.position - 1, s.token])) < 1e-4 for s in short.steps)
     # and each window's scores equal that window's own plain pass
     w = plan[2]
-    window_lp = plain_logprobs(lm, w.tokens)
+    window_lp = plain_logprobs(lm, w.inputs)
     for step in sample.steps[w.first - 1: w.first + 3]:
         assert math.log(step.raw_prob) == pytest.approx(float(window_lp[step.position - w.offset - 1, step.token]),
                                                         abs=1e-4)
@@ -207,3 +211,15 @@ def test_cli_score(rnd_dir, tmp_path):
     for bad_input, args in [(None, [str(tmp_path / "missing.txt")]), ("", ["-"]), (b"\xff\xfe\x00data", ["-"])]:
         result = subprocess.run(base + args, input=bad_input, capture_output=True, timeout=120)
         assert result.returncode == 2 and result.stderr.count(b"\n") == 1, result.stderr
+
+
+def test_lm_head_chunks_do_not_change_the_scores(lm, monkeypatch):
+    long = " ".join(["the river runs to the sea and back"] * 12)
+    whole = lm.score(long, batch_size=2)[0]
+    monkeypatch.setattr(scoring, "CHUNK", 5)  # many chunks per window, one of them short
+    parts = lm.score(long, batch_size=2)[0]
+    assert [s.position for s in parts.steps] == [s.position for s in whole.steps]
+    for a, b in zip(whole.steps, parts.steps):
+        assert a.token == b.token and a.rank == b.rank
+        assert a.raw_prob == pytest.approx(b.raw_prob, rel=1e-5)
+        assert torch.allclose(a.logits, b.logits, atol=1e-5)
