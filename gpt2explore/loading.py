@@ -138,7 +138,7 @@ def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", d
     if kind == "dir" and model == TINY and not Path(where, "config.json").exists():
         raise ModelUnavailableError(
             f"the bundled model is missing at {where}; restore data/models/tiny from the repository "
-            f"or train it with python -m gpt2explore.train")
+            f"or train it with python -m gpt2explore.training")
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in notebooks and the CLI
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # no load report: a bad folder is our one-line error below

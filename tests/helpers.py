@@ -11,7 +11,7 @@ def make_random_gpt2(folder: Path, n_positions: int = 64, n_embd: int = 32, n_la
     """Save a random GPT-2 (real GPT-2 vocabulary and BPE) into `folder`."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from gpt2explore.tokenizer_files import write_tokenizer
+    from gpt2explore.training.tokenizer_files import write_tokenizer
 
     torch.manual_seed(seed)
     config = GPT2Config(vocab_size=50257, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,

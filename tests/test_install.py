@@ -30,7 +30,8 @@ def test_the_wheel_holds_the_package_and_its_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ["gpt2explore/__init__.py", "gpt2explore/data/names.csv", "gpt2explore/data/texts/mississippi.txt",
                    "gpt2explore/data/models/tiny/config.json", "gpt2explore/data/models/tiny/model.safetensors",
-                   "gpt2explore/data/models/tiny/vocab.json", "gpt2explore/data/models/tiny/merges.txt"]:
+                   "gpt2explore/data/models/tiny/vocab.json", "gpt2explore/data/models/tiny/merges.txt",
+                   "gpt2explore/training/train.py", "gpt2explore/training/__main__.py"]:
         assert needed in names, needed
     assert wheel.stat().st_size < WHEEL_LIMIT, wheel.stat().st_size
     assert not any(n.startswith(("tests/", "notebooks/", "data/")) for n in names)

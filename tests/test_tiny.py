@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import gpt2explore as gx
-from gpt2explore import corpus, loading, train
+from gpt2explore import loading
+from gpt2explore.training import corpus, train
 
 TINY = loading.tiny_dir()
 LOSS_BOUND = 5.0  # nats/token on held-out text (the model card states the measured value)
@@ -79,7 +80,7 @@ def test_training_smoke_is_reproducible(tmp_path, tiny):
     (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
     logs = []
     for run in ("a", "b"):
-        out = subprocess.run([sys.executable, "-m", "gpt2explore.train", "--smoke", "--subset_vocab",
+        out = subprocess.run([sys.executable, "-m", "gpt2explore.training", "--smoke", "--subset_vocab",
                               "--corpus_text", str(tmp_path / "corpus.txt"), "--out", str(tmp_path / run)],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]

@@ -1,10 +1,10 @@
 """Train the small GPT-2 shipped as the offline default model ("tiny").
 
-    python -m gpt2explore.train --out data/models/tiny          # the shipped model
-    python -m gpt2explore.train --smoke --out /tmp/tiny-smoke   # seconds, for CI
+    python -m gpt2explore.training --out data/models/tiny          # the shipped model
+    python -m gpt2explore.training --smoke --out /tmp/tiny-smoke   # seconds, for CI
 
 Seeded and deterministic on the CPU: the same seed and thread count give the same loss
-curve. The corpus comes from Debian packages (see gpt2explore.corpus).
+curve. The corpus comes from Debian packages (see gpt2explore.training.corpus).
 """
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def train(args) -> dict:
         "uniform_loss": round(math.log(50257), 4), "slice_loss": round(slice_loss, 4),
         "slice_tokens": int(len(slice_ids)),
         "torch": torch.__version__, "transformers": transformers.__version__,
-        "python": platform.python_version(), "command": " ".join(["python -m gpt2explore.train"] + sys.argv[1:]),
+        "python": platform.python_version(), "command": " ".join(["python -m gpt2explore.training"] + sys.argv[1:]),
     }
     (out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
     write_model_card(out, facts)
@@ -208,8 +208,8 @@ def train(args) -> dict:
 
 def write_model_card(out: Path, facts: dict) -> None:
     """README.md of the model folder: what it is, how it was made, how good it is, samples."""
+    from ..loading import load
     from . import corpus
-    from .loading import load
 
     lm = load(str(out), device="cpu")
     top = lm.generate("Hi! My name is", length=1, seed=0, progress=False)[0].steps[0].top(10)
@@ -223,7 +223,7 @@ def write_model_card(out: Path, facts: dict) -> None:
     lines = [
         "# tiny: the offline default model of gpt2explore", "",
         "A small GPT-2 (`GPT2LMHeadModel`, GPT-2's own 50,257-token BPE vocabulary and "
-        "`<|endoftext|>` = 50256) trained from scratch by `python -m gpt2explore.train`, so that "
+        "`<|endoftext|>` = 50256) trained from scratch by `python -m gpt2explore.training`, so that "
         "the kit runs with no network. It is not OpenAI's GPT-2: its next-token distributions "
         "look like language, but its text is rough.", "",
         "## Architecture", "",
@@ -232,7 +232,7 @@ def write_model_card(out: Path, facts: dict) -> None:
         f"{facts['n_params']:,} parameters. Weights stored as {facts['stored_dtype']} "
         "(model.safetensors); gpt2explore loads them as float32.", "",
         "## Training data", "",
-        "Fetched by `gpt2explore/corpus.py` from Debian packages with `apt-get download`, cleaned "
+        "Fetched by `gpt2explore/training/corpus.py` from Debian packages with `apt-get download`, cleaned "
         "into documents separated by `<|endoftext|>`:", "", sources, "",
         f"One document in {HELDOUT_EVERY} (seeded shuffle) is held out: {facts['train_tokens']:,} train "
         f"tokens, {facts['heldout_tokens']:,} held-out tokens.", "",
@@ -269,7 +269,7 @@ def write_model_card(out: Path, facts: dict) -> None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m gpt2explore.train", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m gpt2explore.training", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="data/models/tiny", help="output model folder")
     p.add_argument("--seed", type=int, default=0)
