@@ -79,9 +79,10 @@ def _cutoff_x(data) -> float | None:
     return kept.index(False) - 0.5
 
 
-def bars_title(step, data, compact: bool = False) -> str:
+def bars_title(step, data, compact: bool = False, heading: str | None = None) -> str:
     """Title: the step and settings, then tokens kept, entropy and the drawn token (one rule
-    for the numbers). `compact`: one short line, for narrow columns."""
+    for the numbers). `compact`: one short line, for narrow columns. `heading`: another first
+    line (plain text) in place of the step and settings."""
     drawn = ""
     if data["token"] >= 0:
         label = token_label(step, data["token"])
@@ -95,7 +96,7 @@ def bars_title(step, data, compact: bool = False) -> str:
         drawn = drawn.replace(" · drawn", "drawn", 1)
         return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
                 f"<span style='font-size:13px'>{drawn}</span>")
-    head, _ = title(f"Next token at step {step.index} · {settings_text(data['settings'])}",
+    head, _ = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
                     [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
                      f"{drawn}{approx}"], width=110)
     return head["text"]
@@ -134,9 +135,9 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
 
 
 def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                log: bool | None = None, compact: bool | None = None, **more) -> dict:
+                log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
-    `log` / `compact` None keep the figure's current choice."""
+    `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
     data = bars_data(step, temperature, top_k, top_p, semantics, n, **more)
     if log is None:
         log = fig.layout.yaxis.type == "log"
@@ -175,7 +176,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     else:
         fig.layout.yaxis.update(type="linear", range=[0, max(top, 1e-12) * 1.08], tickvals=None,
                                 tickformat=None, title_text="probability")
-    fig.layout.title.text = bars_title(step, data, compact=compact)
+    fig.layout.title.text = bars_title(step, data, compact=compact, heading=heading)
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
     fig.layout.shapes = []
     fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars"),

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from .manifest import FORMAT, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
+from .modes import honour_umask_tree
 from .trace import Run, Sample, Step, Truncation
 
 __all__ = ["BundleError", "FORMAT", "load_run", "save_run"]
@@ -71,24 +72,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _honour_umask(root: Path) -> None:
-    """mkdtemp makes 0700 folders and safetensors 0600 files: give them the modes any file
-    the user writes gets (0777 / 0666 less the umask)."""
-    mask = _umask()
-    os.chmod(root, 0o777 & ~mask)
-    for base, dirs, files in os.walk(root):
-        for d in dirs:
-            os.chmod(os.path.join(base, d), 0o777 & ~mask)
-        for f in files:
-            os.chmod(os.path.join(base, f), 0o666 & ~mask)
 
 
 def _old_path(folder: Path) -> Path:
@@ -167,7 +150,7 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
                          "keep_logits='float32' to save a bundle")
     if not any(sample.steps for sample in run.samples):
         raise ValueError("this run has no steps to save; generate at least one token")
-    tokenizer = getattr(run.lm, "tokenizer", None) or run.meta.get("_tokenizer")
+    tokenizer = run.tokenizer
     if tokenizer is None:
         raise ValueError("this run has no tokenizer to save (it was neither generated nor loaded)")
     folder = Path(folder)
@@ -208,7 +191,7 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
             "files": {LOGITS: _sha256(tmp / LOGITS)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n")
-        _honour_umask(tmp)
+        honour_umask_tree(tmp)
         if folder.exists():
             old = _old_path(folder)
             os.replace(folder, old)

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 from . import provenance
+from .modes import honour_umask
 
 FORMATS = (".html", ".png", ".svg", ".pdf", ".json")
 STATIC = (".png", ".svg", ".pdf")
@@ -266,9 +267,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".gx-", suffix=".part", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        honour_umask(tmp)
         os.replace(tmp, path)
     except OSError as err:
         if tmp is not None and os.path.exists(tmp):

@@ -80,11 +80,10 @@ class Inspector(_Displayable):
         self._on_position()
 
     def _on_position(self, change=None):
-        with self.fig.batch_update():
-            plots.update_bars(self.fig, self.step, n=self.n, **self.settings)
         step = self.step
-        self.fig.layout.title.text = (f"Position {step.index}: the text has {html.escape(repr(step.text))}<br>"
-                                      + self.fig.layout.title.text.split("<br>", 1)[-1])
+        with self.fig.batch_update():
+            plots.update_bars(self.fig, step, n=self.n, **self.settings,
+                              heading=f"Position {step.index}: the text has {html.escape(repr(step.text))}")
 
 
 def inspect(lm, text, prompt=None, n: int = 15, color: str = "allowed", **settings) -> Inspector:

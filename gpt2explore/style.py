@@ -1,6 +1,8 @@
 """The look every figure shares: print-friendly template, colours, token labels, settings text."""
 from __future__ import annotations
 
+import functools
+
 from .stages import LABELS
 from .tokens import show_token
 
@@ -36,6 +38,7 @@ def token_label(step_or_decode, token_id: int) -> str:
     return show_token(text)
 
 
+@functools.lru_cache(maxsize=1)
 def _byte_decoder() -> dict:
     """GPT-2's byte-level BPE alphabet back to bytes (the inverse of its bytes_to_unicode)."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
@@ -49,12 +52,7 @@ def _byte_decoder() -> dict:
 
 
 def _token_bytes(step, token_id: int) -> bytes | None:
-    sample = getattr(step, "sample", None)
-    run = getattr(sample, "run", None) if sample is not None else None
-    tokenizer = getattr(getattr(run, "lm", None), "tokenizer", None) or (run.meta.get("_tokenizer") if run else None)
-    if tokenizer is None:
-        return None
-    piece = tokenizer.convert_ids_to_tokens(int(token_id))
+    piece = step.token_piece(token_id) if hasattr(step, "token_piece") else None
     table = _byte_decoder()
     if not isinstance(piece, str) or any(ch not in table for ch in piece):
         return None

@@ -199,6 +199,13 @@ class Step:
     def decode(self, token_id: int) -> str:
         return self.sample.decode([token_id]) if self.sample is not None else str(token_id)
 
+    def token_piece(self, token_id: int) -> str | None:
+        """The tokenizer's own string for a token (GPT-2: its bytes in the BPE alphabet),
+        None when the step has no run with a tokenizer."""
+        run = getattr(self.sample, "run", None)
+        tokenizer = run.tokenizer if run is not None else None
+        return None if tokenizer is None else tokenizer.convert_ids_to_tokens(int(token_id))
+
     @property
     def text(self) -> str:
         return self.decode(self.token)
@@ -276,6 +283,11 @@ class Run:
     def __post_init__(self):
         for sample in self.samples:
             sample.run = self
+
+    @property
+    def tokenizer(self):
+        """The tokenizer of the model that made the run, or the one a loaded bundle carries."""
+        return getattr(self.lm, "tokenizer", None) or self.meta.get("_tokenizer")
 
     @property
     def weights_sha256(self) -> str | None:

@@ -1,4 +1,5 @@
 """Scoring any text: the same Step model as generation, checked against plain forward passes."""
+import html
 import math
 import subprocess
 import sys
@@ -190,6 +191,9 @@ def test_inspect_recolours_without_the_model(lm, monkeypatch):
     step = ins.sample.steps[4]
     ids = torch.topk(step.logits, ins.n).indices
     assert list(ins.fig.data[1].y) == pytest.approx(step.distribution(top_k=10)[ids].tolist(), abs=1e-7)
+    first, rest = ins.fig.layout.title.text.split("<br>", 1)
+    assert first == f"Position 4: the text has {html.escape(repr(step.text))}"
+    assert "kept" in rest and "entropy" in rest and "Position" not in rest  # the bars' own second line, once
     monkeypatch.setattr(lm.model, "forward", forward)
 
 
