@@ -274,7 +274,42 @@ def cmd_compare(lm, args, seed: int, out) -> None:
     out.flush()
 
 
+class _CtrlC:
+    """Remembers that Ctrl-C was pressed. A library may turn the KeyboardInterrupt into
+    another error (transformers' lazy imports report an interrupted import as "Could not
+    import module ..."); an interrupt is still an interrupt: exit 130, no message."""
+
+    def __init__(self):
+        self.pressed = False
+        self.previous = None
+
+    def _handler(self, signum, frame):
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        import signal
+
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
 def main(argv=None, out=None) -> int:
+    with _CtrlC() as ctrl_c:
+        return _main(argv, out, ctrl_c)
+
+
+def _main(argv, out, ctrl_c) -> int:
     out = out or sys.stdout
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
@@ -312,6 +347,9 @@ def main(argv=None, out=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as err:  # noqa: BLE001 - one line unless --debug
+        if ctrl_c.pressed:
+            out.flush()
+            return EXIT_INTERRUPTED
         if debug:
             raise
         from .loading import ModelUnavailableError

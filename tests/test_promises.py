@@ -374,6 +374,28 @@ def test_16_ctrl_c_at_start_up_is_exit_130_without_traceback(delay):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
 
+def test_16_an_interrupt_a_library_reports_as_another_error_is_still_exit_130(monkeypatch, capsys):
+    import signal
+
+    from gpt2explore import cli, loading
+
+    def load(*args, **kwargs):  # what transformers' lazy import does to a Ctrl-C mid-import
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            raise RuntimeError("Could not import module 'GPT2LMHeadModel'") from None
+        raise AssertionError("the interrupt did not arrive")
+
+    monkeypatch.setattr(loading, "load", load)
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["sample", "--length=2"]) == 130
+    assert "error" not in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    monkeypatch.setattr(loading, "load", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no model here")))
+    assert cli.main(["sample", "--length=2"]) == 1  # without Ctrl-C the same error is an error
+    assert "error: no model here" in capsys.readouterr().err
+
+
 def test_16_only_real_devices_and_named_files(tmp_path):
     out = subprocess.run([sys.executable, "-m", "gpt2explore", "sample", "--device=meta", "--nsamples=1"],
                          capture_output=True, text=True, timeout=120)
