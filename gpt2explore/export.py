@@ -41,8 +41,9 @@ class ExportError(RuntimeError):
 def figure_of(obj):
     """A plotly Figure from a figure, a FigureWidget, or one of our widgets (what it shows now)."""
     import plotly.graph_objects as go
+    from plotly.basedatatypes import BaseFigure
 
-    if isinstance(obj, go.Figure):  # FigureWidget is a Figure too
+    if isinstance(obj, BaseFigure):  # go.Figure, and go.FigureWidget (not a go.Figure subclass)
         return go.Figure(obj)
     if hasattr(obj, "figure"):
         return obj.figure()

@@ -65,6 +65,9 @@ def test_saving_a_widget_saves_what_it_shows(tmp_path, run):
     data = json.loads(gx.save(ex, tmp_path / "explore.json").read_text())
     ids = torch.topk(run[0].steps[4].logits, 10).indices
     assert data["data"][1]["y"] == pytest.approx(run[0].steps[4].distribution(temperature=1.7)[ids].tolist())
+    # the widget's own plotly FigureWidget (not a go.Figure subclass) saves the same
+    alone = json.loads(gx.save(ex.fig, tmp_path / "explore_fig.json").read_text())
+    assert alone["data"][1]["y"] == data["data"][1]["y"]
     c = gx.compare(run.lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=3, seed=1)
     data = json.loads(gx.save(c, tmp_path / "compare.json").read_text())
     assert [t["name"] for t in data["data"]] == ["Hi! My name is Isamu", "Hi! My name is John"]
