@@ -19,7 +19,7 @@ def gpt2_124m(tmp: Path, smoke: bool = False, device: str = "cpu", dtype=None):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     import gpt2explore as gx
-    from gpt2explore.tokenizer_files import write_tokenizer
+    from gpt2explore.training.tokenizer_files import write_tokenizer
 
     folder = tmp / ("gpt2-smoke" if smoke else "gpt2-124m")
     if not (folder / "config.json").exists():
@@ -53,16 +53,18 @@ def sync():
         torch.cuda.synchronize()
 
 
-def interleaved(a, b, reps: int, warmup: int = 1) -> tuple[list[float], list[float]]:
-    """Time a and b alternately (A B A B ...) so that machine noise hits both alike."""
+def interleaved(*fns_reps, warmup: int = 1) -> tuple[list[float], ...]:
+    """interleaved(a, b, ..., reps): time the functions in turn (A B A B ...) so that machine
+    noise hits all alike; one list of seconds per function."""
+    *fns, reps = fns_reps
     for _ in range(warmup):
-        a()
-        b()
-    ta, tb = [], []
+        for fn in fns:
+            fn()
+    times = tuple([] for _ in fns)
     for _ in range(reps):
-        ta.append(timed(a))
-        tb.append(timed(b))
-    return ta, tb
+        for fn, out in zip(fns, times):
+            out.append(timed(fn))
+    return times
 
 
 def summary(values: list[float]) -> dict:

@@ -1,6 +1,6 @@
 """Run every benchmark; write bench/results.json and docs/benchmarks.md.
 
-    python -m bench.run_all            # the full set (make bench), about 10 minutes on 2 cores
+    python -m bench.run_all            # the full set (make bench), about 17 minutes on 2 cores
     python -m bench.run_all --smoke    # seconds: tiny sizes, so the scripts cannot rot
 """
 from __future__ import annotations
@@ -188,8 +188,14 @@ def report(r: dict) -> str:
                          f"batched ÷ one by one: {rng(sb['speedup'])}× (target {TARGETS['score_batch']}).")
     else:
         lines.append("Not measured: no CUDA device on the machine that ran this. On a GPU machine "
-                     "`make bench` measures figures 1, 2 and 4 in fp32 and fp16 and names the card.")
+                     "`make bench` measures figures 1, 1b, 2 and 4 in fp32 and fp16, and 8's batched scoring, and names "
+                     "the card.")
     return "\n".join(lines) + "\n"
+
+
+def matmul_share(r: dict) -> float:
+    """The share of decoding time in the model's matrix products (addmm, mm)."""
+    return sum(share for name, share in r["decode"]["profile"] if name in ("aten::addmm", "aten::mm"))
 
 
 def notes(r: dict) -> list[str]:
@@ -200,8 +206,8 @@ def notes(r: dict) -> list[str]:
         out.append(f"- 1b: 1d bounds it. A loop that adds nothing to transformers' forward is only "
                    f"{fc['ceiling']['median']:.2f}× faster than `model.generate` here, and ours takes "
                    f"{fc['ours_over_bare']['median']:.2f}× that loop's time, all sampling and capture included. "
-                   "Decoding at batch 1 is the model's own matrix-vector products (89% of the time, the same in "
-                   "both), which this CPU's BLAS runs on one core. Reaching 1.10 needs a faster forward than "
+                   f"Decoding at batch 1 is the model's own matrix-vector products ({100 * matmul_share(r):.0f}% of "
+                   "the time, the same in both), which this CPU's BLAS runs on one core. Reaching 1.10 needs a faster forward than "
                    "transformers' own: a contiguous copy of the transposed LM head (6 ms a token instead of "
                    "11.5 ms) or a split of each product over both cores. The first changes the logits in their last "
                    "bits and so tokens at near-ties; the second gives the same bits but, measured, no gain, because "

@@ -81,8 +81,7 @@ def batching_ceiling(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) -> di
     one time less the forwards one by one plus the forwards batched."""
     texts = [_text(lm, n_tokens, seed=10 + i) for i in range(n_texts)]
     single = lambda: [lm.score(t, batch_size=1, progress=False) for t in texts]  # noqa: E731
-    fa, fb = interleaved(forwards_only(lm, texts, 1), forwards_only(lm, texts, 8), reps)
-    total, _ = interleaved(single, lambda: None, reps)
+    total, fa, fb = interleaved(single, forwards_only(lm, texts, 1), forwards_only(lm, texts, 8), reps)
     t, f1, f8 = (statistics.median(x) for x in (total, fa, fb))
     return {"one_by_one_s": summary(total), "forwards_one_by_one_s": summary(fa), "forwards_batched_s": summary(fb),
             "forward_share": f1 / t, "ceiling": t / (t - f1 + f8)}

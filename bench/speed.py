@@ -91,8 +91,8 @@ def flat_ceiling(lm, new_tokens: int, reps: int) -> dict:
     """Figure 1d: `model.generate` (batch 1, top_k=0) ÷ the bare forward loop: the highest
     ratio figure 1b can reach without a faster forward than transformers' own."""
     prompts = PROMPTS8[:1]
-    a, b = interleaved(bare_forward(lm, prompts, new_tokens), hf_generate(lm, prompts, new_tokens, top_k=0), reps)
-    c, _ = interleaved(ours(lm, prompts, new_tokens, top_k=0), lambda: None, reps)
+    a, b, c = interleaved(bare_forward(lm, prompts, new_tokens), hf_generate(lm, prompts, new_tokens, top_k=0),
+                          ours(lm, prompts, new_tokens, top_k=0), reps)
     return {"bare_s": summary(a), "hf_s": summary(b), "ours_s": summary(c),
             "ceiling": summary([tb / ta for ta, tb in zip(a, b)]),
             "ours_over_bare": summary([tc / ta for ta, tc in zip(a, c)])}
