@@ -106,7 +106,8 @@ def lens_grid(sample, color: str = "prob", **settings):
     head, top_px = title(f"Logit lens over {fmt.count(len(steps), 'position')} · {settings_text(chosen)}",
                          ["each cell: the layer's top token; colour: " + ("its probability" if color == "prob"
                                                                           else "the entropy (nats)")], height=height)
-    fig.update_layout(template=template(), title=head, height=height, width=max(600, 70 * len(steps) + 200),
+    # 70 px a position, but at most 960 px: wider figures are cut off in a notebook's output area
+    fig.update_layout(template=template(), title=head, height=height, width=min(960, max(600, 70 * len(steps) + 200)),
                       margin=dict(t=top_px + 40))
     fig.layout.meta = {"gpt2explore": provenance.for_step(steps[0], chosen, "lens_grid")}
     return fig

@@ -89,7 +89,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     stages = list(dict.fromkeys(zip(table.stage_index, table.label)))
     ncols = min(columns, len(stages))
     nrows = math.ceil(len(stages) / ncols)
-    titles = [f"{k}. {label} · {fmt.count(table[table.stage_index == k].survivors.iloc[0], 'token')} left"
+    titles = [f"{k}. {label} · {int(table[table.stage_index == k].survivors.iloc[0]):,} left"
               for k, label in stages]
     height = 290 * nrows + 130
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, horizontal_spacing=0.06,
@@ -114,10 +114,11 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
         fig.update_yaxes(range=[0, top * 1.08], tickformat="~g", row=r, col=c, showticklabels=(c == 1))
     chosen = step.settings_for(**settings)
     order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
-    head, top_margin = title(f"Stage by stage at step {step.index} · {settings_text(chosen)}",
-                             [f"{order}; grey ×: removed at that stage; orange: the drawn token"], width=120,
-                             height=height)
-    fig.update_layout(template=template(), height=height, width=340 * ncols + 100, title=head,
+    head, top_margin = title(f"Stage by stage at step {step.index}",
+                             [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: the drawn token"],
+                             width=110, height=height)
+    # at most 940 px wide, so that it fits a notebook's output area (about 965 px in a 1400 px window)
+    fig.update_layout(template=template(), height=height, width=300 * ncols + 40, title=head,
                       margin=dict(t=top_margin + 40, b=90, l=60, r=20), bargap=0.2)
     for ann in fig.layout.annotations:
         ann.font = dict(size=13)
