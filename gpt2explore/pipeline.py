@@ -14,7 +14,8 @@ import torch
 from . import formatting as fmt
 from . import provenance
 from .stages import active_stages
-from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, settings_text, template, title, token_label
+from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, settings_text, template, title,
+                    token_label)
 
 
 def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor]]:
@@ -91,9 +92,17 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     nrows = math.ceil(len(stages) / ncols)
     titles = [f"{k}. {label} · {int(table[table.stage_index == k].survivors.iloc[0]):,} left"
               for k, label in stages]
-    height = 290 * nrows + 130
+    chosen = step.settings_for(**settings)
+    order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
+    main = f"Stage by stage at step {step.index}"
+    subs = [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: the drawn token"]
+    # below each row: its slanted tick labels (11 px, at 50°), then the next row's panel titles
+    gap = int(bottom_margin(table[table.stage_index == stages[0][0]].token, angle=50) * 11 / 14) + 34
+    panel, top_px = 230, title(main, subs, width=110)[1] + 40
+    height = panel * nrows + gap * nrows + top_px
+    head = title(main, subs, width=110, height=height)[0]
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, horizontal_spacing=0.06,
-                        vertical_spacing=min(110 / height, 0.9 / max(nrows - 1, 1)))
+                        vertical_spacing=gap / (height - top_px - gap) if nrows > 1 else 0.1)
     top = max(table.prob.max(), 1e-9)
     for i, (k, label) in enumerate(stages):
         part = table[table.stage_index == k]
@@ -112,14 +121,9 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
         fig.update_xaxes(tickmode="array", tickvals=list(range(len(part))), ticktext=list(part.token), tickangle=-50,
                          tickfont=dict(size=11), row=r, col=c)
         fig.update_yaxes(range=[0, top * 1.08], tickformat="~g", row=r, col=c, showticklabels=(c == 1))
-    chosen = step.settings_for(**settings)
-    order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
-    head, top_margin = title(f"Stage by stage at step {step.index}",
-                             [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: the drawn token"],
-                             width=110, height=height)
     # at most 940 px wide, so that it fits a notebook's output area (about 965 px in a 1400 px window)
     fig.update_layout(template=template(), height=height, width=300 * ncols + 40, title=head,
-                      margin=dict(t=top_margin + 40, b=90, l=60, r=20), bargap=0.2)
+                      margin=dict(t=top_px, b=gap, l=60, r=20), bargap=0.2)
     for ann in fig.layout.annotations:
         ann.font = dict(size=13)
     fig.layout.meta = {"gpt2explore": provenance.for_step(step, chosen, "pipeline_figure")}

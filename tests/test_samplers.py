@@ -274,6 +274,12 @@ def test_pipeline_figure_has_a_panel_per_stage_with_the_same_tokens(lm):
     assert fig.layout.width <= 940
     assert fig.layout.title.text.split("<br>")[0] == f"Stage by stage at step {step.index}"
     assert all(len(a.text) <= 40 for a in fig.layout.annotations)  # panel titles fit their column
+    # the first row's slanted labels end above the second row's panel titles
+    from gpt2explore.style import bottom_margin
+
+    plot_h = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    gap_px = (fig.layout.yaxis.domain[0] - fig.layout.yaxis4.domain[1]) * plot_h
+    assert gap_px >= bottom_margin(list(ticks[0]), angle=50) * 11 / 14 + 30
 
 
 def test_stage_order_is_another_pipeline_on_the_same_logits(lm):
