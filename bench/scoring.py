@@ -22,13 +22,18 @@ def _text(lm, n_tokens: int, seed: int) -> str:
     return text
 
 
-def plain_forwards(lm, text: str):
-    """The bare forward passes over the windows a score of `text` runs (logits for every
-    position), with none of scoring's bookkeeping."""
+def windows_of(lm, text: str, text_index: int = 0) -> list:
+    """The windows `lm.score(text)` runs (every token scored, after <|endoftext|>)."""
     from gpt2explore import scoring
 
     ids = [lm.eos_token_id] + lm.encode(text)
-    plan = scoring.windows(1, len(ids) - 1, lm.n_ctx, 0, ids)
+    return scoring.windows(1, len(ids) - 1, lm.n_ctx, text_index, ids)
+
+
+def plain_forwards(lm, text: str):
+    """The bare forward passes over the windows a score of `text` runs (logits for every
+    position), with none of scoring's bookkeeping."""
+    plan = windows_of(lm, text)
 
     def run():
         with torch.inference_mode():
@@ -57,13 +62,9 @@ def batched_vs_one_by_one(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) 
 
 def forwards_only(lm, texts: list[str], batch_size: int):
     """The transformer passes a score of `texts` runs (no LM head, no per-token work)."""
-    from gpt2explore import scoring
     from gpt2explore.generation import left_pad
 
-    plan = []
-    for i, t in enumerate(texts):
-        ids = [lm.eos_token_id] + lm.encode(t)
-        plan += scoring.windows(1, len(ids) - 1, lm.n_ctx, i, ids)
+    plan = [w for i, t in enumerate(texts) for w in windows_of(lm, t, i)]
 
     def run():
         with torch.inference_mode():

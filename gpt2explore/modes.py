@@ -14,9 +14,9 @@ def umask() -> int:
     return mask
 
 
-def honour_umask(path, folder: bool = False) -> None:
-    """Give one file (or folder) the mode the umask asks for."""
-    os.chmod(path, (0o777 if folder else 0o666) & ~umask())
+def honour_umask(path) -> None:
+    """Give one file the mode the umask asks for."""
+    os.chmod(path, 0o666 & ~umask())
 
 
 def honour_umask_tree(root: Path) -> None:
