@@ -1,11 +1,17 @@
 """Run bundles: a folder that restores a Run with no model loaded, and replays it exactly.
 
     manifest.json       model, weights sha256, versions, device, settings, seed, prompts,
-                        every sample's tokens, uniforms and per-step settings, file checksums
+                        every sample's tokens, uniforms, per-step settings, ranks and raw
+                        probabilities, how the draws replay, file checksums
     logits.safetensors  per sample: full raw logits (steps, vocab), or the top-N logits with
-                        their ids, the log-normaliser (logsumexp over the whole vocabulary)
-                        and the stored tokens' probabilities under the step's own settings
+                        their ids, the log-normaliser (logsumexp over the whole vocabulary),
+                        each step's own token logit and the stored tokens' probabilities under
+                        the step's own settings; the residual stream when the run has layers
     tokenizer/          the tokenizer, so texts and token labels need no model
+
+Bundles of every earlier format load (see gpt2explore.manifest), each replayed by the rule it
+was written under, and save again in the current one; a run loaded from a top-N bundle saves
+as a top-N bundle with exactly what it holds, never an estimate written as measured.
 
 A bundle is written into a temporary folder and renamed into place, so a half-written bundle
 never exists under the final name. Replacing a bundle moves the old one aside as
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import stat
@@ -30,9 +37,11 @@ from pathlib import Path
 
 import torch
 
-from .manifest import FORMAT, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
+from .bundle_data import build_run, sample_tensors
+from .manifest import FORMAT, FORMATS, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
 from .modes import honour_umask_tree
-from .trace import Run, Sample, Step, Truncation
+from .replay import check_replay
+from .trace import Run
 
 __all__ = ["BundleError", "FORMAT", "load_run", "save_run"]
 
@@ -105,7 +114,7 @@ def is_bundle(folder: Path) -> bool:
         manifest = json.loads(data)
     except (BundleError, ValueError):
         return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+    return isinstance(manifest, dict) and manifest.get("format") in FORMATS
 
 
 def _check_target(folder: Path) -> None:
@@ -117,34 +126,33 @@ def _check_target(folder: Path) -> None:
 
 
 def check_top(top) -> int:
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
         raise ValueError(f"top must be an integer >= 1 (how many logits per step to keep), got {top!r}")
-    return top
+    return int(top)
 
 
 # ---- save --------------------------------------------------------------------------------
-def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
+def save_run(run: Run, folder, logits: str | None = None, top: int | None = None) -> Path:
     """Write `run` to `folder`: a new or empty folder, or an earlier bundle to replace (files
     you added to it are kept). Any other existing folder is refused, untouched.
 
     logits: "full" (every step's raw logits, 4 bytes x vocabulary per step: distributions under
-    any settings are exact) or "top" (the `top` largest raw logits per step, widened where needed
-    to reach the drawn token, with their ids, the log-normaliser and the stored tokens'
-    probabilities under the step's own settings; about 12 bytes x top per step).
+    any settings are exact) or "top" (the `top` largest raw logits per step, default 256,
+    widened where needed to reach the drawn token, with their ids, the log-normaliser, each
+    step's own token logit and the stored tokens' probabilities under the step's own settings;
+    about 16 bytes x top per step). None (default): the run's own kind: "full", or "top" for a
+    run loaded from a top-N bundle, which saves exactly what it holds (it cannot be saved as
+    "full", nor with another `top`).
     What a top-N bundle gives exactly: the step's own distribution (so every token replays),
-    the model's probabilities (T=1) of the stored tokens, and any settings with top_k <= top.
-    Other settings need the dropped tail, whose total mass is known only at T=1: it is spread
-    evenly over the dropped tokens, so a top-p cut that falls in the tail, or a temperature far
-    from 1 without top-k, is approximate (`step.exact_for(...)` says which).
+    every step's rank and raw probability, and settings whose top-k cut (or greedy decoding)
+    provably keeps only stored tokens. Elsewhere the dropped tail is estimated (its total mass
+    is known at T=1): `step.exact_for(...)` says which.
     """
     from safetensors.torch import save_file
 
     from .provenance import versions
 
-    if logits not in ("full", "top"):
-        raise ValueError(f"logits must be 'full' or 'top', got {logits!r}")
-    if logits == "top":
-        check_top(top)
+    mode, top = _choose_mode(run, logits, top)
     if run.keep_logits == "none":
         raise ValueError("this run kept no logits (keep_logits='none'); generate it again with "
                          "keep_logits='float32' to save a bundle")
@@ -158,25 +166,15 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
     _check_target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     vocab = int(next(s for x in run.samples for s in x.steps).require_logits().shape[-1])
+    steps = [s for x in run.samples for s in x.steps]
+    legacy = any(s.legacy for s in steps)
     tmp = Path(tempfile.mkdtemp(prefix=".gx-bundle-", dir=folder.parent))
     try:
         tensors, samples = {}, []
         for k, sample in enumerate(run.samples):
-            if sample.steps:
-                stacked = torch.stack([s.require_logits() for s in sample.steps]).float().cpu()  # (T, V)
-            else:
-                stacked = torch.empty((0, vocab))
-            if logits == "full":
-                tensors[f"s{k}.logits"] = stacked.contiguous()
-            else:
-                tensors.update({f"s{k}.{name}": t for name, t in _top_tensors(sample, stacked, top).items()})
-            samples.append({
-                "prompt_index": sample.prompt_index, "index": sample.index,
-                "prompt": sample.prompt, "prompt_tokens": list(sample.prompt_tokens),
-                "tokens": sample.tokens, "uniforms": [s.u for s in sample.steps],
-                "probs": [s.prob for s in sample.steps], "forced": [s.forced for s in sample.steps],
-                "settings": [s.settings.as_dict() for s in sample.steps],
-            })
+            record, part = sample_tensors(sample, k, mode, top, vocab)
+            tensors.update(part)
+            samples.append(record)
         save_file(tensors, str(tmp / LOGITS), metadata={"format": FORMAT})
         tokenizer.save_pretrained(str(tmp / TOKENIZER))
         manifest = {
@@ -184,7 +182,9 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
             "versions": versions(), "device": run.meta.get("device"), "seed": run.seed,
             "length": run.length, "settings": run.settings.as_dict(), "prompts": run.prompts,
             "keep_logits": run.keep_logits,
-            "logits": {"mode": logits, "top": top if logits == "top" else None, "dtype": "float32",
+            "draw": {"dtype": "float32" if legacy else "float64", "exact": all(s.replays for s in steps),
+                     "rounded_after_draw": bool(run.meta.get("rounded_after_draw", False))},
+            "logits": {"mode": mode, "top": top if mode == "top" else None, "dtype": "float32",
                        "vocab_size": vocab},
             "meta": {k: v for k, v in run.meta.items() if not k.startswith("_")},
             "samples": samples,
@@ -206,33 +206,35 @@ def save_run(run: Run, folder, logits: str = "full", top: int = 256) -> Path:
     return folder
 
 
-def _top_tensors(sample: Sample, stacked: torch.Tensor, top: int) -> dict:
-    """The top-N record of a sample: its width W covers `top` and every token ranked at or
-    before each drawn token under the step's own settings, so replay is exact."""
-    vocab = stacked.shape[-1]
-    width = min(top, vocab)
-    own = []
-    for t, step in enumerate(sample.steps):
-        probs = step.distribution().float().cpu()  # what the token was drawn from
-        own.append(probs)
-        if not step.forced and step.token >= 0:
-            # every token the pick may rank before the drawn one has p >= p(drawn) ...
-            before = probs >= probs[step.token]
-            # ... so keeping all logits >= the smallest such logit keeps them all
-            floor = stacked[t][before].min()
-            width = max(width, int((stacked[t] >= floor).sum()))
-    values, ids = torch.topk(stacked, width, dim=-1) if len(sample.steps) else \
-        (torch.empty((0, width)), torch.empty((0, width), dtype=torch.long))
-    own_probs = torch.stack(own).gather(-1, ids) if own else torch.empty((0, width))
-    return {"values": values.contiguous(), "ids": ids.to(torch.int32).contiguous(),
-            "lse": torch.logsumexp(stacked.double(), dim=-1).contiguous(), "own": own_probs.contiguous()}
+def _choose_mode(run: Run, logits, top) -> tuple[str, int | None]:
+    """("full" | "top", width) for `run.save(logits=, top=)`; a run that holds only top-N logits
+    (loaded from a top-N bundle) keeps its kind."""
+    if logits not in (None, "full", "top"):
+        raise ValueError(f"logits must be 'full' or 'top' (or None: the run's own kind), got {logits!r}")
+    truncated = [s.truncation for x in run.samples for s in x.steps if s.truncation is not None]
+    if truncated:
+        width = max(t.width for t in truncated)
+        if logits == "full":
+            raise ValueError(f"this run holds only the top {width} logits of each step (it was loaded from a "
+                             f"top-N bundle): its full logits are not known; save it with logits='top'")
+        if top is not None and check_top(top) != width:
+            raise ValueError(f"this run holds the top {width} logits of each step; it saves exactly those: "
+                             f"leave top unset (asked for top={top})")
+        return "top", width
+    if logits == "top" or (logits is None and top is not None):
+        return "top", check_top(256 if top is None else top)
+    if top is not None:
+        raise ValueError("top= goes with logits='top'; a full bundle keeps every logit")
+    return "full", None
 
 
 # ---- load --------------------------------------------------------------------------------
-def load_run(folder, device: str = "cpu") -> Run:
+def load_run(folder, device: str = "cpu", lm=None) -> Run:
     """Restore a Run from a bundle, with no model: every plot and widget works from it.
     The manifest and the tensors are checked against the format before anything is built,
-    and every recorded draw is replayed; any mismatch is one BundleError line."""
+    and every recorded draw is replayed; any mismatch is one BundleError line. `lm`: the model
+    that made the run, attached for what needs it (forks, the logit lens on saved residuals);
+    it must have the run's vocabulary."""
     from .loading import pick_device
 
     dev = pick_device(device)
@@ -258,12 +260,24 @@ def load_run(folder, device: str = "cpu") -> Run:
     tokenizer = _load_tokenizer(folder)
     try:
         tensors = _read_tensors(lpath, checked, folder, dev)
-        run = _build(manifest, checked, tensors, tokenizer, folder)
+        run = build_run(manifest, checked, tensors, tokenizer, folder)
     except BundleError:
         raise
     except Exception as err:  # noqa: BLE001 - a last guard: never a raw error from a bad bundle
         raise BundleError(f"run bundle {folder} is inconsistent ({type(err).__name__}: {err})") from None
-    check_replay(run, folder)
+    check_replay(run, folder, checked)
+    if lm is not None:
+        attach(run, lm)
+    return run
+
+
+def attach(run: Run, lm) -> Run:
+    """Give a loaded run its model (for forks and the logit lens); the vocabularies must agree."""
+    vocab = int(next(s for x in run.samples for s in x.steps).require_logits().shape[-1])
+    if vocab != lm.vocab_size:
+        raise ValueError(f"this run has a vocabulary of {vocab} tokens, the model {lm.vocab_size}: "
+                         f"attach the model that made it")
+    run.lm = lm
     return run
 
 
@@ -301,81 +315,3 @@ def _read_tensors(lpath: Path, checked: dict, folder: Path, device) -> dict:
         raise
     except Exception as err:  # noqa: BLE001 - the checksum catches corruption first
         raise BundleError(f"run bundle {folder}: {LOGITS} cannot be read ({err})") from None
-
-
-def _build(manifest: dict, checked: dict, tensors: dict, tokenizer, folder: Path) -> Run:
-    def decode(tokens):
-        return tokenizer.decode(list(tokens), clean_up_tokenization_spaces=False)
-
-    vocab = checked["vocab"]
-    samples = []
-    for k, rec in enumerate(checked["samples"]):
-        cuts = None
-        if checked["mode"] == "full":
-            rows = tensors[f"s{k}.logits"].float()
-        else:
-            rows, cuts = _rows_from_top(tensors, k, vocab, folder)
-        sample = Sample(rec["prompt"], rec["prompt_tokens"], rec["index"], decode=decode,
-                        prompt_index=rec["prompt_index"])
-        n_prompt = len(rec["prompt_tokens"])
-        for t, tok in enumerate(rec["tokens"]):
-            sample.steps.append(Step(token=tok, u=rec["uniforms"][t], position=n_prompt + t,
-                                     settings=rec["settings"][t], logits=rows[t], index=t,
-                                     prob=rec["probs"][t], forced=rec["forced"][t], sample=sample,
-                                     truncation=None if cuts is None else cuts[t]))
-        samples.append(sample)
-    meta = dict(manifest.get("meta", {}), weights_sha256=manifest.get("weights_sha256"), bundle=str(folder),
-                logits_mode=checked["mode"], saved_versions=manifest.get("versions", {}), _tokenizer=tokenizer)
-    return Run(samples, checked["settings"], checked["seed"], model_name=manifest["model"],
-               length=checked["length"], keep_logits=checked["keep_logits"], meta=meta)
-
-
-def _rows_from_top(tensors: dict, k: int, vocab: int, folder: Path):
-    """Full-vocabulary rows from a top-N record: stored logits, and for the dropped tokens one
-    flat value that gives the tail its true total probability at T=1."""
-    values, ids = tensors[f"s{k}.values"].float(), tensors[f"s{k}.ids"].long()  # (T, W)
-    lse = tensors[f"s{k}.lse"].double()  # (T,)
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-        raise BundleError(f"run bundle {folder}: {LOGITS}: s{k}.ids has token ids outside 0..{vocab - 1}")
-    width = values.shape[-1]
-    stored_mass = (values.double() - lse[:, None]).exp().sum(-1)  # (T,)
-    tail = (1 - stored_mass).clamp(min=0)
-    fill = torch.full_like(lse, float("-inf"))
-    if width < vocab:
-        fill = torch.where(tail > 0, tail.log() + lse - torch.log(torch.tensor(float(vocab - width))), fill)
-    floor = values.min(dim=-1).values.double() if width else fill
-    below = torch.nextafter(floor.float(), torch.tensor(float("-inf"))).double()
-    fill = torch.minimum(fill, below).float()  # the tail never outranks a stored token
-    rows = fill[:, None].expand(-1, vocab).clone().scatter(-1, ids, values)
-    own = tensors.get(f"s{k}.own")
-    cuts = [Truncation(ids[t], None if own is None else own[t].float()) for t in range(ids.shape[0])]
-    return rows, cuts
-
-
-def check_replay(run: Run, folder) -> None:
-    """Every drawn token must come back from its logits and uniform, with its recorded
-    probability: a bundle whose numbers were edited fails here (batched per sample)."""
-    from . import sampling
-
-    for k, sample in enumerate(run.samples):
-        drawn = [s for s in sample.steps if not s.forced]
-        groups: dict = {}
-        for s in drawn:
-            groups.setdefault((s.settings, s.truncation is not None), []).append(s)
-        for (settings, _), steps in groups.items():
-            if steps[0].truncation is not None:
-                probs = torch.stack([s.distribution() for s in steps])
-            else:
-                rows = torch.stack([s.logits for s in steps])
-                context = [s.context_tokens for s in steps] if settings.uses_context else None
-                probs = sampling.probabilities(rows, **settings.as_dict(), context=context)  # (n, V)
-            u = torch.tensor([s.u for s in steps], dtype=torch.float64)
-            picked = sampling.pick(probs, u.to(probs.device)).tolist()
-            for s, p, row in zip(steps, picked, probs):
-                if p != s.token:
-                    raise BundleError(f"run bundle {folder}: samples[{k}] step {s.index}: its uniform "
-                                      f"{s.u} draws token {p} from its logits, but {MANIFEST} records "
-                                      f"{s.token}; the bundle was modified")
-                if s.prob is not None and abs(float(row[s.token]) - s.prob) > 1e-5 + 1e-3 * s.prob:
-                    raise BundleError(f"run bundle {folder}: samples[{k}] step {s.index}: probs records "
-                                      f"{s.prob}, the logits give {float(row[s.token])}; the bundle was modified")

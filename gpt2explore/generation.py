@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 from dataclasses import dataclass
 
 import torch
 
-from . import sampling
+from . import batching, sampling
 from .capture import capture
 from .lens import maybe_capture_layers
 from .sampling import Settings
@@ -27,9 +28,10 @@ class Job:
 
 
 def check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """An integer of any integral type (int, NumPy) >= minimum, as a plain int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def string_list(value, name: str, alternative: str = "") -> list[str]:
@@ -72,7 +74,7 @@ def choose_length(length, n_prompt_max: int, n_ctx: int, conditional: bool) -> i
     room = n_ctx - n_prompt_max + 1
     if length is None:
         return min(n_ctx // 2 if conditional else n_ctx, room)
-    check_count("length", length)
+    length = check_count("length", length)
     if positions_needed(n_prompt_max, length) > n_ctx:
         raise ValueError(f"prompt of {n_prompt_max} tokens + length {length} does not fit the model's "
                          f"context of {n_ctx} tokens; use length <= {room} or a shorter prompt")
@@ -149,10 +151,10 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     """
     settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     prompts = normalize_prompts(prompt)
-    check_count("nsamples", nsamples)
-    check_count("batch_size", batch_size)
+    nsamples = check_count("nsamples", nsamples)
+    batch_size = check_count("batch_size", batch_size)
     keep = check_keep_logits(keep_logits)
-    check_count("first_sample", first_sample, minimum=0)
+    first_sample = check_count("first_sample", first_sample, minimum=0)
     seed = sampling.check_seed(seed)
 
     eos = lm.eos_token_id
@@ -168,18 +170,22 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
                for j in jobs]
     bar = progress_bar(progress, len(jobs) * length, "generating", PROGRESS_MIN_TOKENS)
+    # rows share a forward only where that cannot change their bits (see gpt2explore.batching)
+    strategy, _ = batching.strategy(lm)
+    per_call = batch_size if strategy == "padded" else 1
     try:
-        for start in range(0, len(jobs), batch_size):
-            batch = list(range(start, min(start + batch_size, len(jobs))))
-            _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
-                            settings, stop_at_eos, keep, bar, layers)
+        with batching.forward_mode(lm):
+            for start in range(0, len(jobs), per_call):
+                batch = list(range(start, min(start + per_call, len(jobs))))
+                _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
+                                settings, stop_at_eos, keep, bar, layers)
     finally:
         if bar is not None:
             bar.close()
     return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
                meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
                      "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source,
-                     "layers": bool(layers)},
+                     "layers": bool(layers), "batching": strategy},
                lm=lm)
 
 

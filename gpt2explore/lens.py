@@ -15,6 +15,7 @@ layer), and the final layer norm is never skipped.
 """
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 
 import torch
@@ -106,10 +107,10 @@ def require_residual(step) -> torch.Tensor:
 
 def layer_index(step, layer: int) -> int:
     n = require_residual(step).shape[0] - 1
-    if isinstance(layer, bool) or not isinstance(layer, int) or not -n - 1 <= layer <= n:
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not -n - 1 <= layer <= n:
         raise LensError(f"layer must be an integer in 0..{n} (0 = the embeddings, {n} = the last block; "
                         f"-1 = the last), got {layer!r}")
-    return layer % (n + 1)
+    return int(layer) % (n + 1)
 
 
 def layer_logits(step, layer: int) -> torch.Tensor:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 from functools import cached_property
 from pathlib import Path
 
@@ -31,6 +32,19 @@ class LM:
             warned["sequence-length-is-longer-than-the-specified-maximum"] = True
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.source = source
+        self._batching = "auto"
+
+    @property
+    def batching(self) -> str:
+        """How rows share forward passes: "auto" (default), "rows" or "padded"; every strategy gives
+        each sample the same bits whatever the batch (see gpt2explore.batching)."""
+        return self._batching
+
+    @batching.setter
+    def batching(self, value) -> None:
+        from .batching import check_strategy
+
+        self._batching = check_strategy(value)
 
     @property
     def device(self) -> torch.device:
@@ -76,10 +90,10 @@ class LM:
         """A token id from an id or from text that encodes to exactly one token."""
         if isinstance(token, bool):
             raise ValueError(f"token must be an id or text, got {token!r}")
-        if isinstance(token, int):
+        if isinstance(token, numbers.Integral):  # int, NumPy integers
             if not 0 <= token < self.vocab_size:
                 raise ValueError(f"token id {token} is outside the vocabulary 0..{self.vocab_size - 1}")
-            return token
+            return int(token)
         if not isinstance(token, str):
             raise ValueError(f"token must be an id (int) or text (str), got {type(token).__name__}")
         if token == self.tokenizer.eos_token:

@@ -3,6 +3,14 @@
 Every check names the file, the sample and the field it found wrong, in one line, so that a
 hand-edited or badly synced bundle fails with a `BundleError` rather than a KeyError deep
 inside the loader.
+
+Formats (`format` in the manifest):
+- ``gpt2explore-run/2`` (written now): draws in double precision; `draw` says how the draws
+  replay; every step's `rank` and `raw_prob`; top-N bundles store each step's own token logit
+  (`tok`) and their own-settings probabilities in float64; optional residuals (`resid`).
+- ``gpt2explore-run/1`` (earlier releases): draws in single precision. Its first release wrote
+  no `keep_logits` (float16 runs were drawn from float32 logits and rounded after) and top-N
+  bundles without `own` probabilities; both load, checked within the precision they kept.
 """
 from __future__ import annotations
 
@@ -10,7 +18,9 @@ import math
 import numbers
 import re
 
-FORMAT = "gpt2explore-run/1"
+FORMAT = "gpt2explore-run/2"
+FORMAT_1 = "gpt2explore-run/1"
+FORMATS = (FORMAT, FORMAT_1)
 MANIFEST, LOGITS, TOKENIZER = "manifest.json", "logits.safetensors", "tokenizer"
 MAX_VOCAB = 1 << 21  # 2,097,152 tokens: far above any GPT-2 vocabulary, far below a memory blow-up
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -75,8 +85,10 @@ def check_manifest(manifest, folder) -> dict:
     c = _Checker(folder)
     if not isinstance(manifest, dict):
         c.fail("the top level", f"must be an object, got {type(manifest).__name__}")
-    if manifest.get("format") != FORMAT:
-        c.fail("format", f"is {manifest.get('format')!r}, expected {FORMAT!r}")
+    fmt = manifest.get("format")
+    if fmt not in FORMATS:
+        c.fail("format", f"is {fmt!r}, expected one of {', '.join(repr(f) for f in FORMATS)} (a newer "
+                         f"gpt2explore may have written it: upgrade)")
     files = c.field(manifest, "files", "")
     digest = c.field(files, LOGITS, "files")
     if not isinstance(digest, str) or not _SHA256.match(digest):
@@ -103,15 +115,28 @@ def check_manifest(manifest, folder) -> dict:
     keep = manifest.get("keep_logits", "float32")
     if keep not in ("float32", "float16"):
         c.fail("keep_logits", f"must be 'float32' or 'float16', got {keep!r}")
+    draw = _check_draw(c, manifest) if fmt == FORMAT else {"dtype": "float32", "exact": True}
     samples = c.list_of(c.field(manifest, "samples", ""), "samples")
     if not samples:
         c.fail("samples", "is empty; a bundle holds at least one sample")
-    checked = [_check_sample(c, rec, k, vocab) for k, rec in enumerate(samples)]
-    return {"mode": mode, "top": top, "vocab": vocab, "settings": settings, "seed": seed, "length": length,
-            "keep_logits": keep, "samples": checked}
+    checked = [_check_sample(c, rec, k, vocab, fmt == FORMAT) for k, rec in enumerate(samples)]
+    return {"format": fmt, "mode": mode, "top": top, "vocab": vocab, "settings": settings, "seed": seed,
+            "length": length, "keep_logits": keep, "samples": checked, "draw": draw,
+            "first_release": fmt == FORMAT_1 and "keep_logits" not in manifest}
 
 
-def _check_sample(c: _Checker, rec, k: int, vocab: int) -> dict:
+def _check_draw(c: _Checker, manifest: dict) -> dict:
+    draw = c.field(manifest, "draw", "")
+    dtype = c.field(draw, "dtype", "draw")
+    if dtype not in ("float64", "float32"):
+        c.fail("draw.dtype", f"must be 'float64' or 'float32', got {dtype!r}")
+    exact = c.field(draw, "exact", "draw")
+    if not isinstance(exact, bool):
+        c.fail("draw.exact", f"must be true or false, got {exact!r:.60}")
+    return {"dtype": dtype, "exact": exact}
+
+
+def _check_sample(c: _Checker, rec, k: int, vocab: int, current: bool) -> dict:
     where = f"samples[{k}]"
     if not isinstance(rec, dict):
         c.fail(where, f"must be an object, got {type(rec).__name__}")
@@ -143,6 +168,19 @@ def _check_sample(c: _Checker, rec, k: int, vocab: int) -> dict:
                     for i, p in enumerate(probs)]
     settings = c.list_of(c.field(rec, "settings", where), f"{where}.settings", n)
     out["settings"] = [c.settings(s, f"{where}.settings[{i}]") for i, s in enumerate(settings)]
+    out["rank"] = out["raw_prob"] = None
+    out["replays"] = [True] * n
+    if current:
+        ranks = c.list_of(c.field(rec, "rank", where), f"{where}.rank", n)
+        out["rank"] = [c.integer(r, f"{where}.rank[{i}]", 0, vocab - 1) for i, r in enumerate(ranks)]
+        raws = c.list_of(c.field(rec, "raw_prob", where), f"{where}.raw_prob", n)
+        out["raw_prob"] = [c.number(p, f"{where}.raw_prob[{i}]", 0.0, 1.0) for i, p in enumerate(raws)]
+        if "replays" in rec:
+            replays = c.list_of(rec["replays"], f"{where}.replays", n)
+            for i, r in enumerate(replays):
+                if not isinstance(r, bool):
+                    c.fail(f"{where}.replays[{i}]", f"must be true or false, got {r!r:.60}")
+            out["replays"] = replays
     return out
 
 
@@ -163,9 +201,12 @@ def check_tensors(shapes: dict, checked: dict, folder) -> None:
             if tuple(shapes[name]) != (steps, vocab):
                 fail(name, f"has shape {tuple(shapes[name])}, expected ({steps}, {vocab}) from {MANIFEST}")
             continue
-        for part in ("values", "ids", "lse"):
+        current = checked["format"] == FORMAT
+        for part in ("values", "ids", "lse") + (("tok",) if current else ()):
             if f"s{k}.{part}" not in shapes:
                 fail(f"s{k}.{part}", "is missing")
+        if current and f"s{k}.tok" in shapes and tuple(shapes[f"s{k}.tok"]) != (steps,):
+            fail(f"s{k}.tok", f"has shape {tuple(shapes[f's{k}.tok'])}, expected ({steps},)")
         width = shapes[f"s{k}.values"]
         if len(width) != 2 or width[0] != steps or not 1 <= width[1] <= vocab:
             fail(f"s{k}.values", f"has shape {tuple(width)}, expected ({steps}, 1..{vocab})")
@@ -175,3 +216,7 @@ def check_tensors(shapes: dict, checked: dict, folder) -> None:
             fail(f"s{k}.lse", f"has shape {tuple(shapes[f's{k}.lse'])}, expected ({steps},)")
         if f"s{k}.own" in shapes and tuple(shapes[f"s{k}.own"]) != tuple(width):
             fail(f"s{k}.own", f"has shape {tuple(shapes[f's{k}.own'])}, expected {tuple(width)}")
+    for k, rec in enumerate(checked["samples"]):
+        name = f"s{k}.resid"
+        if name in shapes and (len(shapes[name]) != 3 or shapes[name][0] != len(rec["tokens"])):
+            fail(name, f"has shape {tuple(shapes[name])}, expected ({len(rec['tokens'])}, layers + 1, width)")

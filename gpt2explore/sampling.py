@@ -50,6 +50,12 @@ class Settings:
 
     def __post_init__(self):
         check_settings(**self.as_dict())
+        for name in SETTING_NAMES:  # numpy scalars, Fractions, big ints -> plain float / int
+            value = getattr(self, name)
+            if name in INTEGER_SETTINGS:
+                object.__setattr__(self, name, int(value))
+            elif name != "semantics":
+                object.__setattr__(self, name, float(value))
 
     def replace(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> "Settings":
         """A copy with the given values changed; None keeps the current one."""
@@ -87,12 +93,20 @@ def settings_with(temperature, top_k, top_p, semantics, samplers: dict) -> "Sett
 SETTING_NAMES = ("temperature", "top_k", "top_p", "semantics", "repetition_penalty", "no_repeat_ngram_size",
                  "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff")
 NEW_SAMPLERS = SETTING_NAMES[4:]  # what OpenAI's sample.py does not know
+INTEGER_SETTINGS = ("top_k", "no_repeat_ngram_size")
+REPETITION_PENALTY_RANGE = (1e-6, 1e6)  # beyond, the penalised logits overflow or underflow to nonsense
 DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "semantics": "hf", "repetition_penalty": 1.0,
             "no_repeat_ngram_size": 0, "min_p": 0.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
 
 
 def _real(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    """A finite real number of any type (int, float, NumPy, Fraction), not a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond float's range
+        return False
 
 
 def check_settings(temperature=1.0, top_k=0, top_p=1.0, semantics="hf", repetition_penalty=1.0,
@@ -106,8 +120,10 @@ def check_settings(temperature=1.0, top_k=0, top_p=1.0, semantics="hf", repetiti
         raise ValueError(f"top_p must be in (0, 1] (1.0 = no limit), got {top_p!r}")
     if semantics not in SEMANTICS:
         raise ValueError(f"semantics must be one of {', '.join(SEMANTICS)}, got {semantics!r}")
-    if not _real(repetition_penalty) or repetition_penalty <= 0:
-        raise ValueError(f"repetition_penalty must be a number > 0 (1.0 = off), got {repetition_penalty!r}")
+    lo, hi = REPETITION_PENALTY_RANGE
+    if not _real(repetition_penalty) or not lo <= repetition_penalty <= hi:
+        raise ValueError(f"repetition_penalty must be a number in [{lo:g}, {hi:g}] (1.0 = off, > 1 against "
+                         f"repeats, < 1 for them), got {repetition_penalty!r}")
     if isinstance(no_repeat_ngram_size, bool) or not isinstance(no_repeat_ngram_size, numbers.Integral) \
             or no_repeat_ngram_size < 0:
         raise ValueError(f"no_repeat_ngram_size must be an integer >= 0 (0 = off), got {no_repeat_ngram_size!r}")
@@ -185,31 +201,65 @@ def apply_top_p(logits: torch.Tensor, top_p: float, semantics: str = "hf") -> to
     return logits.masked_fill(logits < min_value, OPENAI_FILTER_VALUE)
 
 
-def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                  semantics: str = "hf", context=None, stage_order=None, **more) -> torch.Tensor:
-    """Raw logits -> filtered logits (float32): every active stage in order (transformers'
-    order unless `stage_order`): repetition penalty, no-repeat n-grams, temperature, top-k,
-    top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
-    logits (V,), one list per row for (B, V)); needed only by the first two stages."""
+DRAW_DTYPE = torch.float64  # the distribution a token is drawn from is computed in double precision
+LEGACY_DRAW_DTYPE = torch.float32  # bundles of format 1 were drawn with single-precision stages
+
+
+def draw_dtype(device: torch.device, legacy: bool = False) -> torch.dtype:
+    """The precision of the draw's arithmetic (mps has no float64: float32 there)."""
+    if legacy or torch.device(device).type == "mps":
+        return LEGACY_DRAW_DTYPE
+    return DRAW_DTYPE
+
+
+def stage_trace(logits: torch.Tensor, settings: "Settings", context=None, stage_order=None, legacy: bool = False):
+    """Raw logits (V,) -> [(stage or None, filtered logits)]: the input first (None), then the
+    logits after each active stage in order. One row at a time, in double precision: a row's
+    numbers never depend on the rows computed beside it, nor on how many there are."""
     from .stages import active_stages
 
+    if logits.dim() != 1:
+        raise ValueError(f"stage_trace takes one row of logits (V,), got shape {tuple(logits.shape)}")
+    filtered = logits.to(draw_dtype(logits.device, legacy), copy=True)
+    out = [(None, filtered)]
+    for stage in active_stages(settings, stage_order):
+        filtered = stage.apply(filtered, context)
+        out.append((stage, filtered))
+    return out
+
+
+def _rows(logits: torch.Tensor, context):
+    """(row, its context) pairs of logits (V,) or (B, V); `context`: ids, or one list per row."""
+    if logits.dim() == 1:
+        return [(logits, context)]
+    return [(row, None if context is None else context[b]) for b, row in enumerate(logits)]
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                  semantics: str = "hf", context=None, stage_order=None, legacy: bool = False,
+                  **more) -> torch.Tensor:
+    """Raw logits -> filtered logits (float64): every active stage in order (transformers'
+    order unless `stage_order`): repetition penalty, no-repeat n-grams, temperature, top-k,
+    top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
+    logits (V,), one list per row for (B, V)); needed only by the first two stages.
+    Rows are computed one by one, so a row's result is the same bits whatever the batch."""
     settings = Settings(temperature, top_k, top_p, semantics, **more)
     if settings.uses_context and context is None:
         raise ValueError("repetition_penalty and no_repeat_ngram_size need the tokens so far: pass context=")
-    filtered = logits.float()
-    stages = active_stages(settings, stage_order)
-    if not stages:
-        return filtered.clone()
-    for stage in stages:
-        filtered = stage.apply(filtered, context)
-    return filtered
+    rows = [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1] for row, ctx in _rows(logits, context)]
+    return rows[0] if logits.dim() == 1 else torch.stack(rows)
 
 
 def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                  semantics: str = "hf", context=None, stage_order=None, **more) -> torch.Tensor:
-    """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits)."""
-    return filter_logits(logits, temperature, top_k, top_p, semantics, context=context, stage_order=stage_order,
-                         **more).softmax(dim=-1)
+                  semantics: str = "hf", context=None, stage_order=None, legacy: bool = False,
+                  **more) -> torch.Tensor:
+    """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits),
+    float64, one row at a time (see `filter_logits`)."""
+    filtered = filter_logits(logits, temperature, top_k, top_p, semantics, context=context,
+                             stage_order=stage_order, legacy=legacy, **more)
+    if filtered.dim() == 1:
+        return filtered.softmax(dim=-1)
+    return torch.stack([row.softmax(dim=-1) for row in filtered])
 
 
 PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens
@@ -264,7 +314,7 @@ PICK_BUCKETS_BITS = 12  # 4,096 value buckets per pass of the threshold search
 
 
 def _pick_by_threshold(p: torch.Tensor, u: float, acc) -> int | None:
-    """One row's draw without sorting the row. The float32 bit patterns of probabilities
+    """One row's draw without sorting the row. The bit patterns of probabilities
     (p >= 0) order like the values, so one pass puts every token in one of 4,096 value buckets
     (a radix step) and sums each bucket's mass; walking the buckets from the top finds the one
     where the cumulative mass crosses `u`, with the mass above it in `above`. Only that
@@ -276,7 +326,7 @@ def _pick_by_threshold(p: torch.Tensor, u: float, acc) -> int | None:
     if u >= float(vals.sum()) - PICK_MARGIN:  # the draw lands at the very end: the reference's clamp decides
         return None
     ids = torch.arange(p.shape[-1], device=p.device)
-    bits = p.contiguous().view(torch.int32).long()
+    bits = p.contiguous().view(torch.int64 if p.dtype == torch.float64 else torch.int32).long()
     above = 0.0  # mass of every token above the candidates' values
     while ids.numel() > PICK_SMALL:
         lo, hi = int(bits.min()), int(bits.max())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import sampling
+from . import batching, sampling
 from .generation import left_pad, progress_bar, string_list
 from .sampling import Settings
 from .trace import Run, Sample, Step, check_keep_logits, rank_of
@@ -48,9 +48,44 @@ class Window:
 def check_texts(text) -> list[str]:
     texts = string_list(text, "text")
     for t in texts:
-        if not t.strip():
-            raise ValueError(f"text {t!r} is empty; give some text to score")
+        if not t:
+            raise ValueError("text is an empty string; give some text to score (whitespace counts)")
     return list(texts)
+
+
+def token_texts(lm, text, prompt) -> list[tuple[str | None, list[int], list[int]]]:
+    """(prompt, context ids, text ids) per text: strings are tokenized after the prompt (or
+    <|endoftext|>); a Run or Sample is scored as drawn, its own token ids after its own prompt
+    tokens, with no re-tokenization."""
+    from .trace import Run, Sample
+
+    if isinstance(text, (Run, Sample)):
+        if prompt is not None:
+            raise ValueError("prompt= goes with texts; a run is scored after its own prompts")
+        samples = list(text.samples) if isinstance(text, Run) else [text]
+        out = [(s.prompt, list(s.prompt_tokens), list(s.tokens)) for s in samples if s.steps]
+        if not out:
+            raise ValueError("this run has no tokens to score; generate at least one")
+        for s in samples:
+            if len(s.prompt_tokens) >= lm.n_ctx:
+                raise ValueError(f"a prompt of {len(s.prompt_tokens)} tokens leaves no room in the model's "
+                                 f"context of {lm.n_ctx}")
+        return out
+    texts = check_texts(text)
+    if prompt is not None and (not isinstance(prompt, str) or not prompt):
+        raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r:.80}")
+    context = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
+    if not context:
+        raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
+    if len(context) >= lm.n_ctx:
+        raise ValueError(f"prompt is {len(context)} tokens, the model's context is {lm.n_ctx}; shorten the prompt")
+    out = []
+    for t in texts:
+        ids = lm.encode(t)
+        if not ids:
+            raise ValueError(f"text {t!r:.80} encodes to no tokens; give some text")
+        out.append((prompt, list(context), ids))
+    return out
 
 
 def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: list[int]) -> list[Window]:
@@ -72,7 +107,8 @@ def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: lis
 def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
           semantics: str = "hf", keep_logits="float32", batch_size: int = 8, progress=None,
           layers: bool = False, **samplers) -> Run:
-    """Score `text` (a string or a list of strings, one Sample each) token by token.
+    """Score `text` (a string or a list of strings, one Sample each; or a Run or Sample, scored
+    as drawn: its own token ids after its own prompt tokens, never re-tokenized) token by token.
 
     prompt: None scores every token of the text, the first one after <|endoftext|>; with a
     prompt, its tokens are context and are not scored. The settings decide `prob` (and which
@@ -85,31 +121,22 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
     """
     from .generation import check_count
 
-    texts = check_texts(text)
-    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()):
-        raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r:.80}")
     settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     keep = check_keep_logits(keep_logits)
-    check_count("batch_size", batch_size)
-    context = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
-    if not context:
-        raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
-    if len(context) >= lm.n_ctx:
-        raise ValueError(f"prompt is {len(context)} tokens, the model's context is {lm.n_ctx}; shorten the prompt")
+    batch_size = check_count("batch_size", batch_size)
     samples, plan = [], []
-    for i, t in enumerate(texts):
-        ids = lm.encode(t)
-        if not ids:
-            raise ValueError(f"text {t!r:.80} encodes to no tokens; give some text")
-        seq = context + ids
-        samples.append(Sample(prompt, list(context), i, decode=lm.decode, prompt_index=i))
+    for i, (p, context, ids) in enumerate(token_texts(lm, text, prompt)):
+        samples.append(Sample(p, context, i, decode=lm.decode, prompt_index=i))
         samples[-1].text_tokens = ids
-        plan += windows(len(context), len(ids), lm.n_ctx, i, seq)
+        plan += windows(len(context), len(ids), lm.n_ctx, i, context + ids)
     total = sum(len(s.text_tokens) for s in samples)
     bar = progress_bar(progress, total, "scoring", PROGRESS_MIN_TOKENS)
+    # windows share a forward only where that cannot change their bits (gpt2explore.batching)
+    per_call = batch_size if batching.strategy(lm)[0] == "padded" else 1
     try:
-        for start in range(0, len(plan), batch_size):
-            _score_batch(lm, plan[start:start + batch_size], samples, settings, keep, bar, layers)
+        with batching.forward_mode(lm):
+            for start in range(0, len(plan), per_call):
+                _score_batch(lm, plan[start:start + per_call], samples, settings, keep, bar, layers)
     finally:
         if bar is not None:
             bar.close()
@@ -155,14 +182,19 @@ def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Setti
 
 def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positions: list[int],
             settings: Settings, keep: str, resid: torch.Tensor | None = None) -> None:
-    """Steps for scored tokens: rank, raw probability, probability under the settings."""
+    """Steps for scored tokens: rank, raw probability, probability under the settings, all
+    computed from the logits as kept (float16-rounded ones for keep_logits="float16"), so the
+    reported numbers are the step's own."""
+    if keep == "float16":
+        logits = logits.to(torch.float16).float()
     value = logits.gather(-1, targets[:, None])  # (n, 1)
     rank = (logits > value).sum(-1, dtype=torch.int32)  # (n,) tokens strictly likelier
     ties = (logits == value).sum(-1, dtype=torch.int32)  # the token itself, plus any equal logits
     for k in (ties > 1).nonzero().flatten().tolist():  # rare: equal logits rank by the lower id
         t = int(targets[k])
         rank[k] += int((logits[k, :t] == value[k]).sum())
-    raw_p = (value[:, 0] - logits.logsumexp(-1)).exp()  # softmax of the raw logits at the token
+    # softmax of the raw logits at the token, computed as `step.distribution()` computes it
+    raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
     if sampling.Settings() == settings:
         prob = raw_p  # no stage is active: the distribution is the model's own
     else:

@@ -7,10 +7,11 @@ its (seed, sample index) stream, so going back and stepping again repeats the sa
 from __future__ import annotations
 
 import copy
+import numbers
 
 import torch
 
-from . import sampling
+from . import batching, sampling
 from .capture import capture
 from .lens import maybe_capture_layers
 from .generation import forward, normalize_prompts
@@ -31,8 +32,10 @@ class Session:
         if prompt is not None:
             normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
         self.prompt = prompt
+        from .generation import check_count
+
         self.seed = sampling.check_seed(seed)
-        self.sample_index = sample_index
+        self.sample_index = check_count("sample_index", sample_index, minimum=0)
         tokens = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
         if not tokens:
             raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
@@ -100,6 +103,7 @@ class Session:
                                  f"start a new session")
             raise ValueError(f"{n} more tokens do not fit the context window of {self.lm.n_ctx} tokens "
                              f"(room for {room}); go back() or start a new session")
+        n = int(n)
         new = []
         try:
             for _ in range(n):
@@ -128,17 +132,26 @@ class Session:
         return step
 
     def back(self, n: int = 1) -> list[Step]:
-        """Undo the last n steps: the KV cache is cropped, nothing is recomputed."""
+        """Undo the last n steps: the KV cache is cropped, nothing is recomputed.
+
+        Interrupt-safe: once the crop has begun it is completed (in `finally`), so the cache and
+        the steps always agree, even after Ctrl-C."""
         _check_n(n)
+        n = int(n)
         if n > len(self.steps):
             raise ValueError(f"cannot go back {n} steps: only {len(self.steps)} generated")
+        target = len(self.tokens) - n  # positions the cache keeps
         removed = self.steps[-n:]
-        del self.steps[-n:]
-        # the first removed step was drawn from the logits that now come next again
-        self.next_logits = removed[0].logits
-        self.next_residual = removed[0].residual
-        self._cache.crop(-n)
-        self._changed()
+        try:
+            truncate_cache(self._cache, target)
+        finally:
+            if cache_lengths(self._cache) != {len(self.tokens)}:  # the crop began: finish it, then commit
+                truncate_cache(self._cache, target)
+                del self.steps[-n:]
+                # the first removed step was drawn from the logits that now come next again
+                self.next_logits = removed[0].logits
+                self.next_residual = removed[0].residual
+                self._changed()
         return removed
 
     def fork(self, seed: int | None = None) -> "Session":
@@ -147,34 +160,35 @@ class Session:
         other.sample = Sample(self.prompt, list(self.sample.prompt_tokens), self.sample_index,
                               decode=self.lm.decode)
         other.sample.steps.extend(_copy_step(s, other.sample) for s in self.steps)
-        other._attach_run()
         other._cache = copy.deepcopy(self._cache)
         other._listeners, other._stepper = [], None
         other.forward_calls = 0
         if seed is not None:
-            other.seed = seed
-            other._uniforms = sampling.uniforms(seed, self.sample_index, len(self._uniforms))
+            other.seed = sampling.check_seed(seed)
+            other._uniforms = sampling.uniforms(other.seed, self.sample_index, len(self._uniforms))
+        other._attach_run()  # after the seed: the fork's run, captions and bundles name its own seed
         return other
 
     def replay(self, steps) -> "Session":
-        """Append copies of recorded steps (e.g. the first k steps of a generated sample) and
-        feed their tokens in one forward call: the session continues from there, with the same
-        history, logits and draws."""
+        """Append copies of recorded steps (e.g. the first k steps of a generated sample),
+        feeding their tokens one at a time as generation did: the session continues from there
+        with the same history, logits and draws, bit for bit."""
         steps = list(steps)
         if not steps:
             return self
         if len(steps) > self.room:
             raise ValueError(f"{len(steps)} steps do not fit the context window of {self.lm.n_ctx} tokens")
-        copies = [_copy_step(s, self.sample) for s in steps]
-        self.next_logits = self._feed([s.token for s in steps])
-        self.steps.extend(copies)
+        for s in steps:
+            self.next_logits = self._feed([s.token])
+            self.steps.append(_copy_step(s, self.sample))
         self._changed()
         return self
 
     def _attach_run(self) -> None:
         """A Run holding this session's one sample, for provenance, saving and plots."""
         self.run = Run([self.sample], self.settings, self.seed, model_name=self.lm.name,
-                       meta={"device": str(self.lm.device), "source": self.lm.source, "session": True},
+                       meta={"device": str(self.lm.device), "source": self.lm.source, "session": True,
+                             "batching": batching.strategy(self.lm)[0]},
                        lm=self.lm)
 
     def widget(self):
@@ -210,7 +224,7 @@ class Session:
         mask = torch.ones((1, past + len(tokens)), dtype=torch.long, device=device)
         pos = torch.arange(past, past + len(tokens), device=device)[None]
         try:
-            with torch.inference_mode(), capture(self.lm.model) as cap, \
+            with torch.inference_mode(), batching.forward_mode(self.lm), capture(self.lm.model) as cap, \
                     maybe_capture_layers(self.lm.model, self.layers) as lay:
                 _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
         except BaseException:
@@ -266,6 +280,13 @@ def truncate_cache(cache, length: int) -> None:
         cache.value_cache[i] = cache.value_cache[i][..., :length, :]
 
 
+def cache_lengths(cache) -> set[int]:
+    """The set of positions each layer of a KV cache holds (one value when they agree)."""
+    if hasattr(cache, "layers"):
+        return {layer.get_seq_length() for layer in cache.layers}
+    return {k.shape[-2] for k in cache.key_cache}
+
+
 def _copy_step(step: Step, sample: Sample) -> Step:
     new = copy.copy(step)
     new.sample = sample
@@ -273,5 +294,5 @@ def _copy_step(step: Step, sample: Sample) -> Step:
 
 
 def _check_n(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")

@@ -55,14 +55,17 @@ class Truncation:
 
     `ids` (W,): the stored tokens, the W largest raw logits (W >= N, widened so that every
     token ranked before the drawn one is stored). `own_probs` (W,): their probabilities under
-    the step's own settings, exactly as the token was drawn from them (so `resample()` replays
-    exactly). The logits of the dropped tokens are not known: the step's `logits` hold the
-    stored values and, for every dropped token, one flat value that gives the dropped tail its
-    true total probability at T=1.
+    the step's own settings, exactly as the token was drawn from them (float64, so
+    `resample()` replays exactly). `lse`: the log-normaliser of the raw logits over the whole
+    vocabulary. The step's own token is always known too (its logit is stored even when it
+    ranks below the W, as a scored text's tokens can). The logits of the other dropped tokens
+    are not known: the step's `logits` hold the known values and, for every dropped token, one
+    flat value below them that gives the dropped tail its true total probability at T=1.
     """
 
     ids: torch.Tensor  # (W,) long
-    own_probs: torch.Tensor | None  # (W,) float32, None for bundles written before this was stored
+    own_probs: torch.Tensor | None  # (W,) float64; None for bundles written before it was stored
+    lse: float | None = None  # logsumexp of the raw logits over the whole vocabulary
 
     @property
     def width(self) -> int:
@@ -92,6 +95,9 @@ class Step:
     raw_prob: float | None = None  # scored text: softmax of the raw logits at `token`
     residual: torch.Tensor | None = field(default=None, repr=False)  # (n_layer + 1, d) with layers=True
     layer: int | None = None  # set on a lens view (step.at_layer): the layer its logits were read at
+    draw_replays: bool = True  # False: a bundle of an earlier format whose data give back this
+    # step's draw only within its precision (e.g. logits rounded to float16 after the draw)
+    legacy: bool = False  # drawn by format 1's single-precision arithmetic (bundles of earlier versions)
 
     # ---- the logit lens ------------------------------------------------------------------
     def layer_logits(self, layer: int) -> torch.Tensor:
@@ -139,29 +145,60 @@ class Step:
         go by name; the last two read the step's context (prompt and earlier steps).
         `stage_order` runs the stages in another order (only the default is transformers')."""
         settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
-        cut = self.truncation
-        if cut is not None and cut.own_probs is not None and settings == self.settings and stage_order is None:
-            logits = self.require_logits()
-            return torch.zeros(logits.shape[-1], dtype=torch.float32, device=logits.device).scatter(
-                -1, cut.ids, cut.own_probs.float())
+        own = self.own_distribution() if settings == self.settings and stage_order is None else None
+        if own is not None:
+            return own
         context = self.context_tokens if settings.uses_context else None
         return sampling.probabilities(self.require_logits(), **settings.as_dict(), context=context,
-                                      stage_order=stage_order)
+                                      stage_order=stage_order, legacy=self.legacy)
+
+    def own_distribution(self) -> torch.Tensor | None:
+        """A top-N step's stored own-settings distribution (what its token was drawn from), or
+        None when the step has its full logits (or a bundle of an earlier format stored none)."""
+        cut = self.truncation
+        if cut is None or cut.own_probs is None:
+            return None
+        logits = self.require_logits()
+        own = cut.own_probs.to(logits.device)
+        return torch.zeros(logits.shape[-1], dtype=own.dtype, device=logits.device).scatter(-1, cut.ids, own)
 
     def exact_for(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> bool:
-        """Whether `distribution(...)` with these settings is exact (always, unless the step
-        comes from a top-N bundle and the settings need the dropped tail)."""
+        """Whether `distribution(...)` with these settings is exact: always for a step with its
+        full logits; for a step of a top-N bundle, at its own settings, and wherever a top-k cut
+        (or greedy decoding) provably keeps only stored tokens, even after the repetition
+        penalty or no-repeat n-grams have moved them; nowhere else (the dropped tail's
+        individual logits are not known)."""
         cut = self.truncation
         if cut is None:
             return True
         settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
         if settings == self.settings and cut.own_probs is not None:
             return True
-        if any(getattr(settings, k) != sampling.DEFAULTS[k] for k in sampling.NEW_SAMPLERS):
-            return 0 < settings.top_k <= cut.width  # the new cut-offs read the whole distribution
-        if 0 < settings.top_k <= cut.width or settings.temperature == 0:
-            return True
-        return settings.temperature == 1.0 and settings.top_p >= 1.0
+        k = 1 if settings.temperature == 0 else settings.top_k
+        if not 0 < k <= cut.width:
+            return False
+        known, bound = self._known_after_context(settings)
+        return float(torch.sort(known, descending=True).values[k - 1]) > bound
+
+    def _known_after_context(self, settings) -> tuple[torch.Tensor, float]:
+        """The stored tokens' logits after the context stages (repetition penalty, no-repeat
+        n-grams), and an upper bound on every dropped token's logit after them."""
+        logits = self.require_logits().double()
+        ids = self.truncation.ids.to(logits.device)
+        floor = float(logits[ids].min())  # every dropped token's raw logit is at most this
+        row = logits
+        if settings.uses_context:
+            from .stages import active_stages
+
+            for stage in active_stages(settings):
+                if stage.name in ("repetition_penalty", "no_repeat_ngram_size"):
+                    row = stage.apply(row, self.context_tokens)
+        bound = floor
+        penalty = settings.repetition_penalty
+        dropped_seen = set(self.context_tokens) - set(ids.tolist()) if penalty != 1.0 else set()
+        if dropped_seen:  # a seen dropped token moves like the floor at most (the map is increasing)
+            bound = max(floor, floor / penalty if floor > 0 else floor * penalty)
+        return row[ids], bound
 
     def settings_for(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> Settings:
         return self.settings.replace(temperature, top_k, top_p, semantics, **more)
@@ -177,6 +214,12 @@ class Step:
         if self.u is None:
             raise ValueError("a forced step has no uniform to replay")
         return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics, **more), self.u))
+
+    @property
+    def replays(self) -> bool:
+        """Whether `resample()` at the step's own settings gives its token back, bit for bit
+        (always, but for some steps of bundles of an earlier format: see `draw_replays`)."""
+        return self.forced or self.draw_replays
 
     def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> TopTable:
         """The n most likely tokens (by raw logit) with their probability under the given
@@ -296,8 +339,9 @@ class Run:
             self.meta["weights_sha256"] = self.lm.weights_sha256
         return self.meta.get("weights_sha256")
 
-    def save(self, folder, logits: str = "full", top: int = 256):
-        """Write a run bundle (see gpt2explore.bundle.save_run); returns its path."""
+    def save(self, folder, logits: str | None = None, top: int | None = None):
+        """Write a run bundle: logits="full" (default) or "top" with `top` tokens per step (256);
+        a run loaded from a top-N bundle saves as one (see gpt2explore.bundle.save_run)."""
         from .bundle import save_run
 
         return save_run(self, folder, logits=logits, top=top)

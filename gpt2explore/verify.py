@@ -45,20 +45,19 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
     if vocab != lm.vocab_size:
         return Verification(weights, False, False, float("nan"), 0,
                             problem=f"the run has a vocabulary of {vocab} tokens, the model {lm.vocab_size}")
+    scored = bool(run.meta.get("scored"))
     longest = max((len(x.context_tokens) - 1 for x in run.samples), default=0)
-    if longest > lm.n_ctx:
+    if longest > lm.n_ctx and not scored:
         return Verification(weights, False, False, float("nan"), 0,
                             problem=f"a sample spans {longest} positions, more than the model's context "
                                     f"of {lm.n_ctx}")
     rel = 2.0 ** -10 if run.keep_logits == "float16" else 0.0
     worst, close, tokens_ok, steps = 0.0, True, True, 0
-    for sample in run.samples:
-        seq = sample.context_tokens[:-1]  # the last token is never fed
-        with torch.inference_mode():
-            full = lm.model(torch.tensor([seq], device=lm.device)).logits[0].float()  # (T, V)
+    for sample, fresh_rows in zip(run.samples, _fresh_logits(run, lm, scored)):
         for step in sample.steps:
-            fresh = full[step.position - 1]
-            stored = step.require_logits().to(fresh.device).float()
+            fresh_full = fresh_rows[step.position]
+            stored = step.require_logits().to(fresh_full.device).float()
+            fresh = fresh_full
             if step.truncation is not None:
                 ids = step.truncation.ids.to(fresh.device)
                 fresh, stored = fresh[ids], stored[ids]
@@ -66,10 +65,41 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
             worst = max(worst, float(diff.max()))
             close &= bool((diff <= atol + rel * stored.abs()).all())
             if not step.forced:
-                tokens_ok &= step.resample() == step.token
+                tokens_ok &= _replays(step, fresh_full)
             steps += 1
     return Verification(weights_match=weights, logits_match=close, tokens_match=bool(tokens_ok),
                         max_abs_diff=worst, steps=steps)
+
+
+def _fresh_logits(run: Run, lm, scored: bool):
+    """Per sample, {position: the model's logits for it}: one full forward over the sample, or,
+    for a scored text, the sliding-window plan it was scored with."""
+    if scored:
+        from .scoring import score
+
+        fresh = score(lm, run, progress=False)
+        for sample in fresh.samples:
+            yield {s.position: s.logits.float() for s in sample.steps}
+        return
+    for sample in run.samples:
+        seq = sample.context_tokens[:-1]  # the last token is never fed
+        with torch.inference_mode():
+            full = lm.model(torch.tensor([seq], device=lm.device)).logits[0].float()  # (T, V)
+        yield {s.position: full[s.position - 1] for s in sample.steps}
+
+
+def _replays(step, fresh: torch.Tensor) -> bool:
+    """The step's token comes back: from its stored data, or, for a step of an earlier format
+    whose stored data kept too little precision, from the model's fresh logits (within the
+    precision of single-precision arithmetic)."""
+    if step.replays:
+        return step.resample() == step.token
+    from . import sampling
+    from .replay import FLOAT32_SLACK, within
+
+    probs = sampling.probabilities(fresh, **step.settings.as_dict(), legacy=True,
+                                   context=step.context_tokens if step.settings.uses_context else None)
+    return within(step, probs, FLOAT32_SLACK)
 
 
 def save_table(run: Run, path, top: int = 20) -> Path:

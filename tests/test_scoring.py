@@ -120,7 +120,7 @@ def test_keep_logits_none_keeps_ranks_and_probabilities(lm):
     assert run.summary().iloc[0].perplexity == pytest.approx(full.summary().iloc[0].perplexity)
 
 
-@pytest.mark.parametrize("bad, words", [("", "empty"), ("   ", "empty"), (None, "string"), (3, "string"),
+@pytest.mark.parametrize("bad, words", [("", "empty"), (None, "string"), (3, "string"),
                                         ([], "string"), (["ok", 5], "string"), ("a\ud800b", "lone surrogate")])
 def test_bad_text_is_a_clear_error(lm, bad, words):
     with pytest.raises(ValueError, match=words):
