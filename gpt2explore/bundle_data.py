@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 
 from .manifest import BundleError, LOGITS
+
+OWN_KEPT_MAX = 1024  # own settings keeping at most this many tokens (or 4 x top) are stored whole
 from .trace import Run, Sample, Step, Truncation, rank_of
 
 
@@ -62,13 +64,18 @@ def _raw_prob(step) -> float:
 
 def _top_tensors(steps, k: int, stacked: torch.Tensor, top: int) -> dict:
     """The top-N record of a sample with full logits: its width W covers `top` and every token
-    ranked at or before each drawn token under the step's own settings, so replay is exact."""
+    ranked at or before each drawn token under the step's own settings, so replay is exact; and,
+    where the own settings keep at most max(4 x top, 1024) tokens, every token they keep, so the
+    step's own distribution is exact too."""
     vocab = stacked.shape[-1]
     width = min(top, vocab)
     own = []
     for t, step in enumerate(steps):
         probs = step.distribution().cpu()  # float64: exactly what the token was drawn from
         own.append(probs)
+        kept = probs > 0
+        if int(kept.sum()) <= max(4 * top, OWN_KEPT_MAX):
+            width = max(width, int((stacked[t] >= stacked[t][kept].min()).sum()))
         if not step.forced and step.token >= 0:
             # every token the pick may rank before the drawn one has p >= p(drawn) ...
             before = probs >= probs[step.token]

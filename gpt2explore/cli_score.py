@@ -13,7 +13,8 @@ def add_score_parser(sub) -> None:
                        description="Scores every token of a text (a file, or - for stdin): its rank under the "
                                    "model (0 = likeliest), its probability, its surprisal, and whether the given "
                                    "settings allow it. Long texts use a sliding window.")
-    p.add_argument("file", help="a UTF-8 text file, or - for standard input")
+    p.add_argument("file", help="a UTF-8 text file, or - for standard input (one trailing newline, as echo "
+                                "adds, is not scored)")
     p.add_argument("--prompt", default=None, help="context before the text (not scored)")
     p.add_argument("--format", choices=["text", "csv"], default="text", help="lines for people (default) or CSV")
     add_model_flags(p)
@@ -30,6 +31,8 @@ def check_score_args(args) -> None:
 def read_text(path: str) -> str:
     """The text to score, as UTF-8; a missing, binary or empty input is a UsageError."""
     name = "standard input" if path == "-" else repr(path)
+    if path == "-" and getattr(sys.stdin, "buffer", None) is None:
+        raise UsageError("standard input is closed; give a text file, or pipe text in: echo 'Hi!' | gpt2explore score -")
     try:
         data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
     except OSError as err:
@@ -40,7 +43,9 @@ def read_text(path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise UsageError(f"{name} is not UTF-8 text ({undecodable(err)}); convert it with iconv -t UTF-8") from None
-    if not text.strip():
+    if path == "-" and text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]  # the newline echo adds is not the text's
+    if not text:
         raise UsageError(f"{name} is empty; give some text to score")
     return text
 

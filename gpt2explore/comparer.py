@@ -13,7 +13,8 @@ import ipywidgets as W
 
 from . import formatting as fmt
 from . import plots
-from .controls import STYLE, SLIDER_LAYOUT, _Displayable, settings_box, settings_controls, settings_values, text_html
+from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, message_html, settings_box, settings_controls,
+                       settings_values, text_html)
 
 COLUMN_PX = 470  # one prompt's column
 PLOT_PX = 450  # its plot
@@ -45,7 +46,7 @@ class Comparer(_Displayable):
             fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
                               title_font_size=15)
             self.figs.append(fig)
-        self.summary = W.HTML()
+        self.summary, self.status = W.HTML(), W.HTML()
         self.sample_select.observe(self._on_change, names="value")
         self.step_slider.observe(self._on_change, names="value")
         for c in self.controls.values():
@@ -63,7 +64,7 @@ class Comparer(_Displayable):
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider, self.more_btn]),
             settings_box(self.controls),
-            self.summary, W.HTML(LEGEND_NOTE), self.grid])
+            self.status, self.summary, W.HTML(LEGEND_NOTE), self.grid])
 
     def _sample_options(self):
         return sorted({s.index for s in self.run})
@@ -98,6 +99,16 @@ class Comparer(_Displayable):
         self.sample_select.value = first
 
     def _on_change(self, change=None):
+        """Redraw every column; settings that cannot go together (a newer sampler with OpenAI's
+        rules) show as a message, the figures keep what they showed."""
+        try:
+            self._redraw()
+        except ValueError as err:
+            self.status.value = message_html(str(err))
+            return
+        self.status.value = ""
+
+    def _redraw(self):
         steps = [self.step_of(i) for i in range(len(self.prompts))]
         for i, (fig, step) in enumerate(zip(self.figs, steps)):
             with fig.batch_update():

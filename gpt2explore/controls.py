@@ -82,6 +82,50 @@ def settings_values(controls: dict) -> dict:
     return {k: c.value for k, c in controls.items()}
 
 
+def set_controls(controls: dict, settings) -> None:
+    """Move the controls to `settings` (a Settings), widening a slider's range where a value
+    lies beyond it, so that no value is clamped."""
+    for name, value in settings.as_dict().items():
+        c = controls[name]
+        if hasattr(c, "max") and value > c.max:
+            c.max = value
+        if hasattr(c, "min") and value < c.min:
+            c.min = value
+        c.value = value
+
+
+def close_tree(widget) -> None:
+    """Close a widget and every widget inside it (ipywidgets keeps each open widget, and what its
+    callbacks reach, alive in a global registry until it is closed)."""
+    for child in getattr(widget, "children", ()) or ():
+        close_tree(child)
+    close_widget(widget)
+
+
+def close_widget(widget) -> None:
+    """Close one widget. An anywidget (plotly's FigureWidget is one) also connects itself to its
+    class's front-end file for hot reloading and never lets go: that link is cut here, or every
+    figure ever shown, with the run its callbacks reach, would stay in memory."""
+    widget.close()
+    try:
+        from anywidget._file_contents import FileContents, VirtualFileContents
+    except ImportError:  # pragma: no cover - no anywidget, no such link
+        return
+    for cls in type(widget).__mro__:
+        for value in list(vars(cls).values()):
+            if not isinstance(value, (FileContents, VirtualFileContents)):
+                continue
+            try:
+                signal = value.changed
+                for slot in list(signal._slots):
+                    fn = slot.dereference()
+                    cells = getattr(fn, "__closure__", None) or ()
+                    if any(cell.cell_contents is widget for cell in cells):
+                        signal.disconnect(fn)
+            except (AttributeError, ValueError):  # another anywidget version: nothing to cut here
+                return
+
+
 def readout_html(data, cuts=None) -> str:
     """Entropy, tokens kept and the drawn token's probability under the current settings, and
     (given `cuts` from pipeline.stage_cuts) which stage removed how many of its rivals."""
@@ -123,6 +167,18 @@ def text_html(sample, upto: int | None = None, highlight: int | None = None) -> 
 class _Displayable:
     widget: W.Widget
     fig = None
+
+    def close(self) -> None:
+        """Close every control and figure of the widget: the front end drops it, and once the
+        object is dropped too, its run (or session) and logits are freed."""
+        for child in getattr(self, "forks", ()):
+            child.close()
+        close_tree(self.widget)
+        for value in list(vars(self).values()):
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, W.Widget):
+                    close_widget(item)
 
     def figure(self):
         """A plain plotly Figure of what the widget shows now (for gx.save)."""

@@ -342,8 +342,9 @@ def sidecar_path(path) -> Path:
     return path.with_name(name)
 
 
-def load_run(folder, device: str = "cpu"):
-    """Restore a saved run bundle with no model (see gpt2explore.bundle)."""
+def load_run(folder, device: str = "cpu", lm=None):
+    """Restore a saved run bundle with no model (see gpt2explore.bundle); `lm` attaches the model
+    that made it, for forks and the logit lens."""
     from .bundle import load_run as _load
 
-    return _load(folder, device=device)
+    return _load(folder, device=device, lm=lm)

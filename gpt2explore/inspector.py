@@ -13,7 +13,8 @@ import ipywidgets as W
 
 from . import formatting as fmt
 from . import plots
-from .controls import STYLE, SLIDER_LAYOUT, _Displayable, settings_box, settings_controls, settings_values
+from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, message_html, settings_box, settings_controls,
+                       settings_values)
 from .textview import text_view
 
 
@@ -30,7 +31,7 @@ class Inspector(_Displayable):
                                      style=STYLE)
         self.position = W.IntSlider(value=0, min=0, max=len(self.sample) - 1, description="position",
                                     layout=SLIDER_LAYOUT, style=STYLE)
-        self.totals = W.HTML()
+        self.totals, self.status = W.HTML(), W.HTML()
         self.view = go.FigureWidget(text_view(self.sample, color, **self.settings))
         self.fig = go.FigureWidget(plots.next_token_bars(self.step, n=n, **self.settings))
         self._bind_clicks()
@@ -39,8 +40,8 @@ class Inspector(_Displayable):
         self.color.observe(self._on_settings, names="value")
         self.position.observe(self._on_position, names="value")
         self._on_settings()
-        self.widget = W.VBox([self.color, self.view, settings_box(self.controls), self.totals, self.position,
-                              self.fig])
+        self.widget = W.VBox([self.color, self.view, settings_box(self.controls), self.status, self.totals,
+                              self.position, self.fig])
 
     @property
     def settings(self) -> dict:
@@ -65,7 +66,16 @@ class Inspector(_Displayable):
             return
 
     def _on_settings(self, change=None):
-        """Recolour the text and update the totals and the bars, from stored logits only."""
+        """Recolour the text and update the totals and the bars, from stored logits only; settings
+        that cannot go together show as a message."""
+        try:
+            self._recolour()
+        except ValueError as err:
+            self.status.value = message_html(str(err))
+            return
+        self.status.value = ""
+
+    def _recolour(self):
         fresh = text_view(self.sample, self.color.value, **self.settings)
         with self.view.batch_update():
             self.view.data = []
@@ -81,9 +91,12 @@ class Inspector(_Displayable):
 
     def _on_position(self, change=None):
         step = self.step
-        with self.fig.batch_update():
-            plots.update_bars(self.fig, step, n=self.n, **self.settings,
-                              heading=f"Position {step.index}: the text has {html.escape(repr(step.text))}")
+        try:
+            with self.fig.batch_update():
+                plots.update_bars(self.fig, step, n=self.n, **self.settings,
+                                  heading=f"Position {step.index}: the text has {html.escape(repr(step.text))}")
+        except ValueError as err:
+            self.status.value = message_html(str(err))
 
 
 def inspect(lm, text, prompt=None, n: int = 15, color: str = "allowed", **settings) -> Inspector:

@@ -94,11 +94,16 @@ def step_model(step):
     lm = getattr(getattr(step.sample, "run", None), "lm", None) if step.sample is not None else None
     if lm is None:
         raise LensError("the lens needs the model that made this step (its final layer norm and LM head); "
-                        "this run was loaded from a bundle without it")
+                        "this run was loaded from a bundle without it: gx.load_run(folder, lm=lm) attaches it")
     return lm.model
 
 
 def require_residual(step) -> torch.Tensor:
+    run = getattr(step.sample, "run", None) if step.sample is not None else None
+    if step.residual is None and run is not None and run.meta.get("bundle"):
+        raise LensError("this step has no layers recorded: its bundle holds no residual stream (the run was made "
+                        "without layers=True, or saved by a version that did not keep it); generate it again "
+                        "with layers=True and save that")
     if step.residual is None:
         raise LensError("this step has no layers recorded; generate (or score) with layers=True, e.g. "
                         "lm.generate(prompt, layers=True), to use the logit lens")

@@ -2,8 +2,11 @@
 
 `sampling_stages` is the tidy table, `pipeline_figure` one small panel per stage with the
 same tokens on every panel, and `stage_cuts` the counts the widgets' readout names. All read
-`stages.active_stages`, the list the distribution itself is computed from, so the last stage
-is exactly `step.distribution(...)`.
+`sampling.stage_trace`, the arithmetic the distribution itself is computed with, so the last
+stage is exactly `step.distribution(...)`. For a step of a top-N bundle the stages before a cut
+that provably keeps only stored tokens are estimates (the dropped tail's logits are not known):
+the table's `exact` column says so, and at the step's own settings the last stage is its stored
+own distribution.
 """
 from __future__ import annotations
 
@@ -12,23 +15,29 @@ import math
 import torch
 
 from . import formatting as fmt
-from . import provenance
-from .stages import active_stages
+from . import provenance, sampling
 from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, settings_text, template, title,
                     token_label)
 
 
-def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor]]:
-    """(name, label, probabilities) for the model's distribution, then after each active stage
-    in order. The last one equals `step.distribution(**settings)` (with that stage_order)."""
+def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor, bool]]:
+    """(name, label, probabilities, exact) for the model's distribution, then after each active
+    stage in order. The last one equals `step.distribution(**settings)` (with that stage_order)."""
     chosen = step.settings_for(**settings)
-    logits = step.require_logits().float()
     context = step.context_tokens if chosen.uses_context else None
-    out = [("raw", "model (raw logits)", logits.softmax(-1))]
-    filtered = logits
-    for stage in active_stages(chosen, stage_order):
-        filtered = stage.apply(filtered, context)
-        out.append((stage.name, stage.label, filtered.softmax(-1)))
+    trace = sampling.stage_trace(step.require_logits(), chosen, context, stage_order, legacy=step.legacy)
+    whole = step.truncation is None
+    exact_end = step.exact_for(**chosen.as_dict()) if stage_order is None else whole
+    out, cut_seen = [], False
+    for k, (stage, filtered) in enumerate(trace):
+        last = k == len(trace) - 1
+        name, label = ("raw", "model (raw logits)") if stage is None else (stage.name, stage.label)
+        cut_seen |= stage is not None and stage.name == "top_k" or (stage is not None and stage.name == "temperature"
+                                                                     and chosen.temperature == 0)
+        probs = filtered.softmax(-1)
+        if last and stage_order is None:
+            probs = step.distribution(**chosen.as_dict())  # a top-N step's own: its stored probabilities
+        out.append((name, label, probs, whole or (exact_end and (last or cut_seen))))
     return out
 
 
@@ -50,14 +59,14 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
     ids = _shown_ids(step, n)
     rows = []
     before = None
-    for k, (name, label, probs) in enumerate(dists):
+    for k, (name, label, probs, exact) in enumerate(dists):
         alive = probs > 0
         survivors = int(alive.sum())
         for rank, tid in enumerate(ids):
             rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
                          "token": token_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
                          "removed_here": bool(before is not None and before[tid] and not alive[tid]),
-                         "survivors": survivors, "drawn": tid == step.token})
+                         "survivors": survivors, "drawn": tid == step.token, "exact": exact})
         before = alive
     return pd.DataFrame(rows)
 
@@ -66,7 +75,7 @@ def stage_cuts(step, stage_order=None, **settings) -> list[tuple[str, int]]:
     """(stage label, tokens it removed) for each active stage that removed any."""
     dists = stage_distributions(step, stage_order, **settings)
     cuts = []
-    for (_, _, before), (_, label, after) in zip(dists, dists[1:]):
+    for (_, _, before, _), (_, label, after, _) in zip(dists, dists[1:]):
         removed = int(((before > 0) & (after == 0)).sum())
         if removed:
             cuts.append((label, removed))
@@ -90,12 +99,15 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     stages = list(dict.fromkeys(zip(table.stage_index, table.label)))
     ncols = min(columns, len(stages))
     nrows = math.ceil(len(stages) / ncols)
-    titles = [f"{k}. {label} · {int(table[table.stage_index == k].survivors.iloc[0]):,} left"
+    exact = {k: bool(table[table.stage_index == k].exact.all()) for k, _ in stages}
+    titles = [f"{k}. {label} · {'' if exact[k] else '~'}{int(table[table.stage_index == k].survivors.iloc[0]):,} left"
               for k, label in stages]
     chosen = step.settings_for(**settings)
     order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
     main = f"Stage by stage at step {step.index}"
     subs = [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: the drawn token"]
+    if not all(exact.values()):
+        subs.append("~ estimated: this step keeps only its top tokens, the rest of the tail is not known")
     # below each row: its slanted tick labels (11 px, at 50°), then the next row's panel titles
     gap = int(bottom_margin(table[table.stage_index == stages[0][0]].token, angle=50) * 11 / 14) + 34
     panel, top_px = 230, title(main, subs, width=110)[1] + 40

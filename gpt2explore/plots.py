@@ -28,6 +28,10 @@ def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, sema
     takes to hold 90% of the probability (moves with T even when the settings keep a fixed set)."""
     if temperatures is None:
         temperatures = [round(0.05 * 1.1 ** i, 4) for i in range(45)]  # 0.05 .. ~3.6
+    temperatures = list(temperatures)
+    if not temperatures or any(not sampling._real(t) or t <= 0 for t in temperatures):
+        raise ValueError(f"temperatures must be a non-empty list of numbers > 0 (e.g. [0.5, 1, 2]), got "
+                         f"{temperatures!r:.80}")
     logits = step.require_logits().float()
     ids = torch.topk(logits, n).indices
     rows = []
@@ -161,6 +165,10 @@ def divergence_reading(d: dict) -> str:
 
 
 def _first_steps(items) -> list:
+    if hasattr(items, "distribution") or hasattr(items, "samples") or hasattr(items, "steps"):
+        items = [items]
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ValueError(f"items must be a non-empty list of steps, samples or runs, got {items!r:.80}")
     steps = []
     for item in items:
         if hasattr(item, "distribution"):

@@ -85,6 +85,7 @@ class Session:
         """Change the settings for the next steps (None keeps a value); the newer samplers
         (min_p=, repetition_penalty=, ...) by name."""
         self.settings = self.settings.replace(temperature, top_k, top_p, semantics, **more)
+        self.run.settings = self.settings  # captions and bundles name the settings now in force
         self._changed()
         return self
 

@@ -22,6 +22,7 @@ from .sampling import Settings
 from .tokens import TopTable, show_text, show_token  # noqa: F401  (their home is tokens.py)
 
 KEEP_LOGITS = ("float32", "float16", "none")
+OWN_REST_ZERO = 1e-12  # a top-N step's own probabilities summing to within this of 1 leave nothing to the tail
 TokenProb = namedtuple("TokenProb", "rank id text prob logit")
 
 
@@ -153,14 +154,27 @@ class Step:
                                       stage_order=stage_order, legacy=self.legacy)
 
     def own_distribution(self) -> torch.Tensor | None:
-        """A top-N step's stored own-settings distribution (what its token was drawn from), or
-        None when the step has its full logits (or a bundle of an earlier format stored none)."""
+        """A top-N step's own-settings distribution, or None when the step has its full logits
+        (or a bundle of an earlier format stored none): the stored tokens' probabilities exactly
+        as its token was drawn from them, and the rest of the mass, if the settings left any to
+        the dropped tokens, spread evenly over them (an estimate, below every token the draw
+        could rank before its own, so the draw replays exactly)."""
         cut = self.truncation
         if cut is None or cut.own_probs is None:
             return None
         logits = self.require_logits()
         own = cut.own_probs.to(logits.device)
-        return torch.zeros(logits.shape[-1], dtype=own.dtype, device=logits.device).scatter(-1, cut.ids, own)
+        rest, dropped = self._own_rest()
+        out = torch.full((logits.shape[-1],), rest / dropped if rest > 0 else 0.0, dtype=own.dtype,
+                         device=logits.device)
+        return out.scatter(-1, cut.ids.to(logits.device), own)
+
+    def _own_rest(self) -> tuple[float, int]:
+        """(probability the own settings leave to the dropped tokens, how many there are)."""
+        cut = self.truncation
+        dropped = self.require_logits().shape[-1] - cut.width
+        rest = 1.0 - float(cut.own_probs.sum())
+        return (rest if rest > OWN_REST_ZERO and dropped > 0 else 0.0), max(dropped, 1)
 
     def exact_for(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> bool:
         """Whether `distribution(...)` with these settings is exact: always for a step with its
@@ -173,7 +187,7 @@ class Step:
             return True
         settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
         if settings == self.settings and cut.own_probs is not None:
-            return True
+            return self._own_rest()[0] == 0.0  # exact unless part of the mass lies in the unknown tail
         k = 1 if settings.temperature == 0 else settings.top_k
         if not 0 < k <= cut.width:
             return False

@@ -15,7 +15,7 @@ import ipywidgets as W
 from . import plots
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, log_toggle, message_html, readout_html,  # noqa: F401
-                       settings_box, settings_controls, settings_values, text_html)
+                       set_controls, settings_box, settings_controls, settings_values, text_html)
 from .pipeline import stage_cuts
 from .tokens import show_token
 
@@ -36,17 +36,19 @@ class Explorer(_Displayable):
             value=0, description="sample", style=STYLE, layout=W.Layout(width="auto", min_width="420px"))
         self.step_slider = W.IntSlider(value=0, min=0, max=max(len(run[0]) - 1, 0), description="step",
                                        layout=SLIDER_LAYOUT, style=STYLE)
-        self.controls = settings_controls(run.settings)
+        first = run[0].steps[0] if len(run[0]) else None
+        self.controls = settings_controls(first.settings if first is not None else run.settings)
         self.log = log_toggle()
         self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
         self.forks: list[Stepper] = []
         self.forks_box = W.VBox()
-        self.layer = layer_slider(run[0].steps[0] if len(run[0]) else None)
+        self._following = False  # set while the controls move to a step's own settings
+        self.layer = layer_slider(first)
         self.fig = go.FigureWidget(plots.next_token_bars(self.step, n=n, **self.settings))
         self.last_update_ms = 0.0
         self._ids: list[int] = []
         self.sample_select.observe(self._on_sample, names="value")
-        self.step_slider.observe(self._on_change, names="value")
+        self.step_slider.observe(self._on_step, names="value")
         for c in [*self.controls.values(), self.log] + ([self.layer] if self.layer else []):
             c.observe(self._on_change, names="value")
         for t in CLICKABLE:
@@ -73,7 +75,22 @@ class Explorer(_Displayable):
         self.step_slider.max = max(len(self.sample) - 1, 0)
         self._on_change()
 
+    def _on_step(self, change=None):
+        """A new step: where the controls showed the old step's own settings, they move to the
+        new step's own (a session may change its settings between steps); settings the reader
+        chose stay."""
+        old = self.sample.steps[min(change["old"], len(self.sample) - 1)] if change else None
+        if old is not None and self.settings == old.settings.as_dict() and old.settings != self.step.settings:
+            self._following = True
+            try:
+                set_controls(self.controls, self.step.settings)
+            finally:
+                self._following = False
+        self._on_change()
+
     def _on_change(self, change=None):
+        if self._following:
+            return
         t0 = time.perf_counter()
         view = at_layer_or_self(self.step, self.layer)
         try:
@@ -99,12 +116,16 @@ class Explorer(_Displayable):
         lm = self.run.lm
         if lm is None:
             self.status.value = message_html("this run was loaded from a bundle without its model: "
-                                             "gx.explore(run) of a generated run can fork")
+                                             "gx.load_run(folder, lm=lm) attaches it, so that it can fork")
             return None
         s = self.run[sample]
-        session = lm.session(s.prompt, seed=self.run.seed, sample_index=s.index,
-                             **s.steps[step].settings.as_dict()).replay(s.steps[:step])
-        session.force(token)
+        try:
+            session = lm.session(s.prompt, seed=self.run.seed or 0, sample_index=s.index,
+                                 **s.steps[step].settings.as_dict()).replay(s.steps[:step])
+            session.force(token)
+        except ValueError as err:  # e.g. a scored text longer than the context: no room to fork there
+            self.status.value = message_html(f"cannot fork at step {step}: {err}")
+            return None
         child = Stepper(session, n=self.n)
         self.forks.append(child)
         self.forks_box.children = tuple(
@@ -184,9 +205,11 @@ class Stepper(_Displayable):
             self._do(self.session.force, token)
 
     def close(self) -> None:
-        """Stop following the session and close the controls."""
+        """Stop following the session and close every control and figure (and its forks')."""
         self.session.off_change(self._on_session)
-        self.widget.close()
+        if self.session._stepper is self:
+            self.session._stepper = None
+        super().close()
 
     def fork(self) -> "Stepper":
         child = Stepper(self.session.fork(), n=self.n)

@@ -1,7 +1,8 @@
 """Write small run bundles with earlier versions of the package, for tests/data/bundles/.
 
 Each version is checked out in a git worktree of its commit and runs `WRITE` below on a small
-random GPT-2 with a 300-token byte-level BPE (so that a bundle is a few tens of kilobytes).
+random GPT-2 with a 300-token byte-level BPE (so that a bundle is a few tens of kilobytes),
+kept beside them in tests/data/bundles/model so that the tests can verify the bundles against it.
 Run from the repository root:  python scripts/legacy_bundles.py
 """
 from __future__ import annotations
@@ -78,8 +79,9 @@ if hasattr(lm, "score"):
 
 
 def main() -> int:
+    shutil.rmtree(OUT / "model", ignore_errors=True)
+    model = make_model(OUT / "model")
     with tempfile.TemporaryDirectory() as tmp:
-        model = make_model(Path(tmp) / "model")
         for label, commit in VERSIONS.items():
             tree = Path(tmp) / f"tree-{commit}"
             subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True,
