@@ -160,22 +160,35 @@ PROMPTS16 = ["Hi! My name is Isamu", "Hi! My name is John", "Once upon a time", 
              "Call me Ishmael.", "The cat sat", "Q: What is", "1, 2, 3,", "Dear Sir,", "She said", "When I", "Why"]
 
 
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """A random GPT-2 small enough to generate thousands of tokens in seconds, with a flat
+    next-token distribution over GPT-2's vocabulary (near-ties everywhere)."""
+    from helpers import make_random_gpt2
+
+    return gx.load(str(make_random_gpt2(tmp_path_factory.mktemp("quick") / "m", n_positions=128, n_embd=16)),
+                   device="cpu")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("batching", ["auto", "padded"])
+@pytest.mark.parametrize("batching, length, sizes", [("auto", 100, (1, 16)), ("padded", 40, (1, 3, 16))])
 @pytest.mark.parametrize("settings", [dict(), dict(temperature=1.5)], ids=["default", "T=1.5"])
-def test_5_samples_are_the_same_whatever_the_batch(tiny, batching, settings):
-    tiny.batching = batching
+def test_5_samples_are_the_same_whatever_the_batch(quick, batching, length, sizes, settings):
+    """16 prompts x 2 samples: the device's own strategy over 100 tokens (on a CPU it runs each
+    sample alone whatever batch_size says), and the padded one, which really batches rows (a
+    GPU's), over 40 tokens at batch sizes 1, 3 and 16. Same tokens, same logits, bit for bit."""
+    quick.batching = batching
     try:
-        runs = {bs: tiny.generate(PROMPTS16, nsamples=2, length=100, seed=11, batch_size=bs, **settings)
-                for bs in (1, 3, 16)}
+        runs = {bs: quick.generate(PROMPTS16, nsamples=2, length=length, seed=11, batch_size=bs, progress=False,
+                                   **settings) for bs in sizes}
     finally:
-        tiny.batching = "auto"
+        quick.batching = "auto"
     one = runs[1]
-    for bs in (3, 16):
+    for bs in sizes[1:]:
         for a, b in zip(one, runs[bs]):
             assert a.tokens == b.tokens, (batching, bs, a.prompt, a.index)
             assert all(torch.equal(sa.logits, sb.logits) for sa, sb in zip(a.steps, b.steps))
-    assert all(s.resample() == s.token for r in runs.values() for x in r for s in x.steps)
+    assert all(s.resample() == s.token for x in runs[16] for s in x.steps)
 
 
 def test_5_sessions_and_generation_are_the_same_bits(lm):
