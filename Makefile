@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab test bench gallery clean
+.PHONY: install lab test bench gallery notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 
 gallery: $(STAMP)
 	$(PY) scripts/gallery.py
+
+# notebooks/*.ipynb from their readable sources, notebooks/src/*.py (a second run changes nothing)
+notebooks: $(STAMP)
+	$(PY) scripts/build_notebooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,13 +1,22 @@
-"""Next-token bars: a step's top tokens, the model's distribution beside the one the token is
-drawn from, the drawn token, the tokens the settings cut and the cut-off, each with its own
-legend entry. `update_bars` redraws the same figure (or FigureWidget) in place.
+"""Next-token bars: a step's top tokens, the model's distribution beside the one a token is
+drawn from under the settings shown, the token the step's own uniform draws there, the tokens
+the settings cut and the cut-off, each with its own legend entry. `update_bars` redraws the
+same figure (or FigureWidget) in place.
+
+What is marked is always true of the settings shown (the one promise, on screen): the orange
+bar is the token the step's uniform u draws under them. At the run's own settings that is the
+token the run drew ("drawn"); under other settings the title says "u=0.146 draws ' not' under
+these settings", and the token the run drew, if another, gets its own marker ("drawn in the
+run"). A step not drawn yet (a session's next step) says "next u draws"; a forced token or a
+scored text's own token is marked as such, never as drawn.
 
 Traces, in this order (widgets and tests rely on it):
     0  model (softmax of raw logits)          bars
     1  after settings (what is sampled)       bars, every shown token (0 where cut)
-    2  drawn token                            one bar over trace 1, at the drawn token
+    2  the marked token                       one bar over trace 1: what u draws here (or forced)
     3  cut by the settings                    grey crosses at the foot of each cut token
     4  cut-off                                the dashed line between kept and cut tokens
+    5  drawn in the run                       a marker over the run's own token, where it differs
 """
 from __future__ import annotations
 
@@ -22,53 +31,125 @@ from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, b
                     template, title, token_label)
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
+CUT_SHOWN_MAX = 60  # when the settings keep fewer tokens than this, the bars reach the first cut one
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
 
 
+def marked_token(step, probs: torch.Tensor, own: bool) -> tuple[int | None, str]:
+    """(token, kind) the bars mark under the settings that gave `probs`: kind is "drawn" (the
+    run's own settings), "u" (what u draws under other settings), "next" (a session's next
+    step), "forced" or "text" (a forced token or a scored text's token: no u to replay)."""
+    if step.forced or step.u is None:
+        run = getattr(step.sample, "run", None) if step.sample is not None else None
+        scored = run is not None and run.meta.get("scored")
+        return (step.token if step.token >= 0 else None), ("text" if scored else "forced")
+    token = int(sampling.pick(probs, step.u))
+    if step.pending:
+        return token, "next"
+    return token, ("drawn" if own and token == step.token else "u")
+
+
 def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20, **more) -> dict:
     """The top-n tokens of a step (by raw logit) with both distributions, as host lists; the
-    newer samplers (min_p=, ...) by name."""
+    newer samplers (min_p=, ...) by name. When the settings keep fewer than 60 tokens the bars
+    reach the first cut one; the marked token and the run's own are always among them."""
     settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
+    own = settings == step.settings
     logits = step.require_logits().float()
     probs = step.distribution(**settings.as_dict())  # (V,)
     raw = logits.softmax(-1)
-    n = min(n, logits.shape[-1])
-    ids = torch.topk(logits, n).indices
-    kept = probs[ids] > 0
-    chosen_p = float(probs[step.token]) if step.token >= 0 else None
-    shown = step.token in ids.tolist()
-    rank = rank_of(logits, step.token) if step.token >= 0 else None
+    n_kept = int(sampling.nucleus_size(probs))
+    shown = min(max(n, n_kept + 1) if n_kept < CUT_SHOWN_MAX else n, logits.shape[-1])
+    ids = torch.topk(logits, shown).indices.tolist()
+    marked, kind = marked_token(step, probs, own)
+    run_token = step.token if kind == "u" and step.token >= 0 and step.token != marked else None
+    for extra in (marked, run_token):  # beyond the top bars: appended, so they are always seen
+        if extra is not None and extra not in ids:
+            ids.append(extra)
+    ids_t = torch.tensor(ids, dtype=torch.long, device=probs.device)
+    kept = probs[ids_t] > 0
     return {
-        "ids": ids.tolist(),
-        "labels": [token_label(step, i) for i in ids.tolist()],
-        "logits": logits[ids].tolist(),
-        "raw": raw[ids].tolist(),
-        "probs": probs[ids].tolist(),
+        "ids": ids,
+        "labels": [token_label(step, i) for i in ids],
+        "logits": logits[ids_t].tolist(),
+        "raw": raw[ids_t].tolist(),
+        "probs": probs[ids_t].tolist(),
         "kept": kept.tolist(),
-        "n_kept": int(sampling.nucleus_size(probs)),
+        "n_kept": n_kept,
         "entropy": float(sampling.entropy(probs)),
         "entropy_raw": float(sampling.entropy(raw)),
-        "token": step.token,
-        "token_prob": chosen_p,
-        "token_rank": rank,
-        "token_shown": shown,
+        "ranks": [rank_of(logits, i) for i in ids],
+        "marked": marked, "marked_kind": kind,
+        "marked_prob": None if marked is None else float(probs[marked]),
+        "run_token": run_token,
+        "run_token_prob": None if run_token is None else float(probs[run_token]),
+        "token": step.token,  # the step's own token (drawn, forced, or the text's)
+        "token_prob": float(probs[step.token]) if step.token >= 0 else None,
+        "u": step.u,
+        "own": own,
         "exact": step.exact_for(**settings.as_dict()),
         "settings": settings,
+        "step_settings": step.settings,
     }
+
+
+MARK_NAMES = {"drawn": "drawn token", "u": "u draws (these settings)", "next": "next u draws",
+              "forced": "forced token", "text": "the text's token"}
 
 
 def token_role(step) -> str:
     """The legend's name for the step's own token: drawn, forced (a session), or the text's."""
     if not step.forced:
-        return "drawn token"
+        return MARK_NAMES["drawn"]
     run = getattr(step.sample, "run", None) if step.sample is not None else None
-    return "the text's token" if run is not None and run.meta.get("scored") else "forced token"
+    return MARK_NAMES["text"] if run is not None and run.meta.get("scored") else MARK_NAMES["forced"]
+
+
+def mark_text(step, data, short: bool = False) -> str:
+    """What the marked token is, in words true of the settings shown: 'drawn ' a' (p=0.31)',
+    'u=0.146 draws ' not' (p=0.12) under these settings · the run drew ' a' (T=1, no top-k…)',
+    'next u=0.41 draws …', 'forced ' John' (p=0)', 'the text has ' John' (p=0.02)'."""
+    kind, marked = data["marked_kind"], data["marked"]
+    if marked is None:
+        return ""
+    label = repr(token_label(step, marked))
+    p = f"p={fmt.prob(data['marked_prob'])}"
+    if kind == "drawn":
+        return f"drawn {label} ({p})"
+    if kind == "next":
+        return f"next u={fmt.number(data['u'], 3)} draws {label} ({p})"
+    if kind == "forced":
+        return f"forced {label} ({p})"
+    if kind == "text":
+        return f"the text has {label} ({p})"
+    text = f"u={fmt.number(data['u'], 3)} draws {label} ({p})" + ("" if short else " under these settings")
+    if data["run_token"] is not None:
+        run = repr(token_label(step, data["run_token"]))
+        text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
+    return text
+
+
+def bars_title(step, data, compact: bool = False, heading: str | None = None) -> str:
+    """Title: the step and settings, then tokens kept, entropy and the marked token (one rule
+    for the numbers). `compact`: two short lines, for narrow columns. `heading`: another first
+    line (plain text) in place of the step and settings."""
+    mark = mark_text(step, data, short=compact)
+    approx = "" if data["exact"] else " · approximate (top-N bundle)"
+    if getattr(step, "layer", None) is not None:
+        approx += f" · logit lens at layer {step.layer}"
+    if compact:  # two short lines, for a column about 450 px wide
+        return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
+                f"<span style='font-size:13px'>{mark}</span>")
+    head, _ = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
+                    [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
+                     f"{' · ' + mark if mark else ''}{approx}"], width=110)
+    return head["text"]
 
 
 def _customdata(data) -> list[list]:
-    return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank + 1, label] for rank, (i, lg, r, p, label) in
-            enumerate(zip(data["ids"], data["logits"], data["raw"], data["probs"], data["labels"]))]
+    return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank + 1, label] for i, lg, r, p, rank, label in
+            zip(data["ids"], data["logits"], data["raw"], data["probs"], data["ranks"], data["labels"])]
 
 
 def _cutoff_x(data) -> float | None:
@@ -79,50 +160,33 @@ def _cutoff_x(data) -> float | None:
     return kept.index(False) - 0.5
 
 
-def bars_title(step, data, compact: bool = False, heading: str | None = None) -> str:
-    """Title: the step and settings, then tokens kept, entropy and the drawn token (one rule
-    for the numbers). `compact`: one short line, for narrow columns. `heading`: another first
-    line (plain text) in place of the step and settings."""
-    drawn = ""
-    if data["token"] >= 0:
-        label = token_label(step, data["token"])
-        where = "" if data["token_shown"] else f", rank {data['token_rank'] + 1}, not shown"
-        verb = "token" if step.forced else "drawn"
-        drawn = f" · {verb} {label!r} (p={fmt.prob(data['token_prob'])}{where})"
-    approx = "" if data["exact"] else " · approximate (top-N bundle)"
-    if getattr(step, "layer", None) is not None:
-        approx += f" · logit lens at layer {step.layer}"
-    if compact:  # two short lines, for a column about 450 px wide
-        drawn = drawn.replace(" · drawn", "drawn", 1)
-        return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
-                f"<span style='font-size:13px'>{drawn}</span>")
-    head, _ = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
-                    [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
-                     f"{drawn}{approx}"], width=110)
-    return head["text"]
-
-
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
                     log: bool = False, compact: bool = False, **more):
     """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
-    beside the distribution after the settings. The drawn token is orange, each token the
-    settings cut has a grey cross at its foot, and a dashed line marks the cut-off; each has a
-    legend entry. `log=True`: a log probability axis, for flat distributions (T=100).
-    None = the step's own settings."""
+    beside the distribution after the settings. Orange: the token the step's uniform draws
+    under the settings shown (at the run's own settings, the token it drew; a forced or a
+    scored text's token is marked as such); a triangle marks the token the run drew when
+    another. Each token the settings cut has a grey cross at its foot, and a dashed line marks
+    the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
+    distributions (T=100). None = the step's own settings."""
     import plotly.graph_objects as go
 
     fig = go.Figure(layout=dict(template=template()))
-    fig.add_bar(name="model (softmax of raw logits)", marker_color=RAW_COLOR, offsetgroup="model",
+    fig.add_bar(name="model's p (raw logits)", marker_color=RAW_COLOR, offsetgroup="model",
                 textposition="none", hovertemplate=HOVER)
-    fig.add_bar(name="after settings (what is sampled)", marker=dict(color=KEPT_COLOR), offsetgroup="after",
+    fig.add_bar(name="p after the settings", marker=dict(color=KEPT_COLOR), offsetgroup="after",
                 textposition="none", hovertemplate=HOVER)
-    fig.add_bar(name="drawn token", marker=dict(color=CHOSEN_COLOR), offsetgroup="after", textposition="none",
+    fig.add_bar(name=MARK_NAMES["drawn"], marker=dict(color=CHOSEN_COLOR), offsetgroup="after", textposition="none",
                 hovertemplate=HOVER)
     fig.add_scatter(name="cut by the settings", mode="markers", cliponaxis=False,
                     marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
                     hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
     fig.add_scatter(name="cut-off: kept | cut", mode="lines", line=dict(color="#666", dash="dash", width=1.5),
                     hoverinfo="skip")
+    fig.add_scatter(name="drawn in the run", mode="markers", cliponaxis=False,
+                    marker=dict(symbol="triangle-down", size=13, color=CHOSEN_COLOR,
+                                line=dict(width=1, color="white")),
+                    hovertemplate="<b>%{text}</b>: drawn in the run, at its own settings<extra></extra>")
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0],
@@ -145,15 +209,15 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
         compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
     x = list(range(len(data["ids"])))
     custom = _customdata(data)
-    raw, after, drawn, cut, line = fig.data[:5]
+    raw, after, marked, cut, line, run_mark = fig.data[:6]
     raw.x, raw.y, raw.customdata = x, data["raw"], custom
     after.x, after.y, after.customdata = x, data["probs"], custom
-    at = data["ids"].index(data["token"]) if data["token_shown"] else None
-    drawn.x = [] if at is None else [at]
-    drawn.y = [] if at is None else [data["probs"][at]]
-    drawn.customdata = [] if at is None else [custom[at]]
-    drawn.showlegend = at is not None
-    drawn.name = token_role(step)
+    at = data["ids"].index(data["marked"]) if data["marked"] is not None else None
+    marked.x = [] if at is None else [at]
+    marked.y = [] if at is None else [data["probs"][at]]
+    marked.customdata = [] if at is None else [custom[at]]
+    marked.showlegend = at is not None
+    marked.name = MARK_NAMES[data["marked_kind"]]
     cut_x = [i for i in x if not data["kept"][i]]
     floor = _axis_floor(data) if log else 0.0
     cut.x = [i + AFTER_OFFSET for i in cut_x]
@@ -165,16 +229,22 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     line.x = [] if cx is None else [cx, cx]
     line.y = [] if cx is None else [floor, top * (3 if log else 1.05)]
     line.showlegend = cx is not None
+    ran = data["ids"].index(data["run_token"]) if data["run_token"] is not None else None
+    run_mark.x = [] if ran is None else [ran + AFTER_OFFSET]
+    peak = 0 if ran is None else max(data["raw"][ran], data["probs"][ran])
+    run_mark.y = [] if ran is None else [(peak * 1.6 if log else peak + 0.04 * max(top, 1e-12)) or floor]
+    run_mark.text = [] if ran is None else [data["labels"][ran]]
+    run_mark.showlegend = ran is not None
     fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
     fig.layout.margin.b = bottom_margin(data["labels"])
     fig.layout.xaxis.range = [-0.6, len(x) - 0.4]
     if log:
         lo = math.log10(floor)
-        fig.layout.yaxis.update(type="log", range=[lo, math.log10(max(top, 1e-12)) + 0.15],
+        fig.layout.yaxis.update(type="log", range=[lo, math.log10(max(top, 1e-12)) + 0.35],
                                 tickvals=[t for t in LOG_TICKS if t >= floor], tickformat="~g",
                                 title_text="probability (log scale)")
     else:
-        fig.layout.yaxis.update(type="linear", range=[0, max(top, 1e-12) * 1.08], tickvals=None,
+        fig.layout.yaxis.update(type="linear", range=[0, max(top, 1e-12) * 1.12], tickvals=None,
                                 tickformat=None, title_text="probability")
     fig.layout.title.text = bars_title(step, data, compact=compact, heading=heading)
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title

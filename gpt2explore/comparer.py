@@ -19,7 +19,9 @@ from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, message_html, setting
 COLUMN_PX = 470  # one prompt's column
 PLOT_PX = 450  # its plot
 LEGEND_NOTE = ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
-               "(what is sampled) · orange: the drawn token · grey ×: cut by the settings</span>")
+               "(what is sampled) · orange: the token the step's u draws under these settings (at the run's own "
+               "settings, the token it drew) · ▼ the token the run drew, where another · grey ×: cut by the "
+               "settings</span>")
 
 
 class Comparer(_Displayable):

@@ -127,11 +127,15 @@ def close_widget(widget) -> None:
 
 
 def readout_html(data, cuts=None) -> str:
-    """Entropy, tokens kept and the drawn token's probability under the current settings, and
-    (given `cuts` from pipeline.stage_cuts) which stage removed how many of its rivals."""
+    """Entropy, tokens kept and the marked token's probability under the current settings (the
+    token the step's u draws there, or a forced one), and (given `cuts` from
+    pipeline.stage_cuts) which stage removed how many of its rivals."""
+    from .bars import MARK_NAMES
     from .pipeline import cuts_text
 
-    tok = "" if data["token_prob"] is None else f" · p(drawn token) <b>{fmt.prob(data['token_prob'])}</b>"
+    tok = "" if data["marked_prob"] is None else (
+        f" · p({MARK_NAMES[data['marked_kind']].replace(' (these settings)', '')}) "
+        f"<b>{fmt.prob(data['marked_prob'])}</b>")
     cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
     return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
             f"(model: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"

@@ -77,7 +77,7 @@ class Session:
         u = float(self._uniform(len(self.steps)))
         step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), sample=self.sample,
-                    residual=self.next_residual)
+                    residual=self.next_residual, pending=True)
         step.token = step.resample()
         return step
 

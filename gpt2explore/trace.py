@@ -99,6 +99,7 @@ class Step:
     draw_replays: bool = True  # False: a bundle of an earlier format whose data give back this
     # step's draw only within its precision (e.g. logits rounded to float16 after the draw)
     legacy: bool = False  # drawn by format 1's single-precision arithmetic (bundles of earlier versions)
+    pending: bool = False  # a session's preview of its next step: `token` is what its u would draw
 
     # ---- the logit lens ------------------------------------------------------------------
     def layer_logits(self, layer: int) -> torch.Tensor:

@@ -22,6 +22,20 @@ BUDGET_S = 90
 
 def test_the_notebooks_exist():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    assert sorted(p.name for p in (NOTEBOOKS / "src").glob("*.py")) == [n.replace(".ipynb", ".py") for n in NAMES]
+
+
+def test_committed_notebooks_equal_their_sources():
+    """notebooks/*.ipynb are written from notebooks/src/*.py (make notebooks): the same bytes."""
+    sys.path.insert(0, str(NOTEBOOKS.parent / "scripts"))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.pop(0)
+    for name in NAMES:
+        built = build_notebooks.build(NOTEBOOKS / "src" / name.replace(".ipynb", ".py"))
+        assert (NOTEBOOKS / name).read_text(encoding="utf-8") == built, f"{name}: run make notebooks"
+        assert build_notebooks.build(NOTEBOOKS / "src" / name.replace(".ipynb", ".py")) == built  # stable
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,0 +1,67 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Quickstart: from a prompt to the bars
+#
+# GPT-2 writes one token at a time. At each step the model gives a score, a **logit**, to every
+# one of its 50,257 tokens; the sampling settings (temperature, top-k, top-p) turn those scores
+# into probabilities; one token is drawn. gpt2explore records every step so you can look at it.
+
+# %% [markdown]
+# The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.
+
+# %% tags=["parameters"]
+MODEL = "tiny"   # or "gpt2", "345M", ... with network access
+DEVICE = "auto"
+SEED = 1
+
+# %%
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+lm
+
+# %% [markdown]
+# Generate three samples. `seed` makes them reproducible; `top_k=40` keeps the 40 likeliest tokens at each step.
+
+# %%
+run = lm.generate("Hi! My name is", nsamples=3, length=20, seed=SEED, top_k=40)
+run
+
+# %% [markdown]
+# Each sample is a list of steps. A step holds the raw logits, the uniform random number `u`
+# that picked the token, and the token. Here are the ten likeliest tokens of the first step:
+
+# %%
+step = run[0].steps[0]
+step.top(10)
+
+# %% [markdown]
+# The whole run as a tidy table (one row per step and rank); `gx.table` shows it with whitespace made visible (`␣` a space, `↵` a newline) and the probabilities in one format:
+
+# %%
+gx.table(run.to_frame(top=3).head(9))
+
+# %% [markdown]
+# ## The explorer
+#
+# Pick a sample and a step, then move the sliders. The light bars are the model's own
+# distribution (softmax of the raw logits); the dark bars are what the token is drawn from
+# under the settings; a grey cross marks each token the settings cut, and the dashed line is
+# the cut-off; the orange bar is the token that was drawn. Moving a slider re-draws from the
+# stored logits, without running the model. Tick "log scale" when the bars get too small to
+# see, and click any bar to open a stepper forked at this step with that token forced.
+
+# %%
+gx.explore(run)

@@ -1,0 +1,103 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Step through generation, cell by cell
+#
+# A **session** generates one token per call and keeps the model's cache, so you can go back,
+# force a token of your choice, or fork a second branch.
+
+# %% [markdown]
+# The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.
+
+# %% tags=["parameters"]
+MODEL = "tiny"   # or "gpt2", "345M", ... with network access
+DEVICE = "auto"
+SEED = 1
+PROMPT = "Hi! My name is"
+
+# %%
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+session = lm.session(PROMPT, seed=SEED, top_k=40)
+
+# %% [markdown]
+# Before anything is drawn, the session already knows the next step's distribution:
+
+# %%
+gx.next_token_bars(session.next_step)
+
+# %% [markdown]
+# Each run of the next cell draws one token. Run it a few times.
+
+# %%
+step = session.step()[0]
+print(repr(session.text))
+gx.next_token_bars(step)
+
+# %%
+step = session.step()[0]
+print(repr(session.text))
+gx.next_token_bars(step)
+
+# %%
+session.step(3)
+session.text
+
+# %% [markdown]
+# **Back** undoes steps (the cache is cropped, nothing is recomputed). Stepping again uses the same random draws, so the same tokens come back:
+
+# %%
+before = session.text
+session.back(2)
+print(repr(session.text))
+session.step(2)
+print(repr(session.text), session.text == before)
+
+# %% [markdown]
+# **Force** a token of your choice; its step records the distribution it was chosen against:
+
+# %%
+forced = session.force(" John")
+print(repr(session.text), f"p({forced.text!r}) = {forced.prob:.4f}")
+
+# %% [markdown]
+# **Fork** a second branch, change its temperature, and let both run on:
+
+# %%
+branch = session.fork()
+branch.set(temperature=1.5)
+session.step(8)
+branch.step(8)
+print("original:", repr(session.text))
+print("branch:  ", repr(branch.text))
+
+# %%
+gx.compare_next_token([session.next_step, branch.next_step], ["original", "branch (T=1.5)"])
+
+# %% [markdown]
+# The title reads the divergence for you: Jensen–Shannon is 0 for the same distribution and ln 2 ≈ 0.693 nats when the two share no token; KL is ∞ when a token possible in one is impossible in the other.
+
+# %% [markdown]
+# ## The stepper widget
+#
+# The same moves as buttons. The bars always show the next token's distribution; a
+# `st.session.step()` in another cell updates this view too.
+
+# %%
+st = gx.stepper(lm, PROMPT, seed=SEED, top_k=40)
+st
+
+# %%
+st.session.step(2); st.session.text

@@ -1,0 +1,91 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Score a text, token by token
+#
+# Bring any text and ask: how surprised is GPT-2 by each token? Which tokens sit outside the
+# top 40, so that `top_k=40` could never have written this text? The colours follow GLTR
+# (Strobelt et al. 2019): a token among the model's 10 likeliest is green, top 100 yellow,
+# top 1000 red, beyond that purple.
+#
+# The paragraph is the opening of chapter 1 of Mark Twain's *Life on the Mississippi* (1883,
+# public domain), from `data/texts/mississippi.txt`. The bundled model never saw it: it was
+# trained on the King James Bible, the BSD fortune files and the Jargon File.
+
+# %% [markdown]
+# The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.
+
+# %% tags=["parameters"]
+MODEL = "tiny"   # or "gpt2", "345M", ... with network access
+DEVICE = "auto"
+SEED = 1
+
+# %%
+import gpt2explore as gx
+
+lm = gx.load(MODEL, device=DEVICE)
+text = gx.data_path("texts", "mississippi.txt").read_text()
+scored = lm.score(text)
+gx.text_view(scored[0])
+
+# %% [markdown]
+# Hover over a token for its rank, its probability and the five tokens the model expected instead. The same text by surprisal (−log p, in nats):
+
+# %%
+gx.text_view(scored[0], color='surprisal')
+
+# %% [markdown]
+# ## The paragraph beside samples
+#
+# Two samples of the same length from the model itself: one at T=1 (its own distribution),
+# one at T=0.7 with top-k 40. Sampled text sits in the top ranks far more than human prose;
+# with top-k 40 no token can rank beyond 40.
+
+# %%
+n = len(scored[0])
+t1 = lm.generate(None, length=n, seed=SEED)
+t07 = lm.generate(None, length=n, seed=SEED, temperature=0.7, top_k=40)
+gx.rank_histogram([scored, lm.score(t1.texts[0]), lm.score(t07.texts[0])],
+                  ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"])
+
+# %%
+summary = scored.summary()
+gx.table(summary)
+
+# %% [markdown]
+# ## Which tokens would these settings never write?
+#
+# Under `top_k=40` every token ranked 40 or beyond is impossible; under `top_p=0.9` every
+# token outside the 90% nucleus. Red tokens below are the ones these settings forbid:
+
+# %%
+gx.text_view(scored[0], color='allowed', top_k=40)
+
+# %%
+for settings in [dict(top_k=40), dict(top_p=0.9), dict(temperature=0.7, top_k=40)]:
+    row = scored.summary(**settings).iloc[0]
+    print(f"{settings}: {row.impossible} of {row.tokens} tokens impossible")
+
+# %% [markdown]
+# ## Explore it
+#
+# `gx.inspect` scores the text once; the sliders then recolour the forbidden tokens and update
+# the totals from the stored logits, with no model call. Click a token (or move the position
+# slider) for the bars at that position; the text's actual token is orange.
+
+# %%
+gx.inspect(lm, text, top_k=40)
+
+# %% [markdown]
+# From the command line: `gpt2explore score data/texts/mississippi.txt --top_k=40` (or `--format csv`).

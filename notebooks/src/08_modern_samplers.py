@@ -1,0 +1,109 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Today's samplers, stage by stage
+#
+# Besides temperature, top-k and top-p, transformers' `generate` knows **min-p**, **typical**
+# sampling, **epsilon** and **eta** cut-offs, the **repetition penalty** and **no-repeat
+# n-grams**. Each reshapes the same logits, one after another, in a fixed order: the two that
+# look at the text so far (repetition penalty, no-repeat n-grams), then temperature, top-k,
+# top-p, min-p, typical, epsilon, eta. gpt2explore applies them in exactly that order, so the
+# bars still show what each token is drawn from.
+
+# %% [markdown]
+# The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.
+
+# %% tags=["parameters"]
+MODEL = "tiny"   # or "gpt2", "345M", ... with network access
+DEVICE = "auto"
+SEED = 1
+PROMPT = "Hi! My name is"
+
+# %%
+import gpt2explore as gx
+from gpt2explore import teaching
+
+lm = gx.load(MODEL, device=DEVICE)
+run = lm.generate(PROMPT, nsamples=2, length=30, seed=SEED)
+peaked, flat = teaching.peaked_and_flat(run)
+print(f"peaked: step {peaked.index}, flat: step {flat.index}")
+
+# %% [markdown]
+# ## Min-p against top-p
+#
+# Top-p keeps the likeliest tokens until they hold p of the probability. Min-p keeps every token
+# whose probability is at least min_p times the top token's. On a **peaked** step (the model is
+# sure) both keep few tokens; on a **flat** step top-p=0.9 has to reach deep into the tail,
+# while min-p scales its bar with the model's confidence:
+
+# %%
+compare = [dict(top_p=0.9), dict(min_p=0.1), dict(top_p=0.5), dict(min_p=0.3)]
+gx.table(teaching.kept_counts(peaked, compare))
+
+# %%
+gx.table(teaching.kept_counts(flat, compare))
+
+# %%
+gx.next_token_bars(flat, top_p=0.9, n=25).show()
+gx.next_token_bars(flat, min_p=0.1, n=25).show()
+
+# %% [markdown]
+# ## Every stage on one picture
+#
+# `gx.pipeline_figure` draws one small panel per active stage, with the same tokens on every
+# panel: a grey cross marks the tokens each stage removes. `gx.sampling_stages` gives the same
+# as a table.
+
+# %%
+settings = dict(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, repetition_penalty=1.2)
+gx.pipeline_figure(peaked, **settings)
+
+# %%
+gx.table(gx.sampling_stages(peaked, n=5, **settings))
+
+# %% [markdown]
+# ## The order matters: min-p before or after temperature
+#
+# transformers applies temperature first, then min-p. Some samplers (llama.cpp's debate in its
+# issues #3841 and #4091) apply min-p to the model's own distribution first, then temperature:
+# at a high temperature that keeps fewer tokens, because min-p has not yet seen the flattening.
+# `stage_order=` runs the stages in another order on the same logits (only the default order is
+# transformers'):
+
+# %%
+hot = dict(temperature=2.0, min_p=0.1)
+after = flat.distribution(**hot)
+before = flat.distribution(**hot, stage_order=["min_p", "temperature"])
+print("min-p after temperature (transformers):", int((after > 0).sum()), "tokens kept")
+print("min-p before temperature:              ", int((before > 0).sum()), "tokens kept")
+gx.pipeline_figure(flat, stage_order=["min_p", "temperature"], **hot)
+
+# %% [markdown]
+# ## A sample that loops, and what breaks the loop
+#
+# Greedy decoding (T=0) often falls into a loop. The repetition penalty divides the logits of
+# tokens already in the text; no-repeat n-grams forbid any 3-gram that already occurred.
+# Same prompt, same draws:
+
+# %%
+gx.table(teaching.loop_texts(lm, "And the LORD said", length=60, seed=SEED))
+
+# %% [markdown]
+# ## In the widgets
+#
+# The stepper and the explorer have a collapsed **more samplers** section under the four
+# classic controls; the readout names the stages that cut the drawn token's rivals.
+
+# %%
+gx.stepper(lm, PROMPT, seed=SEED, top_k=40, min_p=0.05)
