@@ -32,6 +32,9 @@ from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, b
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 CUT_SHOWN_MAX = 60  # when the settings keep fewer tokens than this, the bars reach the first cut one
+MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
+MAX_WIDTH = 940  # px: a notebook's output area with JupyterLab's file browser open is about 953
+PLOT_PX = 270  # the plotting area's height; the figure grows with its title, legend and labels
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
 
@@ -50,17 +53,19 @@ def marked_token(step, probs: torch.Tensor, own: bool) -> tuple[int | None, str]
     return token, ("drawn" if own and token == step.token else "u")
 
 
-def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20, **more) -> dict:
+def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
+              reach_cut: bool = True, **more) -> dict:
     """The top-n tokens of a step (by raw logit) with both distributions, as host lists; the
     newer samplers (min_p=, ...) by name. When the settings keep fewer than 60 tokens the bars
-    reach the first cut one; the marked token and the run's own are always among them."""
+    reach the first cut one (unless `reach_cut` is False); the marked token and the run's own
+    are always among them."""
     settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
     own = settings == step.settings
     logits = step.require_logits().float()
     probs = step.distribution(**settings.as_dict())  # (V,)
     raw = logits.softmax(-1)
     n_kept = int(sampling.nucleus_size(probs))
-    shown = min(max(n, n_kept + 1) if n_kept < CUT_SHOWN_MAX else n, logits.shape[-1])
+    shown = min(max(n, n_kept + 1) if reach_cut and n_kept < CUT_SHOWN_MAX else n, logits.shape[-1])
     ids = torch.topk(logits, shown).indices.tolist()
     marked, kind = marked_token(step, probs, own)
     run_token = step.token if kind == "u" and step.token >= 0 and step.token != marked else None
@@ -124,6 +129,8 @@ def mark_text(step, data, short: bool = False) -> str:
     if kind == "text":
         return f"the text has {label} ({p})"
     text = f"u={fmt.number(data['u'], 3)} draws {label} ({p})" + ("" if short else " under these settings")
+    if data["run_token"] is None and marked == data["token"]:
+        text += ", as in the run"
     if data["run_token"] is not None:
         run = repr(token_label(step, data["run_token"]))
         text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
@@ -134,17 +141,22 @@ def bars_title(step, data, compact: bool = False, heading: str | None = None) ->
     """Title: the step and settings, then tokens kept, entropy and the marked token (one rule
     for the numbers). `compact`: two short lines, for narrow columns. `heading`: another first
     line (plain text) in place of the step and settings."""
+    return _title(step, data, compact, heading)[0]
+
+
+def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
+    """(title text, the top margin in pixels it needs)."""
     mark = mark_text(step, data, short=compact)
     approx = "" if data["exact"] else " · approximate (top-N bundle)"
     if getattr(step, "layer", None) is not None:
         approx += f" · logit lens at layer {step.layer}"
     if compact:  # two short lines, for a column about 450 px wide
         return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
-                f"<span style='font-size:13px'>{mark}</span>")
-    head, _ = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
-                    [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
-                     f"{' · ' + mark if mark else ''}{approx}"], width=110)
-    return head["text"]
+                f"<span style='font-size:13px'>{mark}</span>"), 70
+    head, top = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
+                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
+                       f"{' · ' + mark if mark else ''}{approx}"], width=100)
+    return head["text"], top
 
 
 def _customdata(data) -> list[list]:
@@ -202,11 +214,11 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
                 log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
     `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
-    data = bars_data(step, temperature, top_k, top_p, semantics, n, **more)
     if log is None:
         log = fig.layout.yaxis.type == "log"
     if compact is None:
         compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
+    data = bars_data(step, temperature, top_k, top_p, semantics, n, reach_cut=not compact, **more)
     x = list(range(len(data["ids"])))
     custom = _customdata(data)
     raw, after, marked, cut, line, run_mark = fig.data[:6]
@@ -236,7 +248,12 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     run_mark.text = [] if ran is None else [data["labels"][ran]]
     run_mark.showlegend = ran is not None
     fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
-    fig.layout.margin.b = bottom_margin(data["labels"])
+    many = len(x) > MANY_BARS and not compact  # up to the cut: narrower labels, upright, and a wider figure
+    fig.layout.xaxis.tickangle = -90 if many else -45
+    fig.layout.xaxis.tickfont = dict(size=11 if many else None)
+    fig.layout.margin.b = bottom_margin(data["labels"], 90 if many else 45)
+    if not compact:
+        fig.layout.width = min(MAX_WIDTH, 80 + 21 * len(x)) if many else None
     fig.layout.xaxis.range = [-0.6, len(x) - 0.4]
     if log:
         lo = math.log10(floor)
@@ -246,7 +263,12 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     else:
         fig.layout.yaxis.update(type="linear", range=[0, max(top, 1e-12) * 1.12], tickvals=None,
                                 tickformat=None, title_text="probability")
-    fig.layout.title.text = bars_title(step, data, compact=compact, heading=heading)
+    text, top_px = _title(step, data, compact, heading)
+    fig.layout.title.text = text
+    if not compact:  # room for every title line and the legend's rows (three entries a row)
+        entries = sum(1 for t in fig.data[:6] if t.showlegend is not False and (t.x is None or len(t.x)))
+        fig.layout.margin.t = top_px + 24 * math.ceil(entries / 3) + 12
+        fig.layout.height = PLOT_PX + fig.layout.margin.t + fig.layout.margin.b
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
     fig.layout.shapes = []
     fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars"),

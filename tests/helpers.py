@@ -20,3 +20,21 @@ def make_random_gpt2(folder: Path, n_positions: int = 64, n_embd: int = 32, n_la
     GPT2LMHeadModel(config).save_pretrained(folder)
     write_tokenizer(folder, model_max_length=n_positions)
     return Path(folder)
+
+
+def shown_ids(step, n: int, **settings) -> list[int]:
+    """The tokens a bars figure shows, by the rule it promises: the n likeliest by raw logit,
+    reaching the first cut token when the settings keep fewer than 60; then the token the step's
+    u draws under these settings and the step's own token, where they are not among them."""
+    from gpt2explore import sampling
+
+    probs = step.distribution(**settings)
+    kept = int((probs > 0).sum())
+    k = max(n, kept + 1) if kept < 60 else n
+    ids = torch.topk(step.logits.float(), min(k, step.logits.shape[-1])).indices.tolist()
+    extra = [int(sampling.pick(probs, step.u))] if step.u is not None and not step.forced else []
+    extra += [] if step.pending else [step.token]
+    for t in extra:
+        if t >= 0 and t not in ids:
+            ids.append(t)
+    return ids

@@ -122,12 +122,14 @@ def test_widget_layer_slider_changes_the_bars_to_that_layer(lm):
     ex.layer.value = 1
     ex.controls["temperature"].value = 0.6
     step = run[0].steps[0]
-    ids = torch.topk(step.layer_logits(1), 10).indices
+    from helpers import shown_ids
+
+    ids = shown_ids(step.at_layer(1), 10, temperature=0.6)
     assert list(ex.fig.data[1].y) == pytest.approx(step.layer_distribution(1, temperature=0.6)[ids].tolist(),
                                                    abs=1e-7)
     st = gx.stepper(lm, "Hi", layers=True, n=10)
     st.layer.value = 0
     preview = st.session.next_step
-    ids = torch.topk(preview.layer_logits(0), 10).indices
+    ids = shown_ids(preview.at_layer(0), 10)
     assert list(st.fig.data[1].y) == pytest.approx(preview.layer_distribution(0)[ids].tolist(), abs=1e-7)
     assert gx.explore(lm.generate("Hi", length=2, seed=1)).layer is None  # no layers: no slider

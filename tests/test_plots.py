@@ -21,10 +21,14 @@ def test_next_token_bars_shows_both_distributions(run):
     assert list(fig.data[0].y) == pytest.approx(step.logits.softmax(-1)[ids].tolist())
     assert list(fig.data[1].y) == pytest.approx(step.distribution(temperature=0.7, top_k=5)[ids].tolist())
     kept = [p > 0 for p in step.distribution(temperature=0.7, top_k=5)[ids].tolist()]
-    # the drawn token: its own trace, over its "after settings" bar
-    if step.token in ids.tolist():
-        at = ids.tolist().index(step.token)
-        assert list(fig.data[2].x) == [at] and fig.data[2].marker.color == plots.CHOSEN_COLOR
+    # orange: what the step's own u draws under the settings shown, over its "after settings" bar
+    here = step.resample(temperature=0.7, top_k=5)
+    shown = [int(i) for i in fig.layout.xaxis.tickvals]
+    ids_shown = ids.tolist() + [t for t in (here, step.token) if t not in ids.tolist()]
+    assert list(fig.data[2].x) == [ids_shown.index(here)] and fig.data[2].marker.color == plots.CHOSEN_COLOR
+    assert len(shown) == len(ids_shown)
+    if here != step.token:  # the run's own token gets its own marker
+        assert list(fig.data[5].text) and fig.data[5].name == "drawn in the run"
     # cut tokens: a grey cross at the foot of each
     assert [round(x - 0.2125) for x in fig.data[3].x] == [i for i, k in enumerate(kept) if not k]
     assert set(fig.data[3].y) == {0.0} and fig.data[3].marker.color == plots.CUT_COLOR
@@ -42,8 +46,8 @@ def test_every_legend_entry_keeps_its_own_colour(lm):
     for step in (firsts[0], others[0]):
         fig = gx.next_token_bars(step, n=10)
         names = [t.name for t in fig.data]
-        assert names == ["model (softmax of raw logits)", "after settings (what is sampled)", "drawn token",
-                         "cut by the settings", "cut-off: kept | cut"]
+        assert names == ["model's p (raw logits)", "p after the settings", "drawn token",
+                         "cut by the settings", "cut-off: kept | cut", "drawn in the run"]
         assert fig.data[0].marker.color == plots.RAW_COLOR and fig.data[1].marker.color == plots.KEPT_COLOR
         assert isinstance(fig.data[1].marker.color, str)  # one colour, not one per bar
         assert fig.data[2].marker.color == plots.CHOSEN_COLOR

@@ -189,7 +189,9 @@ def test_inspect_recolours_without_the_model(lm, monkeypatch):
     ins._on_click(ins.view.data[0], SimpleNamespace(point_inds=[4]))
     assert ins.position.value == 4
     step = ins.sample.steps[4]
-    ids = torch.topk(step.logits, ins.n).indices
+    from helpers import shown_ids
+
+    ids = shown_ids(step, ins.n, top_k=10)
     assert list(ins.fig.data[1].y) == pytest.approx(step.distribution(top_k=10)[ids].tolist(), abs=1e-7)
     first, rest = ins.fig.layout.title.text.split("<br>", 1)
     assert first == f"Position 4: the text has {html.escape(repr(step.text))}"

@@ -7,8 +7,9 @@ from gpt2explore import plots, sampling
 
 
 def bars_expected(step, n, **settings):
-    ids = torch.topk(step.logits, n).indices
-    return step.distribution(**settings)[ids].tolist()
+    from helpers import shown_ids
+
+    return step.distribution(**settings)[shown_ids(step, n, **settings)].tolist()
 
 
 @pytest.fixture()
