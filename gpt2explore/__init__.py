@@ -36,8 +36,9 @@ _NAMES = {
     "sampling_stages": "pipeline", "pipeline_figure": "pipeline",
     "text_view": "textview", "rank_histogram": "textview", "inspect": "inspector",
     "lens_heatmap": "lensplots", "lens_grid": "lensplots", "capture_layers": "lens",
+    "draw_figure": "drawplot",
 }
-_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "export", "formatting", "generation", "inspector", "lens", "lensplots", "lm", "loading", "pipeline", "plots",
+_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "drawplot", "export", "formatting", "generation", "inspector", "lens", "lensplots", "lm", "loading", "pipeline", "plots",
                "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "tokens", "trace", "verify", "widgets"}
 
 
@@ -73,4 +74,4 @@ __all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sampl
            "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
            "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table",
            "sampling_stages", "pipeline_figure", "text_view", "rank_histogram", "inspect",
-           "lens_heatmap", "lens_grid", "capture_layers"]
+           "lens_heatmap", "lens_grid", "capture_layers", "draw_figure"]

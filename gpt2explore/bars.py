@@ -27,13 +27,13 @@ import torch
 from . import formatting as fmt
 from . import provenance, sampling
 from .trace import rank_of
-from .style import (CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, LOG_TICKS, RAW_COLOR, bottom_margin, settings_text,
-                    template, title, token_label)
+from .style import (CHOSEN_COLOR, CUT_COLOR, FIGURE_MAX_PX, KEPT_COLOR, LOG_TICKS, RAW_COLOR, bottom_margin,
+                    settings_text, template, title, token_label)
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 CUT_SHOWN_MAX = 60  # when the settings keep fewer tokens than this, the bars reach the first cut one
 MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
-MAX_WIDTH = 940  # px: a notebook's output area with JupyterLab's file browser open is about 953
+MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area with JupyterLab's file browser open is about 953
 PLOT_PX = 270  # the plotting area's height; the figure grows with its title, legend and labels
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")

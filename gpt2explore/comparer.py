@@ -13,11 +13,11 @@ import ipywidgets as W
 
 from . import formatting as fmt
 from . import plots
-from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, message_html, settings_box, settings_controls,
-                       settings_values, text_html)
+from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, figure_widget, message_html, settings_box,
+                       settings_controls, settings_values, text_html)
 
-COLUMN_PX = 470  # one prompt's column
-PLOT_PX = 450  # its plot
+COLUMN_PX = 455  # one prompt's column: two, with their gaps, fit the 953 px output area beside the file browser
+PLOT_PX = 440  # its plot
 LEGEND_NOTE = ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
                "(what is sampled) · orange: the token the step's u draws under these settings (at the run's own "
                "settings, the token it drew) · ▼ the token the run drew, where another · grey ×: cut by the "
@@ -30,8 +30,6 @@ class Comparer(_Displayable):
 
     def __init__(self, lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None,
                  n: int = 12, **settings):
-        import plotly.graph_objects as go
-
         self.lm, self.prompts, self.length, self.n = lm, list(prompts), length, n
         self.run = lm.generate(self.prompts, nsamples=nsamples, length=length, seed=seed, **settings)
         self.seed = self.run.seed
@@ -44,21 +42,22 @@ class Comparer(_Displayable):
         self.texts = [W.HTML() for _ in self.prompts]
         self.figs = []
         for i in range(len(self.prompts)):
-            fig = go.FigureWidget(plots.next_token_bars(self.step_of(i), n=n, compact=True))
+            fig = plots.next_token_bars(self.step_of(i), n=n, compact=True)
             fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
                               title_font_size=15)
             self.figs.append(fig)
         self.summary, self.status = W.HTML(), W.HTML()
+        self._on_change()  # the first state, on plain figures: nothing is sent before the views exist
+        self.figs = [figure_widget(f) for f in self.figs]
         self.sample_select.observe(self._on_change, names="value")
         self.step_slider.observe(self._on_change, names="value")
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
         self.more_btn.on_click(lambda _: self.more())
-        self._on_change()
         self.columns = [
             W.VBox([W.HTML(f"<div style='font-weight:bold;height:2.8em;overflow:hidden;line-height:1.4em;"
                            f"overflow-wrap:anywhere' title='{html.escape(p)}'>{html.escape(p)}</div>"), f, t],
-                   layout=W.Layout(width=f"{COLUMN_PX}px", min_width=f"{COLUMN_PX}px", margin="0 12px 16px 0",
+                   layout=W.Layout(width=f"{COLUMN_PX}px", min_width=f"{COLUMN_PX}px", margin="0 10px 16px 0",
                                    overflow="hidden"))
             for p, t, f in zip(self.prompts, self.texts, self.figs)]
         self.grid = W.Box(self.columns, layout=W.Layout(display="flex", flex_flow="row wrap",

@@ -94,6 +94,22 @@ def set_controls(controls: dict, settings) -> None:
         c.value = value
 
 
+def figure_widget(fig):
+    """A FigureWidget of a finished figure. Widgets draw their first state on a plain Figure and
+    wrap it last: an update sent to a FigureWidget before its view exists in the browser can be
+    lost, leaving empty axes until the cell runs again."""
+    import plotly.graph_objects as go
+
+    return go.FigureWidget(fig)
+
+
+def is_live(fig) -> bool:
+    """Whether `fig` is a FigureWidget (clicks can be bound), not a plain Figure."""
+    import plotly.graph_objects as go
+
+    return isinstance(fig, go.FigureWidget)
+
+
 def close_tree(widget) -> None:
     """Close a widget and every widget inside it (ipywidgets keeps each open widget, and what its
     callbacks reach, alive in a global registry until it is closed)."""

@@ -13,8 +13,8 @@ import ipywidgets as W
 
 from . import formatting as fmt
 from . import plots
-from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, message_html, settings_box, settings_controls,
-                       settings_values)
+from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, figure_widget, is_live, message_html, settings_box,
+                       settings_controls, settings_values)
 from .textview import text_view
 
 
@@ -22,8 +22,6 @@ class Inspector(_Displayable):
     """The logic of `gx.inspect`; tests drive it without a browser."""
 
     def __init__(self, lm, text, prompt=None, n: int = 15, color: str = "allowed", **settings):
-        import plotly.graph_objects as go
-
         self.run = lm.score(text, prompt=prompt, **settings)
         self.sample, self.n = self.run[0], n
         self.controls = settings_controls(self.run.settings)
@@ -32,14 +30,15 @@ class Inspector(_Displayable):
         self.position = W.IntSlider(value=0, min=0, max=len(self.sample) - 1, description="position",
                                     layout=SLIDER_LAYOUT, style=STYLE)
         self.totals, self.status = W.HTML(), W.HTML()
-        self.view = go.FigureWidget(text_view(self.sample, color, **self.settings))
-        self.fig = go.FigureWidget(plots.next_token_bars(self.step, n=n, **self.settings))
+        self.view = text_view(self.sample, color, **self.settings)
+        self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
+        self._on_settings()  # the first state, on plain figures: nothing is sent before the views exist
+        self.view, self.fig = figure_widget(self.view), figure_widget(self.fig)
         self._bind_clicks()
         for c in self.controls.values():
             c.observe(self._on_settings, names="value")
         self.color.observe(self._on_settings, names="value")
         self.position.observe(self._on_position, names="value")
-        self._on_settings()
         self.widget = W.VBox([self.color, self.view, settings_box(self.controls), self.status, self.totals,
                               self.position, self.fig])
 
@@ -58,7 +57,8 @@ class Inspector(_Displayable):
         return go.Figure(self.view)
 
     def _bind_clicks(self):
-        self.view.data[0].on_click(self._on_click)
+        if is_live(self.view):
+            self.view.data[0].on_click(self._on_click)
 
     def _on_click(self, trace, points, selector=None):
         for i in getattr(points, "point_inds", []) or []:

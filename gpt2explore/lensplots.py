@@ -7,7 +7,7 @@ from . import formatting as fmt
 from . import provenance
 from .lens import at_layer, require_residual
 from .scoring import step_rank
-from .style import CHOSEN_COLOR, settings_text, template, title, token_label
+from .style import CHOSEN_COLOR, FIGURE_MAX_PX, settings_text, template, title, token_label
 
 
 def lens_heatmap_data(step, n: int = 10, **settings) -> dict:
@@ -63,7 +63,7 @@ def lens_heatmap(step, n: int = 10, **settings):
     head, top = title(f"Logit lens at step {step.index} · {settings_text(chosen)}",
                       [f"the drawn token {drawn!r} is outlined; early layers read through the final layer norm"],
                       height=520)
-    fig.update_layout(template=template(), title=head, height=520, width=960, margin=dict(t=top + 50))
+    fig.update_layout(template=template(), title=head, height=520, width=FIGURE_MAX_PX, margin=dict(t=top + 50))
     fig.layout.meta = {"gpt2explore": provenance.for_step(step, chosen, "lens_heatmap")}
     return fig
 
@@ -106,8 +106,8 @@ def lens_grid(sample, color: str = "prob", **settings):
     head, top_px = title(f"Logit lens over {fmt.count(len(steps), 'position')} · {settings_text(chosen)}",
                          ["each cell: the layer's top token; colour: " + ("its probability" if color == "prob"
                                                                           else "the entropy (nats)")], height=height)
-    # 70 px a position, but at most 960 px: wider figures are cut off in a notebook's output area
-    fig.update_layout(template=template(), title=head, height=height, width=min(960, max(600, 70 * len(steps) + 200)),
+    # 70 px a position, but at most 940 px: the output area with the file browser open is about 953
+    fig.update_layout(template=template(), title=head, height=height, width=min(FIGURE_MAX_PX, max(600, 70 * len(steps) + 200)),
                       margin=dict(t=top_px + 40))
     fig.layout.meta = {"gpt2explore": provenance.for_step(steps[0], chosen, "lens_grid")}
     return fig

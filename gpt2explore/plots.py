@@ -12,7 +12,8 @@ import torch
 from . import formatting as fmt
 from . import provenance, sampling
 from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
-from .style import (CHOSEN_COLOR, bottom_margin, CUT_COLOR, KEPT_COLOR, RAW_COLOR, nice_step, settings_text,  # noqa: F401
+from .style import (CHOSEN_COLOR, FIGURE_MAX_PX, bottom_margin, CUT_COLOR, KEPT_COLOR, RAW_COLOR, nice_step,  # noqa: F401
+                    settings_text,
                     template, title, token_label)
 from .tokens import show_token
 
@@ -86,7 +87,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                      tickformat="~s", range=[-0.05, math.log10(max(c_hi, 2)) + 0.1])
     fig.update_yaxes(tickformat=".1f", row=1, col=2)
     fig.update_yaxes(tickformat="~g", row=1, col=1, rangemode="tozero")
-    fig.update_layout(template=template(), height=440, width=960, margin=dict(t=100, r=170),
+    fig.update_layout(template=template(), height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
                       title=f"Temperature at step {step.index} · {settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')}"
                             "<br><sup>from the stored logits, no model call</sup>",
                       legend=dict(orientation="v", x=1.02, y=1, xanchor="left", yanchor="top", font=dict(size=12)))

@@ -9,6 +9,7 @@ from .tokens import show_token
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
 RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
 LOG_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1]
+FIGURE_MAX_PX = 940  # the widest figure: JupyterLab's output area with the file browser open is about 953 px
 
 
 def template():

@@ -14,8 +14,8 @@ import ipywidgets as W
 
 from . import plots
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
-from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, log_toggle, message_html, readout_html,  # noqa: F401
-                       set_controls, settings_box, settings_controls, settings_values, text_html)
+from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, figure_widget, log_toggle, message_html,  # noqa: F401
+                       readout_html, set_controls, settings_box, settings_controls, settings_values, text_html)
 from .pipeline import stage_cuts
 from .tokens import show_token
 
@@ -28,8 +28,6 @@ class Explorer(_Displayable):
     touched; it needs the run's model)."""
 
     def __init__(self, run, n: int = 20):
-        import plotly.graph_objects as go
-
         self.run, self.n = run, n
         self.sample_select = W.Dropdown(
             options=[(f"{i}: {(s.prompt or '<|endoftext|>')[:60]!r} #{s.index}", i) for i, s in enumerate(run)],
@@ -44,16 +42,17 @@ class Explorer(_Displayable):
         self.forks_box = W.VBox()
         self._following = False  # set while the controls move to a step's own settings
         self.layer = layer_slider(first)
-        self.fig = go.FigureWidget(plots.next_token_bars(self.step, n=n, **self.settings))
+        self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
         self.last_update_ms = 0.0
         self._ids: list[int] = []
+        self._on_change()  # the first state, on a plain figure: nothing is sent before the view exists
+        self.fig = figure_widget(self.fig)
         self.sample_select.observe(self._on_sample, names="value")
         self.step_slider.observe(self._on_step, names="value")
         for c in [*self.controls.values(), self.log] + ([self.layer] if self.layer else []):
             c.observe(self._on_change, names="value")
         for t in CLICKABLE:
             self.fig.data[t].on_click(self._on_click)
-        self._on_change()
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider]),
             settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
@@ -141,8 +140,6 @@ class Stepper(_Displayable):
     `session.step()` in another cell updates the same view."""
 
     def __init__(self, session, n: int = 20):
-        import plotly.graph_objects as go
-
         self.session, self.n = session, n
         self.next_btn = W.Button(description="Next", button_style="primary", icon="step-forward")
         self.next_n_btn = W.Button(description="Next ×N")
@@ -159,7 +156,9 @@ class Stepper(_Displayable):
         self.forks_box = W.VBox()
         self._ids: list[int] = []
         self.layer = layer_slider(session.next_step)
-        self.fig = go.FigureWidget(plots.next_token_bars(session.next_step, n=n))
+        self.fig = plots.next_token_bars(session.next_step, n=n)
+        self.refresh()  # the first state, on a plain figure
+        self.fig = figure_widget(self.fig)
         self.next_btn.on_click(lambda _: self._do(self.session.step))
         self.next_n_btn.on_click(lambda _: self._do(self.session.step, self.n_box.value))
         self.back_btn.on_click(lambda _: self._do(self.session.back))
@@ -173,7 +172,6 @@ class Stepper(_Displayable):
         for t in CLICKABLE:
             self.fig.data[t].on_click(self._on_click)
         session.on_change(self._on_session)
-        self.refresh()
         self.widget = W.VBox([
             W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
                     self.force_btn, self.fork_btn]),

@@ -22,7 +22,7 @@ def make_random_gpt2(folder: Path, n_positions: int = 64, n_embd: int = 32, n_la
     return Path(folder)
 
 
-def shown_ids(step, n: int, **settings) -> list[int]:
+def shown_ids(step, n: int, reach_cut: bool = True, **settings) -> list[int]:
     """The tokens a bars figure shows, by the rule it promises: the n likeliest by raw logit,
     reaching the first cut token when the settings keep fewer than 60; then the token the step's
     u draws under these settings and the step's own token, where they are not among them."""
@@ -30,7 +30,7 @@ def shown_ids(step, n: int, **settings) -> list[int]:
 
     probs = step.distribution(**settings)
     kept = int((probs > 0).sum())
-    k = max(n, kept + 1) if kept < 60 else n
+    k = max(n, kept + 1) if kept < 60 and reach_cut else n
     ids = torch.topk(step.logits.float(), min(k, step.logits.shape[-1])).indices.tolist()
     extra = [int(sampling.pick(probs, step.u))] if step.u is not None and not step.forced else []
     extra += [] if step.pending else [step.token]
