@@ -75,7 +75,7 @@ def test_compare_uses_the_same_draws_and_draws_more(lm):
     for i, fig in enumerate(c.figs):
         assert list(fig.data[1].y) == pytest.approx(bars_expected(c.step_of(i), c.n, False, **c.settings), abs=1e-7)
     c.controls["temperature"].value = 0.5
-    assert list(c.figs[1].data[1].y) == pytest.approx(bars_expected(c.step_of(1), c.n, **c.settings), abs=1e-7)
+    assert list(c.figs[1].data[1].y) == pytest.approx(bars_expected(c.step_of(1), c.n, False, **c.settings), abs=1e-7)
     js = plots.divergences(c.step_of(0).distribution(**c.settings), c.step_of(1).distribution(**c.settings))["js"]
     assert f"{js:.3f}" in c.summary.value
     c.more_btn.click()
