@@ -14,6 +14,8 @@ import shutil
 import sys
 import textwrap
 
+from .tokens import whole_text
+
 # Everything heavy (torch, transformers) is imported inside main(), under its Ctrl-C handler:
 # an interrupt at any moment of start-up is exit 130 with no traceback.
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
@@ -199,7 +201,7 @@ def cmd_sample(lm, args, seed: int, out) -> None:
         for sample in run:
             done += 1
             print(sample_header(done), file=out)
-            print(sample.text, file=out, flush=True)
+            print(whole_text(lm.tokenizer, sample.tokens), file=out, flush=True)
 
 
 def cmd_interact(lm, args, seed: int, out, read=input) -> None:
@@ -223,7 +225,7 @@ def cmd_interact(lm, args, seed: int, out, read=input) -> None:
             continue
         for n, sample in enumerate(run, start=1):
             print(sample_header(n), file=out)
-            print(sample.text, file=out)
+            print(whole_text(lm.tokenizer, sample.tokens), file=out)
         print("=" * 80, file=out, flush=True)
 
 

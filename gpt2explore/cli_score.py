@@ -11,7 +11,7 @@ from .cli import UsageError, add_model_flags, add_settings_flags, check_settings
 def add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="score a text token by token (rank, probability, surprisal)",
                        description="Scores every token of a text (a file, or - for stdin): its rank under the "
-                                   "model (0 = likeliest), its probability, its surprisal, and whether the given "
+                                   "model (1 = likeliest), its probability, its surprisal, and whether the given "
                                    "settings allow it. Long texts use a sliding window.")
     p.add_argument("file", help="a UTF-8 text file, or - for standard input (one trailing newline, as echo "
                                 "adds, is not scored)")
@@ -61,14 +61,14 @@ def cmd_score(lm, args, out) -> None:
         writer = csv.writer(out)
         writer.writerow(["position", "token_id", "token", "rank", "raw_prob", "prob", "surprisal", "allowed"])
         for s in sample.steps:
-            writer.writerow([s.position, s.token, s.text, s.rank, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
+            writer.writerow([s.position, s.token, s.text, s.rank + 1, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
                              f"{s.surprisal:.4f}", int(s.prob > 0)])
     else:
-        print(f"{'pos':>5}  {'token':<18} {'rank':>7}  {'p':>8}  {'surprisal':>9}   (rank 0 = the likeliest; p and "
+        print(f"{'pos':>5}  {'token':<18} {'rank':>7}  {'p':>8}  {'surprisal':>9}   (rank 1 = the likeliest; p and "
               f"surprisal under the model)", file=out)
         for s in sample.steps:
             cut = "   ✗ the settings forbid it" if s.prob == 0 else ""
-            print(f"{s.position:>5}  {show_token(s.text)[:18]:<18} {s.rank:>7}  {fmt.prob(s.raw_prob):>8}  "
+            print(f"{s.position:>5}  {show_token(s.text)[:18]:<18} {s.rank + 1:>7}  {fmt.prob(s.raw_prob):>8}  "
                   f"{fmt.number(s.surprisal, 2):>9}{cut}", file=out)
     row = run.summary().iloc[0]
     shares = ", ".join(f"{k[6:]} {v:.0%}" for k, v in row.items() if str(k).startswith("share "))

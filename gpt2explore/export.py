@@ -221,6 +221,7 @@ def _html(fig, facts, title: str = "") -> str:
 
 
 MAX_SCALE, MAX_PIXELS = 10, 20_000  # the browser renders no more than this
+PNG_SCALE = 2  # a PNG's default pixels per figure unit
 
 
 def _check_size(width, height, scale) -> None:
@@ -283,9 +284,13 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     .json (plotly JSON). Writes `<name>.json` (bars.png.json) with the provenance beside it (not for .json,
     which carries it inside). HTML, SVG and PDF files carry the figure's title (or the file's
     stem) as their document title. Returns the path. A file that cannot be made is an ExportError
-    (or ValueError for a bad argument) naming `path`, and leaves nothing behind."""
+    (or ValueError for a bad argument) naming `path`, and leaves nothing behind. `scale`: pixels
+    per figure unit; a PNG defaults to 2 (crisp on a retina screen and in print), SVG and PDF
+    scale without loss."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if scale is None and suffix == ".png":
+        scale = PNG_SCALE
     if suffix not in FORMATS:
         raise ValueError(f"unknown export format {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
     if path.is_dir():

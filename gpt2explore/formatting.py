@@ -4,6 +4,9 @@
   below 0.001 -> scientific notation ("3.5e-04"). Never "-0".
 - other quantities (entropy, logits, divergences): three decimals, never "-0.000".
 - counts: thousands separators and the right plural ("1 token kept", "50,257 tokens").
+- settings (temperature, top-p, ...): as a person types them, up to six significant digits
+  ("0.96", "1", "100", "1e-06"), never a float's last bits ("0.9599999999999999").
+- ranks shown to people count from 1 (the likeliest); `step.rank` is the 0-based data.
 """
 from __future__ import annotations
 
@@ -40,6 +43,15 @@ def number(x, decimals: int = 3) -> str:
     return text
 
 
+def value(x) -> str:
+    """A setting as a person types it: '0.96', '1', '100', '1e-06', 'hf'."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return f"{x:.6g}"
+
+
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 token', '2 tokens', '50,257 tokens'."""
     n = int(n)
@@ -48,6 +60,8 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 PROB_COLUMNS = ("prob", "prob_raw", "p", "p_a", "p_b", "raw_prob", "probability", "token_prob")
+SETTING_COLUMNS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+                   "repetition_penalty", "no_repeat_ngram_size")
 
 
 def visible_text(value):
@@ -64,14 +78,17 @@ def table(frame, prob_columns=None, number_columns=None):
     """A pandas Styler that shows `frame` under the one rule (probability columns by `prob`,
     other float columns by `number`), with whole texts wrapped and whitespace made visible;
     the frame itself is unchanged. `gx.table(frame)` in a notebook."""
-    prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns]
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns]
+    prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
+        c for c in frame.columns if isinstance(c, str) and (c.startswith("p after ") or c.startswith("p("))]
+    settings = [c for c in SETTING_COLUMNS if c in frame.columns]
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns + settings]
     number_columns = [c for c in (number_columns or floats) if c in frame.columns]
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     texts = [c for c in frame.columns if (is_string_dtype(frame[c]) or is_object_dtype(frame[c]))
-             and c not in prob_columns + number_columns]
+             and c not in prob_columns + number_columns + settings]
     fmt = {c: prob for c in prob_columns}
+    fmt.update({c: (lambda v: "" if v == "" else value(v)) for c in settings})
     fmt.update({c: number for c in number_columns})
     fmt.update({c: visible_text for c in texts})
     return (frame.style.format(fmt).hide(axis="index")

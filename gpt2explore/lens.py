@@ -137,7 +137,7 @@ def at_layer(step, layer: int):
 
 def lens_table(step, top: int = 10, **settings):
     """One row per (layer, rank): the top tokens at each layer under the settings, with the
-    rank of the token actually drawn at that layer."""
+    rank of the token actually drawn at that layer (ranks from 1, the likeliest)."""
     import pandas as pd
 
     from .scoring import step_rank
@@ -150,7 +150,8 @@ def lens_table(step, top: int = 10, **settings):
         logits = view.logits
         ids = torch.topk(logits, top).indices.tolist()
         drawn_rank = step_rank(view) if step.token >= 0 else None
-        for rank, tid in enumerate(ids):
+        for rank, tid in enumerate(ids, start=1):
             rows.append({"layer": layer, "rank": rank, "token_id": tid, "token": show_token(step.decode(tid)),
-                         "logit": float(logits[tid]), "prob": float(probs[tid]), "drawn_rank": drawn_rank})
+                         "logit": float(logits[tid]), "prob": float(probs[tid]),
+                         "drawn_rank": None if drawn_rank is None else drawn_rank + 1})
     return pd.DataFrame(rows)

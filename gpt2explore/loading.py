@@ -120,6 +120,47 @@ def _unavailable(hub_id: str, err: Exception) -> ModelUnavailableError:
         f"cache that has it, or use the bundled offline model with load('tiny')")
 
 
+HUB_PROBE_TIMEOUT_S = 3.0  # how long to wait for the hub's address before saying it cannot be reached
+
+
+def _from_hub(hub_id: str, dtype):
+    """(tokenizer, model, load info) for a hub id: from the local cache when it is there, with no
+    network call; otherwise from the hub, once a quick look shows it can be reached, so that an
+    offline machine fails in seconds with one line instead of a minute of retries."""
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    def get(local: bool):
+        tok = AutoTokenizer.from_pretrained(hub_id, local_files_only=local)
+        net, info = GPT2LMHeadModel.from_pretrained(hub_id, dtype=dtype, output_loading_info=True,
+                                                    local_files_only=local)
+        return tok, net, info
+
+    try:
+        return get(local=True)
+    except OSError as cached_err:
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise cached_err
+        reachable, why = hub_reachable()
+        if not reachable:
+            raise OSError(f"the hub cannot be reached ({why}) and no cached copy exists") from None
+        return get(local=False)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """(whether the hub's host answers a TCP connection within `timeout` seconds, why not)."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, ""
+    except OSError as err:
+        return False, f"{host}:{port}: {err.strerror or type(err).__name__}"
+
+
 def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", dtype=None):
     """Load a GPT-2 model and its tokenizer -> LM (model in eval mode on `device`).
 
@@ -143,8 +184,11 @@ def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", d
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # no load report: a bad folder is our one-line error below
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        net, info = GPT2LMHeadModel.from_pretrained(where, dtype=dt, output_loading_info=True)
+        if kind == "hub":
+            tokenizer, net, info = _from_hub(where, dt)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(where)
+            net, info = GPT2LMHeadModel.from_pretrained(where, dtype=dt, output_loading_info=True)
     except OSError as err:
         if kind == "hub":
             raise _unavailable(where, err) from None

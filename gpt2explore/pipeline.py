@@ -62,7 +62,7 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
     for k, (name, label, probs, exact) in enumerate(dists):
         alive = probs > 0
         survivors = int(alive.sum())
-        for rank, tid in enumerate(ids):
+        for rank, tid in enumerate(ids, start=1):
             rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
                          "token": token_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
                          "removed_here": bool(before is not None and before[tid] and not alive[tid]),
@@ -126,7 +126,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
                     row=r, col=c)
         cut = part[part.removed_here]
         if len(cut):
-            fig.add_scatter(x=list(cut["rank"]), y=[0] * len(cut), mode="markers",
+            fig.add_scatter(x=[r - 1 for r in cut["rank"]], y=[0] * len(cut), mode="markers",
                             marker=dict(symbol="x-thin", size=10, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
                             showlegend=False, cliponaxis=False, hovertemplate="%{text}: removed here<extra></extra>",
                             text=list(cut.token), row=r, col=c)

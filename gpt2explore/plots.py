@@ -159,7 +159,7 @@ def divergence_reading(d: dict) -> str:
     if d["js"] < 1e-3:
         return "practically the same distribution"
     if math.isinf(d["kl_pq"]):
-        return "a token possible for the first is impossible for the second (KL ∞)"
+        return "a token possible for the first is impossible for the second"
     if d["js"] < 0.05:
         return "close"
     return "clearly different" if d["js"] < 0.3 else "very different"
@@ -222,21 +222,32 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
 
 
 def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
-                    **more):
+                    labels=None, pool: int = 50, **more):
     """Tokens that prompt A makes likelier than prompt B, ranked by log(p_A / p_B) (a DataFrame).
-    Only tokens possible under both (p > 0) and with p_A >= 1e-4 are listed."""
+    Only plausible tokens count: those among the `pool` likeliest under either prompt, possible
+    under both (p > 0), so the list is not led by the far tail's tiny ratios. The probability
+    columns are named after the prompts (`labels`, default the prompts themselves)."""
     import pandas as pd
 
     pa = step_a.distribution(temperature, top_k, top_p, semantics, **more).double()
     pb = step_b.distribution(temperature, top_k, top_p, semantics, **more).double()
-    both = (pa > 0) & (pb > 0)
+    plausible = torch.zeros_like(pa, dtype=torch.bool)
+    for d in (pa, pb):
+        plausible[torch.topk(d, min(pool, d.numel())).indices] = True
+    both = plausible & (pa > 0) & (pb > 0)
     ratio = torch.where(both, pa.log() - pb.log(), torch.full_like(pa, -math.inf))
-    # only tokens with some weight in A, so the list is about what A actually says
-    ratio = torch.where(pa >= 1e-4, ratio, torch.full_like(pa, -math.inf))
-    ids = [i for i in torch.topk(ratio, n).indices.tolist() if math.isfinite(float(ratio[i]))]
+    ids = [i for i in torch.topk(ratio, min(n, ratio.numel())).indices.tolist() if math.isfinite(float(ratio[i]))]
+    name_a, name_b = labels or [_prompt_name(step_a, "A"), _prompt_name(step_b, "B")]
+    if name_a == name_b:
+        name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
     return pd.DataFrame({"token": [show_token(step_a.decode(i)) for i in ids], "id": ids,
-                         "p_a": pa[ids].tolist(), "p_b": pb[ids].tolist(),
-                         "log_ratio": ratio[ids].tolist()})
+                         f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
+                         "log ratio": ratio[ids].tolist()})
+
+
+def _prompt_name(step, fallback: str) -> str:
+    prompt = getattr(step.sample, "prompt", None) if step.sample is not None else None
+    return repr(prompt) if prompt else fallback
 
 
 def annotate_token(fig, token_id: int, text: str):

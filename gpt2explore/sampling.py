@@ -99,6 +99,13 @@ DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "semantics": "hf", "re
             "no_repeat_ngram_size": 0, "min_p": 0.0, "typical_p": 1.0, "epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
 
 
+def _shown(value) -> str:
+    """A value as a person typed it in an error message: 0.96, not 0.9599999999999999."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value)
+
+
 def _real(value) -> bool:
     """A finite real number of any type (int, float, NumPy, Fraction), not a bool."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -113,35 +120,35 @@ def check_settings(temperature=1.0, top_k=0, top_p=1.0, semantics="hf", repetiti
                    no_repeat_ngram_size=0, min_p=0.0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0) -> None:
     """Raise ValueError naming the bad value; accept the documented ranges."""
     if not _real(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {_shown(temperature)}")
     if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 0:
-        raise ValueError(f"top_k must be an integer >= 0 (0 = no limit), got {top_k!r}")
+        raise ValueError(f"top_k must be an integer >= 0 (0 = no limit), got {_shown(top_k)}")
     if not _real(top_p) or not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (1.0 = no limit), got {top_p!r}")
+        raise ValueError(f"top_p must be in (0, 1] (1.0 = no limit), got {_shown(top_p)}")
     if semantics not in SEMANTICS:
         raise ValueError(f"semantics must be one of {', '.join(SEMANTICS)}, got {semantics!r}")
     lo, hi = REPETITION_PENALTY_RANGE
     if not _real(repetition_penalty) or not lo <= repetition_penalty <= hi:
         raise ValueError(f"repetition_penalty must be a number in [{lo:g}, {hi:g}] (1.0 = off, > 1 against "
-                         f"repeats, < 1 for them), got {repetition_penalty!r}")
+                         f"repeats, < 1 for them), got {_shown(repetition_penalty)}")
     if isinstance(no_repeat_ngram_size, bool) or not isinstance(no_repeat_ngram_size, numbers.Integral) \
             or no_repeat_ngram_size < 0:
-        raise ValueError(f"no_repeat_ngram_size must be an integer >= 0 (0 = off), got {no_repeat_ngram_size!r}")
+        raise ValueError(f"no_repeat_ngram_size must be an integer >= 0 (0 = off), got {_shown(no_repeat_ngram_size)}")
     if not _real(min_p) or not 0 <= min_p <= 1:
-        raise ValueError(f"min_p must be in [0, 1] (0 = off), got {min_p!r}")
+        raise ValueError(f"min_p must be in [0, 1] (0 = off), got {_shown(min_p)}")
     if not _real(typical_p) or not 0 < typical_p <= 1:
-        raise ValueError(f"typical_p must be in (0, 1] (1.0 = off), got {typical_p!r}")
+        raise ValueError(f"typical_p must be in (0, 1] (1.0 = off), got {_shown(typical_p)}")
     if not _real(epsilon_cutoff) or not 0 <= epsilon_cutoff < 1:
-        raise ValueError(f"epsilon_cutoff must be in [0, 1) (0 = off), got {epsilon_cutoff!r}")
+        raise ValueError(f"epsilon_cutoff must be in [0, 1) (0 = off), got {_shown(epsilon_cutoff)}")
     if not _real(eta_cutoff) or not 0 <= eta_cutoff < 1:
-        raise ValueError(f"eta_cutoff must be in [0, 1) (0 = off), got {eta_cutoff!r}")
+        raise ValueError(f"eta_cutoff must be in [0, 1) (0 = off), got {_shown(eta_cutoff)}")
     if semantics == "openai":
         extra = {k: v for k, v in dict(repetition_penalty=repetition_penalty,
                                        no_repeat_ngram_size=no_repeat_ngram_size, min_p=min_p, typical_p=typical_p,
                                        epsilon_cutoff=epsilon_cutoff, eta_cutoff=eta_cutoff).items()
                  if v != DEFAULTS[k]}
         if extra:
-            names = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+            names = ", ".join(f"{k}={_shown(v)}" for k, v in extra.items())
             raise ValueError(f"semantics='openai' follows OpenAI's sample.py, which knows only temperature, "
                              f"top_k and top_p; got {names}: use semantics='hf' for the newer samplers")
 

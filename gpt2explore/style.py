@@ -1,10 +1,9 @@
 """The look every figure shares: print-friendly template, colours, token labels, settings text."""
 from __future__ import annotations
 
-import functools
 
 from .stages import LABELS
-from .tokens import show_token
+from .tokens import piece_bytes, show_token
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
 RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
@@ -28,36 +27,19 @@ def template():
 
 def token_label(step_or_decode, token_id: int) -> str:
     """A token as a label: visible whitespace, and a token that is only part of a UTF-8
-    character (it decodes to U+FFFD) as its bytes, e.g. '\\xe2\\x80', never a box glyph."""
+    character (it decodes to U+FFFD) as its bytes in hex, e.g. '‹e2 80›', never a box glyph."""
     decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
     text = decode(token_id)
     if "\ufffd" in text:
         raw = _token_bytes(step_or_decode, token_id)
         if raw is not None:
             lead = "␣" if raw.startswith(b" ") else ""
-            return lead + "".join(f"\\x{b:02x}" for b in raw.lstrip(b" ")) if raw.strip() else show_token(text)
+            return lead + "‹" + " ".join(f"{b:02x}" for b in raw.lstrip(b" ")) + "›" if raw.strip() else show_token(text)
     return show_token(text)
 
 
-@functools.lru_cache(maxsize=1)
-def _byte_decoder() -> dict:
-    """GPT-2's byte-level BPE alphabet back to bytes (the inverse of its bytes_to_unicode)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
-
 def _token_bytes(step, token_id: int) -> bytes | None:
-    piece = step.token_piece(token_id) if hasattr(step, "token_piece") else None
-    table = _byte_decoder()
-    if not isinstance(piece, str) or any(ch not in table for ch in piece):
-        return None
-    return bytes(table[ch] for ch in piece)
+    return piece_bytes(step.token_piece(token_id) if hasattr(step, "token_piece") else None)
 
 
 def settings_text(settings) -> str:
@@ -93,10 +75,11 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     `height` pixels high."""
     import textwrap
 
+    heads = textwrap.wrap(main, int(width * 0.72)) or [""]  # the first line's font is larger: fewer characters
     lines = [w for s in subs if s for w in textwrap.wrap(s, width)]
-    text = main + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
+    text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
     return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
-                yanchor="bottom"), 50 + 20 * len(lines)
+                yanchor="bottom"), 50 + 24 * (len(heads) - 1) + 20 * len(lines)
 
 
 def bottom_margin(labels, angle: float = 45) -> int:

@@ -83,25 +83,28 @@ def rules_demo(run, n: int = 12, ps=None) -> dict:
     carries the total past p is among the `n` bars shown and has a probability you can see.
     Returns step, top_p, token (kept by hf, dropped by openai) and both counts."""
     ps = ps or [round(0.3 + 0.05 * i, 2) for i in range(14)]  # 0.3 .. 0.95
-    best = None
+    candidates = []
     for sample in run:
         for step in sample.steps:
-            raw = step.distribution(temperature=1.0, top_k=0, top_p=1.0)
+            # both rules from one sort: openai keeps the tokens whose running total is <= p, hf
+            # those whose total before them is < p (it keeps the token that crosses p)
+            ranked, order = torch.sort(step.distribution(temperature=1.0, top_k=0, top_p=1.0), descending=True,
+                                       stable=True)
+            total = ranked.cumsum(-1)
             for p in ps:
-                hf = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="hf")
-                oa = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="openai")
-                only = ((hf > 0) & (oa == 0)).nonzero().flatten().tolist()
-                kept = int(sampling.nucleus_size(hf))
-                if len(only) != 1 or kept > n - 2:
-                    continue
-                score = float(raw[only[0]])
-                if best is None or score > best["p_token"]:
-                    best = {"step": step, "top_p": p, "token": only[0], "p_token": score, "hf_kept": kept,
-                            "openai_kept": int(sampling.nucleus_size(oa))}
-    if best is None:
-        raise ValueError("no step of this run shows the two top-p rules apart within the bars shown; "
-                         "generate a longer run")
-    return best
+                openai = max(int((total <= p).sum()), 1)
+                hf = max(int((total - ranked < p).sum()), 1)
+                if hf - openai == 1 and hf <= n - 2:
+                    candidates.append((float(ranked[openai]), step, p, int(order[openai])))
+    candidates.sort(key=lambda c: -c[0])
+    for score, step, p, token in candidates:  # the clearest first, checked with the rules themselves
+        hf = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="hf")
+        oa = step.distribution(temperature=1.0, top_k=0, top_p=p, semantics="openai")
+        if ((hf > 0) & (oa == 0)).nonzero().flatten().tolist() == [token]:
+            return {"step": step, "top_p": p, "token": token, "p_token": score,
+                    "hf_kept": int(sampling.nucleus_size(hf)), "openai_kept": int(sampling.nucleus_size(oa))}
+    raise ValueError("no step of this run shows the two top-p rules apart within the bars shown; "
+                     "generate a longer run")
 
 
 def rules_figures(demo: dict, n: int = 12) -> list:

@@ -2,6 +2,7 @@
 `step.top()`'s rows as a table."""
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 
@@ -45,3 +46,47 @@ class TopTable(list):
         from . import formatting as fmt
 
         return fmt.table(self.frame()).to_html()
+
+
+@functools.lru_cache(maxsize=1)
+def byte_decoder() -> dict:
+    """GPT-2's byte-level BPE alphabet back to bytes (the inverse of its bytes_to_unicode)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def piece_bytes(piece) -> bytes | None:
+    """A byte-level BPE token's own string (e.g. 'Ġthe') as its bytes, None if it is not one."""
+    table = byte_decoder()
+    if not isinstance(piece, str) or any(ch not in table for ch in piece):
+        return None
+    return bytes(table[ch] for ch in piece)
+
+
+def incomplete_tail(data: bytes) -> int:
+    """How many bytes at the end of `data` begin a UTF-8 character that is not finished (0-3)."""
+    for back in range(1, min(4, len(data)) + 1):
+        b = data[-back]
+        if b & 0xC0 != 0x80:  # a lead byte (or ASCII): how long is its character?
+            need = 1 if b < 0x80 else 2 if b >> 5 == 0b110 else 3 if b >> 4 == 0b1110 else 4 if b >> 3 == 0b11110 else 1
+            return back if back < need else 0
+    return 0
+
+
+def whole_text(tokenizer, tokens) -> str:
+    """The tokens' text with a last character that a token cut in half held back (its bytes
+    would show as '�'); the rest decodes as usual. A tokenizer that is not byte-level: its own
+    decode."""
+    tokens = list(tokens)
+    pieces = [piece_bytes(p) for p in tokenizer.convert_ids_to_tokens(tokens)] if tokens else []
+    if any(p is None for p in pieces):
+        return tokenizer.decode(tokens, clean_up_tokenization_spaces=False)
+    data = b"".join(pieces)
+    cut = incomplete_tail(data)
+    return (data[:-cut] if cut else data).decode("utf-8", errors="replace")

@@ -238,12 +238,12 @@ class Step:
 
     def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> TopTable:
         """The n most likely tokens (by raw logit) with their probability under the given
-        settings: rows of (rank, id, text, prob, logit); shows as a table in a notebook."""
+        settings: rows of (rank, id, text, prob, logit), rank 1 = the likeliest; shows as a table."""
         probs = self.distribution(temperature, top_k, top_p, semantics, **more)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
         ids, p = ids.tolist(), probs[ids].tolist()
-        return TopTable(TokenProb(r, i, self.decode(i), pr, v)
+        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v)
                         for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist())))
 
     # ---- context --------------------------------------------------------------------
@@ -403,7 +403,8 @@ class Run:
 
     def to_frame(self, top: int = 20):
         """Tidy table: one row per (sample, step, rank) for the `top` most likely raw tokens,
-        plus the chosen token's row when it ranks lower. Columns: prompt, sample, step, rank,
+        plus the chosen token's row when it ranks lower. Columns: prompt, sample, step, rank
+        (1 = the likeliest under the raw logits; `step.rank` counts from 0),
         token_id, token, logit, prob_raw (softmax of raw logits), prob (under the step's
         settings), chosen. `token` shows whitespace and control characters as the charts do
         ('␣John', '↵', '\\x1b'); `text` is the exact token text."""
@@ -416,10 +417,10 @@ class Run:
                 raw = logits.softmax(-1)
                 probs = step.distribution()
                 ids = _top_ids(logits, top)
-                ranks = list(range(len(ids)))
+                ranks = list(range(1, len(ids) + 1))
                 if step.token not in ids:
                     ids.append(step.token)
-                    ranks.append(rank_of(logits, step.token))
+                    ranks.append(rank_of(logits, step.token) + 1)
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
                     text = sample.decode([tid])

@@ -17,6 +17,7 @@ from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, figure_widget, log_toggle, message_html,  # noqa: F401
                        readout_html, set_controls, settings_box, settings_controls, settings_values, text_html)
 from .pipeline import stage_cuts
+from .style import settings_text
 from .tokens import show_token
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
@@ -111,7 +112,8 @@ class Explorer(_Displayable):
 
     def fork_at(self, sample: int, step: int, token) -> "Stepper | None":
         """A stepper on sample `sample` forked just before step `step`, with `token` forced
-        there; shown under the explorer. The run itself is not changed."""
+        there, going on at the explorer's current settings; shown under the explorer. The run
+        itself is not changed."""
         lm = self.run.lm
         if lm is None:
             self.status.value = message_html("this run was loaded from a bundle without its model: "
@@ -120,7 +122,7 @@ class Explorer(_Displayable):
         s = self.run[sample]
         try:
             session = lm.session(s.prompt, seed=self.run.seed or 0, sample_index=s.index,
-                                 **s.steps[step].settings.as_dict()).replay(s.steps[:step])
+                                 **self.settings).replay(s.steps[:step])
             session.force(token)
         except ValueError as err:  # e.g. a scored text longer than the context: no room to fork there
             self.status.value = message_html(f"cannot fork at step {step}: {err}")
@@ -128,7 +130,9 @@ class Explorer(_Displayable):
         child = Stepper(session, n=self.n)
         self.forks.append(child)
         self.forks_box.children = tuple(
-            W.VBox([W.HTML(f"<b>fork {i + 1}</b>: sample {sample}, step {step}"), f.widget])
+            W.VBox([W.HTML(f"<b>fork {i + 1}</b>: sample {f.session.sample_index}, step "
+                           f"{len(f.session.steps) - 1} forced, then {html.escape(settings_text(f.session.settings))}"),
+                    f.widget])
             for i, f in enumerate(self.forks))
         self.status.value = ""
         return child

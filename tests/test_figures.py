@@ -224,6 +224,6 @@ def test_partial_character_tokens_show_their_bytes(lm):
 
     step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
     assert lm.decode([447]) == "\ufffd"  # GPT-2's token 447 is the first two bytes of a 3-byte character
-    assert token_label(step, 447) == "\\xe2\\x80"
-    assert token_label(step, 12520) == "␣\\xf0\\x9f"
+    assert token_label(step, 447) == "‹e2 80›"
+    assert token_label(step, 12520) == "␣‹f0 9f›"
     assert token_label(step, 198) == "↵"

@@ -70,3 +70,20 @@ def test_hub_id_offline_names_the_remedies(tmp_path):
     assert out.stdout.startswith("ERR"), out.stdout + out.stderr
     assert "'gpt2'" in out.stdout and "HF_HOME" in out.stdout and "tiny" in out.stdout
     assert issubclass(gx.ModelUnavailableError, ValueError)
+
+
+def test_hub_id_without_network_fails_in_seconds(tmp_path):
+    """No HF_HUB_OFFLINE, no cached copy, a hub that cannot be reached: one line, quickly, and
+    none of the hub client's retry messages."""
+    import time
+
+    code = ("import gpt2explore as gx\n"
+            "try:\n    gx.load('gpt2')\n"
+            "except gx.ModelUnavailableError as e:\n    print('ERR', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT="http://127.0.0.1:9")  # port 9: nothing listens
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 20  # import and all; the hub client's retries took 53 s
+    assert out.stdout.startswith("ERR") and "cannot be reached" in out.stdout, out.stdout + out.stderr
+    assert "Retrying" not in out.stderr and out.stdout.count("\n") == 1
