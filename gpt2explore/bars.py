@@ -96,6 +96,7 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
         "exact": step.exact_for(**settings.as_dict()),
         "settings": settings,
         "step_settings": step.settings,
+        "layer": getattr(step, "layer", None),  # a logit-lens view: the layer its logits were read at
     }
 
 
@@ -223,6 +224,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     custom = _customdata(data)
     raw, after, marked, cut, line, run_mark = fig.data[:6]
     raw.x, raw.y, raw.customdata = x, data["raw"], custom
+    raw.name = "model's p (raw logits)" if data["layer"] is None else f"layer {data['layer']}'s p (logit lens)"
     after.x, after.y, after.customdata = x, data["probs"], custom
     at = data["ids"].index(data["marked"]) if data["marked"] is not None else None
     marked.x = [] if at is None else [at]

@@ -25,12 +25,12 @@ def settings_controls(settings) -> dict:
     return {
         "temperature": W.FloatSlider(value=settings.temperature, min=0.0, max=t_max,
                                      step=0.05 if t_max <= TEMPERATURE_MAX else t_max / 200,
-                                     description="temperature", readout_format=".4~g",
+                                     description="temperature", readout_format=".4",
                                      layout=SLIDER_LAYOUT, style=STYLE),
         "top_k": W.IntSlider(value=settings.top_k, min=0, max=max(TOP_K_MAX, int(settings.top_k)),
                              description="top_k (0=all)", layout=SLIDER_LAYOUT, style=STYLE),
         "top_p": W.FloatSlider(value=settings.top_p, min=min(TOP_P_MIN, float(settings.top_p)), max=1.0,
-                               step=0.01, description="top_p", readout_format=".4~g",
+                               step=0.01, description="top_p", readout_format=".4",
                                layout=SLIDER_LAYOUT, style=STYLE),
         **more_controls(settings),
         "semantics": W.ToggleButtons(options=list(sampling.SEMANTICS), value=settings.semantics,
@@ -44,7 +44,7 @@ MORE = ("repetition_penalty", "no_repeat_ngram_size", "min_p", "typical_p", "eps
 
 def more_controls(settings) -> dict:
     """The newer samplers' controls (each off at its default), ranges widened to the values."""
-    def fslider(name, value, lo, hi, step, fmt_=".4~g"):
+    def fslider(name, value, lo, hi, step, fmt_=".4"):
         return W.FloatSlider(value=value, min=min(lo, value), max=max(hi, value), step=step, description=name,
                              readout_format=fmt_, layout=SLIDER_LAYOUT, style=STYLE)
 
@@ -55,8 +55,8 @@ def more_controls(settings) -> dict:
                                             layout=SLIDER_LAYOUT, style=STYLE),
         "min_p": fslider("min_p", settings.min_p, 0.0, 0.5, 0.01),
         "typical_p": fslider("typical_p", settings.typical_p, 0.05, 1.0, 0.01),
-        "epsilon_cutoff": fslider("epsilon_cutoff", settings.epsilon_cutoff, 0.0, 0.01, 1e-4, ".2~e"),
-        "eta_cutoff": fslider("eta_cutoff", settings.eta_cutoff, 0.0, 0.01, 1e-4, ".2~e"),
+        "epsilon_cutoff": fslider("epsilon_cutoff", settings.epsilon_cutoff, 0.0, 0.01, 1e-4, ".2"),
+        "eta_cutoff": fslider("eta_cutoff", settings.eta_cutoff, 0.0, 0.01, 1e-4, ".2"),
     }
 
 
@@ -153,8 +153,9 @@ def readout_html(data, cuts=None) -> str:
         f" · p({MARK_NAMES[data['marked_kind']].replace(' (these settings)', '')}) "
         f"<b>{fmt.prob(data['marked_prob'])}</b>")
     cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
+    source = "model" if data.get("layer") is None else f"layer {data['layer']}, logit lens"
     return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
-            f"(model: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"
+            f"({source}: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"
             f"{tok}{cut}</span>")
 
 

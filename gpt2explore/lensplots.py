@@ -38,7 +38,7 @@ def lens_heatmap(step, n: int = 10, **settings):
 
     d = lens_heatmap_data(step, n, **settings)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.78, 0.22], horizontal_spacing=0.09,
-                        subplot_titles=("probability at each layer", "drawn token's rank"))
+                        subplot_titles=("probability at each layer", "the step's token's rank"))
     hover = [[f"layer {layer}: <b>{label}</b> p {fmt.prob(p)}" for label, p in zip(d["labels"], row)]
              for layer, row in zip(d["layers"], d["z"])]
     fig.add_trace(go.Heatmap(z=d["z"], x=list(range(len(d["ids"]))), y=d["layers"], colorscale="Blues", zmin=0,
@@ -61,7 +61,7 @@ def lens_heatmap(step, n: int = 10, **settings):
     chosen = step.settings_for(**settings)
     drawn = token_label(step, step.token) if step.token >= 0 else "?"
     head, top = title(f"Logit lens at step {step.index} · {settings_text(chosen)}",
-                      [f"the drawn token {drawn!r} is outlined; early layers read through the final layer norm"],
+                      [f"the step's token {drawn!r} is outlined; early layers read through the final layer norm"],
                       height=520)
     fig.update_layout(template=template(), title=head, height=520, width=FIGURE_MAX_PX, margin=dict(t=top + 50))
     fig.layout.meta = {"gpt2explore": provenance.for_step(step, chosen, "lens_heatmap")}

@@ -183,8 +183,9 @@ def _first_steps(items) -> list:
 
 def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=None, semantics=None,
                        n: int = 12, **more):
-    """Next-token distributions of several prompts on one figure, with KL and JS stated.
-    `items`: steps, samples (their first step) or runs (their first sample's first step)."""
+    """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
+    stated. `items`: steps, samples (their first step) or runs (their first sample's first
+    step). None settings = each step's own; the title names them for each item when they differ."""
     import plotly.graph_objects as go
 
     steps = _first_steps(items)
@@ -207,9 +208,15 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         dv = divergences(dists[0], dists[j])
         facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, KL {fmt.number(dv['kl_pq'])} "
                      f"— {divergence_reading(dv)}")
-    settings = steps[0].settings_for(temperature, top_k, top_p, semantics, **more)
-    _, top = title("", facts)
-    head, _ = title(f"Next token after each prompt · {settings_text(settings)}", facts, height=440 + top)
+    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in steps]
+    settings = chosen[0]
+    if all(c == settings for c in chosen):
+        main = f"Next token: {' vs '.join(labels)} · {settings_text(settings)}"
+    else:
+        main = f"Next token: {' vs '.join(labels)}"
+        facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
+    _, top = title(main, facts)
+    head, _ = title(main, facts, height=440 + top)
     fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
                       margin=dict(t=top + 45, b=bottom_margin(ticks)),
                       legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
@@ -217,7 +224,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
                                  tickangle=-45))
     fig.layout.meta = {"divergences": [divergences(dists[0], d) for d in dists[1:]],
-                       "gpt2explore": [provenance.for_step(s, settings, "compare_next_token") for s in steps]}
+                       "gpt2explore": [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)]}
     return fig
 
 

@@ -226,8 +226,9 @@ def rank_bucket(rank: int) -> int:
 
 def summary(run, **settings):
     """One row per sample: tokens, total log-probability (raw and under the settings; -inf
-    when a token is impossible under them), perplexity, the share of tokens per rank bucket
-    and how many tokens the settings make impossible. `settings` override the run's."""
+    when a token is impossible under them), perplexity, the worst (largest) rank, counted
+    from 1, the share of tokens per rank bucket and how many tokens the settings make
+    impossible. `settings` override the run's."""
     import pandas as pd
 
     rows = []
@@ -244,6 +245,7 @@ def summary(run, **settings):
         lp = sum(math.log(p) if p > 0 else -math.inf for p in probs)
         row = {"sample": sample.index, "prompt": sample.prompt, "tokens": n, "logprob_raw": lp_raw, "logprob": lp,
                "perplexity": math.exp(-lp_raw / n) if n else math.nan,
+               "worst rank": max(ranks) + 1 if ranks else None,
                "impossible": sum(1 for p in probs if p == 0)}
         buckets = [rank_bucket(r) for r in ranks]
         for i, (_, label) in enumerate(RANK_BUCKETS):

@@ -75,7 +75,7 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     `height` pixels high."""
     import textwrap
 
-    heads = textwrap.wrap(main, int(width * 0.72)) or [""]  # the first line's font is larger: fewer characters
+    heads = textwrap.wrap(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
     lines = [w for s in subs if s for w in textwrap.wrap(s, width)]
     text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
     return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",

@@ -56,8 +56,24 @@ def temperature_samples(lm, prompt, temperatures, length: int = 30, seed: int = 
     return pd.DataFrame(rows)
 
 
+def sweep_table(step, temperatures=(0.1, 0.5, 1.0, 2.0), share: float = 0.9):
+    """What the temperature sweep shows, as numbers: at each temperature the likeliest token and
+    its probability, the entropy, and how many of the likeliest tokens hold `share` of it."""
+    import pandas as pd
+
+    rows = []
+    for t in temperatures:
+        probs = step.distribution(temperature=t, top_k=0, top_p=1.0)
+        ranked, order = torch.sort(probs, descending=True, stable=True)
+        rows.append({"temperature": t, "likeliest": show_token(step.decode(int(order[0]))), "p": float(ranked[0]),
+                     "entropy (nats)": float(sampling.entropy(probs)),
+                     f"tokens holding {share:.0%}": int((ranked.cumsum(-1) < share).sum()) + 1})
+    return pd.DataFrame(rows)
+
+
 def rules_table(step, settings_list):
-    """hf and openai rules side by side: tokens kept and the drawn token, per setting."""
+    """hf and openai rules side by side, per setting: tokens kept, the largest probability, and
+    the token the step's own u draws under that setting."""
     import pandas as pd
 
     rows = []
@@ -68,7 +84,7 @@ def rules_table(step, settings_list):
             row[f"kept ({sem})"] = int(sampling.nucleus_size(probs))
             row[f"max p ({sem})"] = float(probs.max())
             if step.u is not None:
-                row[f"drawn ({sem})"] = step.decode(int(sampling.pick(probs, step.u)))
+                row[f"u draws ({sem})"] = step.decode(int(sampling.pick(probs, step.u)))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -57,11 +57,15 @@ gx.table(run.to_frame(top=3).head(9))
 # ## The explorer
 #
 # Pick a sample and a step, then move the sliders. The light bars are the model's own
-# distribution (softmax of the raw logits); the dark bars are what the token is drawn from
+# distribution (softmax of the raw logits); the dark bars are what a token is drawn from
 # under the settings; a grey cross marks each token the settings cut, and the dashed line is
-# the cut-off; the orange bar is the token that was drawn. Moving a slider re-draws from the
-# stored logits, without running the model. Tick "log scale" when the bars get too small to
-# see, and click any bar to open a stepper forked at this step with that token forced.
+# the cut-off. The orange bar is the token this step's random number `u` draws under the
+# settings the sliders show: at the run's own settings that is the token the run drew; move a
+# slider and it can become another token (the title then says "u=… draws … under these
+# settings", and a ▼ marks the token the run drew). Moving a slider re-draws from the stored
+# logits, without running the model. Tick "log scale" when the bars get too small to see, and
+# click any bar to open a stepper forked at this step with that token forced, going on at the
+# sliders' settings.
 
 # %%
 gx.explore(run)

@@ -78,6 +78,24 @@ for t in [0.5, 1.0, 1.3]:
     gx.next_token_bars(step, temperature=t, n=15).show()
 
 # %% [markdown]
+# ## How `u` picks the token
+#
+# Every step has its own uniform random number `u`, recorded with the step. The draw walks
+# down the tokens the settings keep, from the likeliest, adding up their probabilities; the
+# token where the running total first passes `u` is drawn. The staircase is that running total,
+# the dashed line is `u`:
+
+# %%
+gx.draw_figure(step)
+
+# %% [markdown]
+# The same `u` under other settings can land on another token. At T = 0.5 the likeliest token
+# takes more of the total, so the staircase rises faster and passes `u` sooner:
+
+# %%
+gx.draw_figure(step, temperature=0.5)
+
+# %% [markdown]
 # At T = 100 the distribution is nearly flat: every bar is close to 1/50,257 ≈ 0.00002, too
 # small to see on a linear axis. A **log scale** (`log=True`, or the "log scale" box in the
 # widgets) shows them: the dark bars are all about the same height, far below the light bars
@@ -87,10 +105,22 @@ for t in [0.5, 1.0, 1.3]:
 gx.next_token_bars(step, temperature=100, n=15, log=True)
 
 # %% [markdown]
-# How the top tokens, the entropy and the number of tokens it takes to hold 90% of the probability move with temperature (from the stored logits; no model call). Look at the crossing points: below them one token dominates; the third panel counts how many tokens are really in play at each temperature:
+# How the top tokens, the entropy and the number of tokens it takes to hold 90% of the
+# probability move with temperature (from the stored logits; no model call). Dividing every
+# logit by the same T never changes their order, so the curves in the first panel never
+# cross: the likeliest token stays the likeliest at every temperature. What T changes is how
+# much of the probability the leaders keep. At low T the first token holds nearly all of it;
+# the runners-up gain as T rises, up to a point, and then every top token fades as the mass
+# spreads over the tail, which the third panel counts:
 
 # %%
 gx.temperature_sweep(step)
+
+# %% [markdown]
+# The same, as numbers:
+
+# %%
+gx.table(teaching.sweep_table(step))
 
 # %% [markdown]
 # ## Top-k and top-p
@@ -117,6 +147,10 @@ gx.table(teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p
                                      dict(temperature=0.7, top_p=0.9)]))
 
 # %% [markdown]
+# The top-k 10 bars above and this table agree: both name the token this step's `u` draws
+# under each setting, which need not be the token the run drew (the ▼ in the bars marks that
+# one).
+#
 # Usually the two rules differ by one token deep in the tail, where no bar shows it. Here is a
 # step and a p where the token they disagree on is one you can see: transformers keeps it,
 # OpenAI's rule drops it (the grey cross).

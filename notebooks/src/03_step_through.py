@@ -33,7 +33,9 @@ lm = gx.load(MODEL, device=DEVICE)
 session = lm.session(PROMPT, seed=SEED, top_k=40)
 
 # %% [markdown]
-# Before anything is drawn, the session already knows the next step's distribution:
+# Before anything is drawn, the session already knows the next step's distribution, and the
+# uniform `u` that will draw from it: the orange bar is the token that `u` would draw ("next u
+# draws"), nothing has been drawn yet.
 
 # %%
 gx.next_token_bars(session.next_step)
@@ -84,10 +86,12 @@ print("original:", repr(session.text))
 print("branch:  ", repr(branch.text))
 
 # %%
-gx.compare_next_token([session.next_step, branch.next_step], ["original", "branch (T=1.5)"])
+gx.compare_next_token([session.next_step, branch.next_step], ["original (T=1)", "branch (T=1.5)"])
 
 # %% [markdown]
-# The title reads the divergence for you: Jensen–Shannon is 0 for the same distribution and ln 2 ≈ 0.693 nats when the two share no token; KL is ∞ when a token possible in one is impossible in the other.
+# Each branch is shown under its own settings, named in the title. The title also reads the
+# divergence for you: Jensen–Shannon is 0 for the same distribution and ln 2 ≈ 0.693 nats when
+# the two share no token; KL is ∞ when a token possible in one is impossible in the other.
 
 # %% [markdown]
 # ## The stepper widget

@@ -48,20 +48,31 @@ gx.text_view(scored[0], color='surprisal')
 # %% [markdown]
 # ## The paragraph beside samples
 #
-# Two samples of the same length from the model itself: one at T=1 (its own distribution),
-# one at T=0.7 with top-k 40. Sampled text sits in the top ranks far more than human prose;
-# with top-k 40 no token can rank beyond 40.
+# Two samples of the same length from the model itself, scored as they were drawn
+# (`lm.score(run)` takes the sampled token ids as they are, without turning them into text and
+# tokenizing it again): one at T=1, the model's own distribution, and one at T=0.7 with top-k 40.
 
 # %%
 n = len(scored[0])
 t1 = lm.generate(None, length=n, seed=SEED)
 t07 = lm.generate(None, length=n, seed=SEED, temperature=0.7, top_k=40)
-gx.rank_histogram([scored, lm.score(t1.texts[0]), lm.score(t07.texts[0])],
-                  ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"])
+samples = [scored, lm.score(t1), lm.score(t07)]
+names = ["Twain", "sample, T=1", "sample, T=0.7, top-k 40"]
+gx.rank_histogram(samples, names)
+
+# %% [markdown]
+# At T=1 the sample's ranks look much like the human paragraph's: the model's own distribution
+# has a long tail, and a draw from it lands there about as often as the model itself predicts.
+# Truncation is what sets sampled text apart: at T=0.7 with top-k 40 nearly every token is in
+# the top 10, and none can rank beyond 40 (the "worst rank" column below). That gap is what
+# GLTR-style detectors look for.
 
 # %%
-summary = scored.summary()
-gx.table(summary)
+import pandas as pd
+
+gx.table(pd.concat([s.summary().assign(text=name) for s, name in zip(samples, names)], ignore_index=True)
+         [["text", "tokens", "perplexity", "worst rank", "share top 10", "share top 100", "share top 1000",
+           "share beyond 1000"]])
 
 # %% [markdown]
 # ## Which tokens would these settings never write?
