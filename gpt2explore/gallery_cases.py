@@ -13,6 +13,8 @@ def figures(lm) -> dict:
     both = lm.generate(NAMES, nsamples=1, length=12, seed=1, top_k=40)
     figs = {
         "next_token_bars": gx.next_token_bars(step),
+        "next_token_bars_other_settings": gx.next_token_bars(step, temperature=0.5, top_k=3),
+        "draw_figure": gx.draw_figure(step),
         "next_token_bars_top_p": gx.next_token_bars(run[0].steps[1], temperature=1.0, top_k=0, top_p=0.5),
         "next_token_bars_log": gx.next_token_bars(step, temperature=100, top_k=0, log=True),
         "temperature_sweep": gx.temperature_sweep(step),
@@ -20,7 +22,6 @@ def figures(lm) -> dict:
         "compare_next_token": gx.compare_next_token([both[0], both[1]], NAMES),
         "explore": gx.explore(run).figure(),
         "stepper": gx.stepper(lm, "Hi! My name is", seed=1, top_k=40).figure(),
-        "compare": gx.compare(lm, NAMES, length=8, seed=1, top_k=40).figure(),
     }
     modern = lm.generate("Hi! My name is", nsamples=1, length=12, seed=1, temperature=0.8, top_k=40, min_p=0.05,
                          repetition_penalty=1.3)
