@@ -79,7 +79,7 @@ def table(frame, prob_columns=None, number_columns=None):
     other float columns by `number`), with whole texts wrapped and whitespace made visible;
     the frame itself is unchanged. `gx.table(frame)` in a notebook."""
     prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
-        c for c in frame.columns if isinstance(c, str) and (c.startswith("p after ") or c.startswith("p("))]
+        c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and ("p(" in c or c.startswith("p "))]
     settings = [c for c in SETTING_COLUMNS if c in frame.columns]
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns + settings]
     number_columns = [c for c in (number_columns or floats) if c in frame.columns]

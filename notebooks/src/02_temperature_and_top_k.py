@@ -44,13 +44,13 @@ lm = gx.load(MODEL, device=DEVICE)
 # %%
 logits = [2.0, 1.0, 0.5, -1.0]
 words = [" cat", " dog", " bird", " fish"]
-teaching.softmax_table(logits, temperature=1.0, labels=words)
+gx.table(teaching.softmax_table(logits, temperature=1.0, labels=words))
 
 # %%
-teaching.softmax_table(logits, temperature=0.5, labels=words)
+gx.table(teaching.softmax_table(logits, temperature=0.5, labels=words))
 
 # %%
-teaching.softmax_table(logits, temperature=2.0, labels=words)
+gx.table(teaching.softmax_table(logits, temperature=2.0, labels=words))
 
 # %% [markdown]
 # At T = 0.5 the gaps between logits double, so the likeliest token takes more of the mass; at
