@@ -44,19 +44,22 @@ MORE = ("repetition_penalty", "no_repeat_ngram_size", "min_p", "typical_p", "eps
 
 def more_controls(settings) -> dict:
     """The newer samplers' controls (each off at its default), ranges widened to the values."""
-    def fslider(name, value, lo, hi, step, fmt_=".4"):
-        return W.FloatSlider(value=value, min=min(lo, value), max=max(hi, value), step=step, description=name,
-                             readout_format=fmt_, layout=SLIDER_LAYOUT, style=STYLE)
+    def fslider(name, label, value, lo, hi, step, fmt_=".4"):
+        return W.FloatSlider(value=value, min=min(lo, value), max=max(hi, value), step=step, description=label,
+                             tooltip=name, readout_format=fmt_, layout=SLIDER_LAYOUT, style=STYLE)
 
+    # short labels that fit the 110 px label column; the setting's own name is the tooltip
     return {
-        "repetition_penalty": fslider("repetition_penalty", settings.repetition_penalty, 0.5, 2.0, 0.05),
+        "repetition_penalty": fslider("repetition_penalty", "rep. penalty", settings.repetition_penalty, 0.5, 2.0,
+                                      0.05),
         "no_repeat_ngram_size": W.IntSlider(value=settings.no_repeat_ngram_size, min=0,
-                                            max=max(6, settings.no_repeat_ngram_size), description="no_repeat_ngram",
-                                            layout=SLIDER_LAYOUT, style=STYLE),
-        "min_p": fslider("min_p", settings.min_p, 0.0, 0.5, 0.01),
-        "typical_p": fslider("typical_p", settings.typical_p, 0.05, 1.0, 0.01),
-        "epsilon_cutoff": fslider("epsilon_cutoff", settings.epsilon_cutoff, 0.0, 0.01, 1e-4, ".2"),
-        "eta_cutoff": fslider("eta_cutoff", settings.eta_cutoff, 0.0, 0.01, 1e-4, ".2"),
+                                            max=max(6, settings.no_repeat_ngram_size), description="no-repeat n",
+                                            tooltip="no_repeat_ngram_size", layout=SLIDER_LAYOUT,
+                                            style=STYLE),
+        "min_p": fslider("min_p", "min_p", settings.min_p, 0.0, 0.5, 0.01),
+        "typical_p": fslider("typical_p", "typical_p", settings.typical_p, 0.05, 1.0, 0.01),
+        "epsilon_cutoff": fslider("epsilon_cutoff", "epsilon", settings.epsilon_cutoff, 0.0, 0.01, 1e-4, ".2"),
+        "eta_cutoff": fslider("eta_cutoff", "eta", settings.eta_cutoff, 0.0, 0.01, 1e-4, ".2"),
     }
 
 
@@ -142,16 +145,18 @@ def close_widget(widget) -> None:
                 return
 
 
+READOUT_NAMES = {"drawn": "drawn token", "u": "the token u draws here", "next": "the token the next u draws",
+                 "forced": "forced token", "text": "the text's token"}
+
+
 def readout_html(data, cuts=None) -> str:
     """Entropy, tokens kept and the marked token's probability under the current settings (the
     token the step's u draws there, or a forced one), and (given `cuts` from
     pipeline.stage_cuts) which stage removed how many of its rivals."""
-    from .bars import MARK_NAMES
     from .pipeline import cuts_text
 
     tok = "" if data["marked_prob"] is None else (
-        f" · p({MARK_NAMES[data['marked_kind']].replace(' (these settings)', '')}) "
-        f"<b>{fmt.prob(data['marked_prob'])}</b>")
+        f" · p({READOUT_NAMES[data['marked_kind']]}) <b>{fmt.prob(data['marked_prob'])}</b>")
     cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
     source = "model" if data.get("layer") is None else f"layer {data['layer']}, logit lens"
     return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "

@@ -141,7 +141,7 @@ def lens_table(step, top: int = 10, **settings):
     import pandas as pd
 
     from .scoring import step_rank
-    from .tokens import show_token
+    from .tokens import token_label
 
     rows = []
     for layer in range(require_residual(step).shape[0]):
@@ -151,7 +151,7 @@ def lens_table(step, top: int = 10, **settings):
         ids = torch.topk(logits, top).indices.tolist()
         drawn_rank = step_rank(view) if step.token >= 0 else None
         for rank, tid in enumerate(ids, start=1):
-            rows.append({"layer": layer, "rank": rank, "token_id": tid, "token": show_token(step.decode(tid)),
+            rows.append({"layer": layer, "rank": rank, "token_id": tid, "token": token_label(step, tid),
                          "logit": float(logits[tid]), "prob": float(probs[tid]),
                          "drawn_rank": None if drawn_rank is None else drawn_rank + 1})
     return pd.DataFrame(rows)

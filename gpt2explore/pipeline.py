@@ -41,22 +41,34 @@ def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, s
     return out
 
 
-def _shown_ids(step, n: int) -> list[int]:
+def _shown_ids(step, n: int, marked: int | None) -> list[int]:
     logits = step.require_logits().float()
     ids = torch.topk(logits, min(n, logits.shape[-1])).indices.tolist()
-    if step.token >= 0 and step.token not in ids:
-        ids.append(step.token)
+    for extra in (marked, step.token):
+        if extra is not None and extra >= 0 and extra not in ids:
+            ids.append(extra)
     return ids
+
+
+def _marked(step, final: torch.Tensor) -> int | None:
+    """The token the figure marks: what the step's u draws from the last stage (the settings
+    shown); a forced or scored text's token, which has no u, is its own."""
+    if step.u is None or step.forced:
+        return step.token if step.token >= 0 else None
+    return int(sampling.pick(final, step.u))
 
 
 def sampling_stages(step, n: int = 10, stage_order=None, **settings):
     """One tidy DataFrame: for each stage in order (raw, each active stage), the probability of
-    the step's top-n tokens (by raw logit, plus the drawn token), whether the token is still
-    in play, whether this stage removed it, and how many tokens survive the stage."""
+    the step's top-n tokens (by raw logit, plus the token the step's u draws under these
+    settings and the step's own token), whether the token is still in play, whether this stage
+    removed it, how many tokens survive the stage, `u_draws` (the token the step's u draws from
+    the last stage) and `drawn` (the run's own token)."""
     import pandas as pd
 
     dists = stage_distributions(step, stage_order, **settings)
-    ids = _shown_ids(step, n)
+    marked = _marked(step, dists[-1][2])
+    ids = _shown_ids(step, n, marked)
     rows = []
     before = None
     for k, (name, label, probs, exact) in enumerate(dists):
@@ -66,7 +78,8 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
             rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
                          "token": token_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
                          "removed_here": bool(before is not None and before[tid] and not alive[tid]),
-                         "survivors": survivors, "drawn": tid == step.token, "exact": exact})
+                         "survivors": survivors, "u_draws": tid == marked, "drawn": tid == step.token,
+                         "exact": exact})
         before = alive
     return pd.DataFrame(rows)
 
@@ -92,7 +105,8 @@ def cuts_text(cuts) -> str:
 def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **settings):
     """One small panel per stage (the model's distribution first), the same tokens on every
     panel: each panel's bars are the probabilities after that stage; a token the stage removed
-    gets a grey cross, a token removed earlier is left empty, the drawn token is orange."""
+    gets a grey cross, a token removed earlier is left empty; orange: the token the step's u
+    draws under these settings (at the run's own settings, the token it drew)."""
     from plotly.subplots import make_subplots
 
     table = sampling_stages(step, n, stage_order, **settings)
@@ -105,7 +119,12 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     chosen = step.settings_for(**settings)
     order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
     main = f"Stage by stage at step {step.index}"
-    subs = [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: the drawn token"]
+    final = table[table.stage_index == stages[-1][0]]
+    mark = final[final.u_draws]
+    what = "the drawn token" if chosen == step.settings and stage_order is None and (mark.drawn.all()) else (
+        "the token u draws under these settings")
+    subs = [settings_text(chosen), f"{order}; grey ×: removed at that stage; orange: {what}"
+            + (f" ({mark.token.iloc[0]})" if len(mark) else "")]
     if not all(exact.values()):
         subs.append("~ estimated: this step keeps only its top tokens, the rest of the tail is not known")
     # below each row: its slanted tick labels (11 px, at 50°), then the next row's panel titles
@@ -119,7 +138,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     for i, (k, label) in enumerate(stages):
         part = table[table.stage_index == k]
         r, c = i // ncols + 1, i % ncols + 1
-        colors = [CHOSEN_COLOR if d else (RAW_COLOR if k == 0 else KEPT_COLOR) for d in part.drawn]
+        colors = [CHOSEN_COLOR if d else (RAW_COLOR if k == 0 else KEPT_COLOR) for d in part.u_draws]
         fig.add_bar(x=list(range(len(part))), y=list(part.prob), marker_color=colors, showlegend=False,
                     customdata=[[t, fmt.prob(p)] for t, p in zip(part.token, part.prob)],
                     hovertemplate="<b>%{customdata[0]}</b><br>p %{customdata[1]}<extra>" + label + "</extra>",

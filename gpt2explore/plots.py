@@ -247,7 +247,7 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     name_a, name_b = labels or [_prompt_name(step_a, "A"), _prompt_name(step_b, "B")]
     if name_a == name_b:
         name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
-    return pd.DataFrame({"token": [show_token(step_a.decode(i)) for i in ids], "id": ids,
+    return pd.DataFrame({"token": [token_label(step_a, i) for i in ids], "id": ids,
                          f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
                          "log ratio": ratio[ids].tolist()})
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from .stages import LABELS
-from .tokens import piece_bytes, show_token
+from .tokens import show_token, token_label  # noqa: F401  (token_label's home is tokens.py)
 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
 RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
@@ -23,23 +23,6 @@ def template():
                    automargin=True),
         legend=dict(x=0.99, y=0.99, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
     ))
-
-
-def token_label(step_or_decode, token_id: int) -> str:
-    """A token as a label: visible whitespace, and a token that is only part of a UTF-8
-    character (it decodes to U+FFFD) as its bytes in hex, e.g. '‹e2 80›', never a box glyph."""
-    decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
-    text = decode(token_id)
-    if "\ufffd" in text:
-        raw = _token_bytes(step_or_decode, token_id)
-        if raw is not None:
-            lead = "␣" if raw.startswith(b" ") else ""
-            return lead + "‹" + " ".join(f"{b:02x}" for b in raw.lstrip(b" ")) + "›" if raw.strip() else show_token(text)
-    return show_token(text)
-
-
-def _token_bytes(step, token_id: int) -> bytes | None:
-    return piece_bytes(step.token_piece(token_id) if hasattr(step, "token_piece") else None)
 
 
 def settings_text(settings) -> str:

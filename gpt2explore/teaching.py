@@ -6,7 +6,7 @@ import math
 import torch
 
 from . import sampling
-from .tokens import show_token
+from .tokens import token_label
 
 
 def softmax_table(logits, temperature: float = 1.0, labels=None):
@@ -65,7 +65,7 @@ def sweep_table(step, temperatures=(0.1, 0.5, 1.0, 2.0), share: float = 0.9):
     for t in temperatures:
         probs = step.distribution(temperature=t, top_k=0, top_p=1.0)
         ranked, order = torch.sort(probs, descending=True, stable=True)
-        rows.append({"temperature": t, "likeliest": show_token(step.decode(int(order[0]))), "p": float(ranked[0]),
+        rows.append({"temperature": t, "likeliest": token_label(step, int(order[0])), "p": float(ranked[0]),
                      "entropy (nats)": float(sampling.entropy(probs)),
                      f"tokens holding {share:.0%}": int((ranked.cumsum(-1) < share).sum()) + 1})
     return pd.DataFrame(rows)
@@ -131,7 +131,7 @@ def rules_figures(demo: dict, n: int = 12) -> list:
     for sem, verdict in (("hf", "kept by hf"), ("openai", "dropped by openai")):
         fig = plots.next_token_bars(demo["step"], temperature=1.0, top_k=0, top_p=demo["top_p"],
                                     semantics=sem, n=n)
-        label = show_token(demo["step"].decode(demo["token"]))
+        label = token_label(demo["step"], demo["token"])
         plots.annotate_token(fig, demo["token"], f"{verdict}: {label}")
         figs.append(fig)
     return figs
@@ -161,7 +161,7 @@ def kept_counts(step, settings_list):
     for kw in settings_list:
         probs = step.distribution(**kw)
         rows.append({"settings": ", ".join(f"{k}={v}" for k, v in kw.items()),
-                     "tokens kept": int(sampling.nucleus_size(probs)), "top p": float(probs.max())})
+                     "tokens kept": int(sampling.nucleus_size(probs)), "p of the top token": float(probs.max())})
     return pd.DataFrame(rows)
 
 

@@ -31,14 +31,14 @@ class TopTable(list):
     def frame(self):
         import pandas as pd
 
-        return pd.DataFrame([{"rank": r.rank, "token": show_token(r.text), "id": r.id, "prob": r.prob,
+        return pd.DataFrame([{"rank": r.rank, "token": r.label or show_token(r.text), "id": r.id, "prob": r.prob,
                               "logit": r.logit} for r in self])
 
     def __repr__(self) -> str:
         from . import formatting as fmt
 
         lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'logit':>8}"]
-        lines += [f"{r.rank:>4}  {show_token(r.text):<16} {r.id:>6}  {fmt.prob(r.prob):>8}  "
+        lines += [f"{r.rank:>4}  {(r.label or show_token(r.text)):<16} {r.id:>6}  {fmt.prob(r.prob):>8}  "
                   f"{fmt.number(r.logit):>8}" for r in self]
         return "\n".join(lines)
 
@@ -90,3 +90,20 @@ def whole_text(tokenizer, tokens) -> str:
     data = b"".join(pieces)
     cut = incomplete_tail(data)
     return (data[:-cut] if cut else data).decode("utf-8", errors="replace")
+
+
+def token_label(step_or_decode, token_id: int) -> str:
+    """A token as a label: visible whitespace, and a token that is only part of a UTF-8
+    character (it decodes to U+FFFD) as its bytes in hex, e.g. '‹e2 80›', never a box glyph."""
+    decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
+    text = decode(token_id)
+    if "\ufffd" in text:
+        raw = _token_bytes(step_or_decode, token_id)
+        if raw is not None:
+            lead = "␣" if raw.startswith(b" ") else ""
+            return lead + "‹" + " ".join(f"{b:02x}" for b in raw.lstrip(b" ")) + "›" if raw.strip() else show_token(text)
+    return show_token(text)
+
+
+def _token_bytes(step, token_id: int) -> bytes | None:
+    return piece_bytes(step.token_piece(token_id) if hasattr(step, "token_piece") else None)

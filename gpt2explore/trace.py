@@ -19,11 +19,11 @@ import torch
 from . import sampling
 from .sampling import Settings
 
-from .tokens import TopTable, show_text, show_token  # noqa: F401  (their home is tokens.py)
+from .tokens import TopTable, show_text, show_token, token_label  # noqa: F401  (their home is tokens.py)
 
 KEEP_LOGITS = ("float32", "float16", "none")
 OWN_REST_ZERO = 1e-12  # a top-N step's own probabilities summing to within this of 1 leave nothing to the tail
-TokenProb = namedtuple("TokenProb", "rank id text prob logit")
+TokenProb = namedtuple("TokenProb", "rank id text prob logit label", defaults=(None,))  # label: as figures show it
 
 
 def check_keep_logits(keep_logits) -> str:
@@ -243,7 +243,7 @@ class Step:
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
         ids, p = ids.tolist(), probs[ids].tolist()
-        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v)
+        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v, token_label(self, i))
                         for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist())))
 
     # ---- context --------------------------------------------------------------------
@@ -424,7 +424,7 @@ class Run:
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
                     text = sample.decode([tid])
-                    rows.append((sample.prompt, si, step.index, ranks[k], tid, show_token(text), text,
+                    rows.append((sample.prompt, si, step.index, ranks[k], tid, token_label(step, tid), text,
                                  lg[k], pr[k], pp[k], tid == step.token))
         return pd.DataFrame(rows, columns=["prompt", "sample", "step", "rank", "token_id", "token", "text",
                                            "logit", "prob_raw", "prob", "chosen"])

@@ -18,7 +18,6 @@ from .controls import (STYLE, SLIDER_LAYOUT, _Displayable, figure_widget, log_to
                        readout_html, set_controls, settings_box, settings_controls, settings_values, text_html)
 from .pipeline import stage_cuts
 from .style import settings_text
-from .tokens import show_token
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
 
@@ -228,8 +227,7 @@ class Stepper(_Displayable):
             data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value)
         self._ids = data["ids"]
         self.readout.value = readout_html(data, stage_cuts(view)) + (
-            f" <span style='color:#555'>· next uniform u={preview.u:.4f} would draw "
-            f"<b>{html.escape(show_token(preview.text))}</b> · click a bar to force that token</span>")
+            " <span style='color:#555'>· click a bar to force that token</span>")
         self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
         self.back_btn.disabled = not self.session.steps
 

@@ -16,8 +16,9 @@ SLIDER = ".widget-slider:has(.widget-label:text-is('{}'))"
 
 
 def expected_bars(step, n, **settings):
-    ids = torch.topk(step.logits, n).indices
-    return step.distribution(**settings)[ids].tolist()
+    from helpers import shown_ids
+
+    return step.distribution(**settings)[shown_ids(step, n, **settings)].tolist()
 
 
 def wait_for_change(page, index, before, timeout=30_000):
@@ -125,6 +126,7 @@ def test_compare_columns_fit_their_cell_with_the_file_browser_open(tmp_path, rnd
         page.wait_for_timeout(500)
         browser_width = page.evaluate("document.querySelector('#filebrowser').getBoundingClientRect().width")
         assert browser_width > 150  # the file browser is open
+        area = page.evaluate("document.querySelector('.jp-OutputArea-output').getBoundingClientRect().width")
         boxes = page.evaluate(PLOT_BOXES)
         page.screenshot(path=str(ARTIFACTS / "browser_compare.png"), full_page=True)
     assert len(boxes) == 5
@@ -132,10 +134,12 @@ def test_compare_columns_fit_their_cell_with_the_file_browser_open(tmp_path, rnd
         assert b["width"] <= b["colWidth"] + 1, b  # the plot is drawn no wider than its column
         assert b["left"] >= b["colLeft"] - 1 and b["right"] <= b["colRight"] + 1, b
         assert b["colRight"] <= b["cellRight"] + 1, b  # the column fits the cell
-        assert b["bars"] == 12  # every bar drawn
+        assert b["bars"] >= 12  # every bar drawn (and the marked tokens, if beyond the 12)
         assert b["titleLeft"] >= b["left"] - 1 and b["titleRight"] <= b["right"] + 1, b  # title not clipped
     two, three = boxes[:2], boxes[2:]
     assert abs(two[0]["top"] - two[1]["top"]) <= 2 and two[1]["left"] > two[0]["right"]  # side by side
+    # the two columns need no more than the ~953 px the output area has beside the file browser
+    assert two[1]["colRight"] - two[0]["colLeft"] <= 950 and area >= two[1]["colRight"] - two[0]["colLeft"]
     assert abs(three[0]["top"] - three[1]["top"]) <= 2
     assert three[2]["top"] > three[0]["top"] + 100  # the third prompt wraps onto a new row
 
@@ -163,3 +167,22 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(tmp_path, rnd_dir):
         assert plot_y(page, 0) == pytest.approx(expected_bars(session.next_step, 10), abs=1e-6)
         text = page.locator(".widget-html-content").all_inner_texts()
         assert any(session.text in t for t in text)
+
+
+def test_compare_plots_are_never_empty_from_a_fresh_kernel(tmp_path, rnd_dir):
+    """The compare cell run from a fresh kernel, three times: both plots have their bars at once
+    (their first state is drawn before they become widgets, so no update can be lost)."""
+    require_chromium()
+    for i in range(3):
+        write_notebook(tmp_path / f"compare{i}.ipynb", [
+            f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+            "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John'], length=4, seed=1, top_k=40)"])
+    with lab_server(tmp_path, tmp_path) as url:
+        for i in range(3):
+            with browser_page() as page:
+                open_and_run_all(page, url, f"compare{i}.ipynb")
+                page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
+                page.wait_for_timeout(1500)
+                counts = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                       ".map(p => p.data && p.data[1] && p.data[1].y ? p.data[1].y.length : 0)")
+                assert len(counts) == 2 and all(c >= 12 for c in counts), (i, counts)

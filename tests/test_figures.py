@@ -51,7 +51,7 @@ def test_titles_and_readouts_use_the_rule(lm):
 def test_step_top_is_a_readable_table_and_still_rows(lm):
     step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
     top = step.top(5)
-    assert len(top) == 5 and top[0].rank == 0 and isinstance(top[0].prob, float)  # rows in code
+    assert len(top) == 5 and top[0].rank == 1 and isinstance(top[0].prob, float)  # rows in code; ranks from 1
     text = repr(top)
     assert "rank" in text.splitlines()[0] and not re.search(r"\d\.\d{6,}", text)  # no 17-digit floats
     html = top._repr_html_()
@@ -213,7 +213,7 @@ def test_gallery_cases_render_every_builder(lm):
 
     figs = gallery_cases.figures(lm)
     assert {"next_token_bars", "temperature_sweep", "generation_overview", "compare_next_token", "explore",
-            "stepper", "compare"} <= set(figs)
+            "stepper", "draw_figure"} <= set(figs)
     for name, fig in figs.items():
         assert fig.data, name
         json.loads(fig.to_json())

@@ -183,7 +183,7 @@ def test_run_views(lm):
     assert "seed=1" in repr(run) and "Isamu" in run._repr_html_()
     assert "Isamu" in run[0]._repr_html_()
     top = run[0][0].top(5)
-    assert len(top) == 5 and top[0].rank == 0 and top[0].prob >= top[1].prob
+    assert len(top) == 5 and top[0].rank == 1 and top[0].prob >= top[1].prob
     frame = run.to_frame(top=3)
     assert list(frame.columns) == ["prompt", "sample", "step", "rank", "token_id", "token", "text", "logit",
                                    "prob_raw", "prob", "chosen"]

@@ -45,10 +45,10 @@ def test_layer_distribution_and_lens_table(lm):
     table = step.lens(top=5, temperature=0.7)
     assert list(table.columns) == ["layer", "rank", "token_id", "token", "logit", "prob", "drawn_rank"]
     assert len(table) == 5 * (lm.model.config.n_layer + 1)
-    row = table[(table.layer == 1) & (table["rank"] == 0)].iloc[0]
+    row = table[(table.layer == 1) & (table["rank"] == 1)].iloc[0]  # ranks shown to people start at 1
     assert row.token_id == int(logits1.argmax()) and row.prob == pytest.approx(float(expected[row.token_id]))
     value = logits1[step.token]
-    assert table[table.layer == 1].drawn_rank.iloc[0] == int((logits1 > value).sum())
+    assert table[table.layer == 1].drawn_rank.iloc[0] == int((logits1 > value).sum()) + 1
 
 
 def test_ln_f_is_applied_once_through_the_models_own_module():

@@ -213,7 +213,7 @@ def test_cli_score(rnd_dir, tmp_path):
     csv = subprocess.run(base + ["-", "--format=csv"], input=TEXT, capture_output=True, text=True, timeout=120)
     rows = csv.stdout.splitlines()
     assert rows[0].startswith("position,token_id") and len(rows) == 1 + len(run[0])
-    assert int(rows[1].split(",")[3]) == run[0].steps[0].rank
+    assert int(rows[1].split(",")[3]) == run[0].steps[0].rank + 1  # ranks shown to people start at 1
     for bad_input, args in [(None, [str(tmp_path / "missing.txt")]), ("", ["-"]), (b"\xff\xfe\x00data", ["-"])]:
         result = subprocess.run(base + args, input=bad_input, capture_output=True, timeout=120)
         assert result.returncode == 2 and result.stderr.count(b"\n") == 1, result.stderr

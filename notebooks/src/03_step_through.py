@@ -68,11 +68,13 @@ session.step(2)
 print(repr(session.text), session.text == before)
 
 # %% [markdown]
-# **Force** a token of your choice; its step records the distribution it was chosen against:
+# **Force** a token of your choice; its step records the distribution it was chosen against.
+# Under top-k 40, ' John' may be a token the settings would never draw (p = 0): forcing goes
+# around them.
 
 # %%
 forced = session.force(" John")
-print(repr(session.text), f"p({forced.text!r}) = {forced.prob:.4f}")
+print(repr(session.text), f"p({forced.text!r}) = {gx.formatting.prob(forced.prob)} under the session's settings")
 
 # %% [markdown]
 # **Fork** a second branch, change its temperature, and let both run on:

@@ -54,7 +54,7 @@ gx.table(step.lens(top=3, temperature=1.0))
 # nostalgebraist's grid: each cell is a layer's top token at a position; colour is its probability. Hover for the top five.
 
 # %%
-gx.lens_grid(run[0])
+gx.lens_grid(run[0], temperature=1.0)  # each layer's own probabilities
 
 # %% [markdown]
 # ## Temperature at an early layer
@@ -80,6 +80,12 @@ for t in [0.5, 1.0, 1.5]:
 names = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=SEED, layers=True)
 gx.lens_heatmap(names[0].steps[0]).show()
 gx.lens_heatmap(names[1].steps[0]).show()
+
+# %% [markdown]
+# After a name the model is unsure what comes next: on the bundled model neither drawn token
+# (outlined) takes over at any layer, its rank stays above 1, and the leading tokens change
+# from layer to layer. Compare ' pass' above, which one layer settles. The lens shows
+# confidence forming only where there is some to form.
 
 # %% [markdown]
 # ## In the widgets
