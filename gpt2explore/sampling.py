@@ -100,10 +100,12 @@ DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "semantics": "hf", "re
 
 
 def _shown(value) -> str:
-    """A value as a person typed it in an error message: 0.96, not 0.9599999999999999."""
-    if isinstance(value, float):
+    """A value as a person typed it in an error message: -1.0 and 1e-40 as they are, but 0.96,
+    not a float's last bits (0.9599999999999999)."""
+    text = repr(value)
+    if isinstance(value, float) and len(text) > 10:
         return f"{value:.6g}"
-    return repr(value)
+    return text
 
 
 def _real(value) -> bool:

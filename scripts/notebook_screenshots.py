@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lab import TOKEN, browser_page, lab_server  # noqa: E402
+from lab import browser_page, lab_server, open_and_run_all  # noqa: E402
 
 SCALE = 0.6  # the stitched picture is scaled down to keep the gallery small
 
@@ -32,33 +32,10 @@ def unwindowed(config: Path) -> None:
     (folder / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
 
 
-PROMPTS = "() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]" \
-          ".map(p => p.textContent.trim())"
-
-
-def run_all(page, url: str, name: str, workspace: str, timeout_s: int) -> None:
-    """Open the notebook in a workspace of its own (no other tab restored), Run All, and wait
-    until every code cell shows its execution count."""
-    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}", timeout=120_000)
-    page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=120_000)
-    deadline = time.time() + timeout_s
-    clicked = 0
-    while time.time() < deadline:
-        prompts = page.evaluate(PROMPTS)
-        if prompts and all(p.strip("[]: ").isdigit() for p in prompts):
-            return
-        if clicked == 0 or (clicked < 3 and all(p.strip("[]: ") == "" for p in prompts) and time.time() - last > 20):
-            page.click("text=Run", timeout=60_000)
-            page.click("li[data-command='runmenu:run-all']", timeout=60_000)
-            clicked, last = clicked + 1, time.time()
-        time.sleep(1)
-    raise RuntimeError(f"{name} did not finish running in {timeout_s} s: prompts {page.evaluate(PROMPTS)}")
-
-
 def shoot(page, url: str, name: str, target: Path, timeout_s: int) -> None:
     from PIL import Image, ImageChops
 
-    run_all(page, url, name, target.stem.replace("_", "-"), timeout_s)
+    open_and_run_all(page, url, name, timeout_ms=timeout_s * 1000, wait=True)
     time.sleep(4)  # plots and widgets finish drawing
     scroller = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
     height = page.evaluate(f"() => document.querySelector('{scroller}').scrollHeight")

@@ -86,12 +86,31 @@ def browser_page(width=1400, height=1000):
             browser.close()
 
 
-def open_and_run_all(page, url: str, notebook: str, timeout_ms: int = 120_000):
-    """Open a notebook in JupyterLab, wait for the kernel, run all cells."""
-    page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}", timeout=timeout_ms)
+PROMPTS = ("() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell "
+           ".jp-InputPrompt')].map(p => p.textContent.trim())")
+
+
+def open_and_run_all(page, url: str, notebook: str, timeout_ms: int = 120_000, wait: bool = False):
+    """Open a notebook in a JupyterLab workspace of its own (no other tab restored), wait for
+    its kernel, and run all cells; Run All is clicked again if no cell has started after 20 s
+    (a click that lands before the kernel is ready is lost). `wait`: return only once every code
+    cell shows its execution count."""
+    workspace = "ws-" + "".join(c if c.isalnum() else "-" for c in notebook)
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={TOKEN}", timeout=timeout_ms)
     page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=timeout_ms)
-    page.click("text=Run", timeout=timeout_ms)  # the Run menu
-    page.click("li[data-command='runmenu:run-all']", timeout=timeout_ms)
+    deadline = time.time() + timeout_ms / 1000
+    clicked, last = 0, 0.0
+    while time.time() < deadline:
+        prompts = page.evaluate(PROMPTS)
+        started = any(p.strip("[]: ") for p in prompts)
+        if started and (not wait or all(p.strip("[]: ").isdigit() for p in prompts)):
+            return
+        if not started and clicked < 3 and time.time() - last > 20:
+            page.click("text=Run", timeout=timeout_ms)  # the Run menu
+            page.click("li[data-command='runmenu:run-all']", timeout=timeout_ms)
+            clicked, last = clicked + 1, time.time()
+        time.sleep(0.5)
+    raise TimeoutError(f"{notebook} did not run in {timeout_ms // 1000} s: prompts {page.evaluate(PROMPTS)}")
 
 
 def plot_y(page, index: int, trace: int = 1):

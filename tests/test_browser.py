@@ -93,8 +93,8 @@ def test_quickstart_notebook_renders_bars_in_jupyterlab(tmp_path):
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
         bars = plot_y(page, 0)
-        assert bars == pytest.approx(expected_bars(step, 20), abs=1e-6)
-        assert sum(1 for y in bars if y > 0) == 20  # top_k=40 keeps all twenty shown
+        assert bars == pytest.approx(expected_bars(step, 20, top_k=40), abs=1e-6)
+        assert sum(1 for y in bars if y > 0) == 40  # top_k=40: the bars reach the first cut token
         page.screenshot(path=str(ARTIFACTS / "browser_quickstart.png"), full_page=True)
 
 

@@ -63,8 +63,10 @@ def test_saving_a_widget_saves_what_it_shows(tmp_path, run):
     ex.controls["temperature"].value = 1.7
     ex.step_slider.value = 4
     data = json.loads(gx.save(ex, tmp_path / "explore.json").read_text())
-    ids = torch.topk(run[0].steps[4].logits, 10).indices
-    assert data["data"][1]["y"] == pytest.approx(run[0].steps[4].distribution(temperature=1.7)[ids].tolist())
+    from helpers import shown_ids
+
+    ids = shown_ids(run[0].steps[4], 10, **ex.settings)
+    assert data["data"][1]["y"] == pytest.approx(run[0].steps[4].distribution(**ex.settings)[ids].tolist())
     # the widget's own plotly FigureWidget (not a go.Figure subclass) saves the same
     alone = json.loads(gx.save(ex.fig, tmp_path / "explore_fig.json").read_text())
     assert alone["data"][1]["y"] == data["data"][1]["y"]

@@ -341,8 +341,11 @@ def test_15_broken_browser_output_is_not_written(tmp_path, run, monkeypatch):
     monkeypatch.setattr(export, "_static", lambda *a, **k: _png(10, 10))
     with pytest.raises(export.ExportError, match="broken PNG"):
         gx.save(fig, tmp_path / "a.png", width=640, height=400)  # the wrong size
-    gx.save(fig, tmp_path / "a.png", width=10, height=10)
+    gx.save(fig, tmp_path / "a.png", width=10, height=10, scale=1)
     assert (tmp_path / "a.png").exists()
+    monkeypatch.setattr(export, "_static", lambda *a, **k: _png(20, 20))  # a PNG's default scale is 2
+    gx.save(fig, tmp_path / "b.png", width=10, height=10)
+    assert (tmp_path / "b.png").exists()
 
 
 def _png(w, h) -> bytes:
