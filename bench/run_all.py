@@ -54,7 +54,8 @@ def measure(smoke: bool, workdir: Path) -> dict:
     step = lm.generate("Hi! My name is", length=2, seed=0, progress=False)[0].steps[1]
     results["slider"] = ui.slider(step, 10 if smoke else 300)
     results["export"] = ui.export_pngs(step, 2 if smoke else 10)
-    results["memory"] = ui.memory(lm, 2 if smoke else 8, 4 if smoke else 256)
+    results["memory"] = ui.memory(lm, 2 if smoke else 8, 4 if smoke else 256,
+                                  ("float32",) if smoke else ("float32", "float16", "none"))
     results["startup"] = ui.startup("tiny" if (REPO / "data/models/tiny/config.json").exists() else lm.source,
                                     1 if smoke else 5)
     if torch.cuda.is_available():

@@ -13,7 +13,8 @@ def _text(lm, n_tokens: int, seed: int) -> str:
     """A text of exactly n_tokens tokens (a sample of the model itself, re-encoded)."""
     ids = []
     while len(ids) < n_tokens + 20:  # samples of at most the context, joined
-        run = lm.generate(None, length=lm.n_ctx, seed=seed + len(ids), progress=False, keep_logits="none")
+        run = lm.generate(None, length=min(lm.n_ctx, n_tokens + 20), seed=seed + len(ids), progress=False,
+                          keep_logits="none")
         ids += lm.encode(run.texts[0])
     ids = ids[:n_tokens]
     text = lm.decode(ids)

@@ -32,7 +32,7 @@ def slider(step, reps: int) -> dict:
     return out
 
 
-def memory(lm, samples: int, length: int) -> dict:
+def memory(lm, samples: int, length: int, modes=("float32", "float16", "none")) -> dict:
     """Figure 5: bytes per captured step in each mode; peak RSS of a run, measured in a child."""
     run = lm.generate("Hi", length=2, seed=0, progress=False)
     v = run[0].steps[0].logits.numel()
@@ -50,7 +50,7 @@ def memory(lm, samples: int, length: int) -> dict:
         "progress=False, keep_logits=sys.argv[2])\n"
         "print(before, status('VmHWM:'))\n")
     peaks = {}
-    for mode in ("float32", "float16", "none"):
+    for mode in modes:
         out = subprocess.run([sys.executable, "-c", code, lm.source, mode], capture_output=True, text=True,
                              check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
         before, after = map(int, out.stdout.split())
