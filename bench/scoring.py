@@ -63,7 +63,7 @@ def batched_vs_one_by_one(lm, reps: int, n_texts: int = 8, n_tokens: int = 256) 
 
 def forwards_only(lm, texts: list[str], batch_size: int):
     """The transformer passes a score of `texts` runs (no LM head, no per-token work)."""
-    from gpt2explore.generation import left_pad
+    from gpt2explore.model.generation import left_pad
 
     plan = [w for i, t in enumerate(texts) for w in windows_of(lm, t, i)]
 

@@ -84,7 +84,7 @@ def bare_forward(lm, prompts, new_tokens):
     """The least any sampler can add: transformers' own forward with a cache, fed its argmax,
     nothing captured, no sampling. Its time bounds how much faster than `model.generate` any
     loop around the same forward can be."""
-    from gpt2explore.generation import forward, left_pad
+    from gpt2explore.model.generation import forward, left_pad
 
     def run():
         with torch.inference_mode():

@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-
-
 from .common import REPO, summary, timed
 
 SETTINGS = [dict(temperature=0.7), dict(top_k=40), dict(top_p=0.9), dict(temperature=1.3, top_k=50, top_p=0.95),
@@ -83,7 +81,7 @@ def export_pngs(step, count: int) -> dict:
     from pathlib import Path
 
     import gpt2explore as gx
-    from gpt2explore.export import find_browser
+    from gpt2explore.files.export import find_browser
 
     if find_browser() is None:
         return {"skipped": "no Chrome/Chromium on this machine"}

@@ -5,73 +5,79 @@
     run = lm.generate("Hi! My name is", nsamples=2, length=20, seed=1)
     run.samples[0].steps[0].distribution(temperature=0.5)
 
+The package is a house of floors, each importing only from the floors below it:
+
+    core      settings and the sampler registry, the stages, the draw, Run/Sample/Step, tokens, formats
+    model     loading, generation, sessions, scoring, the logit lens, verification
+    views     what each figure shows, as plain data
+    files     run bundles, exports with provenance, tables
+    figures   plotly figures of the views
+    widgets   the notebook widgets
+    cli       the command line
+    teaching  helpers only the notebooks use
+
 Importing the package is cheap: torch, transformers, plotly and ipywidgets load only when a
 name that needs them is first used (so the command line can answer Ctrl-C from its first
-instant, and `gpt2explore --help` is quick).
+instant, and `gpt2explore --help` is quick). This file is the front door: it names where each
+public name lives, and which floor owns each convenience on the data (`run.save`, ...).
 """
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
-__version__ = "0.1.0"
+from .core import extensions as _extensions
+from .core.version import __version__
 
-# public name -> the module that defines it
-_NAMES = {
-    "capture": "capture",
-    "generate": "generation",
-    "LM": "lm",
-    "ModelUnavailableError": "loading", "data_path": "loading", "load": "loading",
-    "Settings": "sampling", "filter_logits": "sampling", "pick": "sampling", "probabilities": "sampling",
-    "uniforms": "sampling",
-    "Session": "session",
-    "Run": "trace", "Sample": "trace", "Step": "trace",
-    "explore": "widgets", "stepper": "widgets", "compare": "widgets",
-    "next_token_bars": "plots", "temperature_sweep": "plots", "generation_overview": "plots",
-    "compare_next_token": "plots", "log_ratio_table": "plots",
-    "save": "export", "caption": "export", "load_run": "export",
-    "BundleError": "bundle",
-    "table": "formatting",
-    "sampling_stages": "pipeline", "pipeline_figure": "pipeline",
-    "text_view": "textview", "rank_histogram": "textview", "inspect": "inspector",
-    "lens_heatmap": "lensplots", "lens_grid": "lensplots", "capture_layers": "lens",
-    "draw_figure": "drawplot",
+# every public name: name -> the module that defines it (gx.NAME)
+PUBLIC = {
+    "Settings": "core.settings", "register_sampler": "core.registry", "samplers": "core.registry",
+    "filter_logits": "core.sampling", "pick": "core.sampling", "probabilities": "core.sampling",
+    "uniforms": "core.sampling",
+    "Run": "core.trace", "Sample": "core.trace", "Step": "core.trace", "table": "core.formatting",
+    "LM": "model.lm", "ModelUnavailableError": "model.loading", "data_path": "model.loading", "load": "model.loading",
+    "generate": "model.generation", "Session": "model.session", "capture": "model.capture",
+    "capture_layers": "model.lens",
+    "BundleError": "files.manifest", "load_run": "files.export", "save": "files.export", "caption": "files.export",
+    "next_token_bars": "figures.bars", "temperature_sweep": "figures.plots", "generation_overview": "figures.plots",
+    "compare_next_token": "figures.plots", "log_ratio_table": "figures.plots", "draw_figure": "figures.drawplot",
+    "sampling_stages": "views.stages", "pipeline_figure": "figures.pipeline", "text_view": "figures.textview",
+    "rank_histogram": "figures.textview", "lens_heatmap": "figures.lensplots", "lens_grid": "figures.lensplots",
+    "explore": "widgets.explorer", "stepper": "widgets.explorer", "compare": "widgets.comparer",
+    "inspect": "widgets.inspector",
 }
-_SUBMODULES = {"bars", "bundle", "capture", "cli", "comparer", "controls", "drawplot", "export", "formatting", "generation", "inspector", "lens", "lensplots", "lm", "loading", "pipeline", "plots",
-               "provenance", "sampling", "scoring", "session", "stages", "style", "teaching", "textview", "tokens", "trace", "verify", "widgets"}
+# modules people reach as gx.NAME (gx.teaching.softmax_table, gx.plots.divergences, ...)
+MODULES = {
+    "core": "core", "model": "model", "views": "views", "files": "files", "figures": "figures", "widgets": "widgets",
+    "cli": "cli", "teaching": "teaching", "training": "training",
+    "sampling": "core.sampling", "stages": "core.stages", "formatting": "core.formatting", "tokens": "core.tokens",
+    "registry": "core.registry", "trace": "core.trace",
+    "loading": "model.loading", "generation": "model.generation", "session": "model.session",
+    "batching": "model.batching", "scoring": "model.scoring", "lens": "model.lens",
+    "bundle": "files.bundle", "export": "files.export", "manifest": "files.manifest",
+    "plots": "figures.plots", "bars": "figures.bars", "style": "figures.style", "drawplot": "figures.drawplot",
+    "textview": "figures.textview", "gallery_cases": "teaching.gallery_cases",
+}
+# the conveniences on the data, and the floor that owns each (see gpt2explore.core.extensions)
+_extensions.PROVIDERS.update({
+    ("Run", "save"): "gpt2explore.files.bundle", ("Run", "save_table"): "gpt2explore.files.runtable",
+    ("Run", "summary"): "gpt2explore.model.scoring", ("Run", "verify"): "gpt2explore.model.verify",
+    ("Step", "layer_logits"): "gpt2explore.model.lens", ("Step", "at_layer"): "gpt2explore.model.lens",
+    ("Step", "lens"): "gpt2explore.model.lens", ("Session", "stepper"): "gpt2explore.widgets.explorer",
+})
 
 
 def __getattr__(name):
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    if name in PUBLIC:
+        value = getattr(importlib.import_module(f".{PUBLIC[name]}", __name__), name)
         globals()[name] = value  # later look-ups skip this function
         return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in MODULES:
+        return importlib.import_module(f".{MODULES[name]}", __name__)
     raise AttributeError(f"module 'gpt2explore' has no attribute {name!r}")
 
 
-class _Package(types.ModuleType):
-    """Keeps `gx.capture` the function: importing the submodule of the same name would
-    otherwise rebind the package attribute to the module."""
-
-    def __setattr__(self, name, value):
-        if name == "capture" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 def __dir__():
-    return sorted(set(globals()) | set(_NAMES) | _SUBMODULES)
+    return sorted(set(globals()) | set(PUBLIC) | set(MODULES))
 
 
-__all__ = ["LM", "data_path", "teaching", "ModelUnavailableError", "Run", "Sample", "Session", "Settings", "Step",
-           "capture", "filter_logits", "generate", "load", "pick", "probabilities", "uniforms", "__version__",
-           "explore", "stepper", "compare", "next_token_bars", "temperature_sweep", "generation_overview",
-           "compare_next_token", "log_ratio_table", "save", "caption", "load_run", "BundleError", "table",
-           "sampling_stages", "pipeline_figure", "text_view", "rank_histogram", "inspect",
-           "lens_heatmap", "lens_grid", "capture_layers", "draw_figure"]
+__all__ = ["__version__", *PUBLIC]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from lab import browser_page, lab_server, open_and_run_all, plot_y, require_chromium, write_notebook
 
 import gpt2explore as gx
-from lab import browser_page, lab_server, open_and_run_all, plot_y, require_chromium, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).parent / "artifacts"

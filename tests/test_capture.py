@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import gpt2explore as gx
-from gpt2explore.capture import lm_head
+from gpt2explore.model.capture import lm_head
 
 
 def _hooks(model):

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-
 EXE = shutil.which("gpt2explore", path=os.path.dirname(sys.executable)) or "gpt2explore"
 HEADER = "=" * 40 + " SAMPLE {} " + "=" * 40
 

@@ -9,10 +9,10 @@ import sys
 import pandas as pd
 import pytest
 import torch
+from lab import require_chromium
 
 import gpt2explore as gx
 from gpt2explore import bundle, export
-from lab import require_chromium
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 import gpt2explore as gx
 from gpt2explore import formatting as fmt
 from gpt2explore import plots, sampling, teaching
-from gpt2explore.trace import show_token
+from gpt2explore.core.trace import show_token
 
 
 # ---- 4: one formatting rule ---------------------------------------------------------------
@@ -37,7 +37,7 @@ def test_titles_and_readouts_use_the_rule(lm):
     assert "entropy 0.00 nats" in title and "-0" not in title
     assert float(sampling.entropy(step.distribution(temperature=0))) == 0.0
     assert math.copysign(1, float(sampling.entropy(step.distribution(temperature=0)))) == 1.0
-    from gpt2explore.controls import readout_html
+    from gpt2explore.widgets.controls import readout_html
 
     data = plots.bars_data(step, temperature=0)
     html = readout_html(data)
@@ -104,7 +104,7 @@ def test_html_export_has_the_figure_title(tmp_path, lm):
 
 
 def test_pdf_title_by_incremental_update():
-    from gpt2explore.export import pdf_with_title
+    from gpt2explore.files.export import pdf_with_title
 
     pdf = (b"%PDF-1.4\n1 0 obj\n<</Title (Kaleido-fier)>>\nendobj\n2 0 obj\n<</Type /Catalog>>\nendobj\n"
            b"xref\n0 3\n0000000000 65535 f \n0000000009 00000 n \n0000000051 00000 n \n"
@@ -220,7 +220,7 @@ def test_gallery_cases_render_every_builder(lm):
 
 
 def test_partial_character_tokens_show_their_bytes(lm):
-    from gpt2explore.style import token_label
+    from gpt2explore.figures.style import token_label
 
     step = lm.generate("Hello", length=2, seed=1)[0].steps[0]
     assert lm.decode([447]) == "\ufffd"  # GPT-2's token 447 is the first two bytes of a 3-byte character

@@ -221,8 +221,7 @@ def test_length_error_names_both_numbers(lm):
 
 @pytest.mark.parametrize("kw", [dict(top_k=10, temperature=0.5), dict(top_p=0.8, temperature=2.0)])
 def test_step_distribution_equals_transformers_warpers(lm, kw):
-    from transformers.generation.logits_process import (
-        TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+    from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
     step = lm.generate("Hi! My name is", length=2, seed=0)[0].steps[1]
     scores = step.logits[None].clone()

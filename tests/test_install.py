@@ -68,7 +68,7 @@ def test_an_unavailable_model_is_one_short_traceback(tmp_path):
                          capture_output=True, text=True, timeout=120)
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 1
-    assert lines[-1].startswith("gpt2explore.loading.ModelUnavailableError: model 'gpt2' is not available here")
+    assert lines[-1].startswith("gpt2explore.model.loading.ModelUnavailableError: model 'gpt2' is not available here")
     assert "load('tiny')" in lines[-1] and "OSError" in lines[-1]  # the original reason, in one line
     frames = [line for line in lines if line.strip().startswith("File ")]
     assert len(frames) <= 3 and not any("huggingface_hub" in f or "transformers" in f for f in frames), lines

@@ -1,17 +1,16 @@
 """The notebooks: stored clean, parameterised, and executed top to bottom on the tiny model."""
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
-import json
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from lab import TOKEN, free_port
+from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_temperature_and_top_k.ipynb", "03_step_through.ipynb",

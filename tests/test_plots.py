@@ -66,7 +66,7 @@ def test_log_scale_shows_flat_distributions(lm):
 
 
 def test_token_labels_make_whitespace_visible(lm):
-    from gpt2explore.trace import show_token
+    from gpt2explore.core.trace import show_token
 
     assert show_token(" John") == "␣John" and show_token("\n") == "↵" and show_token("") == "∅"
     assert show_token("日本") == "日本"

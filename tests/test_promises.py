@@ -10,10 +10,10 @@ import time
 
 import pytest
 import torch
+from helpers import make_random_gpt2
 
 import gpt2explore as gx
 from gpt2explore import bundle, export, sampling
-from helpers import make_random_gpt2
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +297,7 @@ def test_13_compare_takes_one_string_as_one_prompt(lm):
 
 
 def test_14_the_stepper_view_matches_the_session_at_the_context_limit(lm):
-    from gpt2explore.widgets import text_html
+    from gpt2explore.widgets.explorer import text_html
 
     st = gx.stepper(lm, "Hello there", seed=1)
     room = st.session.room

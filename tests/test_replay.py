@@ -3,7 +3,6 @@ sample depends on its batch. One test (or more) per numbered item of the issue."
 import gc
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import weakref
@@ -15,7 +14,7 @@ import torch
 
 import gpt2explore as gx
 from gpt2explore import sampling
-from gpt2explore.bundle import BundleError
+from gpt2explore.files.bundle import BundleError
 
 LEGACY = Path(__file__).parent / "data" / "bundles"
 LEGACY_BUNDLES = sorted(p for p in LEGACY.glob("v*/*") if p.is_dir())
@@ -284,7 +283,7 @@ def test_9_verify_replays_the_window_plan_of_a_long_scored_text(lm):
 
 def test_10_float16_scores_come_from_the_kept_values(tmp_path, lm):
     run = lm.score("Hello there my friend, how are you today? The river ran past.", keep_logits="float16")
-    from gpt2explore.trace import rank_of
+    from gpt2explore.core.trace import rank_of
 
     for s in run[0].steps:
         assert s.rank == rank_of(s.logits.float(), s.token)
@@ -368,7 +367,7 @@ def test_15_going_back_is_interrupt_safe(lm, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         s.back(3)
     monkeypatch.setattr(type(layers[0]), "crop", original)
-    from gpt2explore.session import cache_lengths
+    from gpt2explore.model.session import cache_lengths
 
     assert cache_lengths(s._cache) == {len(s.tokens)}  # every layer agrees with the steps
     assert len(s.steps) == 3

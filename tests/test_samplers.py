@@ -92,13 +92,17 @@ def test_bad_values_name_themselves(kw, words):
 
 
 def test_stage_list_reads_the_settings_in_transformers_order():
+    from gpt2explore.core import registry
+
     s = gx.Settings(temperature=0.7, top_k=40, top_p=0.9, **NEW)
-    assert [st.name for st in stages.active_stages(s)] == list(stages.HF_ORDER)
-    assert stages.active_stages(gx.Settings()) == []
-    custom = stages.active_stages(gx.Settings(temperature=0.7, min_p=0.1), stage_order=["min_p", "temperature"])
+    hf_order = ["repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "typical_p",
+                "epsilon_cutoff", "eta_cutoff"]
+    assert [st.name for st in registry.active_stages(s)] == hf_order
+    assert registry.active_stages(gx.Settings()) == []
+    custom = registry.active_stages(gx.Settings(temperature=0.7, min_p=0.1), stage_order=["min_p", "temperature"])
     assert [st.name for st in custom] == ["min_p", "temperature"]
     with pytest.raises(ValueError, match="stage_order"):
-        stages.active_stages(s, stage_order=["nope"])
+        registry.active_stages(s, stage_order=["nope"])
 
 
 def test_generation_and_sessions_apply_the_penalty_to_each_samples_own_tokens(lm):
@@ -279,7 +283,7 @@ def test_pipeline_figure_has_a_panel_per_stage_with_the_same_tokens(lm):
     assert fig.layout.title.text.split("<br>")[0] == f"Stage by stage at step {step.index}"
     assert all(len(a.text) <= 40 for a in fig.layout.annotations)  # panel titles fit their column
     # the first row's slanted labels end above the second row's panel titles
-    from gpt2explore.style import bottom_margin
+    from gpt2explore.figures.style import bottom_margin
 
     plot_h = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
     gap_px = (fig.layout.yaxis.domain[0] - fig.layout.yaxis4.domain[1]) * plot_h
@@ -292,7 +296,7 @@ def test_stage_order_is_another_pipeline_on_the_same_logits(lm):
     a = step.distribution(**hot)
     b = step.distribution(**hot, stage_order=["min_p", "temperature"])
     assert int((b > 0).sum()) <= int((a > 0).sum())
-    manual = sampling.apply_temperature(stages.min_p(step.logits.double(), None, 0.3), 2.0).softmax(-1)
+    manual = sampling.apply_temperature(stages.min_p(step.logits.double(), 0.3), 2.0).softmax(-1)
     assert torch.equal(b, manual)
 
 

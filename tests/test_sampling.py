@@ -105,7 +105,11 @@ SETTINGS = [
 @pytest.mark.parametrize("kw", SETTINGS)
 def test_hf_semantics_equal_transformers_warpers(kw):
     from transformers.generation.logits_process import (
-        LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper)
+        LogitsProcessorList,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
 
     torch.manual_seed(0)
     logits = torch.randn(3, 50257) * 3

@@ -147,13 +147,13 @@ def test_text_view_colours(lm):
     sample = run[0]
     fig = gx.text_view(sample)
     fills = [s.fillcolor for s in fig.layout.shapes]
-    from gpt2explore.textview import GLTR
+    from gpt2explore.figures.textview import GLTR
 
     assert fills == [GLTR[scoring.rank_bucket(s.rank)] for s in sample.steps]
     assert [t.name.split(" (")[0] for t in fig.data if t.showlegend] == ["top 10", "top 100", "top 1000",
                                                                           "beyond 1000"]
     allowed = gx.text_view(sample, color="allowed", top_k=10)
-    from gpt2explore.textview import IMPOSSIBLE
+    from gpt2explore.figures.textview import IMPOSSIBLE
 
     bad = [s.fillcolor == IMPOSSIBLE for s in allowed.layout.shapes]
     assert bad == [s.rank >= 10 for s in sample.steps]
@@ -181,7 +181,7 @@ def test_inspect_recolours_without_the_model(lm, monkeypatch):
 
     monkeypatch.setattr(lm.model, "forward", no_model)
     ins.controls["top_k"].value = 10
-    from gpt2explore.textview import IMPOSSIBLE
+    from gpt2explore.figures.textview import IMPOSSIBLE
 
     bad = sum(1 for s in ins.view.layout.shapes if s.fillcolor == IMPOSSIBLE)
     assert bad == sum(1 for s in ins.sample.steps if s.rank >= 10)

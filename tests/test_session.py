@@ -3,7 +3,6 @@ import pytest
 import torch
 
 
-
 def test_session_steps_match_generate(lm):
     session = lm.session("Hi! My name is", seed=3, top_k=20)
     session.step(6)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gpt2explore as gx
-from gpt2explore import bars, formatting as fmt, sampling
+from gpt2explore import formatting as fmt
 
 
 @pytest.fixture(scope="module")
@@ -213,14 +213,14 @@ def test_5_ranks_shown_to_people_start_at_1(lm, run):
 
 
 def plain_divergence_reading_once() -> bool:
-    from gpt2explore.plots import divergence_reading
+    from gpt2explore.figures.plots import divergence_reading
 
     reading = divergence_reading({"js": 0.2, "kl_pq": math.inf, "kl_qp": 1.0})
     return "KL ∞" not in reading
 
 
 def test_5_partial_characters_and_a_half_character_at_the_end(lm):
-    from gpt2explore.tokens import incomplete_tail, whole_text
+    from gpt2explore.core.tokens import incomplete_tail, whole_text
 
     ids = lm.encode("Hi 🦜")
     assert lm.decode(ids[:-1]).endswith("\ufffd") and whole_text(lm.tokenizer, ids[:-1]) == "Hi "

@@ -1,6 +1,5 @@
 """Widgets driven without a browser: every control changes the figure to what Step gives."""
 import pytest
-import torch
 
 import gpt2explore as gx
 from gpt2explore import plots, sampling

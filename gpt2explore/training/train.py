@@ -17,6 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from ..model.loading import load
+from . import corpus
+from .tokenizer_files import write_tokenizer
+
 EOS = 50256
 HELDOUT_EVERY = 40  # one document in 40 goes to the held-out split
 SLICE_TOKENS = 16384  # held-out tokens shipped with the model for the loss check
@@ -95,8 +99,6 @@ def train(args) -> dict:
     import torch
     from transformers import GPT2TokenizerFast
 
-    from . import corpus
-    from .tokenizer_files import write_tokenizer
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -208,9 +210,6 @@ def train(args) -> dict:
 
 def write_model_card(out: Path, facts: dict) -> None:
     """README.md of the model folder: what it is, how it was made, how good it is, samples."""
-    from ..loading import load
-    from . import corpus
-
     lm = load(str(out), device="cpu")
     top = lm.generate("Hi! My name is", length=1, seed=0, progress=False)[0].steps[0].top(10)
     n = min(40, lm.n_ctx // 2)

@@ -1,0 +1,232 @@
+"""Next-token bars: a step's top tokens, the model's distribution beside the one a token is
+drawn from under the settings shown, the token the step's own uniform draws there, the tokens
+the settings cut and the cut-off, each with its own legend entry. `update_bars` redraws the
+same figure (or FigureWidget) in place.
+
+What is marked is always true of the settings shown (the one promise, on screen): the orange
+bar is the token the step's uniform u draws under them. At the run's own settings that is the
+token the run drew ("drawn"); under other settings the title says "u=0.146 draws ' not' under
+these settings", and the token the run drew, if another, gets its own marker ("drawn in the
+run"). A step not drawn yet (a session's next step) says "next u draws"; a forced token or a
+scored text's own token is marked as such, never as drawn.
+
+Traces, in this order (widgets and tests rely on it):
+    0  model (softmax of raw logits)          bars
+    1  after settings (what is sampled)       bars, every shown token (0 where cut)
+    2  the marked token                       one bar over trace 1: what u draws here (or forced)
+    3  cut by the settings                    grey crosses at the foot of each cut token
+    4  cut-off                                the dashed line between kept and cut tokens
+    5  drawn in the run                       a marker over the run's own token, where it differs
+"""
+from __future__ import annotations
+
+import math
+
+from ..core import formatting as fmt
+from ..files import provenance
+from ..views.bars import bars_data, marked_token  # noqa: F401  (the view this figure draws)
+from .style import (
+    CHOSEN_COLOR,
+    CUT_COLOR,
+    FIGURE_MAX_PX,
+    KEPT_COLOR,
+    LOG_TICKS,
+    RAW_COLOR,
+    bottom_margin,
+    settings_text,
+    template,
+    title,
+    token_label,
+)
+
+AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
+MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
+MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area with JupyterLab's file browser open is about 953
+PLOT_PX = 270  # the plotting area's height; the figure grows with its title, legend and labels
+HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
+         "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
+
+
+MARK_NAMES = {"drawn": "drawn token", "u": "u draws (these settings)", "next": "next u draws",
+              "forced": "forced token", "text": "the text's token"}
+
+
+def token_role(step) -> str:
+    """The legend's name for the step's own token: drawn, forced (a session), or the text's."""
+    if not step.forced:
+        return MARK_NAMES["drawn"]
+    run = getattr(step.sample, "run", None) if step.sample is not None else None
+    return MARK_NAMES["text"] if run is not None and run.meta.get("scored") else MARK_NAMES["forced"]
+
+
+def mark_text(step, data, short: bool = False) -> str:
+    """What the marked token is, in words true of the settings shown: 'drawn ' a' (p=0.31)',
+    'u=0.146 draws ' not' (p=0.12) under these settings · the run drew ' a' (T=1, no top-k…)',
+    'next u=0.41 draws …', 'forced ' John' (p=0)', 'the text has ' John' (p=0.02)'."""
+    kind, marked = data["marked_kind"], data["marked"]
+    if marked is None:
+        return ""
+    label = repr(token_label(step, marked))
+    p = f"p={fmt.prob(data['marked_prob'])}"
+    if kind == "drawn":
+        return f"drawn {label} ({p})"
+    if kind == "next":
+        return f"next u={fmt.number(data['u'], 3)} draws {label} ({p})"
+    if kind == "forced":
+        return f"forced {label} ({p})"
+    if kind == "text":
+        return f"the text has {label} ({p})"
+    text = f"u={fmt.number(data['u'], 3)} draws {label} ({p})" + ("" if short else " under these settings")
+    if data["run_token"] is None and marked == data["token"]:
+        text += ", as in the run"
+    if data["run_token"] is not None:
+        run = repr(token_label(step, data["run_token"]))
+        text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
+    return text
+
+
+def bars_title(step, data, compact: bool = False, heading: str | None = None) -> str:
+    """Title: the step and settings, then tokens kept, entropy and the marked token (one rule
+    for the numbers). `compact`: two short lines, for narrow columns. `heading`: another first
+    line (plain text) in place of the step and settings."""
+    return _title(step, data, compact, heading)[0]
+
+
+def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
+    """(title text, the top margin in pixels it needs)."""
+    mark = mark_text(step, data, short=compact)
+    approx = "" if data["exact"] else " · approximate (top-N bundle)"
+    if getattr(step, "layer", None) is not None:
+        approx += f" · logit lens at layer {step.layer}"
+    if compact:  # two short lines, for a column about 450 px wide
+        return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
+                f"<span style='font-size:13px'>{mark}</span>"), 70
+    head, top = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
+                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
+                       f"{' · ' + mark if mark else ''}{approx}"], width=100)
+    return head["text"], top
+
+
+def _customdata(data) -> list[list]:
+    return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank + 1, label] for i, lg, r, p, rank, label in
+            zip(data["ids"], data["logits"], data["raw"], data["probs"], data["ranks"], data["labels"])]
+
+
+def _cutoff_x(data) -> float | None:
+    """Where the cut-off line goes: between the last kept and the first cut bar, if shown."""
+    kept = data["kept"]
+    if all(kept) or not any(kept):
+        return None
+    return kept.index(False) - 0.5
+
+
+def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
+                    log: bool = False, compact: bool = False, **more):
+    """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
+    beside the distribution after the settings. Orange: the token the step's uniform draws
+    under the settings shown (at the run's own settings, the token it drew; a forced or a
+    scored text's token is marked as such); a triangle marks the token the run drew when
+    another. Each token the settings cut has a grey cross at its foot, and a dashed line marks
+    the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
+    distributions (T=100). None = the step's own settings."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(layout=dict(template=template()))
+    fig.add_bar(name="model's p (raw logits)", marker_color=RAW_COLOR, offsetgroup="model",
+                textposition="none", hovertemplate=HOVER)
+    fig.add_bar(name="p after the settings", marker=dict(color=KEPT_COLOR), offsetgroup="after",
+                textposition="none", hovertemplate=HOVER)
+    fig.add_bar(name=MARK_NAMES["drawn"], marker=dict(color=CHOSEN_COLOR), offsetgroup="after", textposition="none",
+                hovertemplate=HOVER)
+    fig.add_scatter(name="cut by the settings", mode="markers", cliponaxis=False,
+                    marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
+                    hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
+    fig.add_scatter(name="cut-off: kept | cut", mode="lines", line=dict(color="#666", dash="dash", width=1.5),
+                    hoverinfo="skip")
+    fig.add_scatter(name="drawn in the run", mode="markers", cliponaxis=False,
+                    marker=dict(symbol="triangle-down", size=13, color=CHOSEN_COLOR,
+                                line=dict(width=1, color="white")),
+                    hovertemplate="<b>%{text}</b>: drawn in the run, at its own settings<extra></extra>")
+    fig.update_layout(barmode="group", yaxis_title="probability", height=480,
+                      margin=dict(t=130 if not compact else 100),
+                      title=title("", height=480)[0],
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
+                                  bgcolor="rgba(255,255,255,0)", font=dict(size=12),
+                                  entrywidth=0.33, entrywidthmode="fraction"),
+                      xaxis=dict(tickmode="array", tickangle=-45))
+    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)
+    return fig
+
+
+def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
+                log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
+    """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
+    `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
+    if log is None:
+        log = fig.layout.yaxis.type == "log"
+    if compact is None:
+        compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
+    data = bars_data(step, temperature, top_k, top_p, semantics, n, reach_cut=not compact, **more)
+    x = list(range(len(data["ids"])))
+    custom = _customdata(data)
+    raw, after, marked, cut, line, run_mark = fig.data[:6]
+    raw.x, raw.y, raw.customdata = x, data["raw"], custom
+    raw.name = "model's p (raw logits)" if data["layer"] is None else f"layer {data['layer']}'s p (logit lens)"
+    after.x, after.y, after.customdata = x, data["probs"], custom
+    at = data["ids"].index(data["marked"]) if data["marked"] is not None else None
+    marked.x = [] if at is None else [at]
+    marked.y = [] if at is None else [data["probs"][at]]
+    marked.customdata = [] if at is None else [custom[at]]
+    marked.showlegend = at is not None
+    marked.name = MARK_NAMES[data["marked_kind"]]
+    cut_x = [i for i in x if not data["kept"][i]]
+    floor = _axis_floor(data) if log else 0.0
+    cut.x = [i + AFTER_OFFSET for i in cut_x]
+    cut.y = [floor] * len(cut_x)
+    cut.text = [data["labels"][i] for i in cut_x]
+    cut.showlegend = bool(cut_x)
+    cx = _cutoff_x(data)
+    top = max(max(data["raw"], default=0), max(data["probs"], default=0))
+    line.x = [] if cx is None else [cx, cx]
+    line.y = [] if cx is None else [floor, top * (3 if log else 1.05)]
+    line.showlegend = cx is not None
+    ran = data["ids"].index(data["run_token"]) if data["run_token"] is not None else None
+    run_mark.x = [] if ran is None else [ran + AFTER_OFFSET]
+    peak = 0 if ran is None else max(data["raw"][ran], data["probs"][ran])
+    run_mark.y = [] if ran is None else [(peak * 1.6 if log else peak + 0.04 * max(top, 1e-12)) or floor]
+    run_mark.text = [] if ran is None else [data["labels"][ran]]
+    run_mark.showlegend = ran is not None
+    fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
+    many = len(x) > MANY_BARS and not compact  # up to the cut: narrower labels, upright, and a wider figure
+    fig.layout.xaxis.tickangle = -90 if many else -45
+    fig.layout.xaxis.tickfont = dict(size=11 if many else None)
+    fig.layout.margin.b = bottom_margin(data["labels"], 90 if many else 45)
+    if not compact:
+        fig.layout.width = min(MAX_WIDTH, 80 + 21 * len(x)) if many else None
+    fig.layout.xaxis.range = [-0.6, len(x) - 0.4]
+    if log:
+        lo = math.log10(floor)
+        fig.layout.yaxis.update(type="log", range=[lo, math.log10(max(top, 1e-12)) + 0.35],
+                                tickvals=[t for t in LOG_TICKS if t >= floor], tickformat="~g",
+                                title_text="probability (log scale)")
+    else:
+        fig.layout.yaxis.update(type="linear", range=[0, max(top, 1e-12) * 1.12], tickvals=None,
+                                tickformat=None, title_text="probability")
+    text, top_px = _title(step, data, compact, heading)
+    fig.layout.title.text = text
+    if not compact:  # room for every title line and the legend's rows (three entries a row)
+        entries = sum(1 for t in fig.data[:6] if t.showlegend is not False and (t.x is None or len(t.x)))
+        fig.layout.margin.t = top_px + 24 * math.ceil(entries / 3) + 12
+        fig.layout.height = PLOT_PX + fig.layout.margin.t + fig.layout.margin.b
+    fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
+    fig.layout.shapes = []
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars"),
+                       "compact": compact}
+    return data
+
+
+def _axis_floor(data) -> float:
+    """The bottom of a log axis: a decade below the smallest shown non-zero probability."""
+    positive = [p for p in data["raw"] + data["probs"] if p > 0]
+    low = min(positive) if positive else 1e-6
+    return 10 ** (math.floor(math.log10(low)) - 0.3)

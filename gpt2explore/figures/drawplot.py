@@ -1,0 +1,59 @@
+"""The one picture of how a token is drawn: the kept tokens in the order the draw walks them,
+their running total as a staircase, the step's uniform u as a line, and the token where the
+total first passes u (which is `step.resample(**settings)`, by the same rule)."""
+from __future__ import annotations
+
+from ..core import formatting as fmt
+from ..files import provenance
+from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
+from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, settings_text, template, title, token_label
+
+
+def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, **more):
+    """How the step's uniform u picks a token under these settings (None = the step's own): the
+    kept tokens from the likeliest down, each token's probability as a bar, the running total
+    as a staircase, u as a dashed line; the token where the total first passes u is orange (it
+    is what `step.resample(**settings)` returns). When that token lies deep in the tail, the
+    picture jumps from the 20 likeliest to the tokens around it."""
+    import plotly.graph_objects as go
+
+    d = draw_data(step, temperature, top_k, top_p, semantics, **more)
+    x = list(range(len(d["ranks"])))
+    at = d["ranks"].index(d["rank"])
+    fig = go.Figure(layout=dict(template=template()))
+    fig.add_bar(x=x, y=d["probs"], name="each token's p", marker_color=[
+        CHOSEN_COLOR if i == at else KEPT_COLOR for i in x], opacity=0.85,
+        customdata=[[r + 1, lab, fmt.prob(p), fmt.number(b, 4), fmt.number(a, 4)] for r, lab, p, b, a in
+                    zip(d["ranks"], d["labels"], d["probs"], d["before"], d["after"])],
+        hovertemplate="<b>#%{customdata[0]} %{customdata[1]}</b><br>p %{customdata[2]}<br>running total "
+                      "%{customdata[3]} → %{customdata[4]}<extra></extra>")
+    # the staircase: flat across each token at the total after it, rising at the token's left edge
+    sx, sy = [-0.5], [d["before"][0]]
+    for i in x:
+        sx += [i - 0.5, i + 0.5]
+        sy += [d["after"][i], d["after"][i]]
+    fig.add_scatter(x=sx, y=sy, mode="lines", name="running total", line=dict(color="#222", width=2, shape="hv"),
+                    hoverinfo="skip")
+    fig.add_scatter(x=[-0.5, len(x) - 0.5], y=[d["u"], d["u"]], mode="lines", name=f"u = {fmt.number(d['u'], 4)}",
+                    line=dict(color=CHOSEN_COLOR, dash="dash", width=1.5), hoverinfo="skip")
+    fig.add_scatter(x=[at - 0.5], y=[d["u"]], mode="markers", name="where the total passes u",
+                    marker=dict(color=CHOSEN_COLOR, size=11, symbol="circle", line=dict(color="white", width=1)),
+                    hoverinfo="skip")
+    labels = list(d["labels"])
+    if d["gap_after"] is not None:
+        labels = [f"⋯ {lab}" if i == d["gap_after"] + 1 else lab for i, lab in enumerate(labels)]
+    shown = repr(token_label(step, d["token"]))
+    main = f"How u draws at step {step.index} · {settings_text(d['settings'])}"
+    subs = [f"the running total first passes u={fmt.number(d['u'], 4)} at token #{d['rank'] + 1} of "
+            f"{fmt.count(d['kept'], 'kept token')}: {shown}"
+            + ("" if d["gap_after"] is None else f" (ranks 21–{d['ranks'][HEAD] } skipped)")]
+    head, top = title(main, subs, width=100, height=460)
+    fig.update_layout(title=head, height=460, margin=dict(t=top + 40, b=bottom_margin(labels, 45)),
+                      xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
+                                 range=[-0.7, len(x) - 0.3]),
+                      yaxis=dict(title="probability / running total", range=[0, 1.04], tickformat="~g"),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
+                                  bgcolor="rgba(255,255,255,0)", font=dict(size=12)),
+                      bargap=0.25)
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, d["settings"], "draw_figure")}
+    return fig

@@ -1,0 +1,228 @@
+"""Figure builders: steps and samples in, plotly figures out. Nothing here displays anything.
+
+Data functions (`bars_data`, `sweep_data`, `divergences`) are plain: the figures and the
+widgets are both drawn from them, so what the widgets show is what the tests check.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..core import formatting as fmt
+from ..core import sampling
+from ..files import provenance
+from ..views.compare import divergence_reading, divergences  # noqa: F401  (re-exported: gx.plots.divergences)
+from ..views.sweep import NUCLEUS_P, sweep_data  # noqa: F401
+from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
+from .style import (  # noqa: F401
+    CHOSEN_COLOR,
+    CUT_COLOR,
+    FIGURE_MAX_PX,
+    KEPT_COLOR,
+    RAW_COLOR,
+    bottom_margin,
+    nice_step,
+    settings_text,
+    template,
+    title,
+    token_label,
+)
+
+TEMPERATURE_TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+COUNT_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000]
+
+
+def _ticks_within(ticks, low, high):
+    inside = [t for t in ticks if low <= t <= high]
+    return inside or [low, high]
+
+
+def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=None, semantics=None, **more):
+    """Three panels over temperature (log axis, round ticks): the top tokens' probabilities,
+    the entropy, and how many tokens it takes to hold 90% of the probability (with the tokens
+    the settings keep, when they cut)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    d = sweep_data(step, temperatures, n, top_k, top_p, semantics, **more)
+    settings = step.settings_for(None, top_k, top_p, semantics, **more)
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
+                        subplot_titles=("top tokens' probability", "entropy (nats)",
+                                        f"tokens holding {NUCLEUS_P:.0%} of p"))
+    for j, label in enumerate(d["labels"]):
+        fig.add_trace(go.Scatter(x=d["temperatures"], y=[p[j] for p in d["probs"]], name=label,
+                                 mode="lines", legendgroup="tokens"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=d["temperatures"], y=d["entropy"], name="entropy", mode="lines",
+                             line=dict(color="#333"), showlegend=False), row=1, col=2)
+    fig.add_trace(go.Scatter(x=d["temperatures"], y=d["mass90"], name=f"tokens holding {NUCLEUS_P:.0%}",
+                             mode="lines", line=dict(color="#333"), showlegend=False), row=1, col=3)
+    cuts = settings.top_k > 0 or settings.top_p < 1 or bool(settings.changed().keys() - {"temperature", "semantics"})
+    if cuts:
+        fig.add_trace(go.Scatter(x=d["temperatures"], y=d["nucleus"], name="tokens kept by the settings",
+                                 mode="lines", line=dict(color="#d9541e", dash="dash"), showlegend=True),
+                      row=1, col=3)
+    t_lo, t_hi = min(d["temperatures"]), max(d["temperatures"])
+    fig.update_xaxes(type="log", title_text="temperature", tickvals=_ticks_within(TEMPERATURE_TICKS, t_lo, t_hi),
+                     tickformat="~g", minor=dict(showgrid=False, ticks=""))
+    counts = d["mass90"] + (d["nucleus"] if cuts else [])
+    c_hi = max(counts)
+    fig.update_yaxes(type="log", row=1, col=3, tickvals=_ticks_within(COUNT_TICKS, 1, c_hi * 1.5),
+                     tickformat="~s", range=[-0.05, math.log10(max(c_hi, 2)) + 0.1])
+    fig.update_yaxes(tickformat=".1f", row=1, col=2)
+    fig.update_yaxes(tickformat="~g", row=1, col=1, rangemode="tozero")
+    fig.update_layout(template=template(), height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
+                      title=f"Temperature at step {step.index} · {settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')}"
+                            "<br><sup>from the stored logits, no model call</sup>",
+                      legend=dict(orientation="v", x=1.02, y=1, xanchor="left", yanchor="top", font=dict(size=12)))
+    fig.layout.meta = {"gpt2explore": provenance.for_step(step, settings, "temperature_sweep")}
+    return fig
+
+
+def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
+    """The generated tokens as bars coloured by the probability of the chosen token, with the
+    entropy of each step's distribution as a line on a right axis (round ticks)."""
+    import plotly.graph_objects as go
+
+    labels, chosen, ent = [], [], []
+    for step in sample.steps:
+        probs = step.distribution(temperature, top_k, top_p, semantics, **more)
+        labels.append(token_label(step, step.token))
+        chosen.append(float(probs[step.token]))
+        ent.append(float(sampling.entropy(probs)))
+    x = list(range(len(labels)))
+    top = max(ent, default=1.0)
+    dstep = nice_step(top, 4)
+    e_hi = dstep * math.ceil(top / dstep) if top > 0 else 1.0
+    fig = go.Figure(layout=dict(template=template()))
+    fig.add_bar(x=x, y=chosen, name="p(chosen token)", text=labels, textposition="none", showlegend=False,
+                marker=dict(color=chosen, colorscale="Viridis", cmin=0, cmax=1,
+                            colorbar=dict(title=dict(text="p", side="top"), x=1.0, xanchor="left", xpad=70,
+                                          thickness=14, len=0.8, y=0.4, tickvals=[0, 0.25, 0.5, 0.75, 1])),
+                customdata=[fmt.prob(p) for p in chosen],
+                hovertemplate="step %{x}: <b>%{text}</b><br>p %{customdata}<extra></extra>")
+    fig.add_scatter(x=x, y=ent, name="entropy (nats)", yaxis="y2", mode="lines+markers",
+                    line=dict(color="#d9541e"), customdata=[fmt.number(e) for e in ent],
+                    hovertemplate="step %{x}: entropy %{customdata} nats<extra></extra>")
+    prompt = (sample.prompt or "<|endoftext|>")
+    short = prompt if len(prompt) <= 60 else prompt[:57] + "…"
+    fig.update_layout(title=f"Generated after {short!r}", height=440, margin=dict(t=110, r=150),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom",
+                                  bgcolor="rgba(255,255,255,0)"),
+                      xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-60),
+                      margin_b=bottom_margin(labels, 60),
+                      yaxis=dict(title="p(chosen token)", range=[0, 1.02], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1]),
+                      yaxis2=dict(title="entropy (nats)", overlaying="y", side="right", showgrid=False,
+                                  range=[0, e_hi * 1.02], dtick=dstep, tick0=0, tickformat="~g",
+                                  showline=True, linecolor="#444", ticks="outside"))
+    if sample.steps:
+        first = sample.steps[0]
+        fig.layout.meta = {"gpt2explore": provenance.for_step(
+            first, first.settings_for(temperature, top_k, top_p, semantics, **more), "generation_overview")}
+    return fig
+
+
+def _first_steps(items) -> list:
+    if hasattr(items, "distribution") or hasattr(items, "samples") or hasattr(items, "steps"):
+        items = [items]
+    if not isinstance(items, (list, tuple)) or not items:
+        raise ValueError(f"items must be a non-empty list of steps, samples or runs, got {items!r:.80}")
+    steps = []
+    for item in items:
+        if hasattr(item, "distribution"):
+            steps.append(item)
+        elif hasattr(item, "samples"):
+            steps.append(item.samples[0].steps[0])
+        else:
+            steps.append(item.steps[0])
+    return steps
+
+
+def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=None, semantics=None,
+                       n: int = 12, **more):
+    """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
+    stated. `items`: steps, samples (their first step) or runs (their first sample's first
+    step). None settings = each step's own; the title names them for each item when they differ."""
+    import plotly.graph_objects as go
+
+    steps = _first_steps(items)
+    labels = labels or [repr(s.sample.prompt) if s.sample is not None else f"#{i}" for i, s in enumerate(steps)]
+    dists = [s.distribution(temperature, top_k, top_p, semantics, **more) for s in steps]
+    union = []
+    for d in dists:
+        for i in torch.topk(d, min(n, d.numel())).indices.tolist():
+            if i not in union:
+                union.append(i)
+    union.sort(key=lambda i: -max(float(d[i]) for d in dists))
+    union = union[: max(n, 1) * 2]
+    ticks = [token_label(steps[0], i) for i in union]
+    fig = go.Figure(layout=dict(template=template()))
+    for label, d in zip(labels, dists):
+        fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
+                    textposition="none", hovertemplate="<b>%{text}</b><br>p %{y:.4f}<extra>" + label + "</extra>")
+    facts = []
+    for j in range(1, len(dists)):
+        dv = divergences(dists[0], dists[j])
+        facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, KL {fmt.number(dv['kl_pq'])} "
+                     f"— {divergence_reading(dv)}")
+    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in steps]
+    settings = chosen[0]
+    if all(c == settings for c in chosen):
+        main = f"Next token: {' vs '.join(labels)} · {settings_text(settings)}"
+    else:
+        main = f"Next token: {' vs '.join(labels)}"
+        facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
+    _, top = title(main, facts)
+    head, _ = title(main, facts, height=440 + top)
+    fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
+                      margin=dict(t=top + 45, b=bottom_margin(ticks)),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
+                                  bgcolor="rgba(255,255,255,0)"),
+                      xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
+                                 tickangle=-45))
+    fig.layout.meta = {"divergences": [divergences(dists[0], d) for d in dists[1:]],
+                       "gpt2explore": [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)]}
+    return fig
+
+
+def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
+                    labels=None, pool: int = 50, **more):
+    """Tokens that prompt A makes likelier than prompt B, ranked by log(p_A / p_B) (a DataFrame).
+    Only plausible tokens count: those among the `pool` likeliest under either prompt, possible
+    under both (p > 0), so the list is not led by the far tail's tiny ratios. The probability
+    columns are named after the prompts (`labels`, default the prompts themselves)."""
+    import pandas as pd
+
+    pa = step_a.distribution(temperature, top_k, top_p, semantics, **more).double()
+    pb = step_b.distribution(temperature, top_k, top_p, semantics, **more).double()
+    plausible = torch.zeros_like(pa, dtype=torch.bool)
+    for d in (pa, pb):
+        plausible[torch.topk(d, min(pool, d.numel())).indices] = True
+    both = plausible & (pa > 0) & (pb > 0)
+    ratio = torch.where(both, pa.log() - pb.log(), torch.full_like(pa, -math.inf))
+    ids = [i for i in torch.topk(ratio, min(n, ratio.numel())).indices.tolist() if math.isfinite(float(ratio[i]))]
+    name_a, name_b = labels or [_prompt_name(step_a, "A"), _prompt_name(step_b, "B")]
+    if name_a == name_b:
+        name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
+    return pd.DataFrame({"token": [token_label(step_a, i) for i in ids], "id": ids,
+                         f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
+                         "log ratio": ratio[ids].tolist()})
+
+
+def _prompt_name(step, fallback: str) -> str:
+    prompt = getattr(step.sample, "prompt", None) if step.sample is not None else None
+    return repr(prompt) if prompt else fallback
+
+
+def annotate_token(fig, token_id: int, text: str):
+    """Point at one token's bars in a next-token bars figure with an arrow and a label."""
+    ids = [row[0] for row in fig.data[0].customdata]
+    if token_id not in ids:
+        return fig
+    x = ids.index(token_id)
+    y = max(fig.data[0].y[x], fig.data[1].y[x] or 0)
+    log = fig.layout.yaxis.type == "log"
+    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=90,
+                       ay=-20, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
+                       bgcolor="rgba(255,255,255,0.9)")
+    return fig

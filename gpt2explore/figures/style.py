@@ -1,0 +1,68 @@
+"""The look every figure shares: print-friendly template, colours, token labels, settings text."""
+from __future__ import annotations
+
+from ..core.settings import describe
+from ..core.tokens import show_token, token_label  # noqa: F401  (token_label's home is tokens.py)
+
+FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
+RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
+LOG_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1]
+FIGURE_MAX_PX = 940  # the widest figure: JupyterLab's output area with the file browser open is about 953 px
+
+
+def template():
+    """The print-friendly look every figure shares: white, readable, no clutter."""
+    import plotly.graph_objects as go
+
+    return go.layout.Template(layout=dict(
+        font=FONT, paper_bgcolor="white", plot_bgcolor="white", bargap=0.15,
+        margin=dict(l=80, r=20, t=80, b=100), hoverlabel=dict(font_size=13),
+        xaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#eee", automargin=True),
+        yaxis=dict(showline=True, linecolor="#444", ticks="outside", gridcolor="#e5e5e5", zeroline=False,
+                   automargin=True),
+        legend=dict(x=0.99, y=0.99, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
+    ))
+
+
+def settings_text(settings) -> str:
+    """'T=0.7, top-k=40, no top-p, min-p=0.1, hf rules' (gpt2explore.core.settings.describe)."""
+    return describe(settings)
+
+
+def nice_step(span: float, target: int = 5) -> float:
+    """A round tick step (1, 2 or 5 x 10^k) giving about `target` ticks over `span`."""
+    import math
+
+    if span <= 0:
+        return 1.0
+    raw = span / target
+    base = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * base >= raw:
+            return m * base
+    return 10 * base
+
+
+SUB_SIZE = 12  # px, the smaller lines under a title
+
+
+def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict, int]:
+    """A title with smaller lines under it (each wrapped at `width` characters), and the top
+    margin in pixels it needs (plus room for a legend row above the plot). Plotly places a
+    multi-line title by its first line, so that line is put 34 px below the top of a figure
+    `height` pixels high."""
+    import textwrap
+
+    heads = textwrap.wrap(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
+    lines = [w for s in subs if s for w in textwrap.wrap(s, width)]
+    text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
+    return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
+                yanchor="bottom"), 50 + 24 * (len(heads) - 1) + 20 * len(lines)
+
+
+def bottom_margin(labels, angle: float = 45) -> int:
+    """Pixels below the axis that tick labels slanted at `angle` degrees need (14 px font)."""
+    import math
+
+    longest = max((len(label) for label in labels), default=1)
+    return int(36 + 8.2 * longest * math.sin(math.radians(angle)))

@@ -1,0 +1,151 @@
+"""A text as coloured tokens (GLTR's rank view and more), and rank histograms across texts.
+
+`text_view(sample, color=...)` lays the tokens out as lines of monospaced text in a plotly
+figure: each token sits on a coloured box, hover gives its rank, both probabilities and the
+five likeliest alternatives, and a legend (or a colour bar) says what the colours mean. It
+works on scored text and on generated samples alike.
+"""
+from __future__ import annotations
+
+import math
+
+from ..core import formatting as fmt
+from ..core.tokens import show_text
+from ..core.trace import step_rank, step_raw_prob
+from ..files import provenance
+from ..model.scoring import RANK_BUCKETS, rank_bucket
+from .style import settings_text, template, title
+
+GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # top 10, top 100, top 1000, beyond (GLTR's four)
+IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"
+CHAR_PX, LINE_PX, LINE_CHARS = 8.4, 26, 88
+MAX_TOKENS = 800  # a longer text shows its first 800 tokens (the figure says so)
+
+
+def _alternatives(step, k: int = 5) -> str:
+    if step.logits is None:
+        return "(logits not kept)"
+    import torch
+
+    logits = step.logits.float()
+    probs = logits.softmax(-1)
+    ids = torch.topk(logits, k).indices.tolist()
+    return "<br>".join(f"{show_text(step.decode(i)).replace(chr(10), '↵')!s:.24} {fmt.prob(float(probs[i]))}"
+                       for i in ids)
+
+
+def _layout(pieces: list[str], start_col: int = 0):
+    """(line, column) of each piece when the text wraps at LINE_CHARS columns (newlines break)."""
+    places, line, col = [], 0, start_col
+    for text in pieces:
+        width = max(len(text), 1)
+        if col + width > LINE_CHARS and col > 0:
+            line, col = line + 1, 0
+        places.append((line, col, width))
+        col += width
+        if text.endswith("↵"):
+            line, col = line + 1, 0
+    return places, line + 1
+
+
+def text_view(sample, color: str = "rank", **settings):
+    """The sample's tokens coloured by `color`: "rank" (GLTR: top 10 green, top 100 yellow,
+    top 1000 red, beyond purple), "surprisal" (-log p, nats, a sequential scale) or "allowed"
+    (tokens the settings make impossible in red). Hover: rank, the model's probability, the
+    probability under the settings, and the five likeliest alternatives."""
+    import plotly.graph_objects as go
+
+    if color not in ("rank", "surprisal", "allowed"):
+        raise ValueError(f"color must be 'rank', 'surprisal' or 'allowed', got {color!r}")
+    steps = sample.steps[:MAX_TOKENS]
+    if not steps:
+        raise ValueError("this sample has no tokens to show")
+    prompt = show_text(sample.prompt) if sample.prompt else ""
+    pieces = [show_text(s.text).replace("\n", "↵") or "∅" for s in steps]
+    places, n_lines = _layout(pieces, start_col=len(prompt) + (1 if prompt else 0))
+    ranks = [step_rank(s) for s in steps]
+    raws = [step_raw_prob(s) for s in steps]
+    probs = [s.prob if not settings else float(s.distribution(**settings)[s.token]) for s in steps]
+    surprisal = [-math.log(p) if p > 0 else math.inf for p in raws]
+    height = max(220, n_lines * LINE_PX + 190)
+    fig = go.Figure(layout=dict(template=template()))
+    x = [(col + w / 2) * CHAR_PX for _, col, w in places]
+    y = [-line * LINE_PX for line, _, _ in places]
+    if color == "rank":
+        fills = [GLTR[rank_bucket(r)] for r in ranks]
+    elif color == "allowed":
+        fills = [IMPOSSIBLE if p == 0 else ALLOWED for p in probs]
+    else:
+        top = max((s for s in surprisal if math.isfinite(s)), default=1.0)
+        fills = None
+    hover = [f"<b>{piece}</b> (step {s.index})<br>rank {r + 1:,}<br>model p {fmt.prob(rp)} · surprisal "
+             f"{fmt.number(su, 2)} nats<br>after settings p {fmt.prob(p)}{' (impossible)' if p == 0 else ''}"
+             f"<br><i>likeliest:</i><br>{_alternatives(s)}"
+             for piece, s, r, rp, su, p in zip(pieces, steps, ranks, raws, surprisal, probs)]
+    marker = dict(symbol="square", size=1, opacity=0)
+    if fills is None:
+        marker = dict(symbol="square", size=1, opacity=0, color=[min(v, top) for v in surprisal], cmin=0, cmax=top,
+                      colorscale="YlOrRd", showscale=True, colorbar=dict(title="surprisal (nats)", thickness=14))
+        from plotly.colors import sample_colorscale
+
+        fills = sample_colorscale("YlOrRd", [min(v, top) / top if top else 0 for v in surprisal])
+    shapes = [dict(type="rect", x0=col * CHAR_PX + 0.5, x1=(col + w) * CHAR_PX - 0.5, y0=yy - LINE_PX / 2 + 2,
+                   y1=yy + LINE_PX / 2 - 2, fillcolor=f, line=dict(width=0), layer="below")
+              for (_, col, w), yy, f in zip(places, y, fills)]
+    fig.add_scatter(x=x, y=y, mode="text+markers", text=pieces, textfont=dict(family="DejaVu Sans Mono, monospace",
+                    size=13, color="#111"), hovertext=hover, hoverinfo="text", marker=marker, showlegend=False,
+                    name="tokens")
+    if prompt:
+        fig.add_scatter(x=[len(prompt) * CHAR_PX / 2], y=[0], mode="text", text=[prompt], showlegend=False,
+                        textfont=dict(family="DejaVu Sans Mono, monospace", size=13, color="#1f3b73"),
+                        hoverinfo="skip", name="prompt")
+    if color == "rank":
+        for (limit, label), c in zip(RANK_BUCKETS, GLTR):
+            share = sum(1 for r in ranks if rank_bucket(r) == RANK_BUCKETS.index((limit, label))) / len(ranks)
+            fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=c),
+                            name=f"{label} ({share:.0%})", showlegend=True)
+    elif color == "allowed":
+        n_bad = sum(1 for p in probs if p == 0)
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=IMPOSSIBLE),
+                        name=f"impossible under the settings ({fmt.count(n_bad, 'token')})")
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=ALLOWED),
+                        name="allowed")
+    chosen = sample.steps[0].settings_for(**settings)
+    what = {"rank": "rank under the model (GLTR's buckets)", "surprisal": "surprisal, -log p (nats)",
+            "allowed": f"whether {settings_text(chosen)} allow them"}[color]
+    more = [] if len(sample.steps) <= MAX_TOKENS else [f"the first {MAX_TOKENS} of {len(sample.steps):,} tokens"]
+    head, top_px = title(f"{len(steps)} tokens coloured by {what}" if color != "allowed" else f"{len(steps)} tokens: {what}", more, height=height)
+    right = 160 if color == "surprisal" else 30  # room for the colour bar; the text keeps 1 px a unit
+    span = LINE_CHARS * CHAR_PX + 8
+    fig.update_layout(title=head, height=height, width=int(span + 30 + right), shapes=shapes,
+                      margin=dict(t=top_px + 50, l=30, r=right, b=20, autoexpand=False), plot_bgcolor="white",
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"),
+                      xaxis=dict(visible=False, range=[-4, LINE_CHARS * CHAR_PX + 4], fixedrange=True),
+                      yaxis=dict(visible=False, range=[-(n_lines - 0.5) * LINE_PX, LINE_PX / 2], fixedrange=True))
+    fig.layout.meta = {"gpt2explore": provenance.for_step(steps[0], chosen, f"text_view ({color})")}
+    return fig
+
+
+def rank_histogram(items, labels=None):
+    """The share of tokens in each rank bucket (top 10, 100, 1000, beyond) for several texts
+    side by side. `items`: runs (every sample) or samples."""
+    import plotly.graph_objects as go
+
+    samples = []
+    for item in items:
+        samples.extend(item.samples if hasattr(item, "samples") else [item])
+    labels = labels or [repr((s.prompt or s.text)[:30]) for s in samples]
+    if len(labels) != len(samples):
+        raise ValueError(f"{len(labels)} labels for {len(samples)} samples; give one label per sample")
+    fig = go.Figure(layout=dict(template=template()))
+    names = [label for _, label in RANK_BUCKETS]
+    for sample, label in zip(samples, labels):
+        buckets = [rank_bucket(step_rank(s)) for s in sample.steps]
+        shares = [buckets.count(i) / max(len(buckets), 1) for i in range(len(RANK_BUCKETS))]
+        fig.add_bar(name=f"{label} ({fmt.count(len(buckets), 'token')})", x=names, y=shares,
+                    customdata=[fmt.prob(v) for v in shares], hovertemplate="%{x}: %{customdata}<extra></extra>")
+    head, top_px = title("Where each text's tokens rank under the model", ["share of tokens per rank bucket"])
+    fig.update_layout(barmode="group", title=head, height=440 + top_px, margin=dict(t=top_px + 60),
+                      yaxis=dict(title="share of tokens", tickformat=".0%", range=[0, 1]),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
+    return fig

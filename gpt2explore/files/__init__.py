@@ -1,0 +1,1 @@
+"""Files: run bundles, exports with provenance, tables (below: core, model, views)."""

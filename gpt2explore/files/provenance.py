@@ -1,0 +1,66 @@
+"""Where a figure or a table came from: model, weights, prompt, seed, settings, versions."""
+from __future__ import annotations
+
+import datetime
+import platform
+
+from ..core import registry
+from ..core.settings import Settings
+from ..core.version import __version__
+
+
+def versions() -> dict:
+    import torch
+    import transformers
+
+    found = {"gpt2explore": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+             "python": platform.python_version()}
+    try:
+        import plotly
+
+        found["plotly"] = plotly.__version__
+    except ImportError:  # pragma: no cover - plotly is optional for the core
+        pass
+    return found
+
+
+def for_step(step, settings=None, figure: str = "") -> dict:
+    """The facts behind a figure drawn from one step (settings = the ones shown)."""
+    sample = step.sample
+    run = sample.run if sample is not None else None
+    shown = settings or step.settings
+    return {
+        "figure": figure,
+        "model": run.model_name if run else None,
+        "weights_sha256": run.weights_sha256 if run else None,
+        "device": run.meta.get("device") if run else None,
+        "prompt": sample.prompt if sample is not None else None,
+        "seed": run.seed if run else None,
+        "sample": sample.index if sample is not None else None,
+        "step": step.index,
+        "token": step.token,
+        "u": step.u,
+        "settings": shown if isinstance(shown, dict) else shown.as_dict(),
+        "sampled_with": step.settings.as_dict(),
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def caption(facts: dict) -> str:
+    """One line for a write-up, from `for_step` facts (or a list of them); it names every sampler
+    the settings switch on, by its registered label."""
+    items = facts if isinstance(facts, list) else [facts]
+    f = items[0]
+    known = set(registry.names()) | {"semantics"}
+    s = Settings(**{k: v for k, v in f["settings"].items() if k in known})
+    temp = "greedy (T=0)" if s.temperature == 0 else f"T={s.temperature:g}"
+    more = "".join(f", {registry.get(k).label}={v:g}" for k, v in s.changed().items()
+                   if k not in ("temperature", "top_k", "top_p", "semantics"))
+    prompts = " vs ".join(repr(x["prompt"] if x["prompt"] is not None else "<|endoftext|>") for x in items)
+    sha = (f["weights_sha256"] or "")[:12]
+    v = f["versions"]
+    return (f"{f['figure'] or 'Figure'}: step {f['step']} after {prompts}; model {f['model']} "
+            f"(weights sha256 {sha}), seed {f['seed']}, sample {f['sample']}; {temp}, top-k={s.top_k}, "
+            f"top-p={s.top_p:g}{more} ({s.semantics} rules); gpt2explore {v['gpt2explore']}, "
+            f"torch {v['torch']}, transformers {v['transformers']}, {f['device']}.")

@@ -1,0 +1,1 @@
+"""The model: loading, generation, sessions, scoring, the logit lens, verification (core + transformers)."""

@@ -1,0 +1,34 @@
+"""How two next-token distributions differ, as numbers and a plain reading (for compare figures
+and widgets)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def divergences(p: torch.Tensor, q: torch.Tensor) -> dict:
+    """KL(p||q), KL(q||p) and Jensen–Shannon (nats) between two distributions."""
+    p, q = p.double(), q.double()
+    m = 0.5 * (p + q)
+
+    def kl(a, b):
+        mask = a > 0
+        if bool((b[mask] == 0).any()):
+            return math.inf
+        return float((a[mask] * (a[mask].log() - b[mask].log())).sum())
+
+    return {"kl_pq": kl(p, q), "kl_qp": kl(q, p), "js": 0.5 * kl(p, m) + 0.5 * kl(q, m)}
+
+
+def divergence_reading(d: dict) -> str:
+    """One plain line for a pair of divergences (nats): what JS and KL say here."""
+    if d["js"] >= math.log(2) - 1e-6:
+        return "no token in common at this step"
+    if d["js"] < 1e-3:
+        return "practically the same distribution"
+    if math.isinf(d["kl_pq"]):
+        return "a token possible for the first is impossible for the second"
+    if d["js"] < 0.05:
+        return "close"
+    return "clearly different" if d["js"] < 0.3 else "very different"

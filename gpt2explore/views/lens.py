@@ -1,0 +1,26 @@
+"""What the logit-lens figures show, as plain data: a step's top tokens layer by layer."""
+from __future__ import annotations
+
+import torch
+
+from ..core.tokens import token_label
+from ..core.trace import step_rank
+from ..model.lens import at_layer, require_residual
+
+
+def lens_heatmap_data(step, n: int = 10, **settings) -> dict:
+    """Layers x the final top-n tokens: probability at each layer under the settings, and the
+    drawn token's rank per layer."""
+    layers = require_residual(step).shape[0]
+    final = step.distribution(**settings)
+    ids = torch.topk(step.require_logits().float(), n).indices.tolist()
+    if step.token >= 0 and step.token not in ids:
+        ids.append(step.token)
+    z, ranks = [], []
+    for layer in range(layers):
+        view = at_layer(step, layer)
+        probs = view.distribution(**settings)
+        z.append([float(probs[i]) for i in ids])
+        ranks.append(step_rank(view) if step.token >= 0 else None)
+    return {"ids": ids, "labels": [token_label(step, i) for i in ids], "z": z, "drawn_rank": ranks,
+            "final": [float(final[i]) for i in ids], "layers": list(range(layers))}

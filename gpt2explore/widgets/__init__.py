@@ -1,0 +1,1 @@
+"""ipywidgets + plotly: the explorer, the stepper, compare, inspect (everything below)."""

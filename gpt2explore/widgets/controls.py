@@ -1,0 +1,222 @@
+"""What the widgets share: the settings controls, the readout, the text view, display glue."""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..core import formatting as fmt
+from ..core import registry, sampling
+from ..core.settings import defaults
+from ..core.tokens import show_text
+from ..views.stages import cuts_text
+
+SLIDER_LAYOUT = W.Layout(width="420px")
+STYLE = {"description_width": "110px"}
+
+
+TEMPERATURE_MAX, TOP_K_MAX, TOP_P_MIN = 3.0, 200, 0.01  # slider ranges, widened to fit a run's own values
+
+
+def settings_controls(settings) -> dict:
+    """Temperature / top-k / top-p sliders and the rule-set toggle, set to `settings`.
+
+    The ranges widen to include the settings' own values (a run made at T=100 or top_k=500),
+    so a control never clamps the value it starts at."""
+    t_max = max(TEMPERATURE_MAX, float(settings.temperature))
+    return {
+        "temperature": W.FloatSlider(value=settings.temperature, min=0.0, max=t_max,
+                                     step=0.05 if t_max <= TEMPERATURE_MAX else t_max / 200,
+                                     description="temperature", readout_format=".4",
+                                     layout=SLIDER_LAYOUT, style=STYLE),
+        "top_k": W.IntSlider(value=settings.top_k, min=0, max=max(TOP_K_MAX, int(settings.top_k)),
+                             description="top_k (0=all)", layout=SLIDER_LAYOUT, style=STYLE),
+        "top_p": W.FloatSlider(value=settings.top_p, min=min(TOP_P_MIN, float(settings.top_p)), max=1.0,
+                               step=0.01, description="top_p", readout_format=".4",
+                               layout=SLIDER_LAYOUT, style=STYLE),
+        **more_controls(settings),
+        "semantics": W.ToggleButtons(options=list(sampling.SEMANTICS), value=settings.semantics,
+                                     description="rules", style=STYLE,
+                                     tooltips=["transformers' warpers", "OpenAI's sample.py"]),
+    }
+
+
+def more_names() -> list[str]:
+    """The samplers beyond the classic three (OpenAI's scripts know those), in stage order."""
+    return [s.name for s in registry.samplers() if not s.openai]
+
+
+def more_controls(settings) -> dict:
+    """One control per registered sampler beyond the classic three (each off at its default),
+    generated from the registry: its label (short enough for the 110 px label column; the
+    setting's own name is the tooltip) and slider range, widened to the value."""
+    out = {}
+    for s in registry.samplers():
+        if s.openai:
+            continue
+        value = getattr(settings, s.name)
+        lo, hi = s.range
+        common = dict(value=value, min=min(lo, value), max=max(hi, value), description=s.short, tooltip=s.name,
+                      layout=SLIDER_LAYOUT, style=STYLE)
+        out[s.name] = W.IntSlider(step=int(s.step) or 1, **common) if s.integer else \
+            W.FloatSlider(step=s.step, readout_format=".4" if s.step >= 1e-3 else ".2", **common)
+    return out
+
+
+def settings_box(controls: dict) -> W.VBox:
+    """The four classic controls in two columns, then the other samplers (the registry's) in a
+    collapsed "more samplers" section, two a row (open when any of them is set)."""
+    classic = W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
+                      W.VBox([controls["top_p"], controls["semantics"]])])
+    names = [n for n in more_names() if n in controls]
+    more = W.VBox([W.HBox([controls[n] for n in names[i:i + 2]]) for i in range(0, len(names), 2)])
+    labels = ", ".join(registry.get(n).label for n in names)
+    section = W.Accordion(children=[more], titles=(f"more samplers ({labels})",))
+    section.selected_index = 0 if any(_is_set(m, controls[m].value) for m in names) else None
+    return W.VBox([classic, section])
+
+
+def _is_set(name: str, value) -> bool:
+    return value != defaults()[name]
+
+
+def settings_values(controls: dict) -> dict:
+    """The controls' current values as keyword arguments for Step.distribution."""
+    return {k: c.value for k, c in controls.items()}
+
+
+def set_controls(controls: dict, settings) -> None:
+    """Move the controls to `settings` (a Settings), widening a slider's range where a value
+    lies beyond it, so that no value is clamped."""
+    for name, value in settings.as_dict().items():
+        c = controls[name]
+        if hasattr(c, "max") and value > c.max:
+            c.max = value
+        if hasattr(c, "min") and value < c.min:
+            c.min = value
+        c.value = value
+
+
+def figure_widget(fig):
+    """A FigureWidget of a finished figure. Widgets draw their first state on a plain Figure and
+    wrap it last: an update sent to a FigureWidget before its view exists in the browser can be
+    lost, leaving empty axes until the cell runs again."""
+    import plotly.graph_objects as go
+
+    return go.FigureWidget(fig)
+
+
+def is_live(fig) -> bool:
+    """Whether `fig` is a FigureWidget (clicks can be bound), not a plain Figure."""
+    import plotly.graph_objects as go
+
+    return isinstance(fig, go.FigureWidget)
+
+
+def close_tree(widget) -> None:
+    """Close a widget and every widget inside it (ipywidgets keeps each open widget, and what its
+    callbacks reach, alive in a global registry until it is closed)."""
+    for child in getattr(widget, "children", ()) or ():
+        close_tree(child)
+    close_widget(widget)
+
+
+def close_widget(widget) -> None:
+    """Close one widget. An anywidget (plotly's FigureWidget is one) also connects itself to its
+    class's front-end file for hot reloading and never lets go: that link is cut here, or every
+    figure ever shown, with the run its callbacks reach, would stay in memory."""
+    widget.close()
+    try:
+        from anywidget._file_contents import FileContents, VirtualFileContents
+    except ImportError:  # pragma: no cover - no anywidget, no such link
+        return
+    for cls in type(widget).__mro__:
+        for value in list(vars(cls).values()):
+            if not isinstance(value, (FileContents, VirtualFileContents)):
+                continue
+            try:
+                signal = value.changed
+                for slot in list(signal._slots):
+                    fn = slot.dereference()
+                    cells = getattr(fn, "__closure__", None) or ()
+                    if any(cell.cell_contents is widget for cell in cells):
+                        signal.disconnect(fn)
+            except (AttributeError, ValueError):  # another anywidget version: nothing to cut here
+                return
+
+
+READOUT_NAMES = {"drawn": "drawn token", "u": "the token u draws here", "next": "the token the next u draws",
+                 "forced": "forced token", "text": "the text's token"}
+
+
+def readout_html(data, cuts=None) -> str:  # cuts: None = the view's own (data["cuts"])
+    """Entropy, tokens kept and the marked token's probability under the current settings (the
+    token the step's u draws there, or a forced one), and (given `cuts` from
+    pipeline.stage_cuts) which stage removed how many of its rivals."""
+    cuts = data.get("cuts") if cuts is None else cuts
+    tok = "" if data["marked_prob"] is None else (
+        f" · p({READOUT_NAMES[data['marked_kind']]}) <b>{fmt.prob(data['marked_prob'])}</b>")
+    cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
+    source = "model" if data.get("layer") is None else f"layer {data['layer']}, logit lens"
+    return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
+            f"({source}: {fmt.number(data['entropy_raw'])}) · <b>{fmt.count(data['n_kept'], 'token')}</b> kept"
+            f"{tok}{cut}</span>")
+
+
+def log_toggle() -> W.Checkbox:
+    """A log-scale switch for the probability axis (flat distributions, T=100)."""
+    return W.Checkbox(value=False, description="log scale", indent=False, layout=W.Layout(width="110px"))
+
+
+def message_html(text: str) -> str:
+    return f"<span style='color:#b00020'>{html.escape(text)}</span>"
+
+
+def text_html(sample, upto: int | None = None, highlight: int | None = None) -> str:
+    """The prompt (shaded) and the generated tokens; `highlight` marks one step's token."""
+    prompt = html.escape(sample.prompt or "<|endoftext|>")
+    parts = []
+    steps = sample.steps if upto is None else sample.steps[:upto]
+    for step in steps:
+        t = html.escape(show_text(step.text))
+        if step.index == highlight:
+            t = f"<span style='background:#ffd8c2;outline:1px solid #d9541e'>{t or '∅'}</span>"
+        elif step.forced:
+            t = f"<span style='text-decoration:underline dotted' title='forced'>{t}</span>"
+        parts.append(t)
+    return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;max-width:900px'>"
+            f"<span style='background:#e8eef7;color:#1f3b73;font-weight:bold'>{prompt}</span>"
+            f"{''.join(parts)}</div>")
+
+
+class _Displayable:
+    widget: W.Widget
+    fig = None
+
+    def close(self) -> None:
+        """Close every control and figure of the widget: the front end drops it, and once the
+        object is dropped too, its run (or session) and logits are freed."""
+        for child in getattr(self, "forks", ()):
+            child.close()
+        close_tree(self.widget)
+        for value in list(vars(self).values()):
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, W.Widget):
+                    close_widget(item)
+
+    def figure(self):
+        """A plain plotly Figure of what the widget shows now (for gx.save)."""
+        import plotly.graph_objects as go
+
+        return go.Figure(self.fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+

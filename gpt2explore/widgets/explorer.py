@@ -1,0 +1,284 @@
+"""Notebook widgets: explore (a run) and stepper (a session); compare lives in comparer.py.
+
+Each widget is a plain Python object holding its controls and figures; `.widget` is the
+ipywidgets box that shows them, and the object displays as that box. Tests drive the objects
+directly (set `.value`, call `.click()`, call the click handlers, read `fig.data`). Slider
+moves re-draw from stored logits: no model call.
+"""
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as W
+
+from ..core import extensions
+from ..figures import plots
+from ..figures.style import settings_text
+from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
+from .controls import (  # noqa: F401
+    SLIDER_LAYOUT,
+    STYLE,
+    _Displayable,
+    figure_widget,
+    log_toggle,
+    message_html,
+    readout_html,
+    set_controls,
+    settings_box,
+    settings_controls,
+    settings_values,
+    text_html,
+)
+
+CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
+
+
+class Explorer(_Displayable):
+    """`gx.explore(run)`: pick a sample and a step; sliders reshape its bars live. Clicking a
+    bar opens a stepper forked at that step with the clicked token forced (the run is not
+    touched; it needs the run's model)."""
+
+    def __init__(self, run, n: int = 20):
+        self.run, self.n = run, n
+        self.sample_select = W.Dropdown(
+            options=[(f"{i}: {(s.prompt or '<|endoftext|>')[:60]!r} #{s.index}", i) for i, s in enumerate(run)],
+            value=0, description="sample", style=STYLE, layout=W.Layout(width="auto", min_width="420px"))
+        self.step_slider = W.IntSlider(value=0, min=0, max=max(len(run[0]) - 1, 0), description="step",
+                                       layout=SLIDER_LAYOUT, style=STYLE)
+        first = run[0].steps[0] if len(run[0]) else None
+        self.controls = settings_controls(first.settings if first is not None else run.settings)
+        self.log = log_toggle()
+        self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
+        self.forks: list[Stepper] = []
+        self.forks_box = W.VBox()
+        self._following = False  # set while the controls move to a step's own settings
+        self.layer = layer_slider(first)
+        self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
+        self.last_update_ms = 0.0
+        self._ids: list[int] = []
+        self._on_change()  # the first state, on a plain figure: nothing is sent before the view exists
+        self.fig = figure_widget(self.fig)
+        self.sample_select.observe(self._on_sample, names="value")
+        self.step_slider.observe(self._on_step, names="value")
+        for c in [*self.controls.values(), self.log] + ([self.layer] if self.layer else []):
+            c.observe(self._on_change, names="value")
+        for t in CLICKABLE:
+            self.fig.data[t].on_click(self._on_click)
+        self.widget = W.VBox([
+            W.HBox([self.sample_select, self.step_slider]),
+            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
+            self.readout, self.fig, self.status, self.text, self.forks_box])
+
+    @property
+    def sample(self):
+        return self.run[self.sample_select.value]
+
+    @property
+    def step(self):
+        return self.sample.steps[self.step_slider.value]
+
+    @property
+    def settings(self) -> dict:
+        return settings_values(self.controls)
+
+    def _on_sample(self, change=None):
+        self.step_slider.max = max(len(self.sample) - 1, 0)
+        self._on_change()
+
+    def _on_step(self, change=None):
+        """A new step: where the controls showed the old step's own settings, they move to the
+        new step's own (a session may change its settings between steps); settings the reader
+        chose stay."""
+        old = self.sample.steps[min(change["old"], len(self.sample) - 1)] if change else None
+        if old is not None and self.settings == old.settings.as_dict() and old.settings != self.step.settings:
+            self._following = True
+            try:
+                set_controls(self.controls, self.step.settings)
+            finally:
+                self._following = False
+        self._on_change()
+
+    def _on_change(self, change=None):
+        if self._following:
+            return
+        t0 = time.perf_counter()
+        view = at_layer_or_self(self.step, self.layer)
+        try:
+            with self.fig.batch_update():
+                data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value, **self.settings)
+        except ValueError as err:  # e.g. openai rules with a newer sampler set
+            self.status.value = message_html(str(err))
+            return
+        self.status.value = ""
+        self._ids = data["ids"]
+        self.readout.value = readout_html(data)  # the cuts come with the view: the pipeline ran once
+        self.text.value = text_html(self.sample, highlight=self.step.index)
+        self.last_update_ms = (time.perf_counter() - t0) * 1000
+
+    def _on_click(self, trace, points, selector=None):
+        token = clicked_token(trace, points, self._ids)
+        if token is not None:
+            self.fork_at(self.sample_select.value, self.step_slider.value, token)
+
+    def fork_at(self, sample: int, step: int, token) -> "Stepper | None":
+        """A stepper on sample `sample` forked just before step `step`, with `token` forced
+        there, going on at the explorer's current settings; shown under the explorer. The run
+        itself is not changed."""
+        lm = self.run.lm
+        if lm is None:
+            self.status.value = message_html("this run was loaded from a bundle without its model: "
+                                             "gx.load_run(folder, lm=lm) attaches it, so that it can fork")
+            return None
+        s = self.run[sample]
+        try:
+            session = lm.session(s.prompt, seed=self.run.seed or 0, sample_index=s.index,
+                                 **self.settings).replay(s.steps[:step])
+            session.force(token)
+        except ValueError as err:  # e.g. a scored text longer than the context: no room to fork there
+            self.status.value = message_html(f"cannot fork at step {step}: {err}")
+            return None
+        child = Stepper(session, n=self.n)
+        self.forks.append(child)
+        self.forks_box.children = tuple(
+            W.VBox([W.HTML(f"<b>fork {i + 1}</b>: sample {f.session.sample_index}, step "
+                           f"{len(f.session.steps) - 1} forced, then {html.escape(settings_text(f.session.settings))}"),
+                    f.widget])
+            for i, f in enumerate(self.forks))
+        self.status.value = ""
+        return child
+
+
+class Stepper(_Displayable):
+    """`gx.stepper(lm, prompt)` or `session.widget()`: Next, Next ×N, Back, Force, Fork, with
+    live bars of the next token's distribution. Clicking a bar forces that token. Calling
+    `session.step()` in another cell updates the same view."""
+
+    def __init__(self, session, n: int = 20):
+        self.session, self.n = session, n
+        self.next_btn = W.Button(description="Next", button_style="primary", icon="step-forward")
+        self.next_n_btn = W.Button(description="Next ×N")
+        self.n_box = W.BoundedIntText(value=5, min=1, max=1000, description="N", layout=W.Layout(width="120px"))
+        self.back_btn = W.Button(description="Back", icon="step-backward")
+        self.force_text = W.Text(placeholder="a token, e.g. ' John'", description="force",
+                                 layout=W.Layout(width="260px"))
+        self.force_btn = W.Button(description="Force")
+        self.fork_btn = W.Button(description="Fork", icon="code-fork")
+        self.controls = settings_controls(session.settings)
+        self.log = log_toggle()
+        self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
+        self.forks: list[Stepper] = []
+        self.forks_box = W.VBox()
+        self._ids: list[int] = []
+        self.layer = layer_slider(session.next_step)
+        self.fig = plots.next_token_bars(session.next_step, n=n)
+        self.refresh()  # the first state, on a plain figure
+        self.fig = figure_widget(self.fig)
+        self.next_btn.on_click(lambda _: self._do(self.session.step))
+        self.next_n_btn.on_click(lambda _: self._do(self.session.step, self.n_box.value))
+        self.back_btn.on_click(lambda _: self._do(self.session.back))
+        self.force_btn.on_click(lambda _: self._do(self.session.force, self.force_text.value))
+        self.fork_btn.on_click(lambda _: self.fork())
+        for name, c in self.controls.items():
+            c.observe(lambda change, name=name: self._on_settings(name, change), names="value")
+        self.log.observe(lambda _: self.refresh(), names="value")
+        if self.layer is not None:
+            self.layer.observe(lambda _: self.refresh(), names="value")
+        for t in CLICKABLE:
+            self.fig.data[t].on_click(self._on_click)
+        session.on_change(self._on_session)
+        self.widget = W.VBox([
+            W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
+                    self.force_btn, self.fork_btn]),
+            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
+            self.status, self.text, self.readout, self.fig, self.forks_box])
+
+    def _do(self, fn, *args, **kwargs):
+        """Run a session move; a bad input shows as a message (until the next move that
+        works), not an exception."""
+        try:
+            fn(*args, **kwargs)
+            self.status.value = ""
+        except ValueError as err:
+            self.status.value = message_html(str(err))
+            self.refresh()  # whatever the move did before it failed is shown
+
+    def _on_settings(self, name: str, change) -> None:
+        """Only the control that moved changes the session's settings."""
+        self._do(self.session.set, **{name: change["new"]})
+
+    def _on_session(self, session) -> None:
+        self.status.value = ""
+        self.refresh()
+
+    def _on_click(self, trace, points, selector=None):
+        """A click on a bar forces that token, as typing it in the force box would."""
+        token = clicked_token(trace, points, self._ids)
+        if token is not None:
+            self._do(self.session.force, token)
+
+    def close(self) -> None:
+        """Stop following the session and close every control and figure (and its forks')."""
+        self.session.off_change(self._on_session)
+        if self.session._stepper is self:
+            self.session._stepper = None
+        super().close()
+
+    def fork(self) -> "Stepper":
+        child = Stepper(self.session.fork(), n=self.n)
+        self.forks.append(child)
+        self.forks_box.children = tuple(
+            W.VBox([W.HTML(f"<b>fork {i + 1}</b>"), f.widget]) for i, f in enumerate(self.forks))
+        return child
+
+    def refresh(self):
+        """Re-draw from the session: text so far and the next token's bars."""
+        preview = self.session.next_step
+        view = at_layer_or_self(preview, getattr(self, "layer", None))
+        with self.fig.batch_update():
+            data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value)
+        self._ids = data["ids"]
+        self.readout.value = readout_html(data) + (
+            " <span style='color:#555'>· click a bar to force that token</span>")
+        self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
+        self.back_btn.disabled = not self.session.steps
+
+
+def clicked_token(trace, points, ids: list[int]) -> int | None:
+    """The token id of the first bar a plotly click hit (bars sit at x = their index in `ids`)."""
+    for i in getattr(points, "point_inds", []) or []:
+        x = trace.x[i] if trace.x is not None else i
+        return ids[int(round(x))]
+    return None
+
+
+def layer_slider(step) -> W.IntSlider | None:
+    """A layer slider (0 = embeddings, last = the final block) when the step has layers."""
+    if step is None or step.residual is None:
+        return None
+    last = step.residual.shape[0] - 1
+    return W.IntSlider(value=last, min=0, max=last, description="layer (lens)", layout=SLIDER_LAYOUT, style=STYLE)
+
+
+def at_layer_or_self(step, slider):
+    """The step itself at the last layer (its exact logits), else its lens view."""
+    if slider is None or slider.value == slider.max:
+        return step
+    return step.at_layer(slider.value)
+
+
+def explore(run, n: int = 20) -> Explorer:
+    """Bars of one step of a run (or a session), reshaped live by temperature / top-k / top-p."""
+    if not hasattr(run, "samples") and hasattr(run, "run"):  # a Session
+        run = run.run
+    if not any(len(s) for s in run.samples):
+        raise ValueError("this run has no steps to explore; generate at least one token")
+    return Explorer(run, n=n)
+
+
+def stepper(lm, prompt=None, n: int = 20, **settings) -> Stepper:
+    """A step-through session on `prompt` with buttons and live next-token bars."""
+    return Stepper(lm.session(prompt, **settings), n=n)
+
+
+extensions.register("Session", "stepper", Stepper)  # session.widget()

@@ -1,0 +1,283 @@
+"""The package's shape: floors without circles, one sampler registry that a user's own sampler
+joins, settings checked once, and the sources linted."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+import torch
+
+import gpt2explore as gx
+from gpt2explore.core import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "gpt2explore"
+BIN = Path(sys.executable).parent
+
+
+# ---- floors ------------------------------------------------------------------------------------
+
+def _cycles(graph) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.find_modules_directly_imported_by(v):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                out.append(sorted(part))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return out
+
+
+def test_the_import_graph_has_no_circle():
+    graph = grimp.build_graph("gpt2explore", cache_dir=None)  # every import statement, in functions too
+    assert len(graph.modules) > 50
+    assert graph.find_modules_directly_imported_by("gpt2explore.core.trace")  # the graph is really read
+    assert _cycles(graph) == []
+
+
+def test_tarjan_finds_a_circle_when_there_is_one():
+    graph = grimp.ImportGraph()
+    for a, b in [("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d")]:
+        graph.add_import(importer=a, imported=b)
+    assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
+
+
+def test_the_floors_hold():
+    """import-linter's contracts (pyproject.toml): each floor imports only from those below."""
+    done = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 kept, 0 broken" in done.stdout
+
+
+def _local_imports(path: Path) -> list[str]:
+    """The package's own modules imported inside a function of `path`."""
+    found = []
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("gpt2explore")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            elif isinstance(node, ast.Import) and any(a.name.startswith("gpt2explore") for a in node.names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_function_local_import_of_the_package_but_the_command_lines():
+    """The command line alone imports the package's floors late: torch loads only once a command
+    needs it, so --help answers at once and Ctrl-C is caught from the first instant."""
+    late = [hit for path in sorted(PACKAGE.rglob("*.py")) if "cli" not in path.relative_to(PACKAGE).parts[:1]
+            for hit in _local_imports(path)]
+    assert late == []
+    assert _local_imports(PACKAGE / "cli" / "main.py")  # the check sees them where they are
+
+
+def test_the_sources_are_linted():
+    """Unused and undefined names, import order: the package, the notebooks' sources, scripts,
+    benchmarks and tests (ruff, configured in pyproject.toml)."""
+    done = subprocess.run([str(BIN / "ruff"), "check", "gpt2explore", "notebooks/src", "scripts", "bench", "tests"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_public_name_resolves():
+    for name in gx.__all__:
+        assert getattr(gx, name) is not None, name
+    for name in gx.MODULES:
+        assert getattr(gx, name).__name__.startswith("gpt2explore"), name
+
+
+# ---- a sampler of one's own ----------------------------------------------------------------------
+
+def top_a(logits, a):
+    """Top-a: drop tokens below a * p_max^2."""
+    p = logits.softmax(-1)
+    return logits.masked_fill(p < a * p.max(-1, keepdim=True).values ** 2, float("-inf"))
+
+
+@pytest.fixture
+def with_top_a():
+    registry.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a")
+    try:
+        yield
+    finally:
+        if "top_a" in registry.names():
+            registry.unregister_sampler("top_a")
+
+
+def test_a_registered_sampler_works_everywhere_a_builtin_does(lm, tmp_path, with_top_a):
+    run = lm.generate("Hi! My name is", nsamples=2, length=12, seed=1, top_a=0.5)
+    plain = lm.generate("Hi! My name is", nsamples=2, length=12, seed=1)
+    assert run.settings.top_a == 0.5 and plain.settings.top_a == 0.0
+    # the settings shape the draws: each step's token survives top-a's cut
+    for sample in run:
+        for step in sample.steps:
+            assert step.resample() == step.token  # exact replay
+            probs = step.distribution()
+            assert probs[step.token] > 0
+            logits = step.require_logits().double().softmax(-1)
+            assert bool(((logits >= 0.5 * logits.max() ** 2) == (probs > 0)).all())
+    assert any(int((s.distribution() > 0).sum()) < int((s.distribution(top_a=0) > 0).sum())
+               for s in run[0].steps)
+    # step.distribution(top_a=...) on a run made without it
+    step = plain[0].steps[3]
+    cut = step.distribution(top_a=0.9)
+    assert 0 < int((cut > 0).sum()) < int((step.distribution() > 0).sum())
+    assert float(cut.sum()) == pytest.approx(1.0)
+    # sessions
+    session = lm.session("Hi! My name is", seed=1, top_a=0.5)
+    session.step(12)
+    one = lm.generate("Hi! My name is", length=12, seed=1, top_a=0.5)
+    assert session.sample.tokens == one[0].tokens and session.settings.top_a == 0.5
+    # titles, captions, the stage-by-stage view
+    fig = gx.next_token_bars(run[0].steps[2])
+    assert "top-a=0.5" in fig.layout.title.text
+    assert "top-a=0.5" in gx.caption(fig)
+    stages = gx.sampling_stages(run[0].steps[2])
+    assert list(stages.stage)[-1] == "top_a" and list(stages.label)[-1] == "top-a 0.5"
+    assert "top-a" in gx.pipeline_figure(run[0].steps[2]).layout.title.text
+    # the explorer's and stepper's controls, and a slider move that uses it
+    explorer = gx.explore(plain)
+    assert "top_a" in explorer.controls and explorer.controls["top_a"].description == "top-a"
+    explorer.controls["top_a"].value = 0.9
+    assert "top-a=0.9" in explorer.fig.layout.title.text
+    explorer.close()
+    stepper = gx.stepper(lm, "Hi", seed=1, top_a=0.3)
+    assert stepper.controls["top_a"].value == pytest.approx(0.3)
+    stepper.close()
+    # bundles: saved and loaded in the same process, then refused once the sampler is gone
+    folder = run.save(tmp_path / "top_a")
+    back = gx.load_run(folder)
+    assert back.settings == run.settings and back.texts == run.texts
+    assert all(s.resample() == s.token for s in back[1].steps)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["settings"]["top_a"] == 0.5
+    registry.unregister_sampler("top_a")
+    with pytest.raises(gx.BundleError) as err:
+        gx.load_run(folder)
+    text = str(err.value)
+    assert "\n" not in text and "'top_a'" in text and "register_sampler" in text
+
+
+def test_a_sampler_can_read_the_context_and_choose_its_place(lm):
+    seen = []
+
+    def ban_last(logits, value, context):
+        seen.append(context)
+        out = logits.clone()
+        if value and context:
+            out[int(context[-1])] = float("-inf")
+        return out
+
+    registry.register_sampler("ban_last", ban_last, off=0, after="repetition_penalty", label="ban last")
+    try:
+        order = registry.names()
+        assert order.index("ban_last") == order.index("repetition_penalty") + 1
+        run = lm.generate("Hi! My name is", length=10, seed=2, temperature=2.0, ban_last=1)
+        tokens = run[0].prompt_tokens + run[0].tokens
+        start = len(run[0].prompt_tokens)
+        assert all(tokens[i] != tokens[i - 1] for i in range(start, len(tokens)))
+        assert seen and all(c is not None for c in seen)
+        assert all(s.resample() == s.token for s in run[0].steps)
+        assert run.settings.uses_context
+    finally:
+        registry.unregister_sampler("ban_last")
+
+
+def test_registering_refuses_bad_declarations():
+    with pytest.raises(ValueError, match="registered already"):
+        registry.register_sampler("top_k", top_a)
+    with pytest.raises(ValueError, match="after='nope'"):
+        registry.register_sampler("x_a", top_a, after="nope")
+    with pytest.raises(ValueError, match="Python identifier"):
+        registry.register_sampler("top-a", top_a)
+    with pytest.raises(ValueError, match="built in"):
+        registry.unregister_sampler("temperature")
+    assert "x_a" not in registry.names()
+
+
+def test_the_builtins_are_declared_through_the_same_call():
+    names = registry.names()
+    assert names[:9] == ["repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p",
+                         "typical_p", "epsilon_cutoff", "eta_cutoff"]
+    assert all(s.builtin for s in registry.samplers())
+    assert set(gx.Settings().as_dict()) == {*names, "semantics"}
+
+
+def test_captions_and_titles_name_every_active_sampler(lm):
+    run = lm.generate("Hi! My name is", length=6, seed=1, min_p=0.1, repetition_penalty=1.3)
+    fig = gx.next_token_bars(run[0].steps[2])
+    for text in (fig.layout.title.text, gx.caption(fig)):
+        assert "min-p=0.1" in text and "repetition penalty=1.3" in text
+    assert "min-p=0.1" in run._repr_html_()
+
+
+# ---- settings checked once, the pipeline run once ------------------------------------------------
+
+def _counting(monkeypatch, name: str) -> dict:
+    """Count calls of one registered sampler's check and stage."""
+    counts = {"check": 0, "stage": 0}
+    entry = registry._REGISTRY[name]
+
+    def check(value):
+        counts["check"] += 1
+        return entry.check(value)
+
+    def stage(logits, value, **kw):
+        counts["stage"] += 1
+        return entry.stage(logits, value, **kw)
+
+    stage.__signature__ = __import__("inspect").signature(entry.stage)
+    monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(entry, check=check, stage=stage))
+    return counts
+
+
+@pytest.mark.parametrize("top", [None, 64])
+def test_a_slider_move_checks_the_settings_once_and_runs_the_pipeline_once(lm, monkeypatch, tmp_path, top):
+    run = lm.generate("Hi! My name is", length=4, seed=1)
+    if top:  # a top-N bundle's steps: whether a view is exact is read from the same settings
+        run = gx.load_run(run.save(tmp_path / "top", top=top))
+        assert run[0].steps[0].truncation is not None
+    explorer = gx.explore(run)
+    counts = _counting(monkeypatch, "temperature")
+    explorer.controls["temperature"].value = 0.55
+    assert counts == {"check": 1, "stage": 1}
+    explorer.close()
+
+
+def test_the_maths_never_checks_again(lm, monkeypatch):
+    step = lm.generate("Hi! My name is", length=3, seed=1)[0].steps[1]
+    settings = gx.Settings(temperature=0.7, top_k=5)
+    counts = _counting(monkeypatch, "temperature")
+    probs = step.distribution_under(settings)
+    assert counts == {"check": 0, "stage": 1}
+    assert torch.equal(probs, step.distribution(temperature=0.7, top_k=5))
+    assert counts["check"] == 1  # distribution(...) checks once, where the values enter
