@@ -100,6 +100,32 @@ gx.pipeline_figure(flat, stage_order=["min_p", "temperature"], **hot)
 gx.table(teaching.loop_texts(lm, "And the LORD said", length=60, seed=SEED))
 
 # %% [markdown]
+# ## Your own sampler
+#
+# Every sampler above is declared once, in one registry, and the settings, the sliders, the
+# titles, the stage-by-stage view and the saved bundles are all made from it. Yours joins the
+# same way: a function from one row of logits and a value to the same logits with the cut
+# tokens at -inf, its "off" value, a slider range and a label. Top-a keeps the tokens whose
+# probability is at least a × (the top token's probability)². (`replace=True` lets this cell
+# run again.)
+
+# %%
+def top_a(logits, a):
+    p = logits.softmax(-1)
+    return logits.masked_fill(p < a * p.max(-1, keepdim=True).values ** 2, float("-inf"))
+
+
+gx.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a", replace=True)
+own = lm.generate(PROMPT, length=12, seed=SEED, top_a=0.2)
+print(own[0].text)
+print("every step re-draws its token:", all(s.resample() == s.token for s in own[0].steps))
+gx.pipeline_figure(own[0].steps[0])
+
+# %% [markdown]
+# The figure's last panel is top-a's cut, named in the title like a built-in. The stepper
+# and explorer below list top-a in their **more samplers** section too.
+
+# %% [markdown]
 # ## In the widgets
 #
 # The stepper and the explorer have a collapsed **more samplers** section under the four
