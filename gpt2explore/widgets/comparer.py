@@ -19,7 +19,7 @@ from .controls import (
     STYLE,
     _Displayable,
     figure_widget,
-    message_html,
+    redraw_or_say,
     settings_box,
     settings_controls,
     settings_values,
@@ -112,12 +112,7 @@ class Comparer(_Displayable):
     def _on_change(self, change=None):
         """Redraw every column; settings that cannot go together (a newer sampler with OpenAI's
         rules) show as a message, the figures keep what they showed."""
-        try:
-            self._redraw()
-        except ValueError as err:
-            self.status.value = message_html(str(err))
-            return
-        self.status.value = ""
+        redraw_or_say(self.status, self._redraw)
 
     def _redraw(self):
         steps = [self.step_of(i) for i in range(len(self.prompts))]

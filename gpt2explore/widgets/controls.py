@@ -172,6 +172,18 @@ def message_html(text: str) -> str:
     return f"<span style='color:#b00020'>{html.escape(text)}</span>"
 
 
+def redraw_or_say(status, redraw) -> bool:
+    """Run `redraw()`; settings that cannot go together (a ValueError: a newer sampler with
+    OpenAI's rules) show in `status` instead, and what was drawn stays. True when it redrew."""
+    try:
+        redraw()
+    except ValueError as err:
+        status.value = message_html(str(err))
+        return False
+    status.value = ""
+    return True
+
+
 def text_html(sample, upto: int | None = None, highlight: int | None = None) -> str:
     """The prompt (shaded) and the generated tokens; `highlight` marks one step's token."""
     prompt = html.escape(sample.prompt or "<|endoftext|>")

@@ -21,6 +21,7 @@ from .controls import (
     figure_widget,
     is_live,
     message_html,
+    redraw_or_say,
     settings_box,
     settings_controls,
     settings_values,
@@ -77,12 +78,7 @@ class Inspector(_Displayable):
     def _on_settings(self, change=None):
         """Recolour the text and update the totals and the bars, from stored logits only; settings
         that cannot go together show as a message."""
-        try:
-            self._recolour()
-        except ValueError as err:
-            self.status.value = message_html(str(err))
-            return
-        self.status.value = ""
+        redraw_or_say(self.status, self._recolour)
 
     def _recolour(self):
         fresh = text_view(self.sample, self.color.value, **self.settings)
