@@ -227,3 +227,47 @@ def test_partial_character_tokens_show_their_bytes(lm):
     assert token_label(step, 447) == "‹e2 80›"
     assert token_label(step, 12520) == "␣‹f0 9f›"
     assert token_label(step, 198) == "↵"
+
+
+# ---- every builder: one look, and where it came from (#23) --------------------------------
+@pytest.fixture(scope="module")
+def tiny_run():
+    """Two samples of the bundled model with their layers (the lens figures need them)."""
+    return gx.load().generate(["Hi! My name is", "The cat"], length=4, seed=1, layers=True)
+
+
+def _every_builder(run):
+    a, b = run.samples
+    step = a.steps[1]
+    return {
+        "next_token_bars": gx.next_token_bars(step, top_k=5), "temperature_sweep": gx.temperature_sweep(step),
+        "generation_overview": gx.generation_overview(a), "compare_next_token": gx.compare_next_token([a, b]),
+        "log_ratio_table": gx.log_ratio_table(a.steps[0], b.steps[0]), "draw_figure": gx.draw_figure(step),
+        "pipeline_figure": gx.pipeline_figure(step, top_k=5), "text_view": gx.text_view(a),
+        "rank_histogram": gx.rank_histogram([run]), "lens_heatmap": gx.lens_heatmap(step),
+        "lens_grid": gx.lens_grid(a),
+    }
+
+
+def test_every_figure_builder_has_the_template_and_its_provenance(tiny_run):
+    from gpt2explore.figures.style import template
+    from gpt2explore.files import provenance
+
+    built = _every_builder(tiny_run)
+    public = {name for name, home in gx.PUBLIC.items() if home.startswith("figures.")}
+    assert set(built) == public  # a new builder gets a case here
+    look = template().layout.to_plotly_json()
+    for name, fig in built.items():
+        if name == "log_ratio_table":  # a table: no look, the facts ride in its attrs
+            facts = fig.attrs["gpt2explore"]
+            assert provenance.caption(facts).startswith(f"{name}: step 0 after 'Hi! My name is' vs 'The cat'")
+            continue
+        assert fig.layout.template.layout.to_plotly_json() == look, name
+        facts = (fig.layout.meta or {}).get("gpt2explore")
+        assert facts, f"{name} has no provenance in layout.meta['gpt2explore']"
+        for f in facts if isinstance(facts, list) else [facts]:
+            assert f["figure"].split(" (")[0] == name and f["model"] == "tiny" and f["seed"] == 1, name
+        caption = gx.caption(fig)
+        assert "no gpt2explore provenance" not in caption and caption.startswith(name), (name, caption)
+        assert "model tiny" in caption and "seed 1" in caption, caption
+    assert "vs 'The cat'" in gx.caption(built["rank_histogram"])  # one set of facts per text

@@ -33,8 +33,8 @@ from .style import (
     LOG_TICKS,
     RAW_COLOR,
     bottom_margin,
+    finish,
     settings_text,
-    template,
     title,
     token_label,
 )
@@ -42,6 +42,7 @@ from .style import (
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
 MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area with JupyterLab's file browser open is about 953
+LEGEND = dict(font=dict(size=12), entrywidth=0.33, entrywidthmode="fraction")  # three entries a row
 PLOT_PX = 270  # the plotting area's height; the figure grows with its title, legend and labels
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
@@ -131,7 +132,7 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     distributions (T=100). None = the step's own settings."""
     import plotly.graph_objects as go
 
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     fig.add_bar(name="model's p (raw logits)", marker_color=RAW_COLOR, offsetgroup="model",
                 textposition="none", hovertemplate=HOVER)
     fig.add_bar(name="p after the settings", marker=dict(color=KEPT_COLOR), offsetgroup="after",
@@ -149,12 +150,8 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
                     hovertemplate="<b>%{text}</b>: drawn in the run, at its own settings<extra></extra>")
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
-                      title=title("", height=480)[0],
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
-                                  bgcolor="rgba(255,255,255,0)", font=dict(size=12),
-                                  entrywidth=0.33, entrywidthmode="fraction"),
-                      xaxis=dict(tickmode="array", tickangle=-45))
-    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)
+                      title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
+    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)  # finishes it
     return fig
 
 
@@ -220,8 +217,8 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
         fig.layout.height = PLOT_PX + fig.layout.margin.t + fig.layout.margin.b
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
     fig.layout.shapes = []
-    fig.layout.meta = {"gpt2explore": provenance.for_step(step, data["settings"], "next_token_bars"),
-                       "compact": compact}
+    finish(fig, provenance.for_step(step, data["settings"], "next_token_bars"), legend="above",
+           legend_more=LEGEND, meta={"compact": compact})
     return data
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..core import formatting as fmt
 from ..files import provenance
 from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
-from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, settings_text, template, title, token_label
+from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, title, token_label
 
 
 def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, **more):
@@ -20,7 +20,7 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     d = draw_data(step, temperature, top_k, top_p, semantics, **more)
     x = list(range(len(d["ranks"])))
     at = d["ranks"].index(d["rank"])
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     fig.add_bar(x=x, y=d["probs"], name="each token's p", marker_color=[
         CHOSEN_COLOR if i == at else KEPT_COLOR for i in x], opacity=0.85,
         customdata=[[r + 1, lab, fmt.prob(p), fmt.number(b, 4), fmt.number(a, 4)] for r, lab, p, b, a in
@@ -52,8 +52,6 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
                                  range=[-0.7, len(x) - 0.3]),
                       yaxis=dict(title="probability / running total", range=[0, 1.04], tickformat="~g"),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
-                                  bgcolor="rgba(255,255,255,0)", font=dict(size=12)),
                       bargap=0.25)
-    fig.layout.meta = {"gpt2explore": provenance.for_step(step, d["settings"], "draw_figure")}
-    return fig
+    return finish(fig, provenance.for_step(step, d["settings"], "draw_figure"), legend="above",
+                  legend_more=dict(font=dict(size=12)))

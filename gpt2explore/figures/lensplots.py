@@ -8,7 +8,7 @@ from ..core import sampling
 from ..files import provenance
 from ..model.lens import at_layer, require_residual
 from ..views.lens import lens_heatmap_data  # noqa: F401  (the view this figure draws)
-from .style import CHOSEN_COLOR, FIGURE_MAX_PX, settings_text, template, title, token_label
+from .style import CHOSEN_COLOR, FIGURE_MAX_PX, finish, settings_text, title, token_label
 
 
 def lens_heatmap(step, n: int = 10, **settings):
@@ -46,9 +46,8 @@ def lens_heatmap(step, n: int = 10, **settings):
     head, top = title(f"Logit lens at step {step.index} · {settings_text(chosen)}",
                       [f"the step's token {drawn!r} is outlined; early layers read through the final layer norm"],
                       height=520)
-    fig.update_layout(template=template(), title=head, height=520, width=FIGURE_MAX_PX, margin=dict(t=top + 50))
-    fig.layout.meta = {"gpt2explore": provenance.for_step(step, chosen, "lens_heatmap")}
-    return fig
+    fig.update_layout(title=head, height=520, width=FIGURE_MAX_PX, margin=dict(t=top + 50))
+    return finish(fig, provenance.for_step(step, chosen, "lens_heatmap"))
 
 
 def lens_grid(sample, color: str = "prob", **settings):
@@ -88,7 +87,6 @@ def lens_grid(sample, color: str = "prob", **settings):
                          ["each cell: the layer's top token; colour: " + ("its probability" if color == "prob"
                                                                           else "the entropy (nats)")], height=height)
     # 70 px a position, but at most 940 px: the output area with the file browser open is about 953
-    fig.update_layout(template=template(), title=head, height=height, width=min(FIGURE_MAX_PX, max(600, 70 * len(steps) + 200)),
+    fig.update_layout(title=head, height=height, width=min(FIGURE_MAX_PX, max(600, 70 * len(steps) + 200)),
                       margin=dict(t=top_px + 40))
-    fig.layout.meta = {"gpt2explore": provenance.for_step(steps[0], chosen, "lens_grid")}
-    return fig
+    return finish(fig, provenance.for_step(steps[0], chosen, "lens_grid"))

@@ -22,6 +22,7 @@ from .style import (  # noqa: F401
     KEPT_COLOR,
     RAW_COLOR,
     bottom_margin,
+    finish,
     nice_step,
     settings_text,
     template,
@@ -71,12 +72,11 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                      tickformat="~s", range=[-0.05, math.log10(max(c_hi, 2)) + 0.1])
     fig.update_yaxes(tickformat=".1f", row=1, col=2)
     fig.update_yaxes(tickformat="~g", row=1, col=1, rangemode="tozero")
-    fig.update_layout(template=template(), height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
+    fig.update_layout(height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
                       title=f"Temperature at step {step.index} · {settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')}"
-                            "<br><sup>from the stored logits, no model call</sup>",
-                      legend=dict(orientation="v", x=1.02, y=1, xanchor="left", yanchor="top", font=dict(size=12)))
-    fig.layout.meta = {"gpt2explore": provenance.for_step(step, settings, "temperature_sweep")}
-    return fig
+                            "<br><sup>from the stored logits, no model call</sup>")
+    return finish(fig, provenance.for_step(step, settings, "temperature_sweep"), legend="right",
+                  legend_more=dict(font=dict(size=12)))
 
 
 def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
@@ -94,7 +94,7 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
     top = max(ent, default=1.0)
     dstep = nice_step(top, 4)
     e_hi = dstep * math.ceil(top / dstep) if top > 0 else 1.0
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     fig.add_bar(x=x, y=chosen, name="p(chosen token)", text=labels, textposition="none", showlegend=False,
                 marker=dict(color=chosen, colorscale="Viridis", cmin=0, cmax=1,
                             colorbar=dict(title=dict(text="p", side="top"), x=1.0, xanchor="left", xpad=70,
@@ -107,19 +107,16 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
     prompt = (sample.prompt or "<|endoftext|>")
     short = prompt if len(prompt) <= 60 else prompt[:57] + "…"
     fig.update_layout(title=f"Generated after {short!r}", height=440, margin=dict(t=110, r=150),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom",
-                                  bgcolor="rgba(255,255,255,0)"),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-60),
                       margin_b=bottom_margin(labels, 60),
                       yaxis=dict(title="p(chosen token)", range=[0, 1.02], tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1]),
                       yaxis2=dict(title="entropy (nats)", overlaying="y", side="right", showgrid=False,
                                   range=[0, e_hi * 1.02], dtick=dstep, tick0=0, tickformat="~g",
                                   showline=True, linecolor="#444", ticks="outside"))
-    if sample.steps:
-        first = sample.steps[0]
-        fig.layout.meta = {"gpt2explore": provenance.for_step(
-            first, first.settings_for(temperature, top_k, top_p, semantics, **more), "generation_overview")}
-    return fig
+    first = sample.steps[0] if sample.steps else None
+    facts = None if first is None else provenance.for_step(
+        first, first.settings_for(temperature, top_k, top_p, semantics, **more), "generation_overview")
+    return finish(fig, facts, legend="above", legend_more=dict(y=1.0))
 
 
 def _first_steps(items) -> list:
@@ -156,7 +153,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     union.sort(key=lambda i: -max(float(d[i]) for d in dists))
     union = union[: max(n, 1) * 2]
     ticks = [token_label(steps[0], i) for i in union]
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     for label, d in zip(labels, dists):
         fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
                     textposition="none", hovertemplate="<b>%{text}</b><br>p %{y:.4f}<extra>" + label + "</extra>")
@@ -176,13 +173,10 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     head, _ = title(main, facts, height=440 + top)
     fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
                       margin=dict(t=top + 45, b=bottom_margin(ticks)),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
-                                  bgcolor="rgba(255,255,255,0)"),
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
                                  tickangle=-45))
-    fig.layout.meta = {"divergences": [divergences(dists[0], d) for d in dists[1:]],
-                       "gpt2explore": [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)]}
-    return fig
+    return finish(fig, [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)],
+                  legend="above", meta={"divergences": [divergences(dists[0], d) for d in dists[1:]]})
 
 
 def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
@@ -204,9 +198,11 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     name_a, name_b = labels or [_prompt_name(step_a, "A"), _prompt_name(step_b, "B")]
     if name_a == name_b:
         name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
-    return pd.DataFrame({"token": [token_label(step_a, i) for i in ids], "id": ids,
-                         f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
-                         "log ratio": ratio[ids].tolist()})
+    table = pd.DataFrame({"token": [token_label(step_a, i) for i in ids], "id": ids,
+                          f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
+                          "log ratio": ratio[ids].tolist()})
+    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in (step_a, step_b)]
+    return finish(table, [provenance.for_step(s, c, "log_ratio_table") for s, c in zip((step_a, step_b), chosen)])
 
 
 def _prompt_name(step, fallback: str) -> str:

@@ -1,4 +1,5 @@
-"""The look every figure shares: print-friendly template, colours, token labels, settings text."""
+"""The look every figure shares: print-friendly template, colours, token labels, settings text,
+and `finish`, the last step of every builder (template, legend, provenance)."""
 from __future__ import annotations
 
 from ..core.settings import describe
@@ -22,6 +23,33 @@ def template():
                    automargin=True),
         legend=dict(x=0.99, y=0.99, xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.85)"),
     ))
+
+
+# where legends go: "above", a row over the plot (room for it is left by `title`); "right", a
+# column beside it (the figure keeps a right margin for it)
+LEGENDS = {
+    "above": dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom", bgcolor="rgba(255,255,255,0)"),
+    "right": dict(orientation="v", x=1.02, y=1, xanchor="left", yanchor="top"),
+}
+
+
+def finish(fig, facts, legend: str | None = None, legend_more: dict | None = None, meta: dict | None = None):
+    """The last step of every builder, so that every figure has the same look and says where it
+    came from: the shared template; the legend in one of the shared places (`legend`, a key of
+    LEGENDS, with `legend_more` changed on it; None leaves the legend to the template); and the
+    provenance `facts` (`gpt2explore.files.provenance.for_step`, or a list of them) in
+    `layout.meta["gpt2explore"]`, where `gx.caption` and the exports read them, beside `meta`.
+    A table (a DataFrame: `log_ratio_table`) has no look: it gets the facts in `attrs`."""
+    if not hasattr(fig, "layout"):  # a table
+        fig.attrs["gpt2explore"] = facts
+        return fig
+    fig.update_layout(template=template())
+    if legend is not None:
+        if legend not in LEGENDS:
+            raise ValueError(f"legend must be one of {', '.join(LEGENDS)} or None, got {legend!r}")
+        fig.update_layout(legend={**LEGENDS[legend], **(legend_more or {})})
+    fig.layout.meta = {"gpt2explore": facts, **(meta or {})}
+    return fig
 
 
 def settings_text(settings) -> str:

@@ -14,11 +14,12 @@ from ..core.tokens import show_text
 from ..core.trace import step_rank, step_raw_prob
 from ..files import provenance
 from ..model.scoring import RANK_BUCKETS, rank_bucket
-from .style import settings_text, template, title
+from .style import finish, settings_text, title
 
 GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # top 10, top 100, top 1000, beyond (GLTR's four)
 IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"
 CHAR_PX, LINE_PX, LINE_CHARS = 8.4, 26, 88
+LEGEND = dict(y=1.0, bgcolor=None)  # above the plot, on the template's white
 MAX_TOKENS = 800  # a longer text shows its first 800 tokens (the figure says so)
 
 
@@ -68,7 +69,7 @@ def text_view(sample, color: str = "rank", **settings):
     probs = [s.prob if not settings else float(s.distribution(**settings)[s.token]) for s in steps]
     surprisal = [-math.log(p) if p > 0 else math.inf for p in raws]
     height = max(220, n_lines * LINE_PX + 190)
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     x = [(col + w / 2) * CHAR_PX for _, col, w in places]
     y = [-line * LINE_PX for line, _, _ in places]
     if color == "rank":
@@ -119,11 +120,10 @@ def text_view(sample, color: str = "rank", **settings):
     span = LINE_CHARS * CHAR_PX + 8
     fig.update_layout(title=head, height=height, width=int(span + 30 + right), shapes=shapes,
                       margin=dict(t=top_px + 50, l=30, r=right, b=20, autoexpand=False), plot_bgcolor="white",
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"),
                       xaxis=dict(visible=False, range=[-4, LINE_CHARS * CHAR_PX + 4], fixedrange=True),
                       yaxis=dict(visible=False, range=[-(n_lines - 0.5) * LINE_PX, LINE_PX / 2], fixedrange=True))
-    fig.layout.meta = {"gpt2explore": provenance.for_step(steps[0], chosen, f"text_view ({color})")}
-    return fig
+    return finish(fig, provenance.for_step(steps[0], chosen, f"text_view ({color})"), legend="above",
+                  legend_more=LEGEND)
 
 
 def rank_histogram(items, labels=None):
@@ -137,7 +137,7 @@ def rank_histogram(items, labels=None):
     labels = labels or [repr((s.prompt or s.text)[:30]) for s in samples]
     if len(labels) != len(samples):
         raise ValueError(f"{len(labels)} labels for {len(samples)} samples; give one label per sample")
-    fig = go.Figure(layout=dict(template=template()))
+    fig = go.Figure()
     names = [label for _, label in RANK_BUCKETS]
     for sample, label in zip(samples, labels):
         buckets = [rank_bucket(step_rank(s)) for s in sample.steps]
@@ -146,6 +146,6 @@ def rank_histogram(items, labels=None):
                     customdata=[fmt.prob(v) for v in shares], hovertemplate="%{x}: %{customdata}<extra></extra>")
     head, top_px = title("Where each text's tokens rank under the model", ["share of tokens per rank bucket"])
     fig.update_layout(barmode="group", title=head, height=440 + top_px, margin=dict(t=top_px + 60),
-                      yaxis=dict(title="share of tokens", tickformat=".0%", range=[0, 1]),
-                      legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
-    return fig
+                      yaxis=dict(title="share of tokens", tickformat=".0%", range=[0, 1]))
+    facts = [provenance.for_step(s.steps[0], None, "rank_histogram") for s in samples if s.steps] or None
+    return finish(fig, facts, legend="above", legend_more=LEGEND)
