@@ -1,0 +1,348 @@
+// gpt2explore pages: the draw's arithmetic in the browser (double precision, the registry's stage order).
+// A step stores its top tokens' raw logits (ids, logits) and the rest of the vocabulary in groups
+// (tail: n, lo, hi, s = sum(exp(logit - hi))). Every stage decides each stored token and each group:
+// kept (K), cut (C) or, when what is stored cannot decide it, maybe (M). A group's mass at temperature T
+// lies between two provable values (Jensen's inequality and the chord of x^(1/T)), so every probability
+// comes with an interval; where nothing is uncertain the result is exact.
+(function () {
+  "use strict";
+  var GX = (window.GX = window.GX || {});
+  if (GX.math) return;
+  var K = 1, C = 0, M = 2;
+  var SLACK = 1e-12; // relative slack on the provable bounds (rounding of the sums)
+
+  function decode(text, Type) {
+    var raw = atob(text), bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return new Type(bytes.buffer);
+  }
+
+  // a step's stored arrays, decoded once
+  function unpack(step) {
+    if (step._u) return step._u;
+    var t = step.tail;
+    step._u = {
+      ids: decode(step.ids, Int32Array), logits: decode(step.logits, Float32Array), own: decode(step.own, Float64Array),
+      n: decode(t.n, Int32Array), lo: decode(t.lo, Float32Array), hi: decode(t.hi, Float32Array), s: decode(t.s, Float64Array)
+    };
+    return step._u;
+  }
+
+  // sum of x^q over a group with n values x in [xa, 1] summing to s: [lower, upper]
+  function powerBounds(n, xa, s, q) {
+    if (q === 1) return [s, s];
+    if (n === 0) return [0, 0];
+    var jensen = n * Math.pow(s / n, q);
+    if (!(xa < 1)) return [jensen, jensen]; // every value the same
+    var xaq = Math.pow(xa, q), chord = n * xaq + (1 - xaq) / (1 - xa) * (s - n * xa);
+    return q > 1 ? [Math.min(jensen, chord), Math.max(jensen, chord)] : [Math.min(chord, jensen), Math.max(chord, jensen)];
+  }
+
+  function bannedNgram(ctx, n) {
+    var out = {};
+    if (n <= 0 || ctx.length < n) return out;
+    var prefix = ctx.slice(ctx.length - n + 1);
+    for (var i = 0; i + n <= ctx.length; i++) {
+      var same = true;
+      for (var j = 0; j < n - 1; j++) if (ctx[i + j] !== prefix[j]) { same = false; break; }
+      if (same) out[ctx[i + n - 1]] = true;
+    }
+    return out;
+  }
+
+  // The state of one step under settings: stored tokens (z, st) and groups (raw lo/hi/s, scale q, st)
+  function State(step, ctx) {
+    var u = unpack(step), m = u.ids.length, g = u.n.length;
+    this.m = m; this.g = g; this.ids = u.ids;
+    this.z = new Float64Array(m); this.st = new Uint8Array(m);
+    for (var i = 0; i < m; i++) { this.z[i] = u.logits[i]; this.st[i] = K; }
+    this.gn = u.n; this.glo = u.lo; this.ghi = u.hi; this.gs = u.s; this.gst = new Uint8Array(g);
+    for (var b = 0; b < g; b++) this.gst[b] = K;
+    this.q = 1; this.lost = false; this.ctx = ctx;
+  }
+  State.prototype.zlo = function (b) { return this.glo[b] * this.q; };
+  State.prototype.zhi = function (b) { return this.ghi[b] * this.q; };
+  State.prototype.ref = function () { // the largest live stored value (masses are exp(z - ref))
+    var r = -Infinity;
+    for (var i = 0; i < this.m; i++) if (this.st[i] !== C && this.z[i] > r) r = this.z[i];
+    for (var b = 0; b < this.g; b++) if (this.gst[b] !== C && this.zhi(b) > r) r = this.zhi(b);
+    return r;
+  };
+  State.prototype.masses = function () { // e (stored), [mlo, mhi] (groups) relative to ref
+    var ref = this.ref(), e = new Float64Array(this.m), mlo = new Float64Array(this.g), mhi = new Float64Array(this.g);
+    for (var i = 0; i < this.m; i++) e[i] = this.st[i] === C ? 0 : Math.exp(this.z[i] - ref);
+    for (var b = 0; b < this.g; b++) {
+      if (this.gst[b] === C) continue;
+      var xa = Math.exp(this.glo[b] - this.ghi[b]), pb = powerBounds(this.gn[b], xa, this.gs[b], this.q);
+      var scale = Math.exp(this.zhi(b) - ref);
+      mlo[b] = pb[0] * scale * (1 - SLACK); mhi[b] = pb[1] * scale * (1 + SLACK);
+      if (this.gst[b] === M) mlo[b] = 0;
+      if (this.q === 1) { mlo[b] = pb[0] * scale; mhi[b] = mlo[b]; if (this.gst[b] === M) mlo[b] = 0; }
+    }
+    return { ref: ref, e: e, mlo: mlo, mhi: mhi };
+  };
+  State.prototype.topStored = function () { // the stored token with the largest live value (lowest id on ties)
+    var best = -1;
+    for (var i = 0; i < this.m; i++) {
+      if (this.st[i] === C) continue;
+      if (best < 0 || this.z[i] > this.z[best] || (this.z[i] === this.z[best] && this.ids[i] < this.ids[best])) best = i;
+    }
+    return best;
+  };
+  State.prototype.tailTop = function () { // the largest value a live group may hold
+    var r = -Infinity;
+    for (var b = 0; b < this.g; b++) if (this.gst[b] !== C && this.zhi(b) > r) r = this.zhi(b);
+    return r;
+  };
+  State.prototype.cutStored = function (i) { this.st[i] = C; };
+  State.prototype.decide = function (i, kept, cut) { // a stored token: certainly kept / certainly cut / else maybe
+    if (this.st[i] === C) return;
+    if (cut) this.st[i] = C; else if (!kept) this.st[i] = M;
+  };
+  State.prototype.decideGroup = function (b, kept, cut) {
+    if (this.gst[b] === C) return;
+    if (cut) this.gst[b] = C; else if (!kept) this.gst[b] = M;
+  };
+
+  var STAGES = {
+    repetition_penalty: function (s, pen) {
+      var seen = {};
+      for (var j = 0; j < s.ctx.length; j++) seen[s.ctx[j]] = true;
+      for (var i = 0; i < s.m; i++) if (seen[s.ids[i]]) s.z[i] = s.z[i] < 0 ? s.z[i] * pen : s.z[i] / pen;
+    },
+    no_repeat_ngram_size: function (s, n) {
+      var banned = bannedNgram(s.ctx, n);
+      for (var i = 0; i < s.m; i++) if (banned[s.ids[i]]) s.z[i] = -Infinity, s.st[i] = C;
+    },
+    temperature: function (s, t) {
+      var over = false, i, b;
+      if (t !== 0 && t !== 1) {
+        for (i = 0; i < s.m && !over; i++) if (isFinite(s.z[i]) && !isFinite(s.z[i] / t)) over = true;
+        for (b = 0; b < s.g && !over; b++) if (!isFinite(s.glo[b] / t) || !isFinite(s.ghi[b] / t)) over = true;
+      }
+      if (t === 0 || over) return greedy(s);
+      if (t === 1) return;
+      for (i = 0; i < s.m; i++) s.z[i] = s.z[i] / t;
+      s.q = s.q / t;
+    },
+    top_k: function (s, k) {
+      var i, j, b, c, m = s.m, g = s.g, hi = [], lo = [];
+      for (i = 0; i < m; i++) {
+        if (s.st[i] === C) continue;
+        var gl = 0, gh = 0;
+        for (j = 0; j < m; j++) if (j !== i && s.st[j] !== C && s.z[j] > s.z[i]) { gh++; if (s.st[j] === K) gl++; }
+        for (b = 0; b < g; b++) {
+          if (s.gst[b] === C) continue;
+          if (s.zhi(b) > s.z[i]) gh += s.gn[b];
+          if (s.gst[b] === K && s.zlo(b) > s.z[i]) gl += s.gn[b];
+        }
+        hi[i] = gh; lo[i] = gl;
+      }
+      for (i = 0; i < m; i++) if (s.st[i] !== C) s.decide(i, hi[i] < k, lo[i] >= k);
+      var gdec = [];
+      for (b = 0; b < g; b++) {
+        if (s.gst[b] === C) continue;
+        var bottom = s.gn[b] - 1, top = 0; // tokens above the group's lowest / certainly above its highest
+        for (j = 0; j < m; j++) {
+          if (s.st[j] === C) continue;
+          if (s.z[j] > s.zlo(b)) bottom++;
+          if (s.st[j] === K && s.z[j] > s.zhi(b)) top++;
+        }
+        for (c = 0; c < g; c++) {
+          if (c === b || s.gst[c] === C) continue;
+          if (s.zhi(c) > s.zlo(b)) bottom += s.gn[c];
+          if (s.gst[c] === K && s.zlo(c) > s.zhi(b)) top += s.gn[c];
+        }
+        gdec[b] = [bottom < k, top >= k];
+      }
+      for (b = 0; b < g; b++) if (gdec[b]) s.decideGroup(b, gdec[b][0], gdec[b][1]);
+    },
+    top_p: function (s, p, semantics) { nucleus(s, p, semantics === "openai"); },
+    min_p: function (s, p) {
+      var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, b;
+      if (top < 0) { s.lost = true; return; }
+      var maxLo = Math.exp(s.z[top] - ms.ref), maxHi = Math.exp(Math.max(s.z[top], tail) - ms.ref);
+      var sure = s.st[top] === K && s.z[top] > tail;
+      for (i = 0; i < s.m; i++) {
+        if (s.st[i] === C || (sure && i === top)) continue;
+        s.decide(i, ms.e[i] >= p * maxHi, ms.e[i] < p * maxLo);
+      }
+      for (b = 0; b < s.g; b++) {
+        if (s.gst[b] === C) continue;
+        s.decideGroup(b, Math.exp(s.zlo(b) - ms.ref) >= p * maxHi, Math.exp(s.zhi(b) - ms.ref) < p * maxLo);
+      }
+    },
+    epsilon_cutoff: function (s, eps) {
+      var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, b, zl = 0, zh = 0;
+      for (i = 0; i < s.m; i++) { if (s.st[i] === K) zl += ms.e[i]; if (s.st[i] !== C) zh += ms.e[i]; }
+      for (b = 0; b < s.g; b++) { if (s.gst[b] === K) zl += ms.mlo[b]; if (s.gst[b] !== C) zh += ms.mhi[b]; }
+      var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
+      for (i = 0; i < s.m; i++) {
+        if (s.st[i] === C || (sure && i === top)) continue;
+        var own = s.st[i] === K ? zl : zl + ms.e[i];
+        s.decide(i, ms.e[i] / zh >= eps, ms.e[i] / own < eps);
+      }
+      for (b = 0; b < s.g; b++) {
+        if (s.gst[b] === C) continue;
+        var et = Math.exp(s.zhi(b) - ms.ref), eb = Math.exp(s.zlo(b) - ms.ref);
+        var without = zl - (s.gst[b] === K ? ms.mlo[b] : 0);
+        s.decideGroup(b, eb / zh >= eps, et / (without + et) < eps);
+      }
+    }
+  };
+
+  function greedy(s) { // temperature 0: all probability on the first maximum
+    var top = s.topStored(), tail = s.tailTop();
+    if (top < 0 || !(s.z[top] > tail) || s.st[top] !== K) { s.lost = true; return; }
+    for (var i = 0; i < s.m; i++) if (i !== top) s.cutStored(i);
+    for (var b = 0; b < s.g; b++) s.gst[b] = C;
+    s.z[top] = 0; s.q = 1;
+  }
+
+  // top-p: hf drops the tokens whose mass ahead of them is >= p (the token that crosses p stays);
+  // openai keeps those whose mass ahead plus their own is <= p. The likeliest always stays.
+  function nucleus(s, p, openai) {
+    var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, j, b, c;
+    var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
+    function verdict(aLo, aHi, e, bLo, bHi) { // [kept, cut] from the mass ahead (a), own (e) and behind (b)
+      if (openai) return [(aHi + e) / (aHi + e + bLo) <= p, (aLo + e) / (aLo + e + bHi) > p];
+      return [aHi / (aHi + e + bLo) < p, aLo / (aLo + e + bHi) >= p];
+    }
+    var dec = [], gdec = [];
+    for (i = 0; i < s.m; i++) {
+      if (s.st[i] === C) continue;
+      var aLo = 0, aHi = 0, bLo = 0, bHi = 0, z = s.z[i];
+      for (j = 0; j < s.m; j++) {
+        if (j === i || s.st[j] === C) continue;
+        var ej = ms.e[j];
+        if (s.z[j] > z) { aHi += ej; if (s.st[j] === K) aLo += ej; } else if (s.z[j] < z) { bHi += ej; if (s.st[j] === K) bLo += ej; } else { aHi += ej; bHi += ej; }
+      }
+      for (b = 0; b < s.g; b++) {
+        if (s.gst[b] === C) continue;
+        if (s.zlo(b) > z) { aHi += ms.mhi[b]; aLo += ms.mlo[b]; } else if (s.zhi(b) < z) { bHi += ms.mhi[b]; bLo += ms.mlo[b]; } else { aHi += ms.mhi[b]; bHi += ms.mhi[b]; }
+      }
+      dec[i] = verdict(aLo, aHi, ms.e[i], bLo, bHi);
+    }
+    for (b = 0; b < s.g; b++) {
+      if (s.gst[b] === C) continue;
+      var zt = s.zhi(b), zb = s.zlo(b), et = Math.exp(zt - ms.ref), eb = Math.exp(zb - ms.ref);
+      var tLo = 0, tBehind = 0, bAhead = ms.mhi[b], bBehind = 0; // the group's top token / its bottom token
+      for (j = 0; j < s.m; j++) {
+        if (s.st[j] === C) continue;
+        if (s.z[j] > zt) { if (s.st[j] === K) tLo += ms.e[j]; } else tBehind += ms.e[j];
+        if (s.z[j] > zb) bAhead += ms.e[j]; else if (s.z[j] < zb && s.st[j] === K) bBehind += ms.e[j];
+      }
+      for (c = 0; c < s.g; c++) {
+        if (s.gst[c] === C) continue;
+        if (c !== b && s.zlo(c) > zt) { if (s.gst[c] === K) tLo += ms.mlo[c]; } else tBehind += ms.mhi[c];
+        if (c !== b && s.zhi(c) > zb) bAhead += ms.mhi[c]; else if (c !== b && s.zhi(c) < zb && s.gst[c] === K) bBehind += ms.mlo[c];
+      }
+      var topV = verdict(tLo, Infinity, et, 0, tBehind), botV = verdict(0, bAhead, eb, bBehind, Infinity);
+      gdec[b] = [botV[0], topV[1]];
+    }
+    for (i = 0; i < s.m; i++) if (dec[i] && !(sure && i === top)) s.decide(i, dec[i][0], dec[i][1]);
+    for (b = 0; b < s.g; b++) if (gdec[b]) s.decideGroup(b, gdec[b][0], gdec[b][1]);
+  }
+
+  // The distribution of one step under settings (the samplers in `order`, each {name, off}).
+  // Returns the stored tokens' probabilities (p, with lo/hi), how many are kept, and whether it is exact.
+  function distribution(step, settings, order, ctx) {
+    var s = new State(step, ctx);
+    for (var k = 0; k < order.length; k++) {
+      var spec = order[k], v = settings[spec.name];
+      if (v === undefined || v === spec.off || s.lost) continue;
+      STAGES[spec.name](s, v, settings.semantics);
+    }
+    var ms = s.masses(), m = s.m, g = s.g, i, b, zl = 0, zh = 0, tailLo = 0, tailHi = 0, uncertain = s.lost;
+    for (i = 0; i < m; i++) { if (s.st[i] === K) zl += ms.e[i]; if (s.st[i] !== C) zh += ms.e[i]; if (s.st[i] === M) uncertain = true; }
+    for (b = 0; b < g; b++) {
+      if (s.gst[b] === C) continue;
+      tailHi += ms.mhi[b]; tailLo += ms.mlo[b];
+      if (s.gst[b] === M || ms.mlo[b] !== ms.mhi[b]) uncertain = true;
+    }
+    zl += tailLo; zh += tailHi;
+    var p = new Float64Array(m), lo = new Float64Array(m), hi = new Float64Array(m), bound = 0;
+    for (i = 0; i < m; i++) {
+      if (s.lost) { lo[i] = 0; hi[i] = 1; p[i] = NaN; continue; }
+      if (s.st[i] === C) continue;
+      if (!uncertain) { p[i] = ms.e[i] / zl; lo[i] = hi[i] = p[i]; continue; }
+      lo[i] = s.st[i] === K ? ms.e[i] / zh : 0;
+      hi[i] = Math.min(1, ms.e[i] / (s.st[i] === K ? zl : zl + ms.e[i]));
+      p[i] = (lo[i] + hi[i]) / 2;
+    }
+    if (s.lost) bound = 1;
+    else if (uncertain) for (i = 0; i < m; i++) bound = Math.max(bound, (hi[i] - lo[i]) / 2);
+    var keptLo = 0, keptHi = 0;
+    for (i = 0; i < m; i++) { if (s.st[i] === K) keptLo++; if (s.st[i] !== C) keptHi++; }
+    for (b = 0; b < g; b++) { if (s.gst[b] === K) keptLo += s.gn[b]; if (s.gst[b] !== C) keptHi += s.gn[b]; }
+    if (s.lost) { keptLo = 1; keptHi = null; }
+    var entropy = null, entropyExact = false;
+    if (!s.lost) { // the stored tokens' share exactly; a kept tail's share as if each group were flat (an estimate)
+      entropy = 0; entropyExact = !uncertain && tailHi === 0;
+      var zm = (zl + zh) / 2;
+      for (i = 0; i < m; i++) if (p[i] > 0) entropy -= p[i] * Math.log(p[i]);
+      for (b = 0; b < g; b++) {
+        var mb = (ms.mlo[b] + ms.mhi[b]) / 2;
+        if (s.gst[b] !== C && mb > 0) { var pb = mb / zm; entropy -= pb * Math.log(pb / s.gn[b]); }
+      }
+    }
+    return {
+      ids: s.ids, z: s.z, p: p, lo: lo, hi: hi, exact: !uncertain, bound: bound, keptLo: keptLo, keptHi: keptHi,
+      tailLo: s.lost ? 0 : tailLo / zh, tailHi: s.lost ? 1 : Math.min(1, tailHi / (zl || zh)), tailTop: s.tailTop(),
+      entropy: entropy, entropyExact: entropyExact, status: s.st, lost: s.lost
+    };
+  }
+
+  // The model's own distribution (raw logits, T=1): always exact
+  function raw(step) {
+    var u = unpack(step), m = u.ids.length, ref = -Infinity, i, b, z = 0;
+    for (i = 0; i < m; i++) ref = Math.max(ref, u.logits[i]);
+    for (b = 0; b < u.n.length; b++) ref = Math.max(ref, u.hi[b]);
+    var e = new Float64Array(m);
+    for (i = 0; i < m; i++) { e[i] = Math.exp(u.logits[i] - ref); z += e[i]; }
+    for (b = 0; b < u.n.length; b++) z += u.s[b] * Math.exp(u.hi[b] - ref);
+    var p = new Float64Array(m);
+    for (i = 0; i < m; i++) p[i] = e[i] / z;
+    return p;
+  }
+
+  // Stored tokens in draw order: descending probability, ties by lower id
+  function order(ids, p) {
+    var idx = [];
+    for (var i = 0; i < ids.length; i++) idx.push(i);
+    idx.sort(function (a, b) { return p[b] - p[a] || ids[a] - ids[b]; });
+    return idx;
+  }
+
+  // Stored tokens that may be kept, by their value after the stages (the draw's order), ties by lower id
+  function byValue(dist) {
+    var idx = [];
+    for (var i = 0; i < dist.ids.length; i++) if (dist.hi[i] > 0) idx.push(i);
+    idx.sort(function (a, b) { return dist.z[b] - dist.z[a] || dist.ids[a] - dist.ids[b]; });
+    return idx;
+  }
+
+  // The token u draws: {id (or null: a token beyond the stored ones), sure}
+  function pick(dist, u) {
+    var idx = byValue(dist);
+    var lo = 0, hi = 0, i, j, guess = null;
+    for (j = 0; j < idx.length; j++) {
+      i = idx[j];
+      if (!(dist.hi[i] > 0)) break;
+      if (dist.z[i] <= dist.tailTop && !(dist.tailHi === 0)) break; // beyond here tail tokens may interleave
+      var before = hi;
+      lo += dist.lo[i]; hi += dist.hi[i];
+      if (dist.exact) { if (u < lo) return { id: dist.ids[i], sure: true }; continue; }
+      if (guess === null && u < (lo + hi) / 2) guess = dist.ids[i];
+      if (u < lo && before <= u) return { id: dist.ids[i], sure: true };
+      if (u < lo) return { id: guess, sure: false };
+    }
+    if (dist.exact && dist.tailHi === 0 && idx.length) { // rounding at the very end: the last kept token
+      for (j = idx.length - 1; j >= 0; j--) if (dist.p[idx[j]] > 0) return { id: dist.ids[idx[j]], sure: true };
+    }
+    return { id: guess, sure: false, beyond: true };
+  }
+
+  GX.math = { decode: decode, unpack: unpack, distribution: distribution, raw: raw, pick: pick, order: order,
+              powerBounds: powerBounds, bannedNgram: bannedNgram, K: K, C: C, M: M };
+})();

@@ -1,0 +1,644 @@
+// gpt2explore pages: the explorer, compare and inspect views drawn from a page's data (no plotting library).
+// Each page's root element (.gx-explorer, .gx-compare, .gx-inspect) gets a handle:
+//   el.gx.set({sample, step, temperature, top_k, top_p, min_p, semantics, log, ...}) -> Promise, resolved once redrawn
+//   el.gx.shown() -> {step, exact, bound, drawn, tokens: [{id, p, lo, hi}, ...], ...}: what the figure shows now
+//   el.gx.draw(100) -> Promise of the frequencies of 100 fresh draws, overlaid on the bars
+(function () {
+  "use strict";
+  var GX = (window.GX = window.GX || {});
+  if (GX.mount) return;
+  var math = GX.math;
+  var RAW = "#9db7d5", KEPT = "#1f5fa8", CUT = "#8a8a8a", CHOSEN = "#d9541e";
+  var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#e4572e", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
+  var MARK_NAMES = { drawn: "drawn token", u: "u draws (these settings)", forced: "forced token", text: "the text's token" };
+  var CUT_SHOWN_MAX = 60, SVGNS = "http://www.w3.org/2000/svg";
+
+  // ---- numbers, under the package's one rule (gpt2explore.core.formatting) ----------------------
+  function exp2(text) { return text.replace(/e([+-])(\d)$/, "e$10$2"); }
+  function prob(p) {
+    if (p === null || p === undefined || isNaN(p)) return "nan";
+    if (p === 0) return "0";
+    if (Math.abs(p) < 1e-3) return exp2(p.toExponential(1));
+    return String(parseFloat(p.toPrecision(3)));
+  }
+  function number(x, d) {
+    d = d === undefined ? 3 : d;
+    if (x === Infinity) return "∞";
+    if (x === -Infinity) return "-∞";
+    var t = x.toFixed(d);
+    return /^-0\.?0*$/.test(t) ? t.slice(1) : t;
+  }
+  function value(x) {
+    if (typeof x !== "number") return String(x);
+    if (Number.isInteger(x) && Math.abs(x) < 1e6) return String(x);
+    var a = Math.abs(x);
+    if (a !== 0 && (a < 1e-4 || a >= 1e6)) return exp2(x.toExponential(5).replace(/\.?0+e/, "e"));
+    return String(parseFloat(x.toPrecision(6)));
+  }
+  function count(n, noun) { return n.toLocaleString("en-US") + " " + noun + (n === 1 ? "" : "s"); }
+  function esc(t) { return String(t).replace(/[&<>"']/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]; }); }
+  function pyRepr(t) { return t.indexOf("'") >= 0 && t.indexOf('"') < 0 ? '"' + t + '"' : "'" + t.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'"; }
+
+  // 'T=0.7, top-k=40, no top-p, min-p=0.1, hf rules' (gpt2explore.core.settings.describe)
+  function describe(data, s) {
+    var t = s.temperature === 0 ? "greedy (T=0)" : "T=" + value(s.temperature);
+    var out = t + ", " + (s.top_k === 0 ? "no top-k" : "top-k=" + s.top_k) + ", " + (s.top_p >= 1 ? "no top-p" : "top-p=" + value(s.top_p));
+    data.samplers.forEach(function (sp) { if (!sp.openai && s[sp.name] !== undefined && s[sp.name] !== sp.off) out += ", " + sp.label + "=" + value(s[sp.name]); });
+    return out + ", " + s.semantics + " rules";
+  }
+
+  // the checks of gpt2explore.core.registry, with the same messages
+  function check(data, s) {
+    var bad = function (m) { throw new Error(m); };
+    if (s.semantics !== "hf" && s.semantics !== "openai") bad("semantics must be one of hf, openai, got " + pyRepr(String(s.semantics)));
+    data.samplers.forEach(function (sp) {
+      var v = s[sp.name];
+      if (typeof v !== "number" || !isFinite(v)) bad(sp.name + " must be a finite number, got " + v);
+      if (sp.integer && (!Number.isInteger(v) || v < 0)) bad(sp.name + " must be an integer >= 0, got " + v);
+    });
+    if (s.temperature < 0) bad("temperature must be a finite number >= 0 (0 = greedy), got " + value(s.temperature));
+    if (!(s.top_p > 0 && s.top_p <= 1)) bad("top_p must be in (0, 1] (1.0 = no limit), got " + value(s.top_p));
+    if (s.min_p !== undefined && !(s.min_p >= 0 && s.min_p <= 1)) bad("min_p must be in [0, 1] (0 = off), got " + value(s.min_p));
+    if (s.epsilon_cutoff !== undefined && !(s.epsilon_cutoff >= 0 && s.epsilon_cutoff < 1)) bad("epsilon_cutoff must be in [0, 1) (0 = off), got " + value(s.epsilon_cutoff));
+    if (s.repetition_penalty !== undefined && !(s.repetition_penalty >= 1e-6 && s.repetition_penalty <= 1e6)) bad("repetition_penalty must be a number in [1e-06, 1e+06] (1.0 = off, > 1 against repeats, < 1 for them), got " + value(s.repetition_penalty));
+    if (s.semantics === "openai") {
+      var extra = data.samplers.filter(function (sp) { return !sp.openai && s[sp.name] !== sp.off; });
+      if (extra.length) bad("semantics='openai' follows OpenAI's sample.py, which knows only temperature, top_k and top_p; got " +
+        extra.map(function (sp) { return sp.name + "=" + value(s[sp.name]); }).join(", ") + ": use semantics='hf' for the newer samplers");
+    }
+  }
+
+  function same(a, b, data) {
+    if (a.semantics !== b.semantics) return false;
+    for (var i = 0; i < data.samplers.length; i++) { var n = data.samplers[i].name; if (a[n] !== b[n]) return false; }
+    return true;
+  }
+
+  // ---- what one step's bars show (gpt2explore.views.bars.bars_data, in the browser) -------------
+  function contextOf(sample, index) {
+    var ctx = sample.context.slice();
+    for (var i = 0; i < index; i++) ctx.push(sample.steps[i].token);
+    return ctx;
+  }
+
+  function view(data, sample, index, settings, n, reachCut) {
+    var step = sample.steps[index], u = math.unpack(step), own = same(settings, step.settings, data);
+    var dist;
+    if (own) {
+      var p = u.own, kept = 0;
+      dist = { ids: u.ids, p: p, lo: p, hi: p, exact: true, bound: 0, keptLo: step.own_kept, keptHi: step.own_kept,
+               entropy: step.own_entropy, entropyExact: true, own: true, tailHi: step.own_rest, tailLo: step.own_rest };
+      dist.z = new Float64Array(u.ids.length);
+      for (var i = 0; i < u.ids.length; i++) { dist.z[i] = p[i] > 0 ? Math.log(p[i]) : -Infinity; if (p[i] > 0) kept++; }
+      dist.tailTop = step.own_rest > 0 ? Math.log(step.own_rest) : -Infinity; // a bound: no dropped token holds more
+    } else {
+      dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
+    }
+    var raw = math.raw(step), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
+    var shownN = reachCut && keptSure && nKept < CUT_SHOWN_MAX ? Math.max(n, nKept + 1) : n;
+    var rows = [];
+    for (var r = 0; r < Math.min(shownN, W); r++) rows.push(r);
+    // the marked token: what u draws under these settings (or the forced / text token)
+    var marked = null, kind, sure = true, beyond = false;
+    if (step.forced || step.u === null) { marked = step.token >= 0 ? step.token : null; kind = data.scored ? "text" : "forced"; }
+    else if (own) { // the stored own distribution, walked with the step's own u: the run's token comes back
+      var back = ownPick(step, step.u);
+      marked = back.id; beyond = !!back.beyond;
+      kind = marked === step.token ? "drawn" : "u";
+    }
+    else {
+      var got = math.pick(dist, step.u);
+      marked = got.id; sure = got.sure; beyond = !!got.beyond;
+      kind = "u";
+    }
+    var runToken = kind === "u" && step.token >= 0 && step.token !== marked ? step.token : null;
+    var at = {};
+    for (var k = 0; k < W; k++) at[u.ids[k]] = k;
+    [marked, runToken].forEach(function (t) { if (t !== null && at[t] !== undefined && rows.indexOf(at[t]) < 0) rows.push(at[t]); });
+    var labels = rows.map(function (k) { return data.labels[String(u.ids[k])]; });
+    return {
+      step: index, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
+      ids: rows.map(function (k) { return u.ids[k]; }), logits: rows.map(function (k) { return u.logits[k]; }),
+      raw: rows.map(function (k) { return raw[k]; }), probs: rows.map(function (k) { return dist.p[k]; }),
+      lo: rows.map(function (k) { return dist.lo[k]; }), hi: rows.map(function (k) { return dist.hi[k]; }),
+      kept: rows.map(function (k) { return dist.hi[k] > 0; }),
+      sureKept: rows.map(function (k) { return dist.lo[k] > 0 || (dist.exact && dist.p[k] > 0); }),
+      marked: marked, kind: kind, sure: sure, beyond: beyond, runToken: runToken, token: step.token, u: step.u,
+      markedProb: marked !== null && at[marked] !== undefined ? dist.p[at[marked]] : null,
+      nKept: nKept, keptHi: dist.keptHi, keptSure: keptSure, exact: dist.exact, bound: dist.bound
+    };
+  }
+
+  function markText(v, data, short) {
+    if (v.marked === null) {
+      if (v.kind === "u" && v.beyond) return "u=" + number(v.u, 3) + " draws a token beyond the " + count(v.dist.ids.length, "stored token");
+      return v.kind === "u" ? "u=" + number(v.u, 3) + ": the draw is not decided by what the page stores" : "";
+    }
+    var label = pyRepr(data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
+    if (v.kind === "drawn") return "drawn " + label + " (" + p + ")";
+    if (v.kind === "forced") return "forced " + label + " (" + p + ")";
+    if (v.kind === "text") return "the text has " + label + " (" + p + ")";
+    var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + label + " (" + p + ")" + (short ? "" : " under these settings");
+    if (v.runToken === null && v.marked === v.token) t += ", as in the run";
+    if (v.runToken !== null) t += " · the run drew " + pyRepr(data.labels[String(v.runToken)]);
+    return t;
+  }
+
+  function keptText(v) {
+    return v.keptSure ? count(v.nKept, "token") + " kept" : "between " + v.nKept.toLocaleString("en-US") + " and " +
+      (v.keptHi === null ? "?" : v.keptHi.toLocaleString("en-US")) + " tokens kept";
+  }
+
+  function exactText(v) {
+    return v.exact ? "exact" : v.bound >= 1 ? "approximate: the stored tokens do not decide it" : "approximate: each p within ±" + prob(v.bound);
+  }
+
+  // ---- SVG ---------------------------------------------------------------------------------
+  function el(name, attrs, parent, text) {
+    var e = document.createElementNS(SVGNS, name);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  function niceStep(span, target) {
+    if (span <= 0) return 1;
+    var raw = span / target, base = Math.pow(10, Math.floor(Math.log10(raw)));
+    var ms = [1, 2, 5, 10];
+    for (var i = 0; i < ms.length; i++) if (ms[i] * base >= raw) return ms[i] * base;
+    return 10 * base;
+  }
+
+  function wrap(text, width) { // lines of at most `width` characters, broken at spaces
+    var words = text.split(" "), lines = [], line = "";
+    words.forEach(function (w) { if ((line + " " + w).trim().length > width && line) { lines.push(line); line = w; } else line = (line + " " + w).trim(); });
+    if (line) lines.push(line);
+    return lines;
+  }
+
+  // bars of one view: model (light), after the settings (dark, with an interval where approximate),
+  // the marked token (orange), cut tokens (grey ×), the cut-off (dashed), the run's token (▼), draws (outline)
+  function bars(holder, v, data, opts) {
+    var compact = !!opts.compact, width = opts.width || 940, many = v.rows.length > 25 && !compact;
+    var longest = Math.max.apply(null, v.labels.map(function (l) { return l.length; }).concat([1]));
+    var angle = many ? 90 : 45, bottom = Math.round(36 + 7.6 * Math.min(longest, 24) * Math.sin(angle * Math.PI / 180));
+    var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · approximate")] :
+      wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 70);
+    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
+      (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
+    var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
+    if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind]]);
+    if (v.kept.indexOf(false) >= 0) legend.push(["x", CUT, "cut by the settings"]);
+    var cutAt = cutoffX(v);
+    if (cutAt !== null) legend.push(["dash", "#666", "cut-off: kept | cut"]);
+    if (v.runToken !== null) legend.push(["tri", CHOSEN, "drawn in the run"]);
+    if (!v.exact) legend.push(["whisker", "#222", "where p can lie"]);
+    if (opts.draws) legend.push(["outline", "#111", opts.draws.total + " fresh draws (share)"]);
+    var legendRows = compact ? 0 : Math.ceil(legend.length / 3);
+    var top = 18 + 22 * heads.length + 17 * subs.length + 22 * legendRows + 10, plotH = compact ? 230 : 270;
+    var H = top + plotH + bottom, left = 62, right = 14, plotW = width - left - right;
+    var svg = el("svg", { viewBox: "0 0 " + width + " " + H, width: "100%", "class": "gx-bars", role: "img" });
+    svg.style.maxWidth = width + "px";
+    var y0 = 24;
+    heads.forEach(function (h, i) { el("text", { x: width / 2, y: y0 + 22 * i, "text-anchor": "middle", "class": "gx-title" }, svg, h); });
+    subs.forEach(function (h, i) { el("text", { x: width / 2, y: y0 + 22 * heads.length + 17 * i - 2, "text-anchor": "middle", "class": "gx-sub" }, svg, h); });
+    var ly = y0 + 22 * heads.length + 17 * subs.length + 6;
+    if (!compact) legend.forEach(function (item, i) {
+      var col = i % 3, row = Math.floor(i / 3), x = left + col * (plotW / 3), y = ly + row * 22;
+      var kind = item[0], c = item[1];
+      if (kind === "rect") el("rect", { x: x, y: y - 10, width: 14, height: 12, fill: c }, svg);
+      if (kind === "x") el("text", { x: x + 1, y: y + 2, fill: c, "class": "gx-x" }, svg, "×");
+      if (kind === "dash") el("line", { x1: x, x2: x + 16, y1: y - 4, y2: y - 4, stroke: c, "stroke-dasharray": "4 3", "stroke-width": 1.5 }, svg);
+      if (kind === "tri") el("path", { d: "M" + x + " " + (y - 10) + "h14l-7 12z", fill: c }, svg);
+      if (kind === "whisker") el("path", { d: "M" + (x + 7) + " " + (y - 11) + "v14M" + (x + 3) + " " + (y - 11) + "h8M" + (x + 3) + " " + (y + 3) + "h8", stroke: c, fill: "none" }, svg);
+      if (kind === "outline") el("rect", { x: x, y: y - 10, width: 14, height: 12, fill: "none", stroke: c, "stroke-width": 1.5 }, svg);
+      el("text", { x: x + 20, y: y, "class": "gx-legend" }, svg, item[2]);
+    });
+    // axes
+    var log = !!opts.log, ymax = 0, floor = 1e-6;
+    v.raw.concat(v.probs, v.hi).forEach(function (p) { if (p > ymax) ymax = p; });
+    if (opts.draws) v.ids.forEach(function (id) { ymax = Math.max(ymax, (opts.draws.counts[id] || 0) / opts.draws.total); });
+    ymax = Math.max(ymax, 1e-12);
+    if (log) {
+      var pos = v.raw.concat(v.probs).filter(function (p) { return p > 0; });
+      floor = Math.pow(10, Math.floor(Math.log10(pos.length ? Math.min.apply(null, pos) : 1e-6)) - 0.3);
+    }
+    var yTop = log ? Math.log10(ymax) + 0.35 : ymax * 1.12, yBot = log ? Math.log10(floor) : 0;
+    var Y = function (p) { var t = log ? Math.log10(Math.max(p, floor)) : p; return top + plotH * (1 - (t - yBot) / (yTop - yBot)); };
+    var n = v.rows.length, band = plotW / Math.max(n, 1), X = function (i) { return left + band * (i + 0.5); };
+    el("line", { x1: left, x2: left, y1: top, y2: top + plotH, stroke: "#444" }, svg);
+    el("line", { x1: left, x2: left + plotW, y1: top + plotH, y2: top + plotH, stroke: "#444" }, svg);
+    var ticks = [];
+    if (log) [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1].forEach(function (t) { if (t >= floor && Math.log10(t) <= yTop) ticks.push(t); });
+    else { var st = niceStep(yTop, 5); for (var t = 0; t <= yTop + 1e-12; t += st) ticks.push(t); }
+    ticks.forEach(function (t) {
+      var y = Y(t);
+      el("line", { x1: left, x2: left + plotW, y1: y, y2: y, stroke: "#e5e5e5" }, svg);
+      el("text", { x: left - 6, y: y + 4, "text-anchor": "end", "class": "gx-tick" }, svg, log ? String(t) : String(parseFloat(t.toPrecision(6))));
+    });
+    el("text", { x: 16, y: top + plotH / 2, transform: "rotate(-90 16 " + (top + plotH / 2) + ")", "text-anchor": "middle", "class": "gx-axis" }, svg,
+      log ? "probability (log scale)" : "probability");
+    var bw = band * 0.85 / 2;
+    v.rows.forEach(function (_, i) {
+      var g = el("g", { "class": "gx-bar", "data-id": v.ids[i] }, svg), x = X(i);
+      el("title", {}, g, "#" + (v.rows[i] + 1) + " " + v.labels[i] + "\nid " + v.ids[i] + "\nlogit " + number(v.logits[i]) +
+        "\nmodel p " + prob(v.raw[i]) + "\nafter settings p " + prob(v.probs[i]) + (v.exact ? "" : " (between " + prob(v.lo[i]) + " and " + prob(v.hi[i]) + ")"));
+      el("rect", { x: x - bw, y: Y(v.raw[i]), width: bw, height: Math.max(0, top + plotH - Y(v.raw[i])), fill: RAW }, g);
+      var isMarked = v.ids[i] === v.marked, py = v.probs[i] > 0 ? Y(v.probs[i]) : top + plotH;
+      el("rect", { x: x, y: py, width: bw, height: Math.max(0, top + plotH - py), fill: isMarked ? CHOSEN : KEPT, "class": isMarked ? "gx-marked" : "gx-after" }, g);
+      if (!v.exact && v.hi[i] > 0) el("path", { d: "M" + (x + bw / 2) + " " + Y(v.lo[i]) + "V" + Y(v.hi[i]) + "M" + (x + bw / 2 - 3) + " " + Y(v.hi[i]) + "h6M" + (x + bw / 2 - 3) + " " + Y(v.lo[i]) + "h6", stroke: "#222", fill: "none", "stroke-width": 1 }, g);
+      if (!v.kept[i]) el("text", { x: x + bw / 2, y: top + plotH - 1, "text-anchor": "middle", fill: CUT, "class": "gx-x" }, g, "×");
+      if (v.ids[i] === v.runToken) el("path", { d: "M" + (x + bw / 2 - 7) + " " + (Math.min(Y(v.raw[i]), py) - 16) + "h14l-7 12z", fill: CHOSEN, stroke: "white" }, g);
+      if (opts.draws) {
+        var f = (opts.draws.counts[v.ids[i]] || 0) / opts.draws.total;
+        if (f > 0) el("rect", { x: x + 1, y: Y(f), width: bw - 2, height: Math.max(0, top + plotH - Y(f)), fill: "none", stroke: "#111", "stroke-width": 1.5, "class": "gx-draws" }, g);
+      }
+      var lx = x, ly2 = top + plotH + 8;
+      el("text", { x: lx, y: ly2, transform: "rotate(-" + angle + " " + lx + " " + ly2 + ")", "text-anchor": "end", "dominant-baseline": "middle", "class": many ? "gx-label gx-small" : "gx-label" }, g,
+        v.labels[i].length > 24 ? v.labels[i].slice(0, 23) + "…" : v.labels[i]);
+    });
+    if (cutAt !== null) el("line", { x1: X(cutAt), x2: X(cutAt), y1: top + plotH, y2: Y(ymax * 1.05), stroke: "#666", "stroke-dasharray": "5 4", "stroke-width": 1.5 }, svg);
+    holder.replaceChildren(svg);
+    return svg;
+  }
+
+  function cutoffX(v) {
+    if (v.kept.every(Boolean) || !v.kept.some(Boolean)) return null;
+    return v.kept.indexOf(false) - 0.5;
+  }
+
+  // ---- controls -----------------------------------------------------------------------------
+  function control(spec, start, onInput) {
+    var box = document.createElement("label");
+    box.className = "gx-control";
+    box.title = spec.name;
+    var name = document.createElement("span"), input = document.createElement("input"), out = document.createElement("span");
+    name.className = "gx-name"; name.textContent = spec.short;
+    out.className = "gx-value";
+    input.type = "range"; input.dataset.name = spec.name;
+    input.min = Math.min(spec.min, start); input.max = Math.max(spec.max, start); input.step = spec.step;
+    input.value = start; out.textContent = value(start);
+    input.addEventListener("input", function () { onInput(spec.name, clean(spec, parseFloat(input.value))); });
+    box.appendChild(name); box.appendChild(input); box.appendChild(out);
+    return { box: box, input: input, out: out, set: function (v) {
+      if (v > parseFloat(input.max)) input.max = v;
+      if (v < parseFloat(input.min)) input.min = v;
+      input.value = v; out.textContent = value(v);
+    } };
+  }
+  function clean(spec, x) { // a slider's value as a person would type it (0.7, not 0.7000000000000001)
+    if (spec.integer) return Math.round(x);
+    return parseFloat(x.toPrecision(10));
+  }
+
+  function settingsControls(page, container) {
+    var data = page.data, controls = {};
+    var grid = document.createElement("div");
+    grid.className = "gx-controls";
+    data.samplers.forEach(function (sp) {
+      var c = control(sp, page.settings[sp.name], function (name, v) { page.change(name, v); });
+      controls[sp.name] = c; grid.appendChild(c.box);
+    });
+    var rules = document.createElement("div");
+    rules.className = "gx-control gx-rules";
+    rules.innerHTML = "<span class='gx-name'>rules</span>";
+    ["hf", "openai"].forEach(function (r) {
+      var b = document.createElement("button");
+      b.type = "button"; b.textContent = r; b.dataset.rule = r;
+      b.title = r === "hf" ? "transformers' warpers" : "OpenAI's sample.py";
+      b.addEventListener("click", function () { page.change("semantics", r); });
+      rules.appendChild(b);
+    });
+    grid.appendChild(rules);
+    container.appendChild(grid);
+    return {
+      controls: controls,
+      sync: function (s) {
+        for (var k in controls) controls[k].set(s[k]);
+        Array.prototype.forEach.call(rules.querySelectorAll("button"), function (b) { b.classList.toggle("gx-on", b.dataset.rule === s.semantics); });
+      }
+    };
+  }
+
+  function textPanel(sample, current, onPick, colours) {
+    var div = document.createElement("div");
+    div.className = "gx-text";
+    var pr = document.createElement("span");
+    pr.className = "gx-prompt"; pr.textContent = sample.prompt;
+    div.appendChild(pr);
+    sample.pieces.forEach(function (piece, i) {
+      var s = document.createElement("span");
+      s.className = "gx-token" + (i === current ? " gx-current" : "");
+      s.textContent = piece || "∅"; s.dataset.step = i;
+      if (colours) { s.style.background = colours[i].fill; s.title = colours[i].title; }
+      else s.title = "step " + i + ": click to show its bars";
+      s.addEventListener("click", function () { onPick(i); });
+      div.appendChild(s);
+    });
+    return div;
+  }
+
+  function tokensOf(v) {
+    return v.ids.map(function (id, i) { return { id: id, p: v.probs[i], lo: v.lo[i], hi: v.hi[i] }; });
+  }
+
+  function freshDraws(v, data, sample, n) { // n fresh uniforms through the same pick as the page's own u
+    var counts = {}, elsewhere = 0;
+    for (var i = 0; i < n; i++) {
+      var got = v.own ? ownPick(sample.steps[v.step], Math.random()) : math.pick(v.dist, Math.random());
+      if (got.id === null) elsewhere++; else counts[got.id] = (counts[got.id] || 0) + 1;
+    }
+    return { counts: counts, total: n, elsewhere: elsewhere };
+  }
+
+  function ownPick(step, u) { // at the run's own settings: the stored own distribution (exact)
+    var un = math.unpack(step), idx = [], acc = 0;
+    for (var i = 0; i < un.ids.length; i++) if (un.own[i] > 0) idx.push(i);
+    idx.sort(function (a, b) { return un.own[b] - un.own[a] || un.ids[a] - un.ids[b]; });
+    for (var j = 0; j < idx.length; j++) { acc += un.own[idx[j]]; if (u < acc) return { id: un.ids[idx[j]], sure: true }; }
+    return step.own_rest > 0 ? { id: null, sure: true, beyond: true } : { id: idx.length ? un.ids[idx[idx.length - 1]] : null, sure: true };
+  }
+
+  // ---- the pages ----------------------------------------------------------------------------
+  function Page(root, data) {
+    this.root = root; this.data = data; this.sample = 0; this.step = 0; this.log = false; this.error = "";
+    this.settings = {};
+    for (var k in data.start) this.settings[k] = data.start[k];
+    this.draws = null; this.lastMs = 0;
+  }
+  Page.prototype.change = function (name, v) {
+    var next = {};
+    for (var k in this.settings) next[k] = this.settings[k];
+    next[name] = v;
+    this.apply({ settings: next });
+  };
+  Page.prototype.apply = function (o) {
+    var t0 = performance.now();
+    if (o.settings) {
+      try { check(this.data, o.settings); this.error = ""; this.settings = o.settings; }
+      catch (err) { this.error = err.message; this.settings = o.settings; }
+    }
+    this.draws = o.keepDraws ? this.draws : null;
+    this.render();
+    this.lastMs = performance.now() - t0;
+  };
+  Page.prototype.set = function (o) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      try {
+        var next = {}, k;
+        for (k in self.settings) next[k] = self.settings[k];
+        for (k in o) {
+          if (k === "sample" || k === "step" || k === "log") continue;
+          if (!(k in next)) throw new Error("unknown setting " + pyRepr(k) + "; the settings are " + Object.keys(next).join(", "));
+          next[k] = o[k];
+        }
+        if (o.sample !== undefined) self.setSample(o.sample);
+        if (o.step !== undefined) self.setStep(o.step);
+        if (o.log !== undefined) self.log = !!o.log;
+        check(self.data, next);
+        self.apply({ settings: next });
+        requestAnimationFrame(function () { resolve(self.shown()); });
+      } catch (err) { reject(err); }
+    });
+  };
+  Page.prototype.setSample = function (i) {
+    if (!Number.isInteger(i) || i < 0 || i >= this.sampleCount()) throw new Error("sample must be an integer in 0.." + (this.sampleCount() - 1) + ", got " + i);
+    this.sample = i;
+    this.step = Math.min(this.step, this.stepCount() - 1);
+  };
+  Page.prototype.setStep = function (i) {
+    if (!Number.isInteger(i) || i < 0 || i >= this.stepCount()) throw new Error("step must be an integer in 0.." + (this.stepCount() - 1) + ", got " + i);
+    this.step = i;
+  };
+  Page.prototype.sampleCount = function () { return this.data.samples.length; };
+  Page.prototype.stepCount = function () { return this.data.samples[this.sample].steps.length; };
+  Page.prototype.header = function () {
+    var self = this, bar = document.createElement("div");
+    bar.className = "gx-row";
+    if (this.sampleCount() > 1) {
+      var sel = document.createElement("select");
+      sel.className = "gx-sample";
+      this.sampleOptions().forEach(function (o) { var op = document.createElement("option"); op.value = o[1]; op.textContent = o[0]; sel.appendChild(op); });
+      sel.addEventListener("change", function () { self.setSample(parseInt(sel.value, 10)); self.apply({}); });
+      this.sampleSelect = sel;
+      var lab = document.createElement("label"); lab.className = "gx-control"; lab.innerHTML = "<span class='gx-name'>sample</span>";
+      lab.appendChild(sel); bar.appendChild(lab);
+    }
+    var step = document.createElement("label"), input = document.createElement("input"), out = document.createElement("span");
+    step.className = "gx-control"; step.innerHTML = "<span class='gx-name'>" + (this.data.scored ? "position" : "step") + "</span>";
+    input.type = "range"; input.min = 0; input.step = 1; input.className = "gx-step";
+    out.className = "gx-value";
+    input.addEventListener("input", function () { self.setStep(parseInt(input.value, 10)); self.apply({}); });
+    step.appendChild(input); step.appendChild(out); bar.appendChild(step);
+    this.stepInput = input; this.stepOut = out;
+    var log = document.createElement("label"), box = document.createElement("input");
+    log.className = "gx-check"; box.type = "checkbox";
+    box.addEventListener("change", function () { self.log = box.checked; self.apply({ keepDraws: true }); });
+    log.appendChild(box); log.appendChild(document.createTextNode(" log scale")); bar.appendChild(log);
+    this.logBox = box;
+    return bar;
+  };
+  Page.prototype.sampleOptions = function () {
+    return this.data.samples.map(function (s, i) { return [i + ": " + pyRepr(s.prompt.slice(0, 60)) + " #" + s.index, i]; });
+  };
+  Page.prototype.build = function () {
+    var self = this, root = this.root;
+    root.replaceChildren();
+    root.appendChild(this.header());
+    this.panel = settingsControls(this, root);
+    var buttons = document.createElement("div");
+    buttons.className = "gx-row";
+    var draw = document.createElement("button"), reset = document.createElement("button");
+    draw.type = reset.type = "button";
+    draw.className = "gx-draw"; draw.textContent = "draw 100 times";
+    draw.title = "100 fresh draws from the distribution shown: their shares appear as outlines on the bars";
+    draw.addEventListener("click", function () { self.draw(100); });
+    reset.className = "gx-reset"; reset.textContent = "the run's own settings";
+    reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
+    buttons.appendChild(draw); buttons.appendChild(reset);
+    root.appendChild(buttons);
+    this.readout = document.createElement("div"); this.readout.className = "gx-readout";
+    this.status = document.createElement("div"); this.status.className = "gx-status";
+    this.figure = document.createElement("div"); this.figure.className = "gx-figure";
+    this.textBox = document.createElement("div");
+    root.appendChild(this.readout); root.appendChild(this.status); root.appendChild(this.figure); root.appendChild(this.textBox);
+    var note = document.createElement("div");
+    note.className = "gx-note";
+    note.textContent = this.data.model + ", seed " + this.data.seed + " · made with gpt2explore: probabilities recomputed in this page from the run's stored logits";
+    root.appendChild(note);
+    this.render();
+  };
+  Page.prototype.ownSettings = function () {
+    var own = {}, s = this.data.samples[this.sample].steps[this.step].settings;
+    for (var k in s) own[k] = s[k];
+    return own;
+  };
+  Page.prototype.syncHeader = function () {
+    this.stepInput.max = this.stepCount() - 1; this.stepInput.value = this.step; this.stepOut.textContent = this.step;
+    if (this.sampleSelect) this.sampleSelect.value = this.sample;
+    this.logBox.checked = this.log;
+    this.panel.sync(this.settings);
+  };
+  Page.prototype.draw = function (n) {
+    var self = this;
+    return new Promise(function (resolve) {
+      if (self.error || !self.current) { resolve(null); return; }
+      self.draws = freshDraws(self.current, self.data, self.data.samples[self.sample], n);
+      self.render();
+      requestAnimationFrame(function () { resolve(self.draws); });
+    });
+  };
+
+  // the explorer: one sample's step at a time
+  function Explorer(root, data) { Page.call(this, root, data); }
+  Explorer.prototype = Object.create(Page.prototype);
+  Explorer.prototype.render = function () {
+    var self = this, data = this.data, sample = data.samples[this.sample];
+    this.syncHeader();
+    this.status.textContent = this.error;
+    if (!this.error) {
+      var v = view(data, sample, this.step, this.settings, data.n, true);
+      this.current = v;
+      bars(this.figure, v, data, { log: this.log, draws: this.draws });
+      this.readout.innerHTML = readoutHtml(v, data, this.draws);
+    }
+    this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }));
+  };
+  Explorer.prototype.shown = function () {
+    var v = this.current;
+    return { kind: "explorer", sample: this.sample, step: this.step, settings: copy(this.settings), error: this.error || null,
+             exact: v.exact, bound: v.bound, drawn: v.marked, drawn_kind: v.kind, drawn_sure: v.sure, own: v.own,
+             n_kept: v.keptSure ? v.nKept : null, tokens: tokensOf(v), draws: this.draws, ms: this.lastMs };
+  };
+
+  function readoutHtml(v, data, draws) {
+    var t = "<b>" + esc(keptText(v)) + "</b>";
+    if (v.dist.entropy !== null) t += " · entropy <b>" + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy) + "</b> nats";
+    if (v.markedProb !== null) t += " · p(" + esc(MARK_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
+    t += " · <span class='" + (v.exact ? "gx-exact" : "gx-approx") + "'>" + esc(exactText(v)) + "</span>";
+    if (draws) {
+      var on = 0;
+      v.ids.forEach(function (id) { on += draws.counts[id] || 0; });
+      t += "<br>" + draws.total + " fresh draws: " + on + " on the tokens shown, " + (draws.total - on) + " elsewhere";
+    }
+    return t;
+  }
+  function copy(o) { var c = {}; for (var k in o) c[k] = o[k]; return c; }
+
+  // compare: one column per prompt, the same sample number (the same draws), the same step and settings
+  function Compare(root, data) { Page.call(this, root, data); this.sample = 0; }
+  Compare.prototype = Object.create(Page.prototype);
+  Compare.prototype.numbers = function () { // the sample numbers (each a set of columns, one per prompt)
+    var seen = [];
+    this.data.samples.forEach(function (s) { if (seen.indexOf(s.index) < 0) seen.push(s.index); });
+    return seen;
+  };
+  Compare.prototype.sampleCount = function () { return this.numbers().length; };
+  Compare.prototype.columns = function () {
+    var number = this.numbers()[this.sample];
+    return this.data.samples.filter(function (s) { return s.index === number; });
+  };
+  Compare.prototype.stepCount = function () { return Math.min.apply(null, this.columns().map(function (s) { return s.steps.length; })); };
+  Compare.prototype.sampleOptions = function () { return this.numbers().map(function (n, i) { return ["sample #" + n, i]; }); };
+  Compare.prototype.render = function () {
+    var self = this, data = this.data;
+    this.syncHeader();
+    this.status.textContent = this.error;
+    if (this.error) return;
+    var grid = document.createElement("div");
+    grid.className = "gx-columns";
+    this.views = [];
+    this.columns().forEach(function (sample) {
+      var col = document.createElement("div"), head = document.createElement("div"), fig = document.createElement("div");
+      col.className = "gx-column"; head.className = "gx-head"; head.textContent = sample.prompt; head.title = sample.prompt;
+      var v = view(data, sample, self.step, self.settings, 12, false);
+      self.views.push(v);
+      bars(fig, v, data, { compact: true, width: 440, log: self.log });
+      col.appendChild(head); col.appendChild(fig);
+      col.appendChild(textPanel(sample, self.step, function (i) { self.setStep(i); self.apply({}); }));
+      grid.appendChild(col);
+    });
+    this.figure.replaceChildren(grid);
+    this.current = this.views[0];
+    var exact = this.views.every(function (v) { return v.exact; });
+    this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
+      (exact ? "exact" : "approximate in some columns") + "</span>";
+    this.textBox.replaceChildren();
+  };
+  Compare.prototype.draw = function () { return Promise.resolve(null); };
+  Compare.prototype.shown = function () {
+    return { kind: "compare", sample: this.sample, step: this.step, settings: copy(this.settings), error: this.error || null,
+             exact: this.views.every(function (v) { return v.exact; }), bound: Math.max.apply(null, this.views.map(function (v) { return v.bound; })),
+             columns: this.views.map(function (v, i) {
+               var s = this.columns()[i];
+               return { prompt: s.prompt, sample_index: s.index, exact: v.exact, bound: v.bound, drawn: v.marked, drawn_kind: v.kind,
+                        drawn_sure: v.sure, tokens: tokensOf(v) };
+             }, this), ms: this.lastMs };
+  };
+
+  // inspect: a scored text recoloured by the settings; the bars of one position
+  function Inspect(root, data) { Page.call(this, root, data); this.colour = "allowed"; }
+  Inspect.prototype = Object.create(Page.prototype);
+  Inspect.prototype.render = function () {
+    var self = this, data = this.data, sample = data.samples[0];
+    this.syncHeader();
+    this.status.textContent = this.error;
+    if (this.error) return;
+    var v = view(data, sample, this.step, this.settings, data.n, true);
+    this.current = v;
+    bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(data.labels[String(sample.steps[this.step].token)]) });
+    this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); });
+    var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
+    var maybe = this.allowed.filter(function (a) { return a.state === "maybe"; }).length;
+    this.readout.innerHTML = "<b>" + count(bad, "token") + "</b> of " + count(sample.steps.length, "token") + " impossible under " + esc(describe(data, this.settings)) +
+      (maybe ? " · " + maybe + " undecided by what the page stores" : "") + "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);
+    var colours = this.allowed.map(function (a) { return { fill: a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED, title: a.title }; });
+    this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
+  };
+  Inspect.prototype.allowedAt = function (sample, i) {
+    var step = sample.steps[i], un = math.unpack(step), at = -1;
+    for (var k = 0; k < un.ids.length; k++) if (un.ids[k] === step.token) { at = k; break; }
+    var own = same(this.settings, step.settings, this.data);
+    var d = own ? { p: un.own, lo: un.own, hi: un.own } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i));
+    var lo = d.lo[at], hi = d.hi[at], p = d.p[at];
+    var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
+    var alt = [];
+    for (k = 0; k < Math.min(5, un.ids.length); k++) alt.push(this.data.labels[String(un.ids[k])] + " " + prob(d.p[k]));
+    return { state: state, p: p, title: "position " + i + " · " + this.data.labels[String(step.token)] + ": p " + prob(p) + " under these settings" +
+             (state === "impossible" ? " (impossible)" : "") + "\nlikeliest: " + alt.join(" · ") };
+  };
+  Inspect.prototype.shown = function () {
+    var v = this.current;
+    return { kind: "inspect", step: this.step, settings: copy(this.settings), error: this.error || null, exact: v.exact, bound: v.bound,
+             drawn: v.marked, drawn_kind: v.kind, tokens: tokensOf(v), allowed: this.allowed.map(function (a) { return a.state; }),
+             probs: this.allowed.map(function (a) { return a.p; }), ms: this.lastMs };
+  };
+
+  var KINDS = { explorer: Explorer, compare: Compare, inspect: Inspect };
+
+  GX.mount = function (root) {
+    if (root.gx) return root.gx;
+    var script = root.querySelector("script.gx-data");
+    var data = JSON.parse(script.textContent);
+    var body = document.createElement("div");
+    body.className = "gx-body";
+    root.appendChild(body);
+    var page = new KINDS[data.kind](body, data);
+    page.build();
+    root.gx = {
+      set: function (o) { return page.set(o || {}); },
+      shown: function () { return page.shown(); },
+      draw: function (n) { return page.draw(n === undefined ? 100 : n); },
+      data: data, version: data.format
+    };
+    return root.gx;
+  };
+  GX.mountAll = function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".gx-page"), function (root) {
+      try { GX.mount(root); } catch (err) { root.textContent = "gpt2explore page: " + err.message; if (window.console) console.error(err); }
+    });
+  };
+  GX.format = { prob: prob, number: number, value: value, describe: describe };
+})();

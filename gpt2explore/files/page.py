@@ -1,0 +1,99 @@
+"""Offline pages: an explorer, a comparison or an inspected text as ONE self-contained HTML file
+(or a fragment to paste into a blog) whose controls work in any browser, with no network and no
+Python. The page carries the run's view data (gpt2explore.views.page) and a small script that
+recomputes every distribution in the browser, in double precision and in the registry's stage
+order, so it shows the notebook's numbers: exact where the stored tokens decide them, otherwise
+with a bound it proves, and marked approximate.
+
+    gx.save(gx.explore(run), "explorer.html")               # a whole page
+    gx.save(gx.explore(run), "explorer.html", embed=True)   # a fragment: no <html>, <head>
+    gx.page(run)                                            # the same as a string
+
+Each page's root element carries the class gx-explorer (gx-compare, gx-inspect) and a handle,
+`el.gx`: `el.gx.set({step: 3, temperature: 0.5})` returns a Promise resolved once the figure is
+redrawn, `el.gx.shown()` returns {step, exact, bound, drawn, tokens: [{id, p, lo, hi}, ...]},
+`el.gx.draw(100)` overlays 100 fresh draws. Several fragments on one page keep their own state.
+"""
+from __future__ import annotations
+
+import html
+import json
+import secrets
+from importlib import resources
+
+from ..views import page as page_view
+from . import provenance
+
+KINDS = ("explorer", "compare", "inspect")
+ASSETS = ("page_math.js", "page_view.js")
+
+
+def asset(name: str) -> str:
+    return resources.files("gpt2explore.files").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def script() -> str:
+    """The page's JavaScript: the arithmetic, then the views."""
+    return "\n".join(asset(name) for name in ASSETS)
+
+
+def _json_for_script(data: dict) -> str:
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("</", "<\\/")  # never closes the script element early
+
+
+def fragment(data: dict) -> str:
+    """One page's HTML fragment: its root element, styles, data and script (no <html>/<head>).
+    Two fragments on one page share the script (it defines itself once) and keep separate state."""
+    kind = data["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    uid = "gx-" + secrets.token_hex(4)
+    label = html.escape(data.get("title") or f"gpt2explore {kind}")
+    return (f'<div class="gx-page gx-{kind}" id="{uid}" role="figure" aria-label="{label}">'
+            f"<style>{asset('page.css')}</style>"
+            f'<script type="application/json" class="gx-data">{_json_for_script(data)}</script>'
+            f"<noscript>This gpt2explore {kind} needs JavaScript to draw its figure.</noscript>"
+            f"<script>{script()}\nGX.mountAll();</script></div>")
+
+
+def document(data: dict) -> str:
+    """A whole HTML document around one fragment."""
+    title = html.escape(data.get("title") or f"gpt2explore {data['kind']}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{title}</title>"
+            '<script type="application/json" id="gpt2explore-provenance">'
+            f"{_json_for_script(data.get('facts') or {})}</script></head>"
+            f"<body style=\"margin:16px\">{fragment(data)}</body></html>\n")
+
+
+def data_of(obj, n: int | None = None) -> dict:
+    """The page data of a widget (explore, compare, inspect: at its current settings) or a run."""
+    kind, run, settings, samples = "explorer", obj, None, None
+    name = type(obj).__name__
+    if hasattr(obj, "run") and name in ("Explorer", "Comparer", "Inspector"):
+        run = obj.run
+        kind = {"Explorer": "explorer", "Comparer": "compare", "Inspector": "inspect"}[name]
+        settings = dict(obj.settings)
+        n = n or getattr(obj, "n", None)
+    elif not hasattr(obj, "samples"):
+        raise TypeError(f"a page is made of a run or of gx.explore / gx.compare / gx.inspect, not a {name}")
+    elif run.meta.get("scored"):
+        kind = "inspect"
+    if kind == "inspect":
+        samples = [0]
+    first = next((s.steps[0] for s in run.samples if s.steps), None)
+    if first is None:
+        raise page_view.PageError("this run has no steps to show; generate at least one token")
+    facts = provenance.for_step(first, None, f"page ({kind})")
+    title = {"explorer": "Next-token explorer", "compare": "Prompts compared with the same draws",
+             "inspect": "A text, token by token"}[kind]
+    return page_view.page_data(run, kind=kind, samples=samples, n=n or (12 if kind == "compare" else 20),
+                               facts=facts, settings=settings, title=f"{title} · {run.model_name}")
+
+
+def page(obj, embed: bool = False, n: int | None = None) -> str:
+    """The page of a widget or run as a string: a whole document, or with `embed` a fragment."""
+    data = data_of(obj, n)
+    return fragment(data) if embed else document(data)

@@ -1,0 +1,204 @@
+"""What an offline page shows, as plain JSON-able data: for every step, its top tokens' raw
+logits, a compact summary of the rest of the vocabulary that bounds it, the step's own
+distribution over the stored tokens, its uniform and its token. A page (gpt2explore.files.page)
+carries this data and recomputes the distribution in the browser, in double precision and in
+the same stage order as `step.distribution(...)`.
+
+What a step stores, and why it is enough:
+- `ids`, `logits`: the `width` likeliest tokens by raw logit (256: above the top-k slider's
+  200, so no top-k up to 200 reaches beyond them), plus the step's own token and, when the page
+  offers the repetition penalty or no-repeat n-grams, every token of the context (those stages
+  move only tokens of the context, so every token they touch is stored). Logits are the exact
+  float32 (or float16) values the step's distribution is computed from.
+- `tail`: the other tokens, in at most `bins` groups by logit: how many (`n`), their smallest and
+  largest logit (`lo`, `hi`) and `s` = sum(exp(logit - hi)) in double precision. At T=1 that is
+  their exact mass; at any other T the mass of a group lies between two values a page can prove
+  (Jensen's inequality and the chord of exp(x / T) over [lo, hi]), so a page knows how close it is.
+- `own`: the step's own distribution over the stored tokens (what its token was drawn from),
+  with `own_rest` the mass it leaves to the others, `own_kept` and `own_entropy`: at the run's
+  own settings a page shows exactly the numbers the run drew from.
+
+Binary arrays travel as base64 of little-endian typed arrays (Int32 ids and counts, Float32
+logits, Float64 masses and probabilities), so a page reads back the exact values.
+"""
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import torch
+
+from ..core import registry, sampling
+from ..core.settings import Settings, describe
+from ..core.tokens import show_text, token_label
+
+FORMAT = 1
+WIDTH = 256  # stored tokens per step: above the top-k slider's 200
+BINS = 64  # groups summarising the rest of the vocabulary
+CLASSIC = ("temperature", "top_k", "top_p", "min_p")  # a page always offers these
+IN_PAGE = ("repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "epsilon_cutoff")
+CONTEXT_STAGES = ("repetition_penalty", "no_repeat_ngram_size")
+
+
+class PageError(ValueError):
+    """A run a page cannot be made of (a sampler the browser cannot compute, no logits kept)."""
+
+
+def b64(array: np.ndarray) -> str:
+    """A typed array as base64 of its little-endian bytes."""
+    return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()).decode("ascii")
+
+
+def unb64(text: str, dtype) -> np.ndarray:
+    """`b64` read back (for tests and tools)."""
+    return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<"))
+
+
+def page_samplers(run) -> list[str]:
+    """The samplers a page of `run` offers: temperature, top-k, top-p and min-p always, and any
+    other the run's steps use. A sampler the browser cannot compute is a PageError naming it."""
+    used = []
+    for sample in run.samples:
+        for step in sample.steps:
+            for name, value in step.settings.changed().items():
+                if name != "semantics" and name not in used:
+                    used.append(name)
+    cannot = [n for n in used if n not in IN_PAGE]
+    if cannot:
+        values = ", ".join(cannot)
+        raise PageError(f"a page computes {', '.join(registry.get(n).label for n in IN_PAGE)} in the browser; this "
+                        f"run uses {values}, which it cannot: make the page from a run without {values}")
+    return [n for n in registry.names() if n in CLASSIC or n in used]
+
+
+def sampler_specs(names) -> list[dict]:
+    """Each offered sampler as the page's controls need it (generated from the registry)."""
+    out = []
+    for name in names:
+        s = registry.get(name)
+        out.append({"name": s.name, "label": s.label, "short": s.short, "off": s.off, "min": s.range[0],
+                    "max": s.range[1], "step": s.step, "integer": s.integer, "openai": s.openai})
+    return out
+
+
+def _check_run(run) -> None:
+    for sample in run.samples:
+        for step in sample.steps:
+            if step.logits is None:
+                raise PageError("a page needs the logits of every step: this run kept none "
+                                "(keep_logits='none'); generate again with keep_logits='float32'")
+            if step.truncation is not None:
+                raise PageError("a page needs every step's full logits: this run was loaded from a top-N bundle; "
+                                "make the page from the run itself, or from a bundle saved with logits='full'")
+            if step.legacy:
+                raise PageError("this run was drawn by format 1's single-precision arithmetic (a bundle of an "
+                                "earlier version); a page recomputes in double precision: generate the run again")
+
+
+def tail_summary(values: torch.Tensor, bins: int = BINS) -> dict:
+    """Logits (float64, any order) in at most `bins` groups of equal width by logit: n, lo, hi
+    and s = sum(exp(logit - hi)) of each group, from the largest logits down."""
+    values = values[torch.isfinite(values)]
+    if values.numel() == 0:
+        return {"n": [], "lo": [], "hi": [], "s": []}
+    top, low = float(values.max()), float(values.min())
+    width = (top - low) / bins or 1.0
+    group = ((top - values) / width).floor().clamp(0, bins - 1).long()  # 0 = the largest logits
+    count = torch.bincount(group, minlength=bins)  # (bins,)
+    hi = torch.full((bins,), -math.inf, dtype=values.dtype).scatter_reduce(0, group, values, "amax")
+    lo = torch.full((bins,), math.inf, dtype=values.dtype).scatter_reduce(0, group, values, "amin")
+    s = torch.zeros(bins, dtype=values.dtype).scatter_add(0, group, torch.exp(values - hi[group]))
+    used = count > 0
+    n, lo, hi, s = count[used].tolist(), lo[used].tolist(), hi[used].tolist(), s[used].tolist()
+    return {"n": n, "lo": lo, "hi": hi, "s": s}
+
+
+def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: int = BINS) -> dict:
+    """One step as a page stores it (see the module's docstring)."""
+    logits = step.require_logits()
+    vocab = logits.shape[-1]
+    raw = logits.double()
+    ids = torch.topk(logits.float(), min(width, vocab)).indices.tolist()
+    extra = [step.token] if step.token >= 0 else []
+    if any(n in offered for n in CONTEXT_STAGES):
+        extra += step.context_tokens
+    seen = set(ids)
+    for t in extra:
+        if t not in seen:
+            seen.add(t)
+            ids.append(int(t))
+    ids_t = torch.tensor(ids, dtype=torch.long)
+    rest = torch.ones(vocab, dtype=torch.bool)
+    rest[ids_t] = False
+    own = step.distribution()
+    for i in ids:
+        if i not in labels:
+            labels[i] = token_label(step, i)
+    return {
+        "token": int(step.token),
+        "u": step.u,
+        "forced": bool(step.forced),
+        "settings": {k: v for k, v in step.settings.as_dict().items() if k in offered or k == "semantics"},
+        "ids": b64(np.array(ids, dtype=np.int32)),
+        "logits": b64(raw[ids_t].numpy().astype(np.float32)),
+        "tail": {k: (b64(np.array(v, dtype=np.int32)) if k == "n" else
+                     b64(np.array(v, dtype=np.float32 if k in ("lo", "hi") else np.float64)))
+                 for k, v in tail_summary(raw[rest], bins).items()},
+        "own": b64(own[ids_t].double().numpy()),
+        "own_rest": max(0.0, 1.0 - float(own[ids_t].sum())),
+        "own_kept": int(sampling.nucleus_size(own)),
+        "own_entropy": float(sampling.entropy(own)),
+    }
+
+
+def _sample_data(sample, offered, labels, width, bins) -> dict:
+    prompt = sample.prompt if sample.prompt is not None else "<|endoftext|>"
+    return {
+        "prompt": prompt,
+        "index": sample.index,
+        "pieces": [show_text(s.text) for s in sample.steps],
+        "context": [int(t) for t in sample.prompt_tokens],
+        "steps": [step_data(s, offered, labels, width, bins) for s in sample.steps],
+    }
+
+
+def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int = WIDTH, bins: int = BINS,
+              facts: dict | None = None, settings: dict | None = None, title: str = "") -> dict:
+    """A run as one page's data: `kind` "explorer", "compare" (columns with the same draws) or
+    "inspect" (a scored text); `samples` the indices shown (all by default); `n` bars per
+    figure; `settings` where the controls start (the first step's own by default)."""
+    _check_run(run)
+    offered = page_samplers(run)
+    chosen = list(range(len(run.samples))) if samples is None else list(samples)
+    labels: dict[int, str] = {}
+    data_samples = [_sample_data(run.samples[i], offered, labels, width, bins) for i in chosen]
+    first = next((s.steps[0] for s in run.samples if s.steps), None)
+    start = first.settings if first is not None else run.settings
+    if settings:
+        start = start.replace(**settings)
+    return {
+        "format": FORMAT,
+        "kind": kind,
+        "title": title,
+        "model": run.model_name,
+        "seed": run.seed,
+        "vocab": int(first.logits.shape[-1]) if first is not None else 0,
+        "n": n,
+        "scored": bool(run.meta.get("scored")),
+        "samplers": sampler_specs(offered),
+        "start": {k: v for k, v in start.as_dict().items() if k in offered or k == "semantics"},
+        "run_settings": describe(run.settings),
+        "labels": {str(k): v for k, v in labels.items()},
+        "samples": data_samples,
+        "facts": facts or {},
+    }
+
+
+def settings_of(values: dict) -> Settings:
+    """A page's settings (as `shown()` reports them) as Settings, for comparing with Python."""
+    return Settings(**{k: v for k, v in values.items() if k in registry.names() or k == "semantics"})
+
+
+def finite_or_none(x):
+    return x if x is None or math.isfinite(x) else None
