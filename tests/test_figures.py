@@ -271,3 +271,51 @@ def test_every_figure_builder_has_the_template_and_its_provenance(tiny_run):
         assert "no gpt2explore provenance" not in caption and caption.startswith(name), (name, caption)
         assert "model tiny" in caption and "seed 1" in caption, caption
     assert "vs 'The cat'" in gx.caption(built["rank_histogram"])  # one set of facts per text
+
+
+# ---- the views are plain data (#23) ------------------------------------------------------
+def test_every_view_is_plain_json_data(tiny_run, tmp_path):
+    """What each view returns goes through json.dumps as it is (no tensors, no NumPy), with
+    allow_nan=False: every number is finite, except a KL divergence, inf where a token possible
+    under the first distribution is impossible under the second. NumPy settings come out plain."""
+    import inspect
+
+    import numpy as np
+
+    from gpt2explore.views import bars, compare, draws, lens, stages, sweep
+
+    step = tiny_run.samples[0].steps[1]
+    lm = tiny_run.lm
+    top_n = gx.load_run(lm.generate("Hi", length=2, seed=1).save(tmp_path / "t", top=20))[0].steps[1]
+    session = lm.session("Hi", seed=1)
+    session.force(" John")
+    views = {
+        "bars_data": lambda s: bars.bars_data(s, temperature=np.float32(0.7), top_k=np.int64(5)),
+        "marked_token": lambda s: bars.marked_token(s, s.distribution(), True),
+        "sweep_data": lambda s: sweep.sweep_data(s, np.array([0.5, 1.0, 2.0], dtype=np.float32), top_k=5),
+        "draw_data": lambda s: draws.draw_data(s, top_p=0.9),
+        "lens_heatmap_data": lambda s: lens.lens_heatmap_data(s, n=5, top_k=5),
+        "stage_rows": lambda s: stages.stage_rows(s, n=5, top_k=5, min_p=0.05),
+        "stage_cuts": lambda s: stages.stage_cuts(s, top_k=5, min_p=0.05),
+        "cuts_text": lambda s: stages.cuts_text(stages.stage_cuts(s, top_k=5)),
+        "divergences": lambda s: compare.divergences(s.distribution(temperature=0.7), s.distribution()),
+        "divergence_reading": lambda s: compare.divergence_reading(compare.divergences(s.distribution(),
+                                                                                       s.distribution())),
+    }
+    # not views of their own: the stages' tensors under the views, and the table of stage_rows
+    under = {"stage_distributions", "stages_under", "cuts_of", "sampling_stages"}
+    defined = {name for m in (bars, compare, draws, lens, stages, sweep) for name, f in vars(m).items()
+               if inspect.isfunction(f) and f.__module__ == m.__name__ and not name.startswith("_")}
+    assert defined - under == set(views)  # a new view gets a case here
+    for name, view in views.items():
+        for where, s in (("a run", step), ("a top-N bundle", top_n), ("a forced step", session.steps[0]),
+                         ("a session's next step", session.next_step)):
+            if name == "lens_heatmap_data" and s.residual is None:
+                continue
+            if name == "draw_data" and s.u is None:
+                continue
+            json.dumps(view(s), allow_nan=False)  # raises on a tensor, a NumPy number, inf or nan
+    assert json.loads(json.dumps(sweep.sweep_data(step, np.array([0.5], dtype=np.float32))))["temperatures"] == [0.5]
+    assert gx.sampling_stages(step, n=5, top_k=5).to_dict("records") == stages.stage_rows(step, n=5, top_k=5)
+    kl = compare.divergences(step.distribution(), step.distribution(top_k=5))["kl_pq"]  # may hold inf
+    assert math.isinf(kl) and json.dumps(kl) == "Infinity"

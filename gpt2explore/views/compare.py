@@ -8,7 +8,8 @@ import torch
 
 
 def divergences(p: torch.Tensor, q: torch.Tensor) -> dict:
-    """KL(p||q), KL(q||p) and Jensen–Shannon (nats) between two distributions."""
+    """KL(p||q), KL(q||p) and Jensen–Shannon (nats) between two distributions, as floats: a KL
+    is inf where a token possible under the first is impossible under the second (JS never is)."""
     p, q = p.double(), q.double()
     m = 0.5 * (p + q)
 

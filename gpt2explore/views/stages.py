@@ -1,5 +1,7 @@
 """The stage-by-stage view: what each sampling stage does to one step's distribution, as plain
-data (`sampling_stages`, a table; `stage_cuts`, the counts the widgets' readout names). It reads
+data (`stage_rows`, one dict a row, and `sampling_stages`, the same rows as a table; `stage_cuts`,
+the counts the widgets' readout names). Under them, `stage_distributions` and `stages_under` give
+the stages' probabilities as tensors, for the views to read (not plain data). They read
 `sampling.stage_trace`, the arithmetic the distribution itself is computed with, so the last
 stage is exactly `step.distribution(...)`. For a step of a top-N bundle the stages before a cut
 that provably keeps only stored tokens are estimates (the dropped tail's logits are not known):
@@ -59,13 +61,19 @@ def _marked(step, final: torch.Tensor) -> int | None:
 
 
 def sampling_stages(step, n: int = 10, stage_order=None, **settings):
-    """One tidy DataFrame: for each stage in order (raw, each active stage), the probability of
-    the step's top-n tokens (by raw logit, plus the token the step's u draws under these
-    settings and the step's own token), whether the token is still in play, whether this stage
-    removed it, how many tokens survive the stage, `u_draws` (the token the step's u draws from
-    the last stage) and `drawn` (the run's own token)."""
+    """One tidy DataFrame of `stage_rows`: for each stage in order (raw, each active stage), the
+    probability of the step's top-n tokens (by raw logit, plus the token the step's u draws under
+    these settings and the step's own token), whether the token is still in play, whether this
+    stage removed it, how many tokens survive the stage, `u_draws` (the token the step's u draws
+    from the last stage) and `drawn` (the run's own token)."""
     import pandas as pd
 
+    return pd.DataFrame(stage_rows(step, n, stage_order, **settings))
+
+
+def stage_rows(step, n: int = 10, stage_order=None, **settings) -> list[dict]:
+    """`sampling_stages`' rows as plain dicts (stage_index, stage, label, rank, token_id, token,
+    prob, alive, removed_here, survivors, u_draws, drawn, exact), one per stage and token."""
     dists = stage_distributions(step, stage_order, **settings)
     marked = _marked(step, dists[-1][2])
     ids = _shown_ids(step, n, marked)
@@ -81,7 +89,7 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
                          "survivors": survivors, "u_draws": tid == marked, "drawn": tid == step.token,
                          "exact": exact})
         before = alive
-    return pd.DataFrame(rows)
+    return rows
 
 
 def stage_cuts(step, stage_order=None, **settings) -> list[tuple[str, int]]:

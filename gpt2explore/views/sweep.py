@@ -20,6 +20,7 @@ def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, sema
     if not temperatures or any(not registry.is_real(t) or t <= 0 for t in temperatures):
         raise ValueError(f"temperatures must be a non-empty list of numbers > 0 (e.g. [0.5, 1, 2]), got "
                          f"{temperatures!r:.80}")
+    temperatures = [float(t) for t in temperatures]  # plain numbers out, whatever came in (NumPy's float32)
     logits = step.require_logits().float()
     ids = torch.topk(logits, n).indices
     rows = []
@@ -30,7 +31,7 @@ def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, sema
         mass = int((ranked < NUCLEUS_P).sum()) + 1
         rows.append((probs[ids].tolist(), float(sampling.entropy(probs)), int(sampling.nucleus_size(probs)),
                      min(mass, int(sampling.nucleus_size(probs)))))
-    return {"temperatures": list(temperatures), "ids": ids.tolist(),
+    return {"temperatures": temperatures, "ids": ids.tolist(),
             "labels": [token_label(step, i) for i in ids.tolist()],
             "probs": [r[0] for r in rows], "entropy": [r[1] for r in rows], "nucleus": [r[2] for r in rows],
             "mass90": [r[3] for r in rows]}
