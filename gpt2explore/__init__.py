@@ -38,6 +38,7 @@ PUBLIC = {
     "generate": "model.generation", "Session": "model.session", "capture": "model.capture",
     "capture_layers": "model.lens",
     "BundleError": "files.manifest", "load_run": "files.export", "save": "files.export", "caption": "files.export",
+    "page": "files.page", "PageError": "views.page",
     "next_token_bars": "figures.bars", "temperature_sweep": "figures.plots", "generation_overview": "figures.plots",
     "compare_next_token": "figures.plots", "log_ratio_table": "figures.plots", "draw_figure": "figures.drawplot",
     "sampling_stages": "views.stages", "pipeline_figure": "figures.pipeline", "text_view": "figures.textview",

@@ -19,7 +19,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from . import provenance
+from . import page, provenance
 from .modes import honour_umask
 
 FORMATS = (".html", ".png", ".svg", ".pdf", ".json")
@@ -279,11 +279,40 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise ExportError(f"cannot write {path}: {err.strerror or err}") from None
 
 
+PAGE_WIDGETS = ("Explorer", "Comparer", "Inspector")  # gx.explore / gx.compare / gx.inspect
+
+
+def is_page_source(obj) -> bool:
+    """Whether `obj` saves to .html as a living page: one of the widgets above, or a Run."""
+    return type(obj).__name__ in PAGE_WIDGETS or (hasattr(obj, "samples") and hasattr(obj, "seed"))
+
+
+def save_page(obj, path: Path, embed: bool, sidecar: bool) -> Path:
+    """An explorer, comparison, inspected text or run as one offline page (gpt2explore.files.page)."""
+    data = page.data_of(obj)
+    text = page.fragment(data) if embed else page.document(data)
+    write_atomic(path, text.encode("utf-8"))
+    facts = data.get("facts")
+    if sidecar and facts:
+        record = {"file": path.name, "format": "html page" if not embed else "html fragment",
+                  "caption": provenance.caption(facts), "provenance": facts}
+        try:
+            write_atomic(sidecar_path(path), (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        except ExportError:
+            path.unlink(missing_ok=True)
+            raise
+    return path
+
+
 def save(obj, path, width: int | None = None, height: int | None = None, scale: float | None = None,
-         timeout: float = 60, sidecar: bool = True) -> Path:
+         timeout: float = 60, sidecar: bool = True, embed: bool = False) -> Path:
     """Write a figure (or what a widget shows now) to `path`; the format comes from the suffix:
     .html (self-contained, plotly.js inlined), .png, .svg, .pdf (kaleido + Chrome/Chromium),
-    .json (plotly JSON). Writes `<name>.json` (bars.png.json) with the provenance beside it (not for .json,
+    .json (plotly JSON). An explorer, comparison or inspected text (gx.explore / gx.compare /
+    gx.inspect), or a Run, saved as .html is a living page instead: one offline file whose
+    controls work in any browser without Python (gpt2explore.files.page), starting at the
+    widget's current settings; `embed=True` writes it as a fragment to paste into a blog post.
+    Writes `<name>.json` (bars.png.json) with the provenance beside it (not for .json,
     which carries it inside). HTML, SVG and PDF files carry the figure's title (or the file's
     stem) as their document title. Returns the path. A file that cannot be made is an ExportError
     (or ValueError for a bad argument) naming `path`, and leaves nothing behind. `scale`: pixels
@@ -300,6 +329,13 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     if not path.parent.exists():
         raise ValueError(f"folder {path.parent} does not exist; create it first")
     _check_size(width, height, scale)
+    if embed and not (suffix == ".html" and is_page_source(obj)):
+        raise ValueError(f"embed=True writes a page fragment: it needs a .html path and gx.explore / gx.compare / "
+                         f"gx.inspect (or a run), got {type(obj).__name__} and {path.name}")
+    if suffix == ".html" and is_page_source(obj):
+        if width or height or scale:
+            raise ValueError("a page fits its reader's window: width, height and scale are for figures")
+        return save_page(obj, path, embed, sidecar)
     fig = figure_of(obj)
     facts = facts_of(fig)
     if width or height:

@@ -38,6 +38,8 @@ class Comparer(_Displayable):
     """One column per prompt, samples drawn with the same uniforms, next-token bars side by
     side, a step slider, and a button for more samples."""
 
+    page_fallback = True
+
     def __init__(self, lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None,
                  n: int = 12, **settings):
         self.lm, self.prompts, self.length, self.n = lm, list(prompts), length, n

@@ -9,6 +9,8 @@ from ..core import formatting as fmt
 from ..core import registry, sampling
 from ..core.settings import defaults
 from ..core.tokens import show_text
+from ..files import page as pages
+from ..views.page import PageError
 from ..views.stages import cuts_text
 
 SLIDER_LAYOUT = W.Layout(width="420px")
@@ -223,12 +225,24 @@ class _Displayable:
 
         return go.Figure(self.fig)
 
+    page_fallback = False  # the explorer, comparer and inspector carry their offline page too
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The widget; and for a reader without a kernel (a notebook converted to HTML by
+        nbconvert, whose widgets need a kernel or an online widget manager), the same view as
+        an offline page fragment (gpt2explore.files.page) under text/html: a live front end
+        shows the widget, a static HTML page the fragment, whose controls work without Python."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        if self.page_fallback:
+            try:
+                bundle["text/html"] = pages.page(self, embed=True)
+            except PageError:  # e.g. a sampler the browser cannot compute: the widget alone
+                pass
+        return bundle
 
     def _ipython_display_(self):
         from IPython.display import display
 
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
 
 

@@ -24,6 +24,7 @@ from .controls import (  # noqa: F401
     log_toggle,
     message_html,
     readout_html,
+    redraw_or_say,
     set_controls,
     settings_box,
     settings_controls,
@@ -38,6 +39,8 @@ class Explorer(_Displayable):
     """`gx.explore(run)`: pick a sample and a step; sliders reshape its bars live. Clicking a
     bar opens a stepper forked at that step with the clicked token forced (the run is not
     touched; it needs the run's model)."""
+
+    page_fallback = True
 
     def __init__(self, run, n: int = 20):
         self.run, self.n = run, n
@@ -100,21 +103,22 @@ class Explorer(_Displayable):
         self._on_change()
 
     def _on_change(self, change=None):
+        """Redraw the bars, then the readout, text and clickable ids; settings that cannot go
+        together (openai rules with a newer sampler) show on the status line, and what was
+        drawn stays."""
         if self._following:
             return
         t0 = time.perf_counter()
+        if redraw_or_say(self.status, self._redraw):
+            self.last_update_ms = (time.perf_counter() - t0) * 1000
+
+    def _redraw(self):
         view = at_layer_or_self(self.step, self.layer)
-        try:
-            with self.fig.batch_update():
-                data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value, **self.settings)
-        except ValueError as err:  # e.g. openai rules with a newer sampler set
-            self.status.value = message_html(str(err))
-            return
-        self.status.value = ""
-        self._ids = data["ids"]
+        with self.fig.batch_update():
+            data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value, **self.settings)
+        self._ids = data["ids"]  # only once the bars drew: a failed redraw leaves the last ones
         self.readout.value = readout_html(data)  # the cuts come with the view: the pipeline ran once
         self.text.value = text_html(self.sample, highlight=self.step.index)
-        self.last_update_ms = (time.perf_counter() - t0) * 1000
 
     def _on_click(self, trace, points, selector=None):
         token = clicked_token(trace, points, self._ids)

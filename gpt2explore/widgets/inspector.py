@@ -31,6 +31,8 @@ from .controls import (
 class Inspector(_Displayable):
     """The logic of `gx.inspect`; tests drive it without a browser."""
 
+    page_fallback = True
+
     def __init__(self, lm, text, prompt=None, n: int = 15, color: str = "allowed", **settings):
         self.run = lm.score(text, prompt=prompt, **settings)
         self.sample, self.n = self.run[0], n
