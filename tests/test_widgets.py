@@ -83,3 +83,15 @@ def test_compare_uses_the_same_draws_and_draws_more(lm):
     # the new samples are the ones a single call with nsamples=2 would give
     again = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=6, seed=5, top_k=40)
     assert sorted(s.text for s in c.run) == sorted(again.texts)
+
+
+def test_explorer_says_why_settings_cannot_go_together_and_keeps_what_it_drew(run):
+    e = gx.explore(run, n=15)
+    e.controls["min_p"].value = 0.1
+    drawn = (e.readout.value, e.text.value, list(e._ids), list(e.fig.data[1].y), e.last_update_ms)
+    e.controls["semantics"].value = "openai"  # OpenAI's rules know no min-p: a message, not a redraw
+    assert "OpenAI" in e.status.value and "min_p" in e.status.value
+    assert (e.readout.value, e.text.value, list(e._ids), list(e.fig.data[1].y), e.last_update_ms) == drawn
+    e.controls["min_p"].value = 0.0  # a redraw that works clears the message
+    assert e.status.value == "" and e.readout.value != drawn[0]
+    assert list(e.fig.data[1].y) == pytest.approx(bars_expected(e.step, 15, **e.settings), abs=1e-7)
