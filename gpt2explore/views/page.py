@@ -11,9 +11,12 @@ What a step stores, and why it is enough:
   move only tokens of the context, so every token they touch is stored). Logits are the exact
   float32 (or float16) values the step's distribution is computed from.
 - `tail`: the other tokens, in at most `bins` groups by logit: how many (`n`), their smallest and
-  largest logit (`lo`, `hi`) and `s` = sum(exp(logit - hi)) in double precision. At T=1 that is
-  their exact mass; at any other T the mass of a group lies between two values a page can prove
-  (Jensen's inequality and the chord of exp(x / T) over [lo, hi]), so a page knows how close it is.
+  largest logit (`lo`, `hi`), `s` = sum(exp(logit - hi)) in double precision, and `own`, their
+  mass under the step's own settings. At T=1, `s` gives their exact mass; at any other T the
+  mass of a group lies between two values a page can prove (Jensen's inequality and the chord
+  of exp(x / T) over [lo, hi]), so a page knows how close it is. When the step's token lies
+  beyond the stored top, the groups are cut at its value: the tokens drawn before it are whole
+  groups, and its draw replays exactly.
 - `own`: the step's own distribution over the stored tokens (what its token was drawn from),
   with `own_rest` the mass it leaves to the others, `own_kept` and `own_entropy`: at the run's
   own settings a page shows exactly the numbers the run drew from.
@@ -96,12 +99,14 @@ def _check_run(run) -> None:
                                 "earlier version); a page recomputes in double precision: generate the run again")
 
 
-def tail_summary(values: torch.Tensor, bins: int = BINS) -> dict:
-    """Logits (float64, any order) in at most `bins` groups of equal width by logit: n, lo, hi
-    and s = sum(exp(logit - hi)) of each group, from the largest logits down."""
-    values = values[torch.isfinite(values)]
+def tail_summary(values: torch.Tensor, own: torch.Tensor, bins: int = BINS) -> dict:
+    """Logits (float64) in at most `bins` groups of equal width by logit, from the largest down:
+    n, lo, hi, s = sum(exp(logit - hi)) of each group, and `own`, the step's own probability of
+    the group's tokens together."""
+    keep = torch.isfinite(values)
+    values, own = values[keep], own[keep]
     if values.numel() == 0:
-        return {"n": [], "lo": [], "hi": [], "s": []}
+        return {"n": [], "lo": [], "hi": [], "s": [], "own": []}
     top, low = float(values.max()), float(values.min())
     width = (top - low) / bins or 1.0
     group = ((top - values) / width).floor().clamp(0, bins - 1).long()  # 0 = the largest logits
@@ -109,13 +114,29 @@ def tail_summary(values: torch.Tensor, bins: int = BINS) -> dict:
     hi = torch.full((bins,), -math.inf, dtype=values.dtype).scatter_reduce(0, group, values, "amax")
     lo = torch.full((bins,), math.inf, dtype=values.dtype).scatter_reduce(0, group, values, "amin")
     s = torch.zeros(bins, dtype=values.dtype).scatter_add(0, group, torch.exp(values - hi[group]))
+    mass = torch.zeros(bins, dtype=torch.float64).scatter_add(0, group, own.double())
     used = count > 0
-    n, lo, hi, s = count[used].tolist(), lo[used].tolist(), hi[used].tolist(), s[used].tolist()
-    return {"n": n, "lo": lo, "hi": hi, "s": s}
+    return {"n": count[used].tolist(), "lo": lo[used].tolist(), "hi": hi[used].tolist(), "s": s[used].tolist(),
+            "own": mass[used].tolist()}
+
+
+def _joined(parts: list[dict]) -> dict:
+    return {k: [v for part in parts for v in part[k]] for k in parts[0]}
+
+
+def _after_context(step, row: torch.Tensor) -> torch.Tensor:
+    """The step's raw logits after its own settings' context stages (repetition penalty,
+    no-repeat n-grams): the order its token was drawn in, up to temperature's scaling."""
+    for stage in registry.active_stages(step.settings):
+        if stage.sampler.reads_context:
+            row = stage.apply(row, step.context_tokens)
+    return row
 
 
 def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: int = BINS) -> dict:
-    """One step as a page stores it (see the module's docstring)."""
+    """One step as a page stores it (see the module's docstring). When the step's token lies
+    beyond the stored top, the groups are cut at its value, so that the tokens drawn before it
+    are whole groups and its draw replays exactly."""
     logits = step.require_logits()
     vocab = logits.shape[-1]
     raw = logits.double()
@@ -132,9 +153,20 @@ def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: 
     rest = torch.ones(vocab, dtype=torch.bool)
     rest[ids_t] = False
     own = step.distribution()
+    rest_ids = rest.nonzero().flatten()
+    values, own_rest = raw[rest_ids], own[rest_ids]
+    parts = [tail_summary(values, own_rest, bins)]
+    if step.token >= 0 and step.token not in ids[:width] and values.numel():
+        cut = float(_after_context(step, raw.clone())[step.token])
+        above = (values > cut) | ((values == cut) & (rest_ids < step.token))
+        if bool(above.any()) and not bool(above.all()):
+            parts = [tail_summary(values[above], own_rest[above], bins // 2),
+                     tail_summary(values[~above], own_rest[~above], bins // 2)]
+    tail = _joined(parts)
     for i in ids:
         if i not in labels:
             labels[i] = token_label(step, i)
+    dtypes = {"n": np.int32, "lo": np.float32, "hi": np.float32, "s": np.float64, "own": np.float64}
     return {
         "token": int(step.token),
         "u": step.u,
@@ -142,9 +174,7 @@ def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: 
         "settings": {k: v for k, v in step.settings.as_dict().items() if k in offered or k == "semantics"},
         "ids": b64(np.array(ids, dtype=np.int32)),
         "logits": b64(raw[ids_t].numpy().astype(np.float32)),
-        "tail": {k: (b64(np.array(v, dtype=np.int32)) if k == "n" else
-                     b64(np.array(v, dtype=np.float32 if k in ("lo", "hi") else np.float64)))
-                 for k, v in tail_summary(raw[rest], bins).items()},
+        "tail": {k: b64(np.array(v, dtype=dtypes[k])) for k, v in tail.items()},
         "own": b64(own[ids_t].double().numpy()),
         "own_rest": max(0.0, 1.0 - float(own[ids_t].sum())),
         "own_kept": int(sampling.nucleus_size(own)),
@@ -187,6 +217,7 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
         "n": n,
         "scored": bool(run.meta.get("scored")),
         "samplers": sampler_specs(offered),
+        "others": {s.name: s.off for s in registry.samplers() if s.name not in offered},  # always at "off" here
         "start": {k: v for k, v in start.as_dict().items() if k in offered or k == "semantics"},
         "run_settings": describe(run.settings),
         "labels": {str(k): v for k, v in labels.items()},

@@ -23,7 +23,8 @@
     var t = step.tail;
     step._u = {
       ids: decode(step.ids, Int32Array), logits: decode(step.logits, Float32Array), own: decode(step.own, Float64Array),
-      n: decode(t.n, Int32Array), lo: decode(t.lo, Float32Array), hi: decode(t.hi, Float32Array), s: decode(t.s, Float64Array)
+      n: decode(t.n, Int32Array), lo: decode(t.lo, Float32Array), hi: decode(t.hi, Float32Array), s: decode(t.s, Float64Array),
+      gown: decode(t.own, Float64Array)
     };
     return step._u;
   }
@@ -286,7 +287,15 @@
         if (s.gst[b] !== C && mb > 0) { var pb = mb / zm; entropy -= pb * Math.log(pb / s.gn[b]); }
       }
     }
+    var gzlo = new Float64Array(g), gzhi = new Float64Array(g), gpLo = new Float64Array(g), gpHi = new Float64Array(g);
+    for (b = 0; b < g; b++) {
+      gzlo[b] = s.zlo(b); gzhi[b] = s.zhi(b);
+      if (s.gst[b] === C || s.lost) { if (s.lost) gpHi[b] = 1; continue; }
+      gpLo[b] = uncertain ? ms.mlo[b] / zh : ms.mlo[b] / zl;
+      gpHi[b] = uncertain ? Math.min(1, ms.mhi[b] / zl) : gpLo[b];
+    }
     return {
+      gzlo: gzlo, gzhi: gzhi, gpLo: gpLo, gpHi: gpHi,
       ids: s.ids, z: s.z, p: p, lo: lo, hi: hi, exact: !uncertain, bound: bound, keptLo: keptLo, keptHi: keptHi,
       tailLo: s.lost ? 0 : tailLo / zh, tailHi: s.lost ? 1 : Math.min(1, tailHi / (zl || zh)), tailTop: s.tailTop(),
       entropy: entropy, entropyExact: entropyExact, status: s.st, lost: s.lost
@@ -322,25 +331,39 @@
     return idx;
   }
 
-  // The token u draws: {id (or null: a token beyond the stored ones), sure}
+  // The token u draws: {id, sure}; id null with `beyond` when u lands on a token the page does not store.
+  // The walk goes down the stored tokens by value, taking in each group of the rest once it lies wholly
+  // above the next stored token; a group that straddles one ends what the stored data decide.
   function pick(dist, u) {
-    var idx = byValue(dist);
-    var lo = 0, hi = 0, i, j, guess = null;
-    for (j = 0; j < idx.length; j++) {
-      i = idx[j];
-      if (!(dist.hi[i] > 0)) break;
-      if (dist.z[i] <= dist.tailTop && !(dist.tailHi === 0)) break; // beyond here tail tokens may interleave
+    var idx = byValue(dist), g = dist.gzlo.length, order = [], b, j;
+    for (b = 0; b < g; b++) if (dist.gpHi[b] > 0) order.push(b);
+    order.sort(function (a, c) { return dist.gzhi[c] - dist.gzhi[a]; });
+    var lo = 0, hi = 0, next = 0, guess = null;
+    function take(pLo, pHi, id) { // one item of the walk; returns a result when u is decided within it
       var before = hi;
-      lo += dist.lo[i]; hi += dist.hi[i];
-      if (dist.exact) { if (u < lo) return { id: dist.ids[i], sure: true }; continue; }
-      if (guess === null && u < (lo + hi) / 2) guess = dist.ids[i];
-      if (u < lo && before <= u) return { id: dist.ids[i], sure: true };
-      if (u < lo) return { id: guess, sure: false };
+      lo += pLo; hi += pHi;
+      if (guess === null && u < (lo + hi) / 2) guess = id;
+      if (u < lo) return before <= u ? { id: id, sure: true, beyond: id === null } : { id: guess, sure: false, beyond: guess === null };
+      return null;
     }
-    if (dist.exact && dist.tailHi === 0 && idx.length) { // rounding at the very end: the last kept token
-      for (j = idx.length - 1; j >= 0; j--) if (dist.p[idx[j]] > 0) return { id: dist.ids[idx[j]], sure: true };
+    for (j = 0; j < idx.length; j++) {
+      var i = idx[j], z = dist.z[i];
+      while (next < order.length && dist.gzlo[order[next]] > z) { // a group wholly above this token
+        var got = take(dist.gpLo[order[next]], dist.gpHi[order[next]], null);
+        if (got) return got;
+        next++;
+      }
+      if (next < order.length && dist.gzhi[order[next]] >= z) break; // a group straddles it: undecided from here
+      var r = take(dist.lo[i], dist.hi[i], dist.ids[i]);
+      if (r) return r;
     }
-    return { id: guess, sure: false, beyond: true };
+    if (j === idx.length) { // every stored token walked: what is left are groups (tokens not stored)
+      for (; next < order.length; next++) { var t = take(dist.gpLo[order[next]], dist.gpHi[order[next]], null); if (t) return t; }
+      if (dist.exact && idx.length && hi > 0 && u >= hi) { // rounding at the very end: the last token with mass
+        if (order.length === 0) return { id: dist.ids[idx[idx.length - 1]], sure: true };
+      }
+    }
+    return { id: guess, sure: false, beyond: guess === null };
   }
 
   GX.math = { decode: decode, unpack: unpack, distribution: distribution, raw: raw, pick: pick, order: order,

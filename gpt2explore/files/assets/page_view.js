@@ -83,16 +83,11 @@
 
   function view(data, sample, index, settings, n, reachCut) {
     var step = sample.steps[index], u = math.unpack(step), own = same(settings, step.settings, data);
-    var dist;
-    if (own) {
-      var p = u.own, kept = 0;
-      dist = { ids: u.ids, p: p, lo: p, hi: p, exact: true, bound: 0, keptLo: step.own_kept, keptHi: step.own_kept,
-               entropy: step.own_entropy, entropyExact: true, own: true, tailHi: step.own_rest, tailLo: step.own_rest };
-      dist.z = new Float64Array(u.ids.length);
-      for (var i = 0; i < u.ids.length; i++) { dist.z[i] = p[i] > 0 ? Math.log(p[i]) : -Infinity; if (p[i] > 0) kept++; }
-      dist.tailTop = step.own_rest > 0 ? Math.log(step.own_rest) : -Infinity; // a bound: no dropped token holds more
-    } else {
-      dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
+    var dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
+    if (own) { // at the run's own settings: the stored own distribution, exactly what its token was drawn from
+      dist.p = u.own; dist.lo = u.own; dist.hi = u.own; dist.gpLo = u.gown; dist.gpHi = u.gown;
+      dist.exact = true; dist.bound = 0; dist.keptLo = dist.keptHi = step.own_kept;
+      dist.entropy = step.own_entropy; dist.entropyExact = true; dist.own = true;
     }
     var raw = math.raw(step), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
     var shownN = reachCut && keptSure && nKept < CUT_SHOWN_MAX ? Math.max(n, nKept + 1) : n;
@@ -101,15 +96,10 @@
     // the marked token: what u draws under these settings (or the forced / text token)
     var marked = null, kind, sure = true, beyond = false;
     if (step.forced || step.u === null) { marked = step.token >= 0 ? step.token : null; kind = data.scored ? "text" : "forced"; }
-    else if (own) { // the stored own distribution, walked with the step's own u: the run's token comes back
-      var back = ownPick(step, step.u);
-      marked = back.id; beyond = !!back.beyond;
-      kind = marked === step.token ? "drawn" : "u";
-    }
-    else {
+    else { // what the step's own u draws here; at the run's own settings that gives its token back
       var got = math.pick(dist, step.u);
       marked = got.id; sure = got.sure; beyond = !!got.beyond;
-      kind = "u";
+      kind = own && marked === step.token ? "drawn" : "u";
     }
     var runToken = kind === "u" && step.token >= 0 && step.token !== marked ? step.token : null;
     var at = {};
@@ -346,18 +336,10 @@
   function freshDraws(v, data, sample, n) { // n fresh uniforms through the same pick as the page's own u
     var counts = {}, elsewhere = 0;
     for (var i = 0; i < n; i++) {
-      var got = v.own ? ownPick(sample.steps[v.step], Math.random()) : math.pick(v.dist, Math.random());
+      var got = math.pick(v.dist, Math.random());
       if (got.id === null) elsewhere++; else counts[got.id] = (counts[got.id] || 0) + 1;
     }
     return { counts: counts, total: n, elsewhere: elsewhere };
-  }
-
-  function ownPick(step, u) { // at the run's own settings: the stored own distribution (exact)
-    var un = math.unpack(step), idx = [], acc = 0;
-    for (var i = 0; i < un.ids.length; i++) if (un.own[i] > 0) idx.push(i);
-    idx.sort(function (a, b) { return un.own[b] - un.own[a] || un.ids[a] - un.ids[b]; });
-    for (var j = 0; j < idx.length; j++) { acc += un.own[idx[j]]; if (u < acc) return { id: un.ids[idx[j]], sure: true }; }
-    return step.own_rest > 0 ? { id: null, sure: true, beyond: true } : { id: idx.length ? un.ids[idx[idx.length - 1]] : null, sure: true };
   }
 
   // ---- the pages ----------------------------------------------------------------------------
@@ -391,7 +373,12 @@
         for (k in self.settings) next[k] = self.settings[k];
         for (k in o) {
           if (k === "sample" || k === "step" || k === "log") continue;
-          if (!(k in next)) throw new Error("unknown setting " + pyRepr(k) + "; the settings are " + Object.keys(next).join(", "));
+          if (!(k in next)) {
+            var others = self.data.others || {};
+            if (k in others && o[k] === others[k]) continue; // a sampler this page does not offer, left off
+            if (k in others) throw new Error("this page does not offer " + k + " (the run did not use it); the settings are " + Object.keys(next).join(", "));
+            throw new Error("unknown setting " + pyRepr(k) + "; the settings are " + Object.keys(next).join(", "));
+          }
           next[k] = o[k];
         }
         if (o.sample !== undefined) self.setSample(o.sample);
@@ -601,7 +588,7 @@
     var step = sample.steps[i], un = math.unpack(step), at = -1;
     for (var k = 0; k < un.ids.length; k++) if (un.ids[k] === step.token) { at = k; break; }
     var own = same(this.settings, step.settings, this.data);
-    var d = own ? { p: un.own, lo: un.own, hi: un.own } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i));
+    var d = own ? { p: un.own, lo: un.own, hi: un.own, exact: true } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i));
     var lo = d.lo[at], hi = d.hi[at], p = d.p[at];
     var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
     var alt = [];

@@ -1,0 +1,291 @@
+"""Living figures: pages saved from the explorer, compare and inspect open from file:// with
+the network blocked, and show what Python computes: exactly where they say so, within the
+bound they prove elsewhere, and the run's own token at its own settings."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+
+import pytest
+from lab import CHROME_FLAGS, require_chromium
+
+import gpt2explore as gx
+from gpt2explore.files import page as pages
+from gpt2explore.views import page as page_view
+
+pytestmark = pytest.mark.browser
+
+PROMPTS = ["Hi! My name is Isamu", "Hi! My name is John"]
+SHOWN = "() => document.querySelector('.gx-page').gx.shown()"
+SET = "async ([i, o]) => await document.querySelectorAll('.gx-page')[i].gx.set(o)"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return gx.load("tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def run(tiny):
+    """Two samples of 64 steps: the size the issue names."""
+    return tiny.generate(PROMPTS, length=64, seed=1)
+
+
+@pytest.fixture(scope="module")
+def penalised(tiny):
+    """A run that uses the context stages and epsilon, so its page offers them."""
+    return tiny.generate(PROMPTS[1], length=40, seed=3, temperature=0.8, repetition_penalty=1.3,
+                         no_repeat_ngram_size=3, epsilon_cutoff=0.0005)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=require_chromium(), args=CHROME_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Opened:
+    """A page in Chromium with every request but file:// refused, and what it said."""
+
+    def __init__(self, browser, path):
+        self.page = browser.new_page(viewport={"width": 1000, "height": 1000})
+        self.errors, self.requests = [], []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function("[...document.querySelectorAll('.gx-page')].every(e => e.gx)")
+
+    def _route(self, route):
+        if route.request.url.startswith("file://"):
+            return route.continue_()
+        self.requests.append(route.request.url)
+        return route.abort()
+
+    def set(self, settings, index: int = 0) -> dict:
+        return self.page.evaluate(SET, [index, settings])
+
+    def shown(self, index: int = 0) -> dict:
+        return self.page.evaluate(f"() => document.querySelectorAll('.gx-page')[{index}].gx.shown()")
+
+    def close(self):
+        assert not self.errors, self.errors
+        assert not self.requests, self.requests
+        self.page.close()
+
+
+def _random_settings(rng, offered) -> dict:
+    s = {"temperature": rng.choice([0, 1, round(rng.uniform(0.05, 3), 2), round(rng.uniform(0.3, 1.5), 2)]),
+         "top_k": rng.choice([0, 0, rng.randint(1, 200), rng.randint(1, 10)]),
+         "top_p": rng.choice([1.0, round(rng.uniform(0.05, 1), 2)]),
+         "semantics": rng.choice(["hf", "hf", "openai"])}
+    hf = s["semantics"] == "hf"
+    s["min_p"] = rng.choice([0.0, 0.0, round(rng.uniform(0, 0.5), 2)]) if hf else 0.0
+    extra = {"repetition_penalty": (1.0, lambda: round(rng.uniform(0.5, 2), 2)),
+             "no_repeat_ngram_size": (0, lambda: rng.randint(1, 4)),
+             "epsilon_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4))}
+    for name, (off, draw) in extra.items():
+        if name in offered:
+            s[name] = draw() if hf and rng.random() < 0.6 else off
+    return s
+
+
+def _check_against_python(step, shown, settings) -> None:
+    """Every shown probability within 1e-6 of Python where the page says exact, within its
+    bound elsewhere, and Python's value inside the interval the page proves; a draw the page
+    calls decided is Python's."""
+    py = step.distribution(**settings)
+    tol = 1e-6 if shown["exact"] else shown["bound"] + 1e-12
+    for t in shown["tokens"]:
+        want = float(py[t["id"]])
+        assert abs(t["p"] - want) <= tol, (settings, t, want, shown["exact"], shown["bound"])
+        assert t["lo"] - 1e-12 <= want <= t["hi"] + 1e-12, (settings, t, want)
+    if shown.get("drawn_sure", True) and shown["drawn"] is not None:
+        assert shown["drawn"] == step.resample(**settings), settings
+
+
+@pytest.fixture(scope="module")
+def explorer_page(run, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pages") / "explorer.html"
+    gx.save(gx.explore(run), path)
+    return path
+
+
+def test_a_page_is_one_offline_file_of_at_most_1_5_mb(explorer_page):
+    text = explorer_page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and 'class="gx-page gx-explorer"' in text
+    assert len(text.encode()) <= 1.5 * 1024 * 1024, len(text.encode())
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), "a page loads nothing from outside"
+    assert json.loads((explorer_page.parent / "explorer.html.json").read_text())["format"] == "html page"
+
+
+def test_the_explorer_page_shows_pythons_numbers_at_40_random_settings(browser, run, explorer_page):
+    opened = Opened(browser, explorer_page)
+    rng = random.Random(7)
+    offered = [s["name"] for s in pages.data_of(run)["samplers"]]
+    kinds = {"exact": 0, "bounded": 0}
+    for _ in range(40):
+        settings = _random_settings(rng, offered)
+        si, st = rng.randrange(len(run)), rng.randrange(64)
+        shown = opened.set(dict(settings, sample=si, step=st))
+        assert shown["error"] is None and shown["sample"] == si and shown["step"] == st
+        _check_against_python(run[si].steps[st], shown, settings)
+        kinds["exact" if shown["exact"] else "bounded"] += 1
+        assert shown["exact"] or 0 < shown["bound"] < 0.05, shown["bound"]  # a bound worth having
+    assert kinds["exact"] >= 10 and kinds["bounded"] >= 5, kinds  # both kinds of answer were checked
+    opened.close()
+
+
+def test_at_the_runs_own_settings_every_step_draws_the_runs_token(browser, run, explorer_page):
+    opened = Opened(browser, explorer_page)
+    for si, sample in enumerate(run):
+        for st, step in enumerate(sample.steps):
+            shown = opened.set(dict(step.settings.as_dict(), sample=si, step=st))
+            assert shown["own"] and shown["exact"], (si, st)
+            assert shown["drawn"] == step.token and shown["drawn_kind"] == "drawn", (si, st)
+            top = {t["id"]: t["p"] for t in shown["tokens"]}
+            py = step.distribution()
+            assert all(abs(p - float(py[i])) <= 1e-12 for i, p in top.items())
+    opened.close()
+
+
+def test_the_context_stages_and_epsilon_follow_python_too(browser, penalised, tmp_path):
+    path = gx.save(gx.explore(penalised), tmp_path / "penalised.html")
+    offered = [s["name"] for s in pages.data_of(penalised)["samplers"]]
+    assert {"repetition_penalty", "no_repeat_ngram_size", "epsilon_cutoff"} <= set(offered)
+    opened = Opened(browser, path)
+    rng = random.Random(11)
+    for _ in range(20):
+        settings = _random_settings(rng, offered)
+        st = rng.randrange(len(penalised[0]))
+        shown = opened.set(dict(settings, step=st))
+        _check_against_python(penalised[0].steps[st], shown, settings)
+    own = penalised[0].steps[5]
+    assert opened.set(dict(own.settings.as_dict(), step=5))["drawn"] == own.token
+    opened.close()
+
+
+def test_two_fragments_on_one_page_keep_their_own_state(browser, run, penalised, tmp_path):
+    a = tmp_path / "a.html"
+    b = tmp_path / "b.html"
+    gx.save(gx.explore(run), a, embed=True)
+    gx.save(gx.explore(penalised), b, embed=True)
+    for f in (a, b):
+        text = f.read_text()
+        assert "<html" not in text and "<head" not in text and text.startswith('<div class="gx-page gx-explorer"')
+    post = tmp_path / "post.html"
+    post.write_text(f"<!DOCTYPE html><html><body><h1>A post</h1><p>Move the sliders.</p>{a.read_text()}"
+                    f"<p>And another.</p>{b.read_text()}</body></html>")
+    opened = Opened(browser, post)
+    first, second = opened.shown(0), opened.shown(1)
+    moved = opened.set({"temperature": 0.5, "step": 3}, index=0)
+    assert moved["settings"]["temperature"] == 0.5 and moved["step"] == 3
+    again = opened.shown(1)
+    assert again["settings"] == second["settings"] and again["step"] == second["step"] == 0
+    assert again["tokens"] == second["tokens"]
+    assert opened.shown(0)["tokens"] != first["tokens"]
+    _check_against_python(run[0].steps[3], moved, dict(run[0].steps[3].settings.as_dict(), temperature=0.5))
+    opened.close()
+
+
+def test_the_compare_page_answers_set_and_shown_column_by_column(browser, tiny, tmp_path):
+    comparer = gx.compare(tiny, PROMPTS, nsamples=2, length=16, seed=2)
+    path = gx.save(comparer, tmp_path / "compare.html")
+    assert 'class="gx-page gx-compare"' in path.read_text()
+    opened = Opened(browser, path)
+    run = comparer.run
+    rng = random.Random(5)
+    for _ in range(8):
+        settings = _random_settings(rng, ["temperature", "top_k", "top_p", "min_p"])
+        number, st = rng.randrange(2), rng.randrange(16)
+        shown = opened.set(dict(settings, sample=number, step=st))
+        assert [c["prompt"] for c in shown["columns"]] == PROMPTS
+        for column in shown["columns"]:
+            sample = next(s for s in run if s.prompt == column["prompt"] and s.index == column["sample_index"])
+            assert column["sample_index"] == number
+            _check_against_python(sample.steps[st], column, settings)
+    opened.close()
+
+
+def test_the_inspect_page_recolours_the_text_as_python_would(browser, tiny, tmp_path):
+    text = (gx.data_path("texts") / "mississippi.txt").read_text()[:400]
+    inspector = gx.inspect(tiny, text)
+    path = gx.save(inspector, tmp_path / "inspect.html")
+    opened = Opened(browser, path)
+    sample = inspector.run[0]
+    for settings in ({"top_k": 10}, {"top_p": 0.5, "temperature": 0.7}, {"min_p": 0.2}):
+        full = dict(sample.steps[0].settings.as_dict(), **settings)
+        shown = opened.set(dict(full, step=4))
+        _check_against_python(sample.steps[4], dict(shown, drawn=None), full)
+        assert shown["drawn"] == sample.steps[4].token and shown["drawn_kind"] == "text"
+        decided = 0
+        for step, state, p in zip(sample.steps, shown["allowed"], shown["probs"]):
+            want = float(step.distribution(**full)[step.token])
+            if state != "maybe":
+                decided += 1
+                assert (state == "allowed") == (want > 0), (settings, step.index, state, want)
+        assert decided >= len(sample.steps) * 0.9
+        assert any(s == "impossible" for s in shown["allowed"]) and any(s == "allowed" for s in shown["allowed"])
+    opened.close()
+
+
+def test_draw_100_times_overlays_fresh_draws_from_the_distribution_shown(browser, explorer_page):
+    opened = Opened(browser, explorer_page)
+    opened.set({"top_k": 5, "temperature": 1.0, "step": 2})
+    draws = opened.page.evaluate("async () => await document.querySelector('.gx-page').gx.draw(100)")
+    kept = {t["id"] for t in opened.shown()["tokens"] if t["p"] > 0}
+    assert draws["total"] == 100 and sum(draws["counts"].values()) + draws["elsewhere"] == 100
+    assert draws["elsewhere"] == 0 and {int(i) for i in draws["counts"]} <= kept  # top-k 5: only the five
+    assert opened.page.locator(".gx-draws").count() >= 1
+    opened.close()
+
+
+def test_settings_that_cannot_go_together_or_bad_values_are_refused_in_one_line(browser, explorer_page):
+    opened = Opened(browser, explorer_page)
+    shown = opened.page.evaluate("""async () => {
+        const el = document.querySelector('.gx-page');
+        const errors = [];
+        for (const o of [{top_p: 0}, {top_k: 1.5}, {temperature: -1}, {nope: 1}, {semantics: 'openai', min_p: 0.1}]) {
+            try { await el.gx.set(o); errors.push(null); } catch (e) { errors.push(e.message); }
+        }
+        return errors;
+    }""")
+    assert "top_p must be in (0, 1]" in shown[0] and "top_k must be an integer" in shown[1]
+    assert "temperature must be" in shown[2] and "unknown setting 'nope'" in shown[3]
+    assert "semantics='openai'" in shown[4] and "min_p=0.1" in shown[4]
+    opened.close()
+
+
+def test_a_run_the_browser_cannot_compute_is_refused_naming_what(tiny, tmp_path):
+    typical = tiny.generate("Hi", length=3, seed=1, typical_p=0.9)
+    with pytest.raises(page_view.PageError, match="typical_p"):
+        gx.save(gx.explore(typical), tmp_path / "t.html")
+    assert not (tmp_path / "t.html").exists()
+    bare = tiny.generate("Hi", length=3, seed=1, keep_logits="none")
+    with pytest.raises(page_view.PageError, match="keep_logits"):
+        gx.page(bare)
+    with pytest.raises(ValueError, match="embed=True"):
+        gx.save(gx.next_token_bars(typical[0].steps[0]), tmp_path / "f.png", embed=True)
+
+
+def test_the_page_data_round_trips_the_exact_logits(run):
+    step = run[1].steps[7]
+    data = page_view.step_data(step, ["temperature", "top_k", "top_p", "min_p"], {})
+    ids = page_view.unb64(data["ids"], "int32")
+    logits = page_view.unb64(data["logits"], "float32")
+    assert list(ids[:256]) == step.logits.topk(256).indices.tolist() and step.token in ids
+    assert all(float(step.logits[i]) == float(v) for i, v in zip(ids, logits))
+    tail = {k: page_view.unb64(v, "int32" if k == "n" else "float32" if k in ("lo", "hi") else "float64")
+            for k, v in data["tail"].items()}
+    assert int(tail["n"].sum()) + len(ids) == step.logits.shape[-1]
+    total = sum(float(s) * math.exp(float(h)) for s, h in zip(tail["s"], tail["hi"]))
+    rest = step.logits.double().exp().sum() - step.logits.double()[list(ids)].exp().sum()
+    assert abs(total - float(rest)) <= 1e-9 * float(rest)  # the groups hold the tail's exact mass at T=1
