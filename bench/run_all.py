@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from . import pages as bench_pages
 from . import scoring as bench_scoring
 from . import speed, ui
 from .common import REPO, gpt2_124m, machine
@@ -22,6 +23,7 @@ TARGETS = {
     "capture": "ratio >= 1.0 (stretch 1.2)", "capture_flat": "ratio >= 1.10", "sort": "< 2%", "decode": ">= 50% of the bandwidth limit",
     "slider": "<= 5 ms median", "browser": "<= 150 ms median", "batching": ">= 3x",
     "startup": "<= 1.5x of `import torch, transformers`", "export": "10 PNGs in <= 5 s after the first",
+    "page_bytes": "<= 1.5 MB (2 samples x 64 steps)", "page_redraw": "<= 16 ms median (one frame)",
 }
 
 
@@ -58,6 +60,8 @@ def measure(smoke: bool, workdir: Path) -> dict:
                                   ("float32",) if smoke else ("float32", "float16", "none"))
     results["startup"] = ui.startup("tiny" if (REPO / "data/models/tiny/config.json").exists() else lm.source,
                                     1 if smoke else 5)
+    if (REPO / "data/models/tiny/config.json").exists():
+        results["pages"] = bench_pages.pages(smoke=smoke)
     if torch.cuda.is_available():
         results["gpu"] = {}
         for dtype in ("float32", "float16"):
@@ -164,6 +168,18 @@ def report(r: dict) -> str:
     for batch, x in r.get("layers", {}).items():
         lines.append(f"| 9 | generation with `layers=True` ÷ without, tokens/s, {batch} | {rng(x['ratio'])} | "
                      f"{TARGETS['layers']} | {met(x['ratio']['median'] >= 0.9)} |")
+    pg = r.get("pages")
+    if pg:
+        e = pg["explorer"]
+        lines.append(f"| 10 | a saved explorer page ({pg['run']}): bytes, everything inlined (fragment) | "
+                     f"{e['bytes'] / 2**20:.2f} MiB ({e['fragment_bytes'] / 2**20:.2f} MiB) | {TARGETS['page_bytes']} | "
+                     f"{met(e['bytes'] <= 1.5 * 2**20)} |")
+        for kind in ("explorer", "compare", "inspect"):
+            k = pg[kind]
+            lines.append(f"| 10 | {kind} page in Chromium: redraw after a control change ({pg['moves']} changes of "
+                         f"T, top-k, top-p, step); to the next frame | {rng(k['redraw_ms'], '{:.1f}')} ms; "
+                         f"{rng(k['to_next_frame_ms'], '{:.1f}')} ms | {TARGETS['page_redraw']} | "
+                         f"{met(k['redraw_ms']['median'] <= 16)} |")
     lines += ["", "## Notes on the misses", ""] + notes(r)
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
               "| operator | share |", "|---|---|"]

@@ -128,10 +128,10 @@
     },
     top_k: function (s, k) {
       var i, j, b, c, m = s.m, g = s.g, hi = [], lo = [];
+      var ones = strata(s, function () { return 1; });
       for (i = 0; i < m; i++) {
         if (s.st[i] === C) continue;
-        var gl = 0, gh = 0;
-        for (j = 0; j < m; j++) if (j !== i && s.st[j] !== C && s.z[j] > s.z[i]) { gh++; if (s.st[j] === K) gl++; }
+        var gl = ones.gtK[i], gh = ones.gtAll[i];
         for (b = 0; b < g; b++) {
           if (s.gst[b] === C) continue;
           if (s.zhi(b) > s.z[i]) gh += s.gn[b];
@@ -192,6 +192,28 @@
     }
   };
 
+  // For each live stored token, the weight of the other live stored tokens above it (gt), level with it
+  // (eq) and below it (lt), all of them (All) and the certainly kept ones (K): one sort, then sums.
+  function strata(s, weight) {
+    var m = s.m, idx = [], i, a, b;
+    for (i = 0; i < m; i++) if (s.st[i] !== C) idx.push(i);
+    idx.sort(function (x, y) { return s.z[y] - s.z[x]; });
+    var gtK = new Float64Array(m), gtAll = new Float64Array(m), eqAll = new Float64Array(m), ltK = new Float64Array(m), ltAll = new Float64Array(m);
+    var totK = 0, totAll = 0, accK = 0, accAll = 0;
+    for (a = 0; a < idx.length; a++) { var w = weight(idx[a]); totAll += w; if (s.st[idx[a]] === K) totK += w; }
+    for (a = 0; a < idx.length; a = b) {
+      var blockK = 0, blockAll = 0;
+      for (b = a; b < idx.length && s.z[idx[b]] === s.z[idx[a]]; b++) { var wb = weight(idx[b]); blockAll += wb; if (s.st[idx[b]] === K) blockK += wb; }
+      for (var c = a; c < b; c++) {
+        var j = idx[c];
+        gtK[j] = accK; gtAll[j] = accAll; eqAll[j] = blockAll - weight(j);
+        ltK[j] = totK - accK - blockK; ltAll[j] = totAll - accAll - blockAll;
+      }
+      accK += blockK; accAll += blockAll;
+    }
+    return { gtK: gtK, gtAll: gtAll, eqAll: eqAll, ltK: ltK, ltAll: ltAll };
+  }
+
   function greedy(s) { // temperature 0: all probability on the first maximum
     var top = s.topStored(), tail = s.tailTop();
     if (top < 0 || !(s.z[top] > tail) || s.st[top] !== K) { s.lost = true; return; }
@@ -210,14 +232,10 @@
       return [aHi / (aHi + e + bLo) < p, aLo / (aLo + e + bHi) >= p];
     }
     var dec = [], gdec = [];
+    var mass = strata(s, function (j) { return ms.e[j]; });
     for (i = 0; i < s.m; i++) {
       if (s.st[i] === C) continue;
-      var aLo = 0, aHi = 0, bLo = 0, bHi = 0, z = s.z[i];
-      for (j = 0; j < s.m; j++) {
-        if (j === i || s.st[j] === C) continue;
-        var ej = ms.e[j];
-        if (s.z[j] > z) { aHi += ej; if (s.st[j] === K) aLo += ej; } else if (s.z[j] < z) { bHi += ej; if (s.st[j] === K) bLo += ej; } else { aHi += ej; bHi += ej; }
-      }
+      var z = s.z[i], aLo = mass.gtK[i], aHi = mass.gtAll[i] + mass.eqAll[i], bLo = mass.ltK[i], bHi = mass.ltAll[i] + mass.eqAll[i];
       for (b = 0; b < s.g; b++) {
         if (s.gst[b] === C) continue;
         if (s.zlo(b) > z) { aHi += ms.mhi[b]; aLo += ms.mlo[b]; } else if (s.zhi(b) < z) { bHi += ms.mhi[b]; bLo += ms.mlo[b]; } else { aHi += ms.mhi[b]; bHi += ms.mhi[b]; }

@@ -576,7 +576,8 @@
     var v = view(data, sample, this.step, this.settings, data.n, true);
     this.current = v;
     bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(data.labels[String(sample.steps[this.step].token)]) });
-    this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); });
+    var key = JSON.stringify(this.settings); // the text's colours change with the settings only, not with the position
+    if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
     var maybe = this.allowed.filter(function (a) { return a.state === "maybe"; }).length;
     this.readout.innerHTML = "<b>" + count(bad, "token") + "</b> of " + count(sample.steps.length, "token") + " impossible under " + esc(describe(data, this.settings)) +
