@@ -73,7 +73,8 @@ def test_notebook_runs_on_the_tiny_model(name, tmp_path):
         out = tmp_path / "exports"
         for f in ["next_token.png", "next_token.svg", "next_token.pdf", "next_token.html", "next_token.json",
                   "next_token.png.json", "temperature_sweep.png", "overview.svg", "names.pdf",
-                  "explorer_view.html", "steps.csv", "steps.parquet", "bundle/manifest.json",
+                  "explorer_view.html", "explorer.html", "explorer_fragment.html", "compare.html",
+                  "steps.csv", "steps.parquet", "bundle/manifest.json",
                   "bundle/logits.safetensors"]:
             assert (out / f).exists() and (out / f).stat().st_size > 0, f
 

@@ -7,7 +7,7 @@ with a bound it proves, and marked approximate.
 
     gx.save(gx.explore(run), "explorer.html")               # a whole page
     gx.save(gx.explore(run), "explorer.html", embed=True)   # a fragment: no <html>, <head>
-    gx.page(run)                                            # the same as a string
+    gx.page(run)                                            # the same as a string (shows as the page)
 
 Each page's root element carries the class gx-explorer (gx-compare, gx-inspect) and a handle,
 `el.gx`: `el.gx.set({step: 3, temperature: 0.5})` returns a Promise resolved once the figure is
@@ -57,15 +57,15 @@ def fragment(data: dict) -> str:
             f"<script>{script()}\nGX.mountAll();</script></div>")
 
 
-def document(data: dict) -> str:
-    """A whole HTML document around one fragment."""
+def document(data: dict, part: str | None = None) -> str:
+    """A whole HTML document around one fragment (`part`, made from `data` when not given)."""
     title = html.escape(data.get("title") or f"gpt2explore {data['kind']}")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{title}</title>"
             '<script type="application/json" id="gpt2explore-provenance">'
             f"{_json_for_script(data.get('facts') or {})}</script></head>"
-            f"<body style=\"margin:16px\">{fragment(data)}</body></html>\n")
+            f"<body style=\"margin:16px\">{part or fragment(data)}</body></html>\n")
 
 
 def data_of(obj, n: int | None = None) -> dict:
@@ -93,7 +93,25 @@ def data_of(obj, n: int | None = None) -> dict:
                                facts=facts, settings=settings, title=f"{title} · {run.model_name}")
 
 
-def page(obj, embed: bool = False, n: int | None = None) -> str:
-    """The page of a widget or run as a string: a whole document, or with `embed` a fragment."""
+class Page(str):
+    """A page's HTML: a whole document, or a fragment (`embed=True`). It is a str (write it
+    anywhere); in a notebook it shows as the living page itself."""
+
+    fragment: str = ""
+
+    def _repr_html_(self) -> str:
+        return self.fragment
+
+    def __repr__(self) -> str:
+        kind = "fragment" if self == self.fragment else "document"
+        return f"<gpt2explore page: an HTML {kind} of {len(self.encode()) / 2**20:.2f} MiB>"
+
+
+def page(obj, embed: bool = False, n: int | None = None) -> Page:
+    """The page of a widget (at its current settings) or of a run: a whole HTML document, or
+    with `embed` a fragment; `n` bars per figure. In a notebook it shows as the page."""
     data = data_of(obj, n)
-    return fragment(data) if embed else document(data)
+    part = fragment(data)
+    out = Page(part if embed else document(data, part))
+    out.fragment = part
+    return out

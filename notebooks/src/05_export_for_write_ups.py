@@ -56,12 +56,67 @@ gx.save(gx.compare_next_token([run[0], run[2]], ["Isamu", "John"]), out / "names
 sorted(p.name for p in out.iterdir())
 
 # %% [markdown]
-# A widget saves what it shows at the moment:
+# ## Living pages: an explorer your readers can play with
+#
+# An explorer saved as `.html` is a **page**: one file that works offline in any browser, with
+# no Python, whose sliders reshape the bars as the notebook does. It carries each step's 256
+# likeliest tokens and a summary of the rest of the vocabulary, and recomputes every
+# distribution in the browser with the package's own arithmetic. Where the stored tokens decide
+# the answer (any top-k up to 200, T=1, the run's own settings) the page's numbers are exact and
+# it says "exact"; elsewhere (say T=0.5 with no top-k: the rest of the vocabulary matters) it
+# shows each probability with the interval it can prove, and says "approximate". The page starts
+# at the widget's current settings:
 
 # %%
 ex = gx.explore(run)
 ex.controls["temperature"].value = 1.5
-gx.save(ex, out / "explorer_view.html")
+page = gx.save(ex, out / "explorer.html")
+print(page, f"{page.stat().st_size / 2**20:.2f} MiB")
+
+# %% [markdown]
+# Here is the page itself, inside this notebook (it is the same HTML a browser opens from the
+# file). Move its sliders, click a token of the text to jump to its step, or press
+# "draw 100 times": the outlines show where 100 fresh draws from the distribution shown land.
+
+# %%
+gx.page(ex)
+
+# %% [markdown]
+# For a blog post, `embed=True` writes a fragment (no `<html>` or `<head>`) to paste into the
+# post; several fragments on one page keep their own state. Each page's root element has the
+# class `gx-explorer` (`gx-compare`, `gx-inspect`) and a small JavaScript handle, so a sentence
+# in the post can set the figure:
+#
+# ```js
+# const el = document.querySelector(".gx-explorer");
+# await el.gx.set({step: 3, temperature: 0.5});   // resolves once the figure is redrawn
+# el.gx.shown();    // {step, exact, bound, drawn, tokens: [{id, p, lo, hi}, ...]}: what it shows now
+# await el.gx.draw(100);                           // 100 fresh draws, overlaid on the bars
+# ```
+
+# %%
+fragment = gx.save(ex, out / "explorer_fragment.html", embed=True)
+print(fragment.read_text()[:90], "...")
+
+# %% [markdown]
+# `gx.compare(...)` and `gx.inspect(...)` save as pages too (columns with the same draws; the
+# scored text recoloured by the settings, the alternatives on hover). The figure the explorer
+# shows right now, as a static plotly file, is `gx.save(ex.figure(), ...)`:
+
+# %%
+gx.save(gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=20, seed=SEED), out / "compare.html")
+gx.save(ex.figure(), out / "explorer_view.html")
+
+# %% [markdown]
+# **Readers without a kernel.** An explorer, comparison or inspected text carries its page as
+# its HTML representation, so a notebook converted to HTML keeps working explorers. For a
+# notebook saved from JupyterLab: `jupyter nbconvert --to html 01_quickstart.ipynb`. When
+# nbconvert runs the notebook itself, ask it not to store the widgets' state (else it draws them
+# with an online widget manager, which an offline reader cannot load):
+#
+# ```bash
+# jupyter nbconvert --to html --execute --ExecutePreprocessor.store_widget_state=False 01_quickstart.ipynb
+# ```
 
 # %% [markdown]
 # ## Tables
