@@ -34,6 +34,7 @@ bench: $(STAMP)
 
 gallery: $(STAMP)
 	$(PY) scripts/gallery.py
+	$(PY) scripts/page_shots.py
 
 # notebooks/*.ipynb from their readable sources, notebooks/src/*.py (a second run changes nothing)
 notebooks: $(STAMP)

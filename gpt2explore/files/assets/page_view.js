@@ -11,6 +11,7 @@
   var RAW = "#9db7d5", KEPT = "#1f5fa8", CUT = "#8a8a8a", CHOSEN = "#d9541e";
   var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#e4572e", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
   var MARK_NAMES = { drawn: "drawn token", u: "u draws (these settings)", forced: "forced token", text: "the text's token" };
+  var READOUT_NAMES = { drawn: "drawn token", u: "the token u draws here", forced: "forced token", text: "the text's token" };
   var CUT_SHOWN_MAX = 60, SVGNS = "http://www.w3.org/2000/svg";
 
   // ---- numbers, under the package's one rule (gpt2explore.core.formatting) ----------------------
@@ -171,8 +172,7 @@
   // the marked token (orange), cut tokens (grey ×), the cut-off (dashed), the run's token (▼), draws (outline)
   function bars(holder, v, data, opts) {
     var compact = !!opts.compact, width = opts.width || 940, many = v.rows.length > 25 && !compact;
-    var longest = Math.max.apply(null, v.labels.map(function (l) { return l.length; }).concat([1]));
-    var angle = many ? 90 : 45, bottom = Math.round(36 + 7.6 * Math.min(longest, 24) * Math.sin(angle * Math.PI / 180));
+    var angle = many ? 90 : 45, bottom = opts.bottom || labelRoom(v.labels, angle);
     var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · approximate")] :
       wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 70);
     var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
@@ -251,6 +251,11 @@
     if (cutAt !== null) el("line", { x1: X(cutAt), x2: X(cutAt), y1: top + plotH, y2: Y(ymax * 1.05), stroke: "#666", "stroke-dasharray": "5 4", "stroke-width": 1.5 }, svg);
     holder.replaceChildren(svg);
     return svg;
+  }
+
+  function labelRoom(labels, angle) { // pixels below the axis that slanted tick labels need
+    var longest = Math.max.apply(null, labels.map(function (l) { return Math.min(l.length, 24); }).concat([1]));
+    return Math.round(36 + 7.6 * longest * Math.sin(angle * Math.PI / 180));
   }
 
   function cutoffX(v) {
@@ -347,7 +352,7 @@
     this.root = root; this.data = data; this.sample = 0; this.step = 0; this.log = false; this.error = "";
     this.settings = {};
     for (var k in data.start) this.settings[k] = data.start[k];
-    this.draws = null; this.lastMs = 0;
+    this.draws = null; this.lastMs = 0; this.canDraw = true;
   }
   Page.prototype.change = function (name, v) {
     var next = {};
@@ -397,6 +402,10 @@
   };
   Page.prototype.setStep = function (i) {
     if (!Number.isInteger(i) || i < 0 || i >= this.stepCount()) throw new Error("step must be an integer in 0.." + (this.stepCount() - 1) + ", got " + i);
+    // where the controls showed the old step's own settings, they move to the new step's own (a
+    // session may change its settings between steps); settings the reader chose stay
+    var steps = this.data.samples[this.sample].steps, old = steps[Math.min(this.step, steps.length - 1)];
+    if (old && same(this.settings, old.settings, this.data)) this.settings = copy(steps[i].settings);
     this.step = i;
   };
   Page.prototype.sampleCount = function () { return this.data.samples.length; };
@@ -444,7 +453,8 @@
     draw.addEventListener("click", function () { self.draw(100); });
     reset.className = "gx-reset"; reset.textContent = "the run's own settings";
     reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
-    buttons.appendChild(draw); buttons.appendChild(reset);
+    if (this.draws !== undefined && this.canDraw) buttons.appendChild(draw);
+    buttons.appendChild(reset);
     root.appendChild(buttons);
     this.readout = document.createElement("div"); this.readout.className = "gx-readout";
     this.status = document.createElement("div"); this.status.className = "gx-status";
@@ -453,7 +463,8 @@
     root.appendChild(this.readout); root.appendChild(this.status); root.appendChild(this.figure); root.appendChild(this.textBox);
     var note = document.createElement("div");
     note.className = "gx-note";
-    note.textContent = this.data.model + ", seed " + this.data.seed + " · made with gpt2explore: probabilities recomputed in this page from the run's stored logits";
+    note.textContent = this.data.model + (this.data.scored ? ", a scored text" : ", seed " + this.data.seed) +
+      " · made with gpt2explore: probabilities recomputed in this page from the run's stored logits";
     root.appendChild(note);
     this.render();
   };
@@ -503,7 +514,7 @@
   function readoutHtml(v, data, draws) {
     var t = "<b>" + esc(keptText(v)) + "</b>";
     if (v.dist.entropy !== null) t += " · entropy <b>" + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy) + "</b> nats";
-    if (v.markedProb !== null) t += " · p(" + esc(MARK_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
+    if (v.markedProb !== null) t += " · p(" + esc(READOUT_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
     t += " · <span class='" + (v.exact ? "gx-exact" : "gx-approx") + "'>" + esc(exactText(v)) + "</span>";
     if (draws) {
       var on = 0;
@@ -515,7 +526,7 @@
   function copy(o) { var c = {}; for (var k in o) c[k] = o[k]; return c; }
 
   // compare: one column per prompt, the same sample number (the same draws), the same step and settings
-  function Compare(root, data) { Page.call(this, root, data); this.sample = 0; }
+  function Compare(root, data) { Page.call(this, root, data); this.sample = 0; this.canDraw = false; }
   Compare.prototype = Object.create(Page.prototype);
   Compare.prototype.numbers = function () { // the sample numbers (each a set of columns, one per prompt)
     var seen = [];
@@ -537,12 +548,14 @@
     var grid = document.createElement("div");
     grid.className = "gx-columns";
     this.views = [];
-    this.columns().forEach(function (sample) {
+    var columns = this.columns();
+    columns.forEach(function (sample) { self.views.push(view(data, sample, self.step, self.settings, data.n, false)); });
+    var room = Math.max.apply(null, this.views.map(function (v) { return labelRoom(v.labels, 45); })); // plots start and end level
+    columns.forEach(function (sample, i) {
       var col = document.createElement("div"), head = document.createElement("div"), fig = document.createElement("div");
       col.className = "gx-column"; head.className = "gx-head"; head.textContent = sample.prompt; head.title = sample.prompt;
-      var v = view(data, sample, self.step, self.settings, 12, false);
-      self.views.push(v);
-      bars(fig, v, data, { compact: true, width: 440, log: self.log });
+      var v = self.views[i];
+      bars(fig, v, data, { compact: true, width: 440, log: self.log, bottom: room });
       col.appendChild(head); col.appendChild(fig);
       col.appendChild(textPanel(sample, self.step, function (i) { self.setStep(i); self.apply({}); }));
       grid.appendChild(col);
