@@ -110,11 +110,22 @@ class Step:
     rank: int | None = None  # scored text: 0-based rank of `token` under the raw logits
     raw_prob: float | None = None  # scored text: softmax of the raw logits at `token`
     residual: torch.Tensor | None = field(default=None, repr=False)  # (n_layer + 1, d) with layers=True
+    attention_weights: torch.Tensor | None = field(default=None, repr=False)  # (n_layer, n_head, n_context)
     layer: int | None = None  # set on a lens view (step.at_layer): the layer its logits were read at
     draw_replays: bool = True  # False: a bundle of an earlier format whose data give back this
     # step's draw only within its precision (e.g. logits rounded to float16 after the draw)
     legacy: bool = False  # drawn by format 1's single-precision arithmetic (bundles of earlier versions)
     pending: bool = False  # a session's preview of its next step: `token` is what its u would draw
+
+    # ---- attention -------------------------------------------------------------------------
+    def attention(self) -> torch.Tensor:
+        """(n_layer, n_head, n_context): how much the position that produced this step's logits
+        attended to each position before it (the prompt first; itself last), per layer and head;
+        each row sums to 1. Recorded with attention=True (lm.generate, lm.session)."""
+        if self.attention_weights is None:
+            raise ValueError("this step has no attention recorded; generate with attention=True, e.g. "
+                             "lm.generate(prompt, attention=True) or lm.session(prompt, attention=True)")
+        return self.attention_weights
 
     # ---- the logit lens ------------------------------------------------------------------
     def layer_logits(self, layer: int) -> torch.Tensor:

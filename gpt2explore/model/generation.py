@@ -13,6 +13,7 @@ from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
 from . import batching
 from .capture import capture
+from .attention import maybe_capture_attention
 from .lens import maybe_capture_layers
 
 PROGRESS_MIN_TOKENS = 512  # below this many tokens a call is quick: no progress bar
@@ -127,7 +128,8 @@ def left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, 
 def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: int | None = None,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
              semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
-             keep_logits="float32", first_sample: int = 0, layers: bool = False, **samplers) -> Run:
+             keep_logits="float32", first_sample: int = 0, layers: bool = False, attention: bool = False,
+             **samplers) -> Run:
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
@@ -146,6 +148,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     layers: also record the residual stream after the embeddings and after every block at
     each step (the logit lens: `step.layer_logits(layer)`); 4 x (n_layer + 1) x d_model bytes a
     step (39,936 for GPT-2 small in float32).
+    attention: also record, at each step, the attention of the position that produced the
+    logits over every position before it (`step.attention()`: (n_layer, n_head, n_context)).
     samplers: the newer settings by name (repetition_penalty, no_repeat_ngram_size, min_p,
     typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
     order; the first two read each sample's own tokens so far (prompt and generated).
@@ -179,14 +183,14 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
             for start in range(0, len(jobs), per_call):
                 batch = list(range(start, min(start + per_call, len(jobs))))
                 _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
-                                settings, stop_at_eos, keep, bar, layers)
+                                settings, stop_at_eos, keep, bar, layers, attention)
     finally:
         if bar is not None:
             bar.close()
     return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
                meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
                      "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source,
-                     "layers": bool(layers), "batching": strategy},
+                     "layers": bool(layers), "attention": bool(attention), "batching": strategy},
                lm=lm)
 
 
@@ -202,18 +206,22 @@ def progress_bar(progress, total: int, desc: str, minimum: int):
 
 @torch.inference_mode()
 def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: int,
-                    settings: Settings, stop_at_eos: bool, keep: str, bar, layers: bool = False) -> None:
+                    settings: Settings, stop_at_eos: bool, keep: str, bar, layers: bool = False,
+                    attention: bool = False) -> None:
     model, device, eos = lm.model, lm.device, lm.eos_token_id
     ids, mask, pos = left_pad([j.tokens for j in jobs], eos, device)
     u = torch.stack([draws[j.index] for j in jobs])  # (B, length) float64
     u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
     done = torch.zeros(len(jobs), dtype=torch.bool, device=device)
-    tokens, logits_rows, resid_rows = [], [], []
+    tokens, logits_rows, resid_rows, attn_rows = [], [], [], []
     contexts = [list(j.tokens) for j in jobs] if settings.uses_context else None  # each row's own tokens
     cache = None
-    with capture(model) as cap, maybe_capture_layers(model, layers) as lay:
+    with capture(model) as cap, maybe_capture_layers(model, layers) as lay, \
+            maybe_capture_attention(model, attention) as att:
         for t in range(length):
             _, cache = forward(model, ids, mask, pos, cache)
+            if att is not None:
+                attn_rows.append(att.weights(cache, mask))  # B x (L, H, n_context)
             logits = cap.logits[-1]  # (B, V) raw, newest position
             if keep == "float16":
                 # draw from exactly the values kept, so the bars show what the token came from
@@ -252,6 +260,7 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             sample.steps.append(Step(
                 token=tok, u=u_host[b][t], position=n_prompt + t, settings=settings,
                 logits=None if logits_rows[t] is None else logits_rows[t][b], index=t,
-                prob=p_host[b][t], sample=sample, residual=resid_rows[t][b] if resid_rows else None))
+                prob=p_host[b][t], sample=sample, residual=resid_rows[t][b] if resid_rows else None,
+                attention_weights=attn_rows[t][b] if attn_rows else None))
             if stop_at_eos and tok == eos:
                 break

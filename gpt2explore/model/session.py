@@ -17,6 +17,7 @@ from ..core.trace import Run, Sample, Step
 from . import batching
 from .capture import capture
 from .generation import check_count, forward, normalize_prompts
+from .attention import maybe_capture_attention
 from .lens import maybe_capture_layers
 
 
@@ -25,10 +26,12 @@ class Session:
 
     def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None, semantics: str = "hf", sample_index: int = 0, layers: bool = False,
-                 **samplers):
+                 attention: bool = False, **samplers):
         self.lm = lm
         self.layers = bool(layers)  # record the residual stream per step (the logit lens)
         self.next_residual = None  # (n_layer + 1, d) for the next position, with layers=True
+        self.attention = bool(attention)  # record each step's attention (step.attention())
+        self.next_attention = None  # (n_layer, n_head, n_context) for the next position, with attention=True
         self.settings = Settings(temperature, top_k, top_p, semantics, **samplers)
         if prompt is not None:
             normalize_prompts(prompt if isinstance(prompt, str) else [prompt])
@@ -76,7 +79,7 @@ class Session:
         u = float(self._uniform(len(self.steps)))
         step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), sample=self.sample,
-                    residual=self.next_residual, pending=True)
+                    residual=self.next_residual, attention_weights=self.next_attention, pending=True)
         step.token = step.resample()
         return step
 
@@ -151,6 +154,7 @@ class Session:
                 # the first removed step was drawn from the logits that now come next again
                 self.next_logits = removed[0].logits
                 self.next_residual = removed[0].residual
+                self.next_attention = removed[0].attention_weights
                 self._changed()
         return removed
 
@@ -209,7 +213,7 @@ class Session:
                              f"start a new session")
         step = Step(token=token, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), prob=prob, forced=forced,
-                    sample=self.sample, residual=self.next_residual)
+                    sample=self.sample, residual=self.next_residual, attention_weights=self.next_attention)
         self.next_logits = self._feed([token])
         self.steps.append(step)
         return step
@@ -223,8 +227,10 @@ class Session:
         pos = torch.arange(past, past + len(tokens), device=device)[None]
         try:
             with torch.inference_mode(), batching.forward_mode(self.lm), capture(self.lm.model) as cap, \
-                    maybe_capture_layers(self.lm.model, self.layers) as lay:
+                    maybe_capture_layers(self.lm.model, self.layers) as lay, \
+                    maybe_capture_attention(self.lm.model, self.attention) as att:
                 _, self._cache = forward(self.lm.model, ids, mask, pos, self._cache)
+                attn = att.weights(self._cache)[0] if att is not None else None
         except BaseException:
             # an interrupted forward may have grown some layers' cache and not others: undo it
             if self._cache is not None:
@@ -233,6 +239,8 @@ class Session:
         self.forward_calls += 1
         if lay is not None:
             self.next_residual = lay.resid[-1][0]  # (L+1, d) at the newest position
+        if att is not None:
+            self.next_attention = attn  # (L, H, n_context) of the newest position
         return cap.logits[-1][0]
 
     def _uniform(self, k: int) -> torch.Tensor:
