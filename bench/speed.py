@@ -28,13 +28,13 @@ def hf_generate(lm, prompts, new_tokens, temperature=1.0, top_k=0):
 
 
 def ours(lm, prompts, new_tokens, temperature=1.0, top_k=0, batch_size=None, keep_logits="float32", layers=False,
-         batching="auto"):
+         batching="auto", attention=False):
     def run():
         lm.batching = batching
         try:
             lm.generate(prompts, length=new_tokens, temperature=temperature, top_k=top_k, seed=0,
                         batch_size=batch_size or len(prompts), progress=False, keep_logits=keep_logits,
-                        layers=layers)
+                        layers=layers, attention=attention)
         finally:
             lm.batching = "auto"
     return run
@@ -48,6 +48,18 @@ def layers_overhead(lm, new_tokens: int, reps: int) -> dict:
         a, b = interleaved(ours(lm, prompts, new_tokens, top_k=40, layers=True),
                            ours(lm, prompts, new_tokens, top_k=40), reps)
         out[f"batch{batch}"] = {"layers_s": summary(a), "plain_s": summary(b),
+                                "ratio": summary([tb / ta for ta, tb in zip(a, b)])}
+    return out
+
+
+def attention_overhead(lm, new_tokens: int, reps: int) -> dict:
+    """Figure 11: tokens/s with attention=True (every step's attention) over without."""
+    out = {}
+    for batch in (1, 8):
+        prompts = PROMPTS8[:batch]
+        a, b = interleaved(ours(lm, prompts, new_tokens, top_k=40, attention=True),
+                           ours(lm, prompts, new_tokens, top_k=40), reps)
+        out[f"batch{batch}"] = {"attention_s": summary(a), "plain_s": summary(b),
                                 "ratio": summary([tb / ta for ta, tb in zip(a, b)])}
     return out
 
