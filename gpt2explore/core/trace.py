@@ -147,6 +147,13 @@ class Step:
         prob (under the settings), drawn_rank (the drawn token's rank at that layer)."""
         return extensions.call("Step", "lens", self, top, **settings)
 
+    def attribution(self, vs=None):
+        """Direct logit attribution: a DataFrame, one row per component of the final residual
+        stream (embeddings, each head, each attention bias and MLP, ln_f's bias) with its direct
+        effect on logit(token) - logit(vs), the final layer norm's scale frozen (the model
+        layer's attribution; vs: a token id or string, None = the likeliest other token)."""
+        return extensions.call("Step", "attribution", self, vs)
+
     @property
     def surprisal(self) -> float:
         """-log p(token) under the model's own distribution, in nats."""
