@@ -43,6 +43,9 @@ PUBLIC = {
     "compare_next_token": "figures.plots", "log_ratio_table": "figures.plots", "draw_figure": "figures.drawplot",
     "sampling_stages": "views.stages", "pipeline_figure": "figures.pipeline", "text_view": "figures.textview",
     "rank_histogram": "figures.textview", "lens_heatmap": "figures.lensplots", "lens_grid": "figures.lensplots",
+    "attention_view": "figures.attention", "attention_overview": "figures.attention",
+    "attribution_figure": "figures.why", "attribution_heatmap": "figures.why",
+    "attribution_by_layer": "model.attribution",
     "explore": "widgets.explorer", "stepper": "widgets.explorer", "compare": "widgets.comparer",
     "inspect": "widgets.inspector",
 }
@@ -63,7 +66,8 @@ _extensions.PROVIDERS.update({
     ("Run", "save"): "gpt2explore.files.bundle", ("Run", "save_table"): "gpt2explore.files.runtable",
     ("Run", "summary"): "gpt2explore.model.scoring", ("Run", "verify"): "gpt2explore.model.verify",
     ("Step", "layer_logits"): "gpt2explore.model.lens", ("Step", "at_layer"): "gpt2explore.model.lens",
-    ("Step", "lens"): "gpt2explore.model.lens", ("Session", "stepper"): "gpt2explore.widgets.explorer",
+    ("Step", "lens"): "gpt2explore.model.lens", ("Step", "attribution"): "gpt2explore.model.attribution",
+    ("Session", "stepper"): "gpt2explore.widgets.explorer",
 })
 
 

@@ -87,3 +87,50 @@ def test_a_model_without_gpt2_attention_is_refused_in_one_line():
     with pytest.raises(AttentionError, match="GPT-2 family"):
         with capture_attention(torch.nn.Linear(2, 2)):
             pass
+
+
+def test_the_attention_figures_carry_provenance_and_export(lm, tmp_path):
+    import gpt2explore as gx
+
+    run = lm.generate("Hi! My name is", length=5, seed=1, attention=True)
+    step = run[0].steps[3]
+    view = gx.attention_view(step)
+    shaded = [s.fillcolor for s in view.layout.shapes]
+    assert len(shaded) == len(step.context_tokens)
+    top = max(range(len(shaded)), key=lambda i: float(shaded[i].rsplit(",", 1)[1].rstrip(")")))
+    mean = step.attention()[-1].mean(0)
+    assert top == int(mean.argmax())  # the deepest shade is where the mean of the heads looked most
+    one = gx.attention_view(step, layer=0, head=1)
+    assert one.layout.meta["layer"] == 0 and one.layout.meta["head"] == 1
+    overview = gx.attention_overview(step)
+    assert [len(r) for r in overview.data[0].z] == [step.attention().shape[1]] * step.attention().shape[0]
+    for fig in (view, overview):
+        assert "seed 1" in gx.caption(fig)
+        assert gx.save(fig, tmp_path / "f.json").stat().st_size > 0
+    with pytest.raises(ValueError, match="head must be"):
+        gx.attention_view(step, head=99)
+
+
+def test_the_why_panel_draws_when_open_and_explains_a_clicked_bar(lm):
+    import gpt2explore as gx
+
+    run = lm.generate("Hi! My name is", length=5, seed=1, attention=True)
+    explorer = gx.explore(run)
+    panel = explorer.why
+    assert panel.attribution_fig is None  # closed: nothing computed
+    panel.widget.selected_index = 0
+    assert panel.attention_fig is not None and panel.attribution_fig is not None and panel.status.value == ""
+    rival = explorer._ids[3]
+    explorer.click.value = "why"
+
+    class Points:
+        point_inds = [3]
+
+    explorer._on_click(explorer.fig.data[1], Points())
+    assert panel.vs.value == rival and not explorer.forks
+    assert panel.attribution_fig.layout.meta["attribution"]["vs"] == rival
+    explorer.step_slider.value = 2
+    assert panel.attention_fig.layout.meta["gpt2explore"]["step"] == 2
+    plain = gx.stepper(lm, "Hi", seed=1)
+    plain.why.widget.selected_index = 0
+    assert "attention=True" in plain.why.status.value and plain.why.attribution_fig is not None

@@ -12,8 +12,8 @@ from ..core import sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
 from . import batching
-from .capture import capture
 from .attention import maybe_capture_attention
+from .capture import capture
 from .lens import maybe_capture_layers
 
 PROGRESS_MIN_TOKENS = 512  # below this many tokens a call is quick: no progress bar

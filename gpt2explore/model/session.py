@@ -15,9 +15,9 @@ from ..core import extensions, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step
 from . import batching
+from .attention import maybe_capture_attention
 from .capture import capture
 from .generation import check_count, forward, normalize_prompts
-from .attention import maybe_capture_attention
 from .lens import maybe_capture_layers
 
 

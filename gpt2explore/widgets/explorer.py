@@ -31,6 +31,7 @@ from .controls import (  # noqa: F401
     settings_values,
     text_html,
 )
+from .why import WhyPanel
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
 
@@ -55,6 +56,8 @@ class Explorer(_Displayable):
         self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
         self.forks: list[Stepper] = []
         self.forks_box = W.VBox()
+        self.why = WhyPanel()
+        self.click = click_mode("fork")
         self._following = False  # set while the controls move to a step's own settings
         self.layer = layer_slider(first)
         self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
@@ -70,8 +73,8 @@ class Explorer(_Displayable):
             self.fig.data[t].on_click(self._on_click)
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider]),
-            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
-            self.readout, self.fig, self.status, self.text, self.forks_box])
+            settings_box(self.controls), W.HBox([self.log, self.click] + ([self.layer] if self.layer else [])),
+            self.readout, self.fig, self.status, self.text, self.why.widget, self.forks_box])
 
     @property
     def sample(self):
@@ -119,10 +122,18 @@ class Explorer(_Displayable):
         self._ids = data["ids"]  # only once the bars drew: a failed redraw leaves the last ones
         self.readout.value = readout_html(data)  # the cuts come with the view: the pipeline ran once
         self.text.value = text_html(self.sample, highlight=self.step.index)
+        if hasattr(self, "why"):
+            self.why.show(self.step, self._ids)
 
     def _on_click(self, trace, points, selector=None):
+        """A click on a bar forks there with that token forced, or (click mode "explain") asks
+        the why panel to set that token against the step's own."""
         token = clicked_token(trace, points, self._ids)
-        if token is not None:
+        if token is None:
+            return
+        if self.click.value == "why":
+            self.why.explain(token)
+        else:
             self.fork_at(self.sample_select.value, self.step_slider.value, token)
 
     def fork_at(self, sample: int, step: int, token) -> "Stepper | None":
@@ -174,6 +185,8 @@ class Stepper(_Displayable):
         self.forks: list[Stepper] = []
         self.forks_box = W.VBox()
         self._ids: list[int] = []
+        self.why = WhyPanel()
+        self.click = click_mode("force")
         self.layer = layer_slider(session.next_step)
         self.fig = plots.next_token_bars(session.next_step, n=n)
         self.refresh()  # the first state, on a plain figure
@@ -194,8 +207,8 @@ class Stepper(_Displayable):
         self.widget = W.VBox([
             W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
                     self.force_btn, self.fork_btn]),
-            settings_box(self.controls), W.HBox([self.log] + ([self.layer] if self.layer else [])),
-            self.status, self.text, self.readout, self.fig, self.forks_box])
+            settings_box(self.controls), W.HBox([self.log, self.click] + ([self.layer] if self.layer else [])),
+            self.status, self.text, self.readout, self.fig, self.why.widget, self.forks_box])
 
     def _do(self, fn, *args, **kwargs):
         """Run a session move; a bad input shows as a message (until the next move that
@@ -216,9 +229,14 @@ class Stepper(_Displayable):
         self.refresh()
 
     def _on_click(self, trace, points, selector=None):
-        """A click on a bar forces that token, as typing it in the force box would."""
+        """A click on a bar forces that token, as typing it in the force box would, or (click
+        mode "explain") asks the why panel to set it against the token the next u draws."""
         token = clicked_token(trace, points, self._ids)
-        if token is not None:
+        if token is None:
+            return
+        if self.click.value == "why":
+            self.why.explain(token)
+        else:
             self._do(self.session.force, token)
 
     def close(self) -> None:
@@ -246,6 +264,16 @@ class Stepper(_Displayable):
             " <span style='color:#555'>· click a bar to force that token</span>")
         self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
         self.back_btn.disabled = not self.session.steps
+        if hasattr(self, "why"):
+            self.why.show(preview, self._ids)
+
+
+def click_mode(default: str) -> W.ToggleButtons:
+    """What a click on a bar does: `default` ("fork" in the explorer, "force" in the stepper) or
+    "explain" (the why panel sets that token against the step's own)."""
+    return W.ToggleButtons(options=[(default, default), ("explain", "why")], value=default,
+                           description="click a bar", style=STYLE,
+                           tooltips=[f"{default} with the clicked token", "why this token and not the clicked one"])
 
 
 def clicked_token(trace, points, ids: list[int]) -> int | None:
