@@ -233,7 +233,7 @@ def test_partial_character_tokens_show_their_bytes(lm):
 @pytest.fixture(scope="module")
 def tiny_run():
     """Two samples of the bundled model with their layers (the lens figures need them)."""
-    return gx.load().generate(["Hi! My name is", "The cat"], length=4, seed=1, layers=True)
+    return gx.load().generate(["Hi! My name is", "The cat"], length=4, seed=1, layers=True, attention=True)
 
 
 def _every_builder(run):
@@ -245,7 +245,9 @@ def _every_builder(run):
         "log_ratio_table": gx.log_ratio_table(a.steps[0], b.steps[0]), "draw_figure": gx.draw_figure(step),
         "pipeline_figure": gx.pipeline_figure(step, top_k=5), "text_view": gx.text_view(a),
         "rank_histogram": gx.rank_histogram([run]), "lens_heatmap": gx.lens_heatmap(step),
-        "lens_grid": gx.lens_grid(a),
+        "lens_grid": gx.lens_grid(a), "attention_view": gx.attention_view(step),
+        "attention_overview": gx.attention_overview(step), "attribution_figure": gx.attribution_figure(step),
+        "attribution_heatmap": gx.attribution_heatmap(step),
     }
 
 
