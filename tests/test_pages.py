@@ -327,3 +327,18 @@ def _notebook(name):
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "notebooks" / name
+
+
+def test_a_page_starts_at_the_widgets_settings_and_offers_what_they_use(run):
+    explorer = gx.explore(run)
+    explorer.controls["temperature"].value = 0.7
+    explorer.controls["repetition_penalty"].value = 1.3
+    data = pages.data_of(explorer)
+    assert data["start"]["temperature"] == 0.7 and data["start"]["repetition_penalty"] == 1.3
+    assert "repetition_penalty" in [s["name"] for s in data["samplers"]]
+    step = run[0].steps[10]
+    stored = set(page_view.unb64(data["samples"][0]["steps"][10]["ids"], "int32").tolist())
+    assert set(step.context_tokens) <= stored  # the penalty moves only stored tokens
+    explorer.controls["typical_p"].value = 0.9
+    with pytest.raises(page_view.PageError, match="typical_p=0.9"):
+        pages.data_of(explorer)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ..core import registry, sampling
-from ..core.settings import Settings, describe
+from ..core.settings import describe
 from ..core.tokens import show_text, token_label
 
 FORMAT = 1
@@ -199,14 +199,20 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
     "inspect" (a scored text); `samples` the indices shown (all by default); `n` bars per
     figure; `settings` where the controls start (the first step's own by default)."""
     _check_run(run)
-    offered = page_samplers(run)
-    chosen = list(range(len(run.samples))) if samples is None else list(samples)
-    labels: dict[int, str] = {}
-    data_samples = [_sample_data(run.samples[i], offered, labels, width, bins) for i in chosen]
     first = next((s.steps[0] for s in run.samples if s.steps), None)
     start = first.settings if first is not None else run.settings
     if settings:
         start = start.replace(**settings)
+    offered = page_samplers(run)
+    wanted = [k for k in start.changed() if k != "semantics" and k not in offered]  # a widget set to more
+    cannot = [k for k in wanted if k not in IN_PAGE]
+    if cannot:
+        raise PageError(f"the widget is set to {', '.join(f'{k}={start.as_dict()[k]}' for k in cannot)}, which a page "
+                        f"cannot compute in the browser; set it back to off before saving the page")
+    offered = [n for n in registry.names() if n in offered or n in wanted]
+    chosen = list(range(len(run.samples))) if samples is None else list(samples)
+    labels: dict[int, str] = {}
+    data_samples = [_sample_data(run.samples[i], offered, labels, width, bins) for i in chosen]
     return {
         "format": FORMAT,
         "kind": kind,
@@ -224,12 +230,3 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
         "samples": data_samples,
         "facts": facts or {},
     }
-
-
-def settings_of(values: dict) -> Settings:
-    """A page's settings (as `shown()` reports them) as Settings, for comparing with Python."""
-    return Settings(**{k: v for k, v in values.items() if k in registry.names() or k == "semantics"})
-
-
-def finite_or_none(x):
-    return x if x is None or math.isfinite(x) else None
