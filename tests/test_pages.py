@@ -342,3 +342,13 @@ def test_a_page_starts_at_the_widgets_settings_and_offers_what_they_use(run):
     explorer.controls["typical_p"].value = 0.9
     with pytest.raises(page_view.PageError, match="typical_p=0.9"):
         pages.data_of(explorer)
+
+
+def test_a_prompt_that_looks_like_markup_stays_text(browser, tiny, tmp_path):
+    prompt = 'Hi </script><!-- <script>alert(1)</script> <b>bold</b> "quoted" & more'
+    path = gx.save(tiny.generate(prompt, length=3, seed=1), tmp_path / "markup.html")
+    opened = Opened(browser, path)
+    assert opened.page.locator(".gx-prompt").inner_text() == prompt
+    assert opened.page.locator(".gx-page b:has-text('bold')").count() == 0
+    assert opened.shown()["drawn_kind"] == "drawn"
+    opened.close()

@@ -39,7 +39,7 @@ def script() -> str:
 
 def _json_for_script(data: dict) -> str:
     text = json.dumps(data, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
-    return text.replace("</", "<\\/")  # never closes the script element early
+    return text.replace("<", "\\u003c")  # no "</script>" or "<!--" can end or bend the script element
 
 
 def fragment(data: dict) -> str:
