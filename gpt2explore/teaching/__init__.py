@@ -1,5 +1,6 @@
-"""Helpers only the notebooks use: worked examples (`gx.teaching.softmax_table`, ...) and the
-gallery's cases."""
+"""Helpers only the notebooks use: worked examples (`gx.teaching.softmax_table`, ...), why this
+token (`gx.teaching.why`: what separates two prompts, and two caveats), and the gallery's cases."""
+from . import why  # noqa: F401
 from .demos import (  # noqa: F401
                     divide_by_zero,
                     entropy_bits,
@@ -12,4 +13,12 @@ from .demos import (  # noqa: F401
                     softmax_table,
                     sweep_table,
                     temperature_samples,
+)
+from .why import (  # noqa: F401
+                  attention_vs_effect,
+                  attention_vs_effect_figure,
+                  direct_vs_total,
+                  direct_vs_total_figure,
+                  separating_components,
+                  separating_figure,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gpt2explore as gx
 
 from ..model.loading import data_path
+from . import why
 
 NAMES = ["Hi! My name is Isamu", "Hi! My name is John"]
 
@@ -38,4 +39,14 @@ def figures(lm) -> dict:
     lensed = lm.generate("Hi! My name is John", length=12, seed=1, layers=True)
     figs["lens_heatmap"] = gx.lens_heatmap(lensed[0].steps[0])
     figs["lens_grid"] = gx.lens_grid(lensed[0])
+    # why this token (notebook 09): the two names' first steps, with their attention
+    named = lm.generate(NAMES, nsamples=1, length=12, seed=1, attention=True)
+    isamu, john = named[0].steps[0], named[1].steps[0]
+    figs["attention_view"] = gx.attention_view(isamu)
+    figs["attention_overview"] = gx.attention_overview(isamu)
+    figs["attribution_figure"] = gx.attribution_figure(isamu)
+    figs["attribution_heatmap"] = gx.attribution_heatmap(isamu)
+    figs["separating_figure"] = why.separating_figure(isamu, john)
+    figs["attention_vs_effect_figure"] = why.attention_vs_effect_figure(isamu)
+    figs["direct_vs_total_figure"] = why.direct_vs_total_figure(isamu)
     return figs
