@@ -204,21 +204,28 @@ def attention_vs_effect_figure(step, vs=None):
 
 # ---- caveat 2: direct attribution ignores indirect paths -------------------------------------------------
 
+def attention_outputs(model) -> list:
+    """Each block's attention output projection (GPT-2: h[i].attn.c_proj), whose output is the
+    attention's whole output (in eval mode; dropout is off), as model.attribution finds them."""
+    parts = A.parts_of(model)
+    if "attn_out" in parts:  # the family table's layout
+        return list(parts["attn_out"])
+    return [parts[f"transformer.h[{i}].attn.c_proj"] for i in range(len(parts["transformer.h"]))]
+
+
 @contextmanager
 def ablated_attention(model, layer: int):
-    """For the length of a `with` block, block `layer`'s attention writes zeros (its output
-    tensor, c_proj's bias included, replaced at every position). The hook is global state on the
-    module; it is removed in `finally`, also when the block raises."""
-    blocks = A.parts_of(model)["transformer.h"]
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < len(blocks):
-        raise ValueError(f"layer must be an integer in 0..{len(blocks) - 1}, got {layer!r}")
+    """For the length of a `with` block, block `layer`'s attention writes zeros: its output (the
+    output projection's, its bias included) replaced at every position. The hook is global state
+    on the module; it is removed in `finally`, also when the block raises."""
+    outs = attention_outputs(model)
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < len(outs):
+        raise ValueError(f"layer must be an integer in 0..{len(outs) - 1}, got {layer!r}")
 
     def zero(module, args, output):
-        if isinstance(output, tuple):
-            return (torch.zeros_like(output[0]),) + tuple(output[1:])
         return torch.zeros_like(output)
 
-    handle = blocks[layer].attn.register_forward_hook(zero)
+    handle = outs[layer].register_forward_hook(zero)
     try:
         yield
     finally:
