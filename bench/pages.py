@@ -1,7 +1,7 @@
 """Figure 10: living pages: the size of a saved page and how fast a control change redraws it
 in Chromium (the page's own arithmetic and drawing, timed in the page with performance.now()).
 
-    python -m bench.pages            # measures, merges into bench/results.json, rewrites docs/benchmarks.md
+    python -m bench.run_all --pages   # only this figure: merged into bench/results.json, docs/benchmarks.md rewritten
 """
 from __future__ import annotations
 
@@ -74,22 +74,3 @@ def pages(smoke: bool = False) -> dict:
         finally:
             browser.close()
     return out
-
-
-def main() -> int:
-    import json
-
-    from .common import REPO
-    from .run_all import report
-
-    results_path = REPO / "bench" / "results.json"
-    results = json.loads(results_path.read_text())
-    results["pages"] = pages()
-    results_path.write_text(json.dumps(results, indent=2) + "\n")
-    (REPO / "docs" / "benchmarks.md").write_text(report(results))
-    print(json.dumps(results["pages"], indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
