@@ -29,3 +29,32 @@ def cuda_lm(rnd_dir):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU; none is available on this machine")
     return gx.load(str(rnd_dir), device="cuda")
+
+
+@pytest.fixture
+def tokenizer_loaded_once(monkeypatch):
+    """Bundles whose tokenizer files are the same bytes share the tokenizer the first of them
+    loaded (and checked): loading one takes about a quarter of a second, so a test that loads
+    dozens of bundles and is about something else spends most of its time there. A tokenizer
+    folder that differs in any byte, or holds anything but small regular files, loads afresh."""
+    import hashlib
+    import stat
+    from pathlib import Path
+
+    from gpt2explore.files import bundle
+
+    real, loaded = bundle._load_tokenizer, {}
+
+    def load(folder):
+        tdir = Path(folder) / bundle.TOKENIZER
+        entries = sorted(tdir.iterdir()) if tdir.is_dir() else []
+        if not entries or not all(stat.S_ISREG(e.stat().st_mode) and e.stat().st_size <= bundle.TOKENIZER_FILE_MAX
+                                   for e in entries):
+            return real(folder)
+        key = tuple((e.name, hashlib.sha256(e.read_bytes()).hexdigest()) for e in entries)
+        if key not in loaded:
+            loaded[key] = real(folder)
+        return loaded[key]
+
+    monkeypatch.setattr(bundle, "_load_tokenizer", load)
+    return loaded

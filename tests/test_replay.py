@@ -462,7 +462,7 @@ def _random_settings(rng) -> dict:
 
 
 @pytest.mark.slow
-def test_property_every_mode_saves_loads_verifies_and_replays(tmp_path, lm):
+def test_property_every_mode_saves_loads_verifies_and_replays(tmp_path, lm, tokenizer_loaded_once):
     import random
 
     rng = random.Random(21)
