@@ -38,3 +38,30 @@ def shown_ids(step, n: int, reach_cut: bool = True, **settings) -> list[int]:
         if t >= 0 and t not in ids:
             ids.append(t)
     return ids
+
+
+FAMILY_CONFIGS = {  # tiny random models of today's families, with GPT-2's vocabulary and BPE
+    "llama": ("LlamaConfig", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=False)),
+    "qwen2": ("Qwen2Config", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=True)),
+    "gpt_neox": ("GPTNeoXConfig", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=4, max_position_embeddings=64, rotary_pct=0.25,
+                                       use_parallel_residual=True, tie_word_embeddings=False)),
+}
+
+
+def make_random_causal(folder: Path, family: str, seed: int = 0, initializer_range: float = 0.2, **overrides) -> Path:
+    """Save a random model of `family` (llama, qwen2, gpt_neox; GPT-2's 50257-token BPE, BOS = EOS
+    = 50256) into `folder`: no hub and no SentencePiece needed."""
+    import transformers
+
+    from gpt2explore.training.tokenizer_files import write_tokenizer
+
+    name, kwargs = FAMILY_CONFIGS[family]
+    torch.manual_seed(seed)
+    config = getattr(transformers, name)(vocab_size=50257, bos_token_id=50256, eos_token_id=50256,
+                                         initializer_range=initializer_range, **{**kwargs, **overrides})
+    transformers.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    write_tokenizer(folder, model_max_length=config.max_position_embeddings)
+    return Path(folder)

@@ -263,7 +263,7 @@ def _main(argv, out, ctrl_c) -> int:
         if args.length is not None:  # a clear error before any output
             from ..model.generation import choose_length
 
-            longest = max((len(lm.encode(p)) for p in (args.prompts or [])), default=1) \
+            longest = max((len(lm.start_tokens(p)) for p in (args.prompts or [])), default=1) \
                 if args.command == "compare" else 1
             choose_length(args.length, longest, lm.n_ctx, conditional=args.command != "sample")
         {"sample": cmd_sample, "interact": cmd_interact, "compare": cmd_compare}[args.command](lm, args, seed, out)

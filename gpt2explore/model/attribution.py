@@ -14,6 +14,17 @@ through later layers (by changing what they read) is ignored, and so is its shar
 (prompt and earlier tokens; the step's position is the last), hooking the embeddings, each
 block's attn.c_proj input and MLP output, and ln_f's input for the length of the pass
 (`capture_components`: the hooks are removed in `finally`, also when the pass raises).
+
+Other families read the same way, their parts where the family table says
+(gpt2explore.model.family): Llama (and SmolLM) and Qwen2 have one token embedding, per block
+the heads' outputs into `self_attn.o_proj` (its input is the heads side by side, so head h's
+term is z_h @ W_O[h]; Llama and Qwen2 have no o_proj bias, so no bias row) and the MLP, and a
+final RMSNorm, RMS(x) = x / rms(x) * gamma with rms(x) = sqrt(mean(x^2) + eps): no mean-centring
+and no bias, linear in x once rms is frozen, so a component's term is c / rms * gamma . (W_U[token]
+- W_U[vs]). GPT-NeoX (Pythia) adds per block `attention.dense` (split by heads, with a bias) and
+the MLP (parallel or sequential residual: both a plain sum), and ends in a LayerNorm read as
+GPT-2's. A family whose attention output is not the heads side by side (`split_heads=False` in
+its table entry; none of the four) would give the layer's attention as one component, "L3 attn".
 """
 from __future__ import annotations
 
@@ -23,8 +34,10 @@ from contextlib import contextmanager
 import torch
 
 from ..core import extensions
+from .family import head_count, known, layout, norm_eps, others
 
 KINDS = ("embed", "pos", "head", "attn_bias", "mlp", "ln_bias")
+LAYER_ATTN = "attn"  # the kind of a layer's whole attention, for a family without the per-head split
 RESIDUAL_SLACK = 1e-4  # how far (relative) the components' sum may lie from the residual the model saw
 
 
@@ -33,21 +46,35 @@ class AttributionError(ValueError):
 
 
 def parts_of(model) -> dict:
-    """The modules attribution reads of a GPT-2 family model; a one-line error naming what is missing."""
-    body = getattr(model, "transformer", None)
-    blocks = getattr(body, "h", None)
-    parts = {"transformer.wte": getattr(body, "wte", None), "transformer.wpe": getattr(body, "wpe", None),
-             "transformer.h": blocks if blocks is not None and len(blocks) else None,
-             "transformer.ln_f": getattr(body, "ln_f", None), "lm_head": getattr(model, "lm_head", None)}
-    for i, block in enumerate(blocks if parts["transformer.h"] is not None else []):
-        parts[f"transformer.h[{i}].attn.c_proj"] = getattr(getattr(block, "attn", None), "c_proj", None)
-        parts[f"transformer.h[{i}].mlp"] = getattr(block, "mlp", None)
+    """The modules attribution reads, where the family table says; a one-line error naming what
+    is missing. Keys: "embeddings" [(component, module)], "blocks", "norm", "head", "family",
+    and per block i the paths of its attention output projection and MLP."""
+    family = layout(model)
+    body = family.part(model, "body")
+    prefix = family.body
+    blocks = family.part(model, "blocks")
+    parts = {f"{prefix}.{attr}": getattr(body, attr, None) for _, attr in family.embeddings}
+    parts[f"{prefix}.{family.blocks}"] = blocks if blocks is not None and len(blocks) else None
+    parts[f"{prefix}.{family.norm}"] = family.part(model, "norm")
+    parts[family.head] = family.part(model, "head")
+    for i, block in enumerate(blocks if parts[f"{prefix}.{family.blocks}"] is not None else []):
+        attn = getattr(block, family.attn, None)
+        parts[f"{prefix}.{family.blocks}[{i}].{family.attn}.{family.attn_out}"] = getattr(attn, family.attn_out, None)
+        parts[f"{prefix}.{family.blocks}[{i}].{family.mlp}"] = getattr(block, family.mlp, None)
     missing = [name for name, part in parts.items() if part is None]
     if missing:
-        raise AttributionError(f"direct logit attribution reads GPT-2 family models (transformer.wte, wpe, "
-                               f"h[i].attn.c_proj, h[i].mlp, ln_f, lm_head); {type(model).__name__} has no "
+        if known(model) is None or family.name == "gpt2":
+            reads = (f"GPT-2 family models (transformer.wte, wpe, h[i].attn.c_proj, h[i].mlp, ln_f, lm_head) "
+                     f"and {others()}")
+        else:
+            reads = f"{family.name} models"
+        raise AttributionError(f"direct logit attribution reads {reads}; {type(model).__name__} has no "
                                f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-    return parts
+    return {"family": family, "blocks": blocks, "norm": parts[f"{prefix}.{family.norm}"],
+            "head": parts[family.head],
+            "embeddings": [(name, getattr(body, attr)) for name, attr in family.embeddings],
+            "attn_out": [getattr(getattr(b, family.attn), family.attn_out) for b in blocks],
+            "mlp": [getattr(b, family.mlp) for b in blocks]}
 
 
 def out_weight(c_proj) -> torch.Tensor:
@@ -57,25 +84,35 @@ def out_weight(c_proj) -> torch.Tensor:
 
 class ComponentCapture:
     """What `capture_components` recorded at the newest position of the last forward call:
-    `embed`, `pos` (d,); `z[l]` (d,), the heads' merged outputs going into block l's c_proj;
-    `mlp[l]` (d,); `resid` (d,), the final residual stream going into ln_f."""
+    `embeds` {component: (d,)} (GPT-2: "embed" and "pos_embed"; the others: "embed"); `z[l]`, the
+    heads' merged outputs going into block l's attention output projection; `mlp[l]` (d,);
+    `resid` (d,), the final residual stream going into the final norm."""
 
     def __init__(self, n_layer: int):
-        self.embed = self.pos = self.resid = None
+        self.resid = None
+        self.embeds: dict[str, torch.Tensor] = {}
         self.z: list[torch.Tensor | None] = [None] * n_layer
         self.mlp: list[torch.Tensor | None] = [None] * n_layer
+
+    @property
+    def embed(self):
+        return self.embeds.get("embed")
+
+    @property
+    def pos(self):
+        return self.embeds.get("pos_embed")
 
     @staticmethod
     def _last(t) -> torch.Tensor:
         t = t[0] if isinstance(t, tuple) else t
         return t[0, -1, :].detach().clone()  # (d,) of batch row 0, newest position
 
-    def _store(self, name: str, layer: int | None = None):
+    def _store(self, name: str, layer: int | str | None = None):
         def hook(module, args, output=None):
             value = self._last(args if output is None else output)
             if layer is None:
                 setattr(self, name, value)
-            else:
+            else:  # a layer's list entry, or an embedding's dict entry
                 getattr(self, name)[layer] = value
         return hook
 
@@ -84,16 +121,15 @@ class ComponentCapture:
 def capture_components(model):
     """Record the residual stream's components at the newest position, per forward call."""
     parts = parts_of(model)
-    blocks = parts["transformer.h"]
-    cap = ComponentCapture(len(blocks))
+    cap = ComponentCapture(len(parts["blocks"]))
     handles = []
     try:
-        handles.append(parts["transformer.wte"].register_forward_hook(cap._store("embed")))
-        handles.append(parts["transformer.wpe"].register_forward_hook(cap._store("pos")))
-        for i, block in enumerate(blocks):
-            handles.append(block.attn.c_proj.register_forward_pre_hook(cap._store("z", i)))
-            handles.append(block.mlp.register_forward_hook(cap._store("mlp", i)))
-        handles.append(parts["transformer.ln_f"].register_forward_pre_hook(cap._store("resid")))
+        for name, module in parts["embeddings"]:
+            handles.append(module.register_forward_hook(cap._store("embeds", name)))
+        for i, (out, mlp) in enumerate(zip(parts["attn_out"], parts["mlp"])):
+            handles.append(out.register_forward_pre_hook(cap._store("z", i)))
+            handles.append(mlp.register_forward_hook(cap._store("mlp", i)))
+        handles.append(parts["norm"].register_forward_pre_hook(cap._store("resid")))
         yield cap
     finally:
         for h in handles:
@@ -132,31 +168,41 @@ def known_logit(step, token: int) -> bool:
     return step.logits is not None and (cut is None or token == step.token or token in cut.ids.tolist())
 
 
-def _components(cap, parts) -> tuple[list[tuple], torch.Tensor]:
+def _components(cap, parts, n_head: int) -> tuple[list[tuple], torch.Tensor]:
     """([(component, layer, head, kind)], (n_components, d) float64): the residual's terms."""
-    rows, vecs = [("embed", None, None, "embed"), ("pos_embed", None, None, "pos")], [cap.embed, cap.pos]
-    for layer, block in enumerate(parts["transformer.h"]):
-        c_proj = block.attn.c_proj
-        w = out_weight(c_proj).detach().double().cpu()  # (d_in, d_out)
-        z = cap.z[layer].double().cpu()  # (d_in,)
-        n_head = getattr(block.attn, "num_heads", None) or block.attn.config.n_head
-        dh = z.shape[-1] // n_head
-        heads = torch.einsum("hk,hkd->hd", z.view(n_head, dh), w.view(n_head, dh, -1))  # (H, d)
-        for h in range(n_head):
-            rows.append((f"L{layer}H{h}", layer, h, "head"))
-            vecs.append(heads[h])
-        bias = c_proj.bias if c_proj.bias is not None else torch.zeros(w.shape[-1])
-        rows += [(f"L{layer} attn bias", layer, None, "attn_bias"), (f"L{layer} mlp", layer, None, "mlp")]
-        vecs += [bias, cap.mlp[layer]]
+    rows, vecs = [], []
+    for name, _ in parts["embeddings"]:
+        rows.append((name, None, None, "pos" if name == "pos_embed" else "embed"))
+        vecs.append(cap.embeds[name])
+    split = parts["family"].split_heads
+    for layer, out in enumerate(parts["attn_out"]):
+        w = out_weight(out).detach().double().cpu()  # (d_in, d_out)
+        z = cap.z[layer].double().cpu()  # (d_in,): the heads side by side
+        if split:
+            dh = z.shape[-1] // n_head
+            heads = torch.einsum("hk,hkd->hd", z.view(n_head, dh), w.view(n_head, dh, -1))  # (H, d)
+            for h in range(n_head):
+                rows.append((f"L{layer}H{h}", layer, h, "head"))
+                vecs.append(heads[h])
+        else:  # the layer's attention output (without its bias) as one component
+            rows.append((f"L{layer} attn", layer, None, LAYER_ATTN))
+            vecs.append(z @ w)
+        if out.bias is not None:  # GPT-2's c_proj and NeoX's dense have one; Llama's o_proj none
+            rows.append((f"L{layer} attn bias", layer, None, "attn_bias"))
+            vecs.append(out.bias)
+        rows.append((f"L{layer} mlp", layer, None, "mlp"))
+        vecs.append(cap.mlp[layer])
     return rows, torch.stack([v.detach().double().cpu() for v in vecs])
 
 
 def attribution(step, vs=None):
     """One row per component of the final residual stream at the position that produced the
     step's logits: component ("embed", "pos_embed", "L3H5", "L3 attn bias", "L3 mlp", "ln_f
-    bias"), layer and head (int or None), kind (one of KINDS), contribution: its direct effect
-    on logit(token) - logit(vs) through the final layer norm with its scale frozen at this
-    step's value (LN is then linear; indirect paths through later layers are ignored).
+    bias"; another family names its final norm's bias after the module, e.g. "final_layer_norm
+    bias", and has rows only for the embeddings and biases it has), layer and head (int or
+    None), kind (one of KINDS), contribution: its direct effect on logit(token) - logit(vs)
+    through the final norm (LayerNorm or RMSNorm) with its scale frozen at this step's value (the
+    norm is then linear; indirect paths through later layers are ignored).
 
     `vs`: a token id or a one-token string; None = the likeliest token other than the step's
     own under its raw logits. The rows sum to the logit difference; `df.attrs` holds token, vs
@@ -167,7 +213,7 @@ def attribution(step, vs=None):
     lm = attribution_lm(step)
     model = lm.model
     parts = parts_of(model)
-    head, ln_f = parts["lm_head"], parts["transformer.ln_f"]
+    head, ln_f, family = parts["head"], parts["norm"], parts["family"]
     vocab = head.weight.shape[0]
     if step.token < 0:
         raise AttributionError("this step has no token yet to attribute")
@@ -180,9 +226,9 @@ def attribution(step, vs=None):
 
     # one forward pass through the body, the components hooked at the last position
     with capture_components(model) as cap, torch.inference_mode():
-        model.transformer(input_ids=ids, position_ids=torch.arange(len(context), device=device)[None],
-                          use_cache=False)
-    rows, vecs = _components(cap, parts)  # (n, d)
+        family.part(model, "body")(input_ids=ids, position_ids=torch.arange(len(context), device=device)[None],
+                                   use_cache=False)
+    rows, vecs = _components(cap, parts, head_count(model))  # (n, d)
     resid = cap.resid.double().cpu()  # (d,)
     if (vecs.sum(0) - resid).abs().max() > RESIDUAL_SLACK * (1 + resid.abs().max()):
         raise AttributionError(f"the components do not add up to the residual stream {type(model).__name__} "
@@ -190,8 +236,10 @@ def attribution(step, vs=None):
 
     # the logits this pass gives, and the token to compare against
     gamma = ln_f.weight.detach().double().cpu()
-    beta = ln_f.bias.detach().double().cpu() if ln_f.bias is not None else torch.zeros_like(gamma)
-    sigma = torch.sqrt(resid.var(unbiased=False) + ln_f.eps)
+    norm_bias = getattr(ln_f, "bias", None)
+    rms = family.norm_kind == "rms"
+    # the norm's scale at this step, then frozen: LayerNorm's sigma, RMSNorm's root mean square
+    sigma = torch.sqrt((resid.pow(2).mean() if rms else resid.var(unbiased=False)) + norm_eps(ln_f))
     with torch.inference_mode():
         logits = head(ln_f(cap.resid.to(device))).double().cpu()  # (V,)
     if vs is None:
@@ -201,10 +249,12 @@ def attribution(step, vs=None):
     # each component through the frozen layer norm onto the direction W_U[token] - W_U[vs]
     w_u = head.weight.detach().double().cpu()
     direction = w_u[step.token] - w_u[vs]  # (d,)
-    centred = vecs - vecs.mean(-1, keepdim=True)  # (n, d)
+    centred = vecs if rms else vecs - vecs.mean(-1, keepdim=True)  # (n, d); RMSNorm does not centre
     contributions = (centred / sigma * gamma) @ direction  # (n,)
-    rows.append(("ln_f bias", None, None, "ln_bias"))
-    values = contributions.tolist() + [float(beta @ direction)]
+    values = contributions.tolist()
+    if norm_bias is not None:
+        rows.append((f"{family.norm} bias", None, None, "ln_bias"))
+        values.append(float(norm_bias.detach().double().cpu() @ direction))
     if getattr(head, "bias", None) is not None:  # not GPT-2's, but some fine-tunes add one
         b = head.bias.detach().double().cpu()
         rows.append(("lm_head bias", None, None, "ln_bias"))
@@ -222,13 +272,13 @@ def attribution(step, vs=None):
 
 
 def attribution_by_layer(df):
-    """Per-layer sums of an `attribution` table: layer, attn (its heads and c_proj bias), mlp, total."""
+    """Per-layer sums of an `attribution` table: layer, attn (its heads and output bias), mlp, total."""
     import pandas as pd
 
     inside = df[df["layer"].notna()]
     rows = []
     for layer, part in inside.groupby(inside["layer"].astype(int), sort=True):
-        attn = float(part.loc[part["kind"].isin(["head", "attn_bias"]), "contribution"].sum())
+        attn = float(part.loc[part["kind"].isin(["head", LAYER_ATTN, "attn_bias"]), "contribution"].sum())
         mlp = float(part.loc[part["kind"] == "mlp", "contribution"].sum())
         rows.append((int(layer), attn, mlp, attn + mlp))
     out = pd.DataFrame(rows, columns=["layer", "attn", "mlp", "total"])

@@ -168,9 +168,12 @@ def left_pads(attention_mask, batch: int, kv_len: int) -> list[int]:
 def rowwise_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
     """Scaled dot-product attention computed row by row over each row's real (unpadded)
     positions, the queries causal among themselves: the same call, on the same shapes, as that
-    row alone would make. query (B, H, q, d), key/value (B, H, kv, d) -> (B, q, H, d)."""
+    row alone would make. query (B, H, q, d), key/value (B, H or fewer, kv, d) -> (B, q, H, d)."""
     batch, _, q_len, _ = query.shape
     kv_len = key.shape[2]
+    groups = query.shape[1] // key.shape[1]
+    if groups > 1:  # grouped-query attention (Llama, Qwen2): each key/value head serves `groups` query heads
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
     pads = left_pads(attention_mask, batch, kv_len)
     out = query.new_zeros(batch, query.shape[1], q_len, value.shape[-1])
     for b, pad in enumerate(pads):

@@ -17,6 +17,7 @@ from .capture import capture
 from .lens import maybe_capture_layers
 
 PROGRESS_MIN_TOKENS = 512  # below this many tokens a call is quick: no progress bar
+DEFAULT_LENGTH_MAX = 1024  # length=None never asks for more (GPT-2's n_ctx; today's models have 8k-128k)
 
 
 @dataclass
@@ -69,13 +70,13 @@ def positions_needed(n_prompt: int, length: int) -> int:
 
 def choose_length(length, n_prompt_max: int, n_ctx: int, conditional: bool) -> int:
     """The original scripts' default (n_ctx // 2 conditional, n_ctx unconditional), capped to
-    fit the context; an explicit length that cannot fit is a ValueError."""
+    fit the context and to DEFAULT_LENGTH_MAX; an explicit length that cannot fit is a ValueError."""
     if n_prompt_max > n_ctx:
         raise ValueError(f"prompt is {n_prompt_max} tokens, longer than the model's context of "
                          f"{n_ctx} tokens; shorten the prompt")
     room = n_ctx - n_prompt_max + 1
     if length is None:
-        return min(n_ctx // 2 if conditional else n_ctx, room)
+        return min(n_ctx // 2 if conditional else n_ctx, room, DEFAULT_LENGTH_MAX)
     length = check_count("length", length)
     if positions_needed(n_prompt_max, length) > n_ctx:
         raise ValueError(f"prompt of {n_prompt_max} tokens + length {length} does not fit the model's "
@@ -133,7 +134,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
-    unconditional samples (which start from <|endoftext|>, not part of the output).
+    unconditional samples (which start from the BOS token, GPT-2's <|endoftext|>, not part of
+    the output). Families that prepend BOS (Llama) put it before each prompt (`lm.prepend_bos`).
     length: tokens per sample; None = n_ctx // 2 (conditional) or n_ctx (unconditional),
     capped to fit the context. `nsamples` need not be a multiple of `batch_size`.
     seed: None draws a fresh one (recorded in `run.seed`). stop_at_eos: stop a sample at
@@ -162,8 +164,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     first_sample = check_count("first_sample", first_sample, minimum=0)
     seed = sampling.check_seed(seed)
 
-    eos = lm.eos_token_id
-    encoded = [[eos] if p is None else lm.encode(p) for p in prompts]
+    encoded = [lm.start_tokens(p) for p in prompts]  # [BOS] unconditional; BOS first where the family wants it
     for p, toks in zip(prompts, encoded):
         if not toks:
             raise ValueError(f"prompt {p!r} encodes to no tokens; give some text")
@@ -209,7 +210,7 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
                     settings: Settings, stop_at_eos: bool, keep: str, bar, layers: bool = False,
                     attention: bool = False) -> None:
     model, device, eos = lm.model, lm.device, lm.eos_token_id
-    ids, mask, pos = left_pad([j.tokens for j in jobs], eos, device)
+    ids, mask, pos = left_pad([j.tokens for j in jobs], lm.pad_token_id, device)
     u = torch.stack([draws[j.index] for j in jobs])  # (B, length) float64
     u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
     done = torch.zeros(len(jobs), dtype=torch.bool, device=device)

@@ -1,5 +1,8 @@
 """The logit lens: the residual stream after the embeddings and after every block, read
-through the model's own final layer norm and LM head.
+through the model's own final norm and LM head.
+
+The blocks, the final norm (GPT-2's and GPT-NeoX's LayerNorm, Llama's and Qwen2's RMSNorm) and
+the LM head are where the family table says (gpt2explore.model.family).
 
 `capture_layers(model)` hooks the transformer blocks for the length of a `with` block (the
 hooks are removed in `finally`, also when the block raises) and records, per forward call,
@@ -8,10 +11,10 @@ device. 4 bytes x (n_layer + 1) x d_model per step in float32: 39,936 bytes for 
 (13 x 768), far less than the step's 201,028 bytes of logits.
 
 Pitfalls others met, avoided here: the hooks read each block's output, BEFORE the final
-layer norm (transformers' last_hidden_state already has ln_f applied: reading it and
-applying ln_f again would normalise twice); every layer goes through the model's own `ln_f`
-module as a function, once, with its learned scale and bias (not a stored scale from another
-layer), and the final layer norm is never skipped.
+norm (transformers' last_hidden_state already has it applied: reading it and applying it
+again would normalise twice); every layer goes through the model's own final norm module
+(`ln_f`, `norm`, `final_layer_norm`) as a function, once, with its learned scale and bias (not
+a stored scale from another layer), and the final norm is never skipped.
 """
 from __future__ import annotations
 
@@ -23,22 +26,25 @@ import torch
 from ..core import extensions
 from ..core.tokens import token_label
 from ..core.trace import step_rank
+from .family import known, layout, others
 
 
 class LensError(ValueError):
-    """A model the lens cannot read (not a GPT-2 family model) or a step without layers."""
+    """A model the lens cannot read (a family the table does not know) or a step without layers."""
 
 
 def blocks_of(model):
-    """(embedding-output hook target, blocks, ln_f, lm_head) of a GPT-2 family model."""
-    body = getattr(model, "transformer", None)
-    blocks = getattr(body, "h", None)
-    ln_f = getattr(body, "ln_f", None)
+    """(blocks, final norm, lm_head) of a model whose family the table knows."""
+    family = layout(model)
+    blocks, norm = family.part(model, "blocks"), family.part(model, "norm")
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if blocks is None or ln_f is None or head is None or not len(blocks):
-        raise LensError(f"the logit lens reads GPT-2 family models (transformer.h, transformer.ln_f, lm_head); "
-                        f"{type(model).__name__} is not one")
-    return blocks, ln_f, head
+    if blocks is None or norm is None or head is None or not len(blocks):
+        kind = getattr(getattr(model, "config", None), "model_type", None)
+        where = (f"{family.name} models ({family.body}.{family.blocks}, {family.body}.{family.norm}, {family.head})"
+                 if known(model) else f"GPT-2 family models (transformer.h, transformer.ln_f, lm_head) and {others()}")
+        raise LensError(f"the logit lens reads {where}; {type(model).__name__}"
+                        f"{f' (model_type {kind!r})' if kind else ''} is not one")
+    return blocks, norm, head
 
 
 class LayerCapture:
@@ -88,7 +94,7 @@ def maybe_capture_layers(model, layers: bool, all_positions: bool = False):
 
 
 def lens_logits(model, resid: torch.Tensor) -> torch.Tensor:
-    """Residual stream (..., d) -> logits (..., V): the model's own ln_f, then its LM head."""
+    """Residual stream (..., d) -> logits (..., V): the model's own final norm, then its LM head."""
     _, ln_f, head = blocks_of(model)
     with torch.inference_mode():
         return head(ln_f(resid.to(next(model.parameters()).dtype))).float()
@@ -124,7 +130,7 @@ def layer_index(step, layer: int) -> int:
 
 def layer_logits(step, layer: int) -> torch.Tensor:
     """Logits over the vocabulary read at `layer` (0 = after the embeddings, n_layer = after
-    the last block, -1 = the last): the step's residual through ln_f and the LM head."""
+    the last block, -1 = the last): the step's residual through the final norm and the LM head."""
     return lens_logits(step_model(step), require_residual(step)[layer_index(step, layer)])
 
 

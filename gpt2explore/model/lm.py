@@ -1,4 +1,4 @@
-"""LM: a GPT-2 model and its tokenizer, resident on one device."""
+"""LM: a causal language model (GPT-2, Llama, Qwen2, GPT-NeoX, ...) and its tokenizer, on one device."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from . import family
 from .batching import check_strategy
 from .generation import generate
 from .scoring import score
@@ -26,7 +27,11 @@ def check_unicode(text: str) -> None:
 
 
 class LM:
-    """A loaded GPT-2: `.model` (eval mode), `.tokenizer`, `.device`, `.n_ctx`, `.name`."""
+    """A loaded causal LM: `.model` (eval mode), `.tokenizer`, `.device`, `.n_ctx`, `.name`.
+
+    `.prepend_bos`: whether prompts start with the BOS token (from the family table: Llama's do;
+    GPT-2's, Qwen2's and GPT-NeoX's do not); settable. Unconditional samples start from
+    `bos_token_id` (GPT-2's <|endoftext|>)."""
 
     def __init__(self, model, tokenizer, name: str = "", source: str = ""):
         self.model = model.eval()
@@ -39,6 +44,7 @@ class LM:
         self.name = name or getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.source = source
         self._batching = "auto"
+        self.prepend_bos = family.prepends_bos(model)
 
     @property
     def batching(self) -> str:
@@ -60,9 +66,13 @@ class LM:
 
     @property
     def n_ctx(self) -> int:
-        """The model's context window in tokens."""
-        cfg = self.model.config
-        return int(getattr(cfg, "n_positions", None) or getattr(cfg, "n_ctx"))
+        """The model's context window in tokens (the config attribute the family table names)."""
+        return family.context_length(self.model.config)
+
+    @property
+    def family(self) -> str:
+        """The model's `config.model_type` ("gpt2", "llama", "qwen2", "gpt_neox", ...)."""
+        return family.model_type(self.model)
 
     @property
     def vocab_size(self) -> int:
@@ -71,7 +81,34 @@ class LM:
     @property
     def eos_token_id(self) -> int:
         eos = self.tokenizer.eos_token_id
-        return int(eos if eos is not None else self.model.config.eos_token_id)
+        if eos is None:
+            eos = self.model.config.eos_token_id
+        return int(eos[0] if isinstance(eos, (list, tuple)) else eos)
+
+    @property
+    def bos_token_id(self) -> int:
+        """The token an unconditional sample starts from, and that `prepend_bos` puts before a
+        prompt: the tokenizer's BOS, else the config's, else EOS (GPT-2: <|endoftext|>, all three)."""
+        bos = self.tokenizer.bos_token_id
+        if bos is None:
+            bos = getattr(self.model.config, "bos_token_id", None)
+        if isinstance(bos, (list, tuple)):
+            bos = bos[0] if bos else None
+        return int(bos) if bos is not None else self.eos_token_id
+
+    @property
+    def pad_token_id(self) -> int:
+        """The id left padding uses (masked out, never seen): the tokenizer's pad, else EOS."""
+        pad = self.tokenizer.pad_token_id
+        return int(pad) if pad is not None else self.eos_token_id
+
+    def start_tokens(self, prompt: str | None) -> list[int]:
+        """The tokens a sample starts from: [BOS] for no prompt; else the prompt's tokens, after
+        BOS where the family prepends one."""
+        if prompt is None:
+            return [self.bos_token_id]
+        ids = self.encode(prompt)
+        return [self.bos_token_id] + ids if self.prepend_bos and ids else ids
 
     @property
     def n_params(self) -> int:

@@ -1,4 +1,8 @@
-"""Model names, aliases, device and dtype choice: `load(name) -> LM`, with clear errors."""
+"""Model names, aliases, device and dtype choice: `load(name) -> LM`, with clear errors.
+
+Any causal LM that transformers' AutoModelForCausalLM loads is loaded, with its own tokenizer;
+GPT-2, Llama (and SmolLM), Qwen2 and GPT-NeoX (Pythia) are the families the kit also reads
+inside (gpt2explore.model.family). A model that is not a causal LM is a one-line error."""
 from __future__ import annotations
 
 import os
@@ -127,12 +131,13 @@ def _from_hub(hub_id: str, dtype):
     """(tokenizer, model, load info) for a hub id: from the local cache when it is there, with no
     network call; otherwise from the hub, once a quick look shows it can be reached, so that an
     offline machine fails in seconds with one line instead of a minute of retries."""
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     def get(local: bool):
+        check_causal(AutoConfig.from_pretrained(hub_id, local_files_only=local), hub_id)
         tok = AutoTokenizer.from_pretrained(hub_id, local_files_only=local)
-        net, info = GPT2LMHeadModel.from_pretrained(hub_id, dtype=dtype, output_loading_info=True,
-                                                    local_files_only=local)
+        net, info = AutoModelForCausalLM.from_pretrained(hub_id, dtype=dtype, output_loading_info=True,
+                                                         local_files_only=local)
         return tok, net, info
 
     try:
@@ -162,13 +167,16 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> tuple[bool, str]:
 
 
 def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", dtype=None):
-    """Load a GPT-2 model and its tokenizer -> LM (model in eval mode on `device`).
+    """Load a causal LM and its tokenizer -> LM (model in eval mode on `device`).
 
     model: "tiny" (bundled, offline), a hub id (gpt2, gpt2-medium, gpt2-large, gpt2-xl,
-    distilgpt2, owner/name), OpenAI's names (117M/124M, 345M/355M, 774M, 1558M/1.5B), or a
+    distilgpt2, or any owner/name such as HuggingFaceTB/SmolLM2-135M, Qwen/Qwen2.5-0.5B,
+    EleutherAI/pythia-70m), OpenAI's names (117M/124M, 345M/355M, 774M, 1558M/1.5B), or a
     local folder in transformers format. dtype: None (float32), "float16" or "bfloat16" (GPU).
+    A model that is not a causal LM (an encoder such as BERT, a sequence-to-sequence model such
+    as T5) is a ValueError naming it.
     """
-    from transformers import AutoTokenizer, GPT2LMHeadModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     kind, where = resolve(model)
@@ -185,8 +193,11 @@ def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", d
         if kind == "hub":
             tokenizer, net, info = _from_hub(where, dt)
         else:
+            check_causal(AutoConfig.from_pretrained(where), where)
             tokenizer = AutoTokenizer.from_pretrained(where)
-            net, info = GPT2LMHeadModel.from_pretrained(where, dtype=dt, output_loading_info=True)
+            net, info = AutoModelForCausalLM.from_pretrained(where, dtype=dt, output_loading_info=True)
+    except NotCausalError:
+        raise
     except OSError as err:
         if kind == "hub":
             raise _unavailable(where, err) from None
@@ -201,6 +212,29 @@ def load(model: str | os.PathLike = TINY, device: str | torch.device = "auto", d
     net.to(dev).eval()
     name = model if isinstance(model, str) and kind == "hub" else (TINY if model == TINY else str(model))
     return LM(net, tokenizer, name=name, source=where)
+
+
+class NotCausalError(ValueError):
+    """A model that is not a causal LM (an encoder, a sequence-to-sequence model)."""
+
+
+def check_causal(config, where) -> None:
+    """A config whose model is not a causal (next-token) LM is a one-line NotCausalError naming it."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as causal
+
+    kind = getattr(config, "model_type", "?")
+    archs = list(getattr(config, "architectures", None) or [])
+    what = f"{archs[0]} (model_type {kind!r})" if archs else f"model_type {kind!r}"
+    if getattr(config, "is_encoder_decoder", False):
+        why = "a sequence-to-sequence (encoder-decoder) model"
+    elif kind not in causal:
+        why = "not a causal LM"
+    elif archs and not any(a in causal.values() or a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+        why = "not a causal LM (an encoder or another head)"
+    else:
+        return
+    raise NotCausalError(f"{str(where)!r} is {what}: {why}; gpt2explore needs a model that predicts the next "
+                         f"token (GPT-2, Llama, SmolLM, Qwen2, GPT-NeoX/Pythia, ...)")
 
 
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json")

@@ -74,7 +74,7 @@ def token_texts(lm, text, prompt) -> list[tuple[str | None, list[int], list[int]
     texts = check_texts(text)
     if prompt is not None and (not isinstance(prompt, str) or not prompt):
         raise ValueError(f"prompt must be None or a non-empty string, got {prompt!r:.80}")
-    context = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
+    context = lm.start_tokens(prompt)  # [BOS] without a prompt; BOS first where the family wants it
     if not context:
         raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
     if len(context) >= lm.n_ctx:
@@ -154,10 +154,11 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
 def _score_batch(lm, batch: list[Window], samples: list[Sample], settings: Settings, keep: str, bar,
                  layers: bool = False) -> None:
     model, device = lm.model, lm.device
-    ids, mask, pos = left_pad([w.inputs for w in batch], lm.eos_token_id, device)
+    ids, mask, pos = left_pad([w.inputs for w in batch], lm.pad_token_id, device)
     # position ids count from 0 in every window: the model sees only the window
     with maybe_capture_layers(model, layers, all_positions=True) as lay:
-        hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B,T,d)
+        body = model.base_model  # the decoder stack, without the LM head
+        hidden = body(input_ids=ids, attention_mask=mask, position_ids=pos).last_hidden_state  # (B,T,d)
     resid = lay.resid[-1] if lay is not None else None  # (B, T, L+1, d)
     head = model.get_output_embeddings()
     width = ids.shape[1]

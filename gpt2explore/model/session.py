@@ -38,7 +38,7 @@ class Session:
         self.prompt = prompt
         self.seed = sampling.check_seed(seed)
         self.sample_index = check_count("sample_index", sample_index, minimum=0)
-        tokens = [lm.eos_token_id] if prompt is None else lm.encode(prompt)
+        tokens = lm.start_tokens(prompt)
         if not tokens:
             raise ValueError(f"prompt {prompt!r} encodes to no tokens; give some text")
         if len(tokens) > lm.n_ctx:
