@@ -32,17 +32,27 @@ def js_list(values):
     return json.loads(json.dumps(values, separators=(",", ":")))
 
 
-def test_explore_slider_and_stepper_click_in_jupyterlab(tmp_path, rnd_dir):
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab for the module's tests (each opens its own notebooks, in a workspace and
+    a kernel of their own, in a browser of its own): (root folder, base URL)."""
     require_chromium()
+    root = tmp_path_factory.mktemp("lab")
+    with lab_server(root, root) as url:
+        yield root, url
+
+
+def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
+    root, url = lab
     ARTIFACTS.mkdir(exist_ok=True)
-    write_notebook(tmp_path / "widgets.ipynb", [
+    write_notebook(root / "widgets.ipynb", [
         f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
         "run = lm.generate('Hi! My name is', length=4, seed=7)\nex = gx.explore(run, n=10)\nex",
         "st = gx.stepper(lm, 'Hi! My name is', seed=3, n=10)\nst",
     ])
     lm = gx.load(str(rnd_dir), device="cpu")
     step = lm.generate("Hi! My name is", length=4, seed=7)[0].steps[0]
-    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+    with browser_page() as page:
         open_and_run_all(page, url, "widgets.ipynb")
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
@@ -79,16 +89,16 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(tmp_path, rnd_dir):
         {"slider_to_bars_ms": latencies, "median_ms": statistics.median(latencies)}, indent=2))
 
 
-def test_quickstart_notebook_renders_bars_in_jupyterlab(tmp_path):
-    require_chromium()
+def test_quickstart_notebook_renders_bars_in_jupyterlab(lab):
+    root, url = lab
     import shutil
 
     from test_notebooks import NOTEBOOKS
 
-    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", tmp_path / "01_quickstart.ipynb")
+    shutil.copy(NOTEBOOKS / "01_quickstart.ipynb", root / "01_quickstart.ipynb")
     lm = gx.load("tiny", device="cpu")
     step = lm.generate("Hi! My name is", nsamples=3, length=20, seed=1, top_k=40)[0].steps[0]
-    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+    with browser_page() as page:
         open_and_run_all(page, url, "01_quickstart.ipynb")
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
@@ -108,17 +118,17 @@ PLOT_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).m
             bars: p.querySelectorAll('g.trace.bars')[1].querySelectorAll('g.point').length}; })"""
 
 
-def test_compare_columns_fit_their_cell_with_the_file_browser_open(tmp_path, rnd_dir):
+def test_compare_columns_fit_their_cell_with_the_file_browser_open(lab, rnd_dir):
     """Item 6: each plot lies inside its column, columns start at the same height, and a third
     prompt wraps onto a new row instead of squeezing the others."""
-    require_chromium()
+    root, url = lab
     ARTIFACTS.mkdir(exist_ok=True)
-    write_notebook(tmp_path / "compare.ipynb", [
+    write_notebook(root / "compare.ipynb", [
         f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')",
         "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John'], length=4, seed=1, top_k=40)",
         "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John', 'Hi! My name is Maria'], length=4, seed=1)",
     ])
-    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+    with browser_page() as page:
         open_and_run_all(page, url, "compare.ipynb")
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot')).length >= 5 && "
                                "Array.from(document.querySelectorAll('.js-plotly-plot'))"
@@ -144,10 +154,10 @@ def test_compare_columns_fit_their_cell_with_the_file_browser_open(tmp_path, rnd
     assert three[2]["top"] > three[0]["top"] + 100  # the third prompt wraps onto a new row
 
 
-def test_clicking_a_bar_in_the_stepper_forces_that_token(tmp_path, rnd_dir):
+def test_clicking_a_bar_in_the_stepper_forces_that_token(lab, rnd_dir):
     """Item 12 in a real browser: a click on a bar forces that token."""
-    require_chromium()
-    write_notebook(tmp_path / "click.ipynb", [
+    root, url = lab
+    write_notebook(root / "click.ipynb", [
         f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
         "st = gx.stepper(lm, 'Hi! My name is', seed=3, n=10)\nst",
     ])
@@ -155,7 +165,7 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(tmp_path, rnd_dir):
     session = lm.session("Hi! My name is", seed=3)
     ids = torch.topk(session.next_logits, 10).indices.tolist()
     session.force(ids[2])
-    with lab_server(tmp_path, tmp_path) as url, browser_page() as page:
+    with browser_page() as page:
         open_and_run_all(page, url, "click.ipynb")
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
@@ -169,20 +179,19 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(tmp_path, rnd_dir):
         assert any(session.text in t for t in text)
 
 
-def test_compare_plots_are_never_empty_from_a_fresh_kernel(tmp_path, rnd_dir):
+def test_compare_plots_are_never_empty_from_a_fresh_kernel(lab, rnd_dir):
     """The compare cell run from a fresh kernel, twice: both plots have their bars at once
     (their first state is drawn before they become widgets, so no update can be lost)."""
-    require_chromium()
+    root, url = lab
     for i in range(2):
-        write_notebook(tmp_path / f"compare{i}.ipynb", [
+        write_notebook(root / f"compare{i}.ipynb", [
             f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
             "gx.compare(lm, ['Hi! My name is Isamu', 'Hi! My name is John'], length=4, seed=1, top_k=40)"])
-    with lab_server(tmp_path, tmp_path) as url:
-        for i in range(2):
-            with browser_page() as page:
-                open_and_run_all(page, url, f"compare{i}.ipynb")
-                page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
-                page.wait_for_timeout(1500)
-                counts = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                                       ".map(p => p.data && p.data[1] && p.data[1].y ? p.data[1].y.length : 0)")
-                assert len(counts) == 2 and all(c >= 12 for c in counts), (i, counts)
+    for i in range(2):  # each notebook starts a kernel of its own
+        with browser_page() as page:
+            open_and_run_all(page, url, f"compare{i}.ipynb")
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
+            page.wait_for_timeout(1500)
+            counts = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                   ".map(p => p.data && p.data[1] && p.data[1].y ? p.data[1].y.length : 0)")
+            assert len(counts) == 2 and all(c >= 12 for c in counts), (i, counts)
