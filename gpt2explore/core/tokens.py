@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
+
+SP_SPACE = "\u2581"  # SentencePiece's visible space, '▁', at the start of a word's piece
+SP_BYTE = re.compile(r"<0x([0-9A-Fa-f]{2})>")  # a SentencePiece byte-fallback piece, e.g. '<0xE2>'
 
 
 def show_token(text: str) -> str:
@@ -38,7 +42,26 @@ def byte_decoder() -> dict:
     return {chr(c): b for b, c in zip(bs, cs)}
 
 
+def sentencepiece_bytes(piece) -> bytes | None:
+    """A SentencePiece token's own string as its bytes: '▁the' -> b' the', the byte-fallback
+    '<0xE2>' -> b'\\xe2'; None for a piece with neither (it may be a byte-level BPE one)."""
+    if not isinstance(piece, str):
+        return None
+    byte = SP_BYTE.fullmatch(piece)
+    if byte:
+        return bytes([int(byte.group(1), 16)])
+    return piece.replace(SP_SPACE, " ").encode("utf-8") if SP_SPACE in piece else None
+
+
 def piece_bytes(piece) -> bytes | None:
+    """A token's own string as its bytes: a byte-level BPE one (e.g. 'Ġthe'), or a SentencePiece
+    one ('▁the', '<0xE2>', which no byte-level BPE string spells: '▁' is not in its alphabet and
+    GPT-2 has no '<0xNN>' token); None if it is neither."""
+    sp = sentencepiece_bytes(piece)
+    return sp if sp is not None else byte_level_bytes(piece)
+
+
+def byte_level_bytes(piece) -> bytes | None:
     """A byte-level BPE token's own string (e.g. 'Ġthe') as its bytes, None if it is not one."""
     table = byte_decoder()
     if not isinstance(piece, str) or any(ch not in table for ch in piece):
@@ -61,7 +84,7 @@ def whole_text(tokenizer, tokens) -> str:
     would show as '�'); the rest decodes as usual. A tokenizer that is not byte-level: its own
     decode."""
     tokens = list(tokens)
-    pieces = [piece_bytes(p) for p in tokenizer.convert_ids_to_tokens(tokens)] if tokens else []
+    pieces = [byte_level_bytes(p) for p in tokenizer.convert_ids_to_tokens(tokens)] if tokens else []
     if any(p is None for p in pieces):
         return tokenizer.decode(tokens, clean_up_tokenization_spaces=False)
     data = b"".join(pieces)
@@ -74,6 +97,9 @@ def token_label(step_or_decode, token_id: int) -> str:
     character (it decodes to U+FFFD) as its bytes in hex, e.g. '‹e2 80›', never a box glyph."""
     decode = step_or_decode.decode if hasattr(step_or_decode, "decode") else step_or_decode
     text = decode(token_id)
+    sp = sentencepiece_bytes(_token_piece(step_or_decode, token_id))
+    if sp is not None:  # SentencePiece decodes '▁the' alone as 'the': its piece says there is a space
+        text = sp.decode("utf-8", errors="replace")
     if "\ufffd" in text:
         raw = _token_bytes(step_or_decode, token_id)
         if raw is not None:
@@ -82,5 +108,9 @@ def token_label(step_or_decode, token_id: int) -> str:
     return show_token(text)
 
 
+def _token_piece(step, token_id: int) -> str | None:
+    return step.token_piece(token_id) if hasattr(step, "token_piece") else None
+
+
 def _token_bytes(step, token_id: int) -> bytes | None:
-    return piece_bytes(step.token_piece(token_id) if hasattr(step, "token_piece") else None)
+    return piece_bytes(_token_piece(step, token_id))
