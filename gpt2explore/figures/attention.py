@@ -7,9 +7,24 @@ from ..core.tokens import token_label
 from ..files import provenance
 from ..views.attention import attention_data, attention_overview_data
 from .style import FIGURE_MAX_PX, finish, title
-from .textview import CHAR_PX, LINE_CHARS, LINE_PX, _layout
+
+CHAR_PX, PAD_PX, LINE_PX, LINE_PX_MAX = 10.0, 8.0, 34, 780  # a 16 px monospace character, the room between tokens
 
 SHADE = (217, 84, 30)  # the drawn token's orange: the more attention, the deeper
+
+
+def _places(pieces: list[str]) -> tuple[list[tuple[int, float, float]], int]:
+    """(line, x, width) in pixels of each token's box, wrapping at LINE_PX_MAX (newlines break)."""
+    out, line, x = [], 0, 0.0
+    for text in pieces:
+        w = max(len(text), 1) * CHAR_PX + PAD_PX
+        if x + w > LINE_PX_MAX and x > 0:
+            line, x = line + 1, 0.0
+        out.append((line, x, w))
+        x += w
+        if text.endswith("↵"):
+            line, x = line + 1, 0.0
+    return out, line + 1
 
 
 def _fill(w: float, top: float) -> str:
@@ -25,32 +40,33 @@ def attention_view(step, layer: int = -1, head=None):
 
     d = attention_data(step, layer, head)
     pieces = d["pieces"]
-    places, n_lines = _layout(pieces)
+    places, n_lines = _places(pieces)
     top = max(d["weights"]) if d["weights"] else 1.0
-    x = [(col + w / 2) * CHAR_PX for _, col, w in places]
+    x = [x0 + w / 2 for _, x0, w in places]
     y = [-line * LINE_PX for line, _, _ in places]
-    shapes = [dict(type="rect", x0=col * CHAR_PX + 0.5, x1=(col + w) * CHAR_PX - 0.5, y0=yy - LINE_PX / 2 + 2,
-                   y1=yy + LINE_PX / 2 - 2, fillcolor=_fill(wt, top), line=dict(width=1.5 if i == d["position"] else 0,
-                                                                            color="#333"), layer="below")
-              for i, ((_, col, w), yy, wt) in enumerate(zip(places, y, d["weights"]))]
+    shapes = [dict(type="rect", x0=x0 + 1, x1=x0 + w - 1, y0=yy - LINE_PX / 2 + 3, y1=yy + LINE_PX / 2 - 3,
+                   fillcolor=_fill(wt, top), line=dict(width=2 if i == d["position"] else 0, color="#222"),
+                   layer="below")
+              for i, ((_, x0, w), yy, wt) in enumerate(zip(places, y, d["weights"]))]
     hover = [f"<b>{label}</b> (position {i}{', prompt' if p else ''})<br>attention {fmt.prob(wt)}"
              for i, (label, wt, p) in enumerate(zip(d["labels"], d["weights"], d["in_prompt"]))]
     fig = go.Figure()
     fig.add_scatter(x=x, y=y, mode="text+markers", text=pieces, hovertext=hover, hoverinfo="text",
-                    textfont=dict(family="DejaVu Sans Mono, monospace", size=13, color="#111"),
+                    textfont=dict(family="DejaVu Sans Mono, monospace", size=16,
+                                  color=["#1f3b73" if p else "#111" for p in d["in_prompt"]]),
                     marker=dict(symbol="square", size=1, opacity=0), showlegend=False, name="context")
     which = f"head {d['head']}" if d["head"] is not None else f"the mean of its {d['n_head']} heads"
     drawn = repr(token_label(step, step.token)) if step.token >= 0 else "the next token"
     order = sorted(range(len(d["weights"])), key=lambda i: -d["weights"][i])[:3]
     most = ", ".join(f"{d['labels'][i]!r} {fmt.prob(d['weights'][i])}" for i in order)
-    height = max(200, n_lines * LINE_PX + 170)
+    height = max(210, n_lines * LINE_PX + 190)
     head_text, top_px = title(f"What step {step.index}'s position attended to, before {drawn}",
-                              [f"layer {d['layer']} of {d['n_layer'] - 1}, {which} · darker = more attention "
-                               f"(the boxed token is the position itself) · most: {most}"], height=height)
-    span = LINE_CHARS * CHAR_PX + 8
-    fig.update_layout(title=head_text, height=height, width=min(FIGURE_MAX_PX, int(span + 60)), shapes=shapes,
+                              [f"layer {d['layer']} of {d['n_layer'] - 1}, {which} · darker = more attention; "
+                               f"blue text: the prompt; boxed: the position itself (its own token, the last one)",
+                               f"most: {most}"], height=height)
+    fig.update_layout(title=head_text, height=height, width=min(FIGURE_MAX_PX, int(LINE_PX_MAX + 60)), shapes=shapes,
                       margin=dict(t=top_px + 20, l=30, r=30, b=20, autoexpand=False),
-                      xaxis=dict(visible=False, range=[-4, LINE_CHARS * CHAR_PX + 4], fixedrange=True),
+                      xaxis=dict(visible=False, range=[-4, LINE_PX_MAX + 4], fixedrange=True),
                       yaxis=dict(visible=False, range=[-(n_lines - 0.5) * LINE_PX, LINE_PX / 2], fixedrange=True))
     facts = provenance.for_step(step, None, "attention_view")
     return finish(fig, facts, meta={"layer": d["layer"], "head": d["head"]})

@@ -28,7 +28,8 @@ class WhyPanel:
         self.status = W.HTML()
         self.attention_out, self.attribution_out = W.Output(), W.Output()
         self.attention_fig = self.attribution_fig = None  # what the panel shows now (plain figures)
-        body = W.VBox([W.HBox([self.vs]), self.status, self.attribution_out, W.HBox([self.layer, self.head]),
+        self.attention_controls = W.HBox([self.layer, self.head])
+        body = W.VBox([W.HBox([self.vs]), self.status, self.attribution_out, self.attention_controls,
                        self.attention_out])
         self.widget = W.Accordion(children=[body], titles=("why this token (attention, attribution)",))
         self.widget.selected_index = None
@@ -52,6 +53,8 @@ class WhyPanel:
             self.vs.options = options
             self.vs.value = keep
             att = step.attention_weights
+            # the attention controls only where there is attention to show (a run made with attention=True)
+            self.attention_controls.layout.display = None if att is not None else "none"
             if att is not None:
                 last = att.shape[0] - 1
                 self.layer.max = last

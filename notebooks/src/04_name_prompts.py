@@ -66,7 +66,10 @@ gx.table(gx.log_ratio_table(run[0].steps[0], run[1].steps[0], n=10))
 gx.table(gx.log_ratio_table(run[1].steps[0], run[0].steps[0], n=10))
 
 # %% [markdown]
-# All the names against John:
+# All the names against John: how far each name's next-token distribution p lies from John's q,
+# in nats: `kl_pq` = KL(p‖q) (the extra surprise, per token, of expecting John's q when this name's p
+# draws), `kl_qp` = KL(q‖p) (the other way round; the two differ), `js` = Jensen–Shannon (symmetric, at most
+# ln 2 ≈ 0.69). John's own row is 0 in all three.
 
 # %%
 prompts = [f"Hi! My name is {n}" for n in names.name]

@@ -174,7 +174,7 @@
     var compact = !!opts.compact, width = opts.width || 940, many = v.rows.length > 25 && !compact;
     var angle = many ? 90 : 45, bottom = opts.bottom || labelRoom(v.labels, angle);
     var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · approximate")] :
-      wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 70);
+      wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 84);
     var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
@@ -209,10 +209,10 @@
     var log = !!opts.log, ymax = 0, floor = 1e-6;
     v.raw.concat(v.probs, v.hi).forEach(function (p) { if (p > ymax) ymax = p; });
     if (opts.draws) v.ids.forEach(function (id) { ymax = Math.max(ymax, (opts.draws.counts[id] || 0) / opts.draws.total); });
-    ymax = Math.max(ymax, 1e-12);
+    ymax = Math.max(opts.ymax || ymax, 1e-12);
     if (log) {
       var pos = v.raw.concat(v.probs).filter(function (p) { return p > 0; });
-      floor = Math.pow(10, Math.floor(Math.log10(pos.length ? Math.min.apply(null, pos) : 1e-6)) - 0.3);
+      floor = opts.floor || Math.pow(10, Math.floor(Math.log10(pos.length ? Math.min.apply(null, pos) : 1e-6)) - 0.3);
     }
     var yTop = log ? Math.log10(ymax) + 0.35 : ymax * 1.12, yBot = log ? Math.log10(floor) : 0;
     var Y = function (p) { var t = log ? Math.log10(Math.max(p, floor)) : p; return top + plotH * (1 - (t - yBot) / (yTop - yBot)); };
@@ -251,6 +251,14 @@
     if (cutAt !== null) el("line", { x1: X(cutAt), x2: X(cutAt), y1: top + plotH, y2: Y(ymax * 1.05), stroke: "#666", "stroke-dasharray": "5 4", "stroke-width": 1.5 }, svg);
     holder.replaceChildren(svg);
     return svg;
+  }
+
+  function sharedRange(views) { // the largest bar and the smallest non-zero one over several views
+    var ymax = 0, low = 1;
+    views.forEach(function (v) {
+      v.raw.concat(v.probs, v.hi).forEach(function (p) { if (p > ymax) ymax = p; if (p > 0 && p < low) low = p; });
+    });
+    return { ymax: ymax, floor: Math.pow(10, Math.floor(Math.log10(low)) - 0.3) };
   }
 
   function labelRoom(labels, angle) { // pixels below the axis that slanted tick labels need
@@ -492,10 +500,16 @@
   // the explorer: one sample's step at a time
   function Explorer(root, data) { Page.call(this, root, data); }
   Explorer.prototype = Object.create(Page.prototype);
+  Page.prototype.say = function () { // a setting that cannot go with the others: said, and what is drawn is dimmed
+    this.status.textContent = this.error ? this.error + " (the figure still shows the last settings that went together)" : "";
+    this.figure.classList.toggle("gx-stale", !!this.error);
+    this.readout.classList.toggle("gx-stale", !!this.error);
+  };
+
   Explorer.prototype.render = function () {
     var self = this, data = this.data, sample = data.samples[this.sample];
     this.syncHeader();
-    this.status.textContent = this.error;
+    this.say();
     if (!this.error) {
       var v = view(data, sample, this.step, this.settings, data.n, true);
       this.current = v;
@@ -543,7 +557,7 @@
   Compare.prototype.render = function () {
     var self = this, data = this.data;
     this.syncHeader();
-    this.status.textContent = this.error;
+    this.say();
     if (this.error) return;
     var grid = document.createElement("div");
     grid.className = "gx-columns";
@@ -551,16 +565,22 @@
     var columns = this.columns();
     columns.forEach(function (sample) { self.views.push(view(data, sample, self.step, self.settings, data.n, false)); });
     var room = Math.max.apply(null, this.views.map(function (v) { return labelRoom(v.labels, 45); })); // plots start and end level
+    var span = sharedRange(this.views); // one probability axis for every column: side by side reads true
     columns.forEach(function (sample, i) {
       var col = document.createElement("div"), head = document.createElement("div"), fig = document.createElement("div");
       col.className = "gx-column"; head.className = "gx-head"; head.textContent = sample.prompt; head.title = sample.prompt;
       var v = self.views[i];
-      bars(fig, v, data, { compact: true, width: 440, log: self.log, bottom: room });
+      bars(fig, v, data, { compact: true, width: 440, log: self.log, bottom: room, ymax: span.ymax, floor: span.floor });
       col.appendChild(head); col.appendChild(fig);
       col.appendChild(textPanel(sample, self.step, function (i) { self.setStep(i); self.apply({}); }));
       grid.appendChild(col);
     });
-    this.figure.replaceChildren(grid);
+    var key = document.createElement("div");
+    key.className = "gx-key";
+    key.textContent = "light bars: the model's distribution · dark: after the settings (what is sampled) · orange: the token " +
+      "the step's u draws under these settings (at the run's own settings, the token it drew) · ▼ the token the run drew, " +
+      "where another · grey ×: cut by the settings · the columns share the same draws";
+    this.figure.replaceChildren(key, grid);
     this.current = this.views[0];
     var exact = this.views.every(function (v) { return v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
@@ -584,7 +604,7 @@
   Inspect.prototype.render = function () {
     var self = this, data = this.data, sample = data.samples[0];
     this.syncHeader();
-    this.status.textContent = this.error;
+    this.say();
     if (this.error) return;
     var v = view(data, sample, this.step, this.settings, data.n, true);
     this.current = v;
@@ -596,7 +616,13 @@
     this.readout.innerHTML = "<b>" + count(bad, "token") + "</b> of " + count(sample.steps.length, "token") + " impossible under " + esc(describe(data, this.settings)) +
       (maybe ? " · " + maybe + " undecided by what the page stores" : "") + "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);
     var colours = this.allowed.map(function (a) { return { fill: a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED, title: a.title }; });
-    this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
+    var key = document.createElement("div");
+    key.className = "gx-key";
+    key.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
+      "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (they could never write it)&nbsp;</span> " +
+      "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
+      "probability and the likeliest alternatives; click it for its bars";
+    this.textBox.replaceChildren(key, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
   };
   Inspect.prototype.allowedAt = function (sample, i) {
     var step = sample.steps[i], un = math.unpack(step), at = -1;
