@@ -152,3 +152,21 @@ def test_interact_too_long_prompt_reports_and_continues(rnd_dir):
               stdin=" ".join(["word"] * 80) + "\nHello\n")
     assert out.returncode == 0
     assert "longer than the model's context" in out.stderr and HEADER.format(1) in out.stdout
+
+
+def test_ctrl_c_inside_a_finaliser_is_still_an_interrupt_and_prints_nothing(capsys):
+    """A KeyboardInterrupt raised in a __del__ (an import's regex module being collected) cannot
+    propagate: Python would print "Exception ignored" with a traceback and go on."""
+    from gpt2explore.cli.main import _CtrlC
+
+    class Finalised:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with _CtrlC() as ctrl_c:
+            item = Finalised()
+            del item
+            ctrl_c.check()
+    assert ctrl_c.pressed
+    assert "Traceback" not in capsys.readouterr().err

@@ -216,10 +216,25 @@ class _CtrlC:
     def __init__(self):
         self.pressed = False
         self.previous = None
+        self.previous_hook = None
 
     def _handler(self, signum, frame):
         self.pressed = True
         raise KeyboardInterrupt
+
+    def _unraisable(self, info):
+        """Ctrl-C that lands inside a finaliser (`__del__`, e.g. of a regex module while an
+        import runs) cannot propagate: Python would print it as "Exception ignored" with a
+        traceback and go on. Say nothing; `check()` raises it once start-up is done."""
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            self.pressed = True
+            return
+        self.previous_hook(info)
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt a finaliser swallowed, if Ctrl-C was pressed."""
+        if self.pressed:
+            raise KeyboardInterrupt
 
     def __enter__(self):
         import signal
@@ -228,6 +243,7 @@ class _CtrlC:
             self.previous = signal.signal(signal.SIGINT, self._handler)
         except ValueError:  # not the main thread: leave signals alone
             self.previous = None
+        self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         return self
 
     def __exit__(self, *exc):
@@ -235,6 +251,7 @@ class _CtrlC:
 
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+        sys.unraisablehook = self.previous_hook
         return False
 
 
@@ -256,10 +273,13 @@ def _main(argv, out, ctrl_c) -> int:
         if args.command == "score":
             from .score import cmd_score
 
-            cmd_score(loading.load(args.model_name, device=args.device), args, out)
+            lm = loading.load(args.model_name, device=args.device)
+            ctrl_c.check()
+            cmd_score(lm, args, out)
             return 0
         seed = sampling.make_seed() if args.seed is None else args.seed
         lm = loading.load(args.model_name, device=args.device)
+        ctrl_c.check()
         if args.length is not None:  # a clear error before any output
             from ..model.generation import choose_length
 
