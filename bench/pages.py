@@ -1,7 +1,7 @@
 """Figure 10: living pages: the size of a saved page and how fast a control change redraws it
 in Chromium (the page's own arithmetic and drawing, timed in the page with performance.now()).
 
-    python -m bench.run_all --pages   # only this figure: merged into bench/results.json, docs/benchmarks.md rewritten
+    python -m bench.run_all --only pages   # only this figure: merged into bench/results.json, docs/benchmarks.md rewritten
 """
 from __future__ import annotations
 

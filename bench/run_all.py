@@ -272,14 +272,25 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     p.add_argument("--report-only", action="store_true", help="rewrite benchmarks.md from results.json")
-    p.add_argument("--pages", action="store_true", help="measure only figure 10 (pages) and merge it into results.json")
+    p.add_argument("--only", default="", help="measure only these figures (comma-separated: pages, attention) and "
+                                              "merge them into results.json")
     p.add_argument("--out", default=None, help="folder for results.json and benchmarks.md "
                                                "(default: bench/ and docs/)")
     args = p.parse_args(argv)
     out_json = Path(args.out) / "results.json" if args.out else REPO / "bench" / "results.json"
-    if args.pages:
+    only = [x for x in args.only.split(",") if x]
+    if only:
+        unknown = sorted(set(only) - {"pages", "attention"})
+        if unknown:
+            p.error(f"--only takes pages and attention, got {', '.join(unknown)}")
         results = json.loads(out_json.read_text())
-        results["pages"] = bench_pages.pages(smoke=args.smoke)
+        if "pages" in only:
+            results["pages"] = bench_pages.pages(smoke=args.smoke)
+        if "attention" in only:
+            n_tok, reps = (4, 1) if args.smoke else (64, 5)
+            with tempfile.TemporaryDirectory() as tmp:
+                results["attention"] = speed.attention_overhead(gpt2_124m(Path(tmp), smoke=args.smoke), n_tok,
+                                                                max(1, reps - 2))
         out_json.write_text(json.dumps(results, indent=2, default=str) + "\n")
         args.report_only = True
     if args.report_only:

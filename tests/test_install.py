@@ -31,7 +31,9 @@ def test_the_wheel_holds_the_package_and_its_data(wheel):
     for needed in ["gpt2explore/__init__.py", "gpt2explore/data/names.csv", "gpt2explore/data/texts/mississippi.txt",
                    "gpt2explore/data/models/tiny/config.json", "gpt2explore/data/models/tiny/model.safetensors",
                    "gpt2explore/data/models/tiny/vocab.json", "gpt2explore/data/models/tiny/merges.txt",
-                   "gpt2explore/training/train.py", "gpt2explore/training/__main__.py"]:
+                   "gpt2explore/training/train.py", "gpt2explore/training/__main__.py",
+                   "gpt2explore/files/assets/page_math.js", "gpt2explore/files/assets/page_view.js",
+                   "gpt2explore/files/assets/page.css"]:
         assert needed in names, needed
     assert wheel.stat().st_size < WHEEL_LIMIT, wheel.stat().st_size
     assert not any(n.startswith(("tests/", "notebooks/", "data/")) for n in names)
@@ -50,13 +52,15 @@ def test_the_installed_wheel_works_outside_the_repository(wheel, tmp_path):
             "lm = gx.load()\n"
             "assert str(gx.data_path('names.csv')).startswith(" + repr(str(target)) + ")\n"
             "run = lm.generate('Hi! My name is', length=1, seed=1)\n"
-            "print('TOKEN', run[0].tokens[0], lm.name)\n")
+            "print('TOKEN', run[0].tokens[0], lm.name)\n"
+            "print('PAGE', 'GX.mountAll' in gx.page(run) and 'function powerBounds' in gx.page(run))\n")
     env = dict(os.environ, PYTHONPATH=str(target), HF_HUB_OFFLINE="1")
     env.pop("GPT2EXPLORE_DATA", None)
     out = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert re.search(r"TOKEN \d+ tiny", out.stdout)
+    assert "PAGE True" in out.stdout  # the page's script travels in the wheel
     version = subprocess.run([sys.executable, "-m", "gpt2explore", "--version"], cwd=elsewhere, env=env,
                              capture_output=True, text=True, timeout=120)
     assert version.stdout.strip() == "gpt2explore 0.1.0"
