@@ -3,14 +3,19 @@ BPE, so no hub and no SentencePiece): generation replays, scores, the lens, attr
 sessions, batching, bundles and the explorer; a model that is not a causal LM is one line."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from helpers import make_random_causal
 
 import gpt2explore as gx
+from gpt2explore.files import page as pages
 from gpt2explore.model import batching, family
 from gpt2explore.model.attribution import AttributionError, attribution_by_layer
 from gpt2explore.model.lens import LensError, blocks_of
+from gpt2explore.views import page as page_view
 
 FAMILIES = ("llama", "qwen2", "gpt_neox")
 PROMPTS = ["Hi! My name is Isamu", "The cat"]
@@ -145,10 +150,25 @@ def test_a_bundle_saves_loads_without_the_model_and_verifies(flm, tmp_path):
     assert run.verify(flm).ok
 
 
-def test_the_explorer_builds(flm):
+def test_the_explorer_builds_and_its_page_holds_each_steps_token(flm):
     run = flm.generate(PROMPTS[0], nsamples=2, length=5, seed=1, layers=True)
     explorer = gx.explore(run)
-    assert explorer is not None
+    assert explorer.fig.data[1].y is not None and len(explorer.fig.data[1].y) >= 20
+    data = pages.data_of(explorer)
+    for sample, stored in zip(run, data["samples"]):
+        for step, kept in zip(sample.steps, stored["steps"]):
+            ids = page_view.unb64(kept["ids"], "int32").tolist()
+            own = page_view.unb64(kept["own"], "float64")
+            assert step.token in ids and abs(float(own[ids.index(step.token)]) - step.prob) < 1e-12
+
+
+def test_the_command_line_samples_from_a_folder_of_the_family(flm):
+    folder = flm.source
+    out = subprocess.run([sys.executable, "-m", "gpt2explore", "sample", "--model_name", str(folder), "--nsamples=2",
+                          "--length=4", "--seed=1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    headers = [line for line in out.stdout.splitlines() if line.startswith("=" * 40)]
+    assert headers == [f"{'=' * 40} SAMPLE {i} {'=' * 40}" for i in (1, 2)], out.stdout
 
 
 def test_attention_capture_is_refused_in_one_line(flm):
