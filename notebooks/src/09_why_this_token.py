@@ -140,7 +140,10 @@ why.direct_vs_total_figure(isamu)
 #
 # The explorer and the stepper have a **why this token** section: open it to see the attention
 # and the waterfall of the step on show. To ask why the step's token and not another one, switch
-# **click a bar** from "fork" to "explain" and click that token's bar.
+# **click a bar** from "fork" to "explain" and click that token's bar. Here the section is
+# opened for you, as a click on its title would:
 
 # %%
-gx.explore(run)
+explorer = gx.explore(run)
+explorer.why.widget.selected_index = 0  # open "why this token"
+explorer
