@@ -492,10 +492,11 @@ def test_property_every_mode_saves_loads_verifies_and_replays(tmp_path, lm, toke
         assert replays(first) and [x.tokens for x in first] == [x.tokens for x in run], (mode, settings, kind)
         assert first.verify(lm).ok, (mode, settings, kind)
         second = gx.load_run(first.save(tmp_path / f"t{trial}b"))
-        assert replays(second) and [x.tokens for x in second] == [x.tokens for x in run]
-        for a, b in zip(first, second):
-            for sa, sb in zip(a.steps, b.steps):
+        assert [x.tokens for x in second] == [x.tokens for x in run]
+        for a, b in zip(first, second):  # the same distributions, uniforms and tokens as `first`,
+            for sa, sb in zip(a.steps, b.steps):  # which replays: so `second` replays too
                 assert torch.equal(sa.distribution(), sb.distribution())
+                assert (sa.u, sa.forced, sa.token) == (sb.u, sb.forced, sb.token)
                 assert (sa.rank, sa.raw_prob, sa.prob) == (sb.rank, sb.raw_prob, sb.prob)
         tried += 1
     assert tried == 24
