@@ -16,7 +16,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_temperature_and_top_k.ipynb", "03_step_through.ipynb",
          "04_name_prompts.ipynb", "05_export_for_write_ups.ipynb", "06_score_a_text.ipynb",
          "07_logit_lens.ipynb", "08_modern_samplers.ipynb", "09_why_this_token.ipynb"]
-BUDGET_S = 90
+BUDGET_S = 180  # per cell: the client's timeout, generous for a loaded machine
 
 
 def test_the_notebooks_exist():
@@ -62,10 +62,10 @@ def execute(path: Path, workdir: Path, overrides: str = "") -> tuple[nbformat.No
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_on_the_tiny_model(name, tmp_path):
-    nb, seconds = execute(NOTEBOOKS / name, tmp_path)
+    nb, _ = execute(NOTEBOOKS / name, tmp_path)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    assert seconds <= BUDGET_S, f"{name} took {seconds:.0f} s"
+    # no wall-clock assertion here (speed is the benchmarks' job): a cell that hangs fails by the client's timeout
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) or
                "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in shown)
