@@ -26,8 +26,11 @@ lab: $(STAMP)
 	@echo "(from another machine: make lab LAB_ARGS=\"--ip=0.0.0.0 --no-browser\", then the printed URL with this host's name)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
+# one pytest-xdist worker per core of a 2-core laptop, each test file whole in one worker (its
+# fixtures built once); every worker computes on one thread (tests/conftest.py). TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all

@@ -4,8 +4,15 @@ from __future__ import annotations
 import os
 import sys
 
-import pytest
-import torch
+# Under pytest-xdist (make test runs one worker per core) each worker, and every process it starts
+# (the command line, notebook kernels), computes on one thread: two workers' thread pools on the
+# same cores would spin against each other. Set before torch is first imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from helpers import make_random_gpt2  # noqa: E402
