@@ -51,13 +51,30 @@
     return out;
   }
 
+  // Working memory: one distribution() takes its arrays as views of one buffer, given back when the
+  // next call starts (allocating a typed array costs about a microsecond, a view of a buffer
+  // almost nothing, and a text of 300 tokens makes some 15,000 of them per settings change).
+  var ARENA = { f: new Float64Array(1 << 15), fo: 0, u: new Uint8Array(1 << 12), uo: 0 };
+  function f64(n) { // n zeros
+    if (ARENA.fo + n > ARENA.f.length) { ARENA.f = new Float64Array(Math.max(2 * ARENA.f.length, 2 * n)); ARENA.fo = 0; }
+    var a = ARENA.f.subarray(ARENA.fo, ARENA.fo + n);
+    ARENA.fo += n;
+    return a.fill(0);
+  }
+  function u8(n) {
+    if (ARENA.uo + n > ARENA.u.length) { ARENA.u = new Uint8Array(Math.max(2 * ARENA.u.length, 2 * n)); ARENA.uo = 0; }
+    var a = ARENA.u.subarray(ARENA.uo, ARENA.uo + n);
+    ARENA.uo += n;
+    return a.fill(0);
+  }
+
   // The state of one step under settings: stored tokens (z, st) and groups (raw lo/hi/s, scale q, st)
   function State(step, ctx) {
     var u = unpack(step), m = u.ids.length, g = u.n.length;
     this.m = m; this.g = g; this.ids = u.ids;
-    this.z = new Float64Array(m); this.st = new Uint8Array(m);
+    this.z = f64(m); this.st = u8(m);
     for (var i = 0; i < m; i++) { this.z[i] = u.logits[i]; this.st[i] = K; }
-    this.gn = u.n; this.glo = u.lo; this.ghi = u.hi; this.gs = u.s; this.gst = new Uint8Array(g);
+    this.gn = u.n; this.glo = u.lo; this.ghi = u.hi; this.gs = u.s; this.gst = u8(g);
     for (var b = 0; b < g; b++) this.gst[b] = K;
     this.q = 1; this.lost = false; this.ctx = ctx;
   }
@@ -70,7 +87,7 @@
     return r;
   };
   State.prototype.masses = function () { // e (stored), [mlo, mhi] (groups) relative to ref
-    var ref = this.ref(), e = new Float64Array(this.m), mlo = new Float64Array(this.g), mhi = new Float64Array(this.g);
+    var ref = this.ref(), e = f64(this.m), mlo = f64(this.g), mhi = f64(this.g);
     for (var i = 0; i < this.m; i++) e[i] = this.st[i] === C ? 0 : Math.exp(this.z[i] - ref);
     for (var b = 0; b < this.g; b++) {
       if (this.gst[b] === C) continue;
@@ -95,6 +112,22 @@
     for (var b = 0; b < this.g; b++) if (this.gst[b] !== C && this.zhi(b) > r) r = this.zhi(b);
     return r;
   };
+  State.prototype.groups = function () { // the live groups: index, scaled bottom and top, count, certainly kept
+    var out = { b: [], zlo: [], zhi: [], n: [], kept: [] };
+    for (var b = this.g - 1; b >= 0; b--) { // the groups are stored from the largest down: this gives them ascending
+      if (this.gst[b] === C) continue;
+      out.b.push(b); out.zlo.push(this.zlo(b)); out.zhi.push(this.zhi(b)); out.n.push(this.gn[b]); out.kept.push(this.gst[b] === K);
+    }
+    return out;
+  };
+  State.prototype.storedSums = function (weight, keptOnly) { // Sums of the live (or certainly kept) stored tokens by value
+    var keys = [], w = [];
+    for (var i = this.m - 1; i >= 0; i--) { // stored from the likeliest down: ascending, unless a stage reordered them
+      if (this.st[i] === C || (keptOnly && this.st[i] !== K)) continue;
+      keys.push(this.z[i]); w.push(weight(i));
+    }
+    return new Sums(keys, w);
+  };
   State.prototype.cutStored = function (i) { this.st[i] = C; };
   State.prototype.decide = function (i, kept, cut) { // a stored token: certainly kept / certainly cut / else maybe
     if (this.st[i] === C) return;
@@ -104,6 +137,34 @@
     if (this.gst[b] === C) return;
     if (cut) this.gst[b] = C; else if (!kept) this.gst[b] = M;
   };
+
+  // Sums by key (keys given in ascending order skip the sort): for a value x, the total weight of the items whose key is above x (>), at least x
+  // (>=), below x (<) or at most x (<=); one sort, then running sums from each end, so that no sum is
+  // ever taken by subtraction. `only` (optional, per item) leaves the items it marks false out.
+  function Sums(keys, weights, only) {
+    var idx = [], i, sorted = true;
+    for (i = 0; i < keys.length; i++) {
+      if (only && !only[i]) continue;
+      if (idx.length && keys[i] < keys[idx[idx.length - 1]]) sorted = false;
+      idx.push(i);
+    }
+    if (!sorted) idx.sort(function (a, b) { return keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0; });
+    var n = idx.length;
+    this.n = n; this.k = f64(n); this.up = f64(n + 1); this.down = f64(n + 1);
+    for (i = 0; i < n; i++) { this.k[i] = keys[idx[i]]; this.up[i + 1] = this.up[i] + weights[idx[i]]; }
+    for (i = n - 1; i >= 0; i--) this.down[i] = this.down[i + 1] + weights[idx[i]];
+  }
+  Sums.prototype.first = function (x, strict) { // the first sorted place whose key is > x (strict) or >= x
+    var lo = 0, hi = this.n;
+    if (hi === 0 || x < this.k[0]) return 0; // below every key, or above them all: the usual case of the
+    if (x > this.k[hi - 1]) return hi;       // stored tokens against the groups of the rest
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (strict ? this.k[mid] <= x : this.k[mid] < x) lo = mid + 1; else hi = mid; }
+    return lo;
+  };
+  Sums.prototype.above = function (x) { return this.down[this.first(x, true)]; };
+  Sums.prototype.atLeast = function (x) { return this.down[this.first(x, false)]; };
+  Sums.prototype.below = function (x) { return this.up[this.first(x, false)]; };
+  Sums.prototype.atMost = function (x) { return this.up[this.first(x, true)]; };
 
   var STAGES = {
     repetition_penalty: function (s, pen) {
@@ -126,37 +187,26 @@
       for (i = 0; i < s.m; i++) s.z[i] = s.z[i] / t;
       s.q = s.q / t;
     },
-    top_k: function (s, k) {
-      var i, j, b, c, m = s.m, g = s.g, hi = [], lo = [];
-      var ones = strata(s, function () { return 1; });
-      for (i = 0; i < m; i++) {
+    top_k: function (s, k) { // how many tokens may lie above each one (any live) / certainly do (kept)
+      var i, b, ones = strata(s, function () { return 1; }), gr = s.groups();
+      var byTop = new Sums(gr.zhi, gr.n), byLowKept = new Sums(gr.zlo, gr.n, gr.kept);
+      var hi = f64(s.m), lo = f64(s.m);
+      for (i = 0; i < s.m; i++) {
         if (s.st[i] === C) continue;
-        var gl = ones.gtK[i], gh = ones.gtAll[i];
-        for (b = 0; b < g; b++) {
-          if (s.gst[b] === C) continue;
-          if (s.zhi(b) > s.z[i]) gh += s.gn[b];
-          if (s.gst[b] === K && s.zlo(b) > s.z[i]) gl += s.gn[b];
-        }
-        hi[i] = gh; lo[i] = gl;
+        hi[i] = ones.gtAll[i] + byTop.above(s.z[i]);
+        lo[i] = ones.gtK[i] + byLowKept.above(s.z[i]);
       }
-      for (i = 0; i < m; i++) if (s.st[i] !== C) s.decide(i, hi[i] < k, lo[i] >= k);
-      var gdec = [];
-      for (b = 0; b < g; b++) {
-        if (s.gst[b] === C) continue;
-        var bottom = s.gn[b] - 1, top = 0; // tokens above the group's lowest / certainly above its highest
-        for (j = 0; j < m; j++) {
-          if (s.st[j] === C) continue;
-          if (s.z[j] > s.zlo(b)) bottom++;
-          if (s.st[j] === K && s.z[j] > s.zhi(b)) top++;
-        }
-        for (c = 0; c < g; c++) {
-          if (c === b || s.gst[c] === C) continue;
-          if (s.zhi(c) > s.zlo(b)) bottom += s.gn[c];
-          if (s.gst[c] === K && s.zlo(c) > s.zhi(b)) top += s.gn[c];
-        }
+      for (i = 0; i < s.m; i++) if (s.st[i] !== C) s.decide(i, hi[i] < k, lo[i] >= k);
+      var live = s.storedSums(function () { return 1; }, false), kept = s.storedSums(function () { return 1; }, true), gdec = [];
+      for (var a = 0; a < gr.b.length; a++) {
+        b = gr.b[a];
+        var zb = gr.zlo[a], zt = gr.zhi[a];
+        // tokens above the group's lowest (its own others, any live token, other groups reaching above it)
+        var bottom = s.gn[b] - 1 + live.above(zb) + byTop.above(zb) - (zt > zb ? s.gn[b] : 0);
+        var top = kept.above(zt) + byLowKept.above(zt); // tokens certainly above the group's highest
         gdec[b] = [bottom < k, top >= k];
       }
-      for (b = 0; b < g; b++) if (gdec[b]) s.decideGroup(b, gdec[b][0], gdec[b][1]);
+      for (b = 0; b < s.g; b++) if (gdec[b]) s.decideGroup(b, gdec[b][0], gdec[b][1]);
     },
     top_p: function (s, p, semantics) { nucleus(s, p, semantics === "openai"); },
     min_p: function (s, p) {
@@ -198,7 +248,7 @@
     var m = s.m, idx = [], i, a, b;
     for (i = 0; i < m; i++) if (s.st[i] !== C) idx.push(i);
     idx.sort(function (x, y) { return s.z[y] - s.z[x]; });
-    var gtK = new Float64Array(m), gtAll = new Float64Array(m), eqAll = new Float64Array(m), ltK = new Float64Array(m), ltAll = new Float64Array(m);
+    var gtK = f64(m), gtAll = f64(m), eqAll = f64(m), ltK = f64(m), ltAll = f64(m);
     var totK = 0, totAll = 0, accK = 0, accAll = 0;
     for (a = 0; a < idx.length; a++) { var w = weight(idx[a]); totAll += w; if (s.st[idx[a]] === K) totK += w; }
     for (a = 0; a < idx.length; a = b) {
@@ -225,37 +275,30 @@
   // top-p: hf drops the tokens whose mass ahead of them is >= p (the token that crosses p stays);
   // openai keeps those whose mass ahead plus their own is <= p. The likeliest always stays.
   function nucleus(s, p, openai) {
-    var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, j, b, c;
+    var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, b;
     var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
     function verdict(aLo, aHi, e, bLo, bHi) { // [kept, cut] from the mass ahead (a), own (e) and behind (b)
       if (openai) return [(aHi + e) / (aHi + e + bLo) <= p, (aLo + e) / (aLo + e + bHi) > p];
       return [aHi / (aHi + e + bLo) < p, aLo / (aLo + e + bHi) >= p];
     }
-    var dec = [], gdec = [];
+    var dec = [], gdec = [], gr = s.groups(), a;
     var mass = strata(s, function (j) { return ms.e[j]; });
-    for (i = 0; i < s.m; i++) {
+    var mlo = gr.b.map(function (b) { return ms.mlo[b]; }), mhi = gr.b.map(function (b) { return ms.mhi[b]; });
+    var loByLow = new Sums(gr.zlo, mlo), hiByTop = new Sums(gr.zhi, mhi), loByTop = new Sums(gr.zhi, mlo), hiByLow = new Sums(gr.zlo, mhi);
+    var loByLowKept = new Sums(gr.zlo, mlo, gr.kept), loByTopKept = new Sums(gr.zhi, mlo, gr.kept);
+    for (i = 0; i < s.m; i++) { // a group wholly above the token is ahead of it, wholly below behind, straddling it both
       if (s.st[i] === C) continue;
-      var z = s.z[i], aLo = mass.gtK[i], aHi = mass.gtAll[i] + mass.eqAll[i], bLo = mass.ltK[i], bHi = mass.ltAll[i] + mass.eqAll[i];
-      for (b = 0; b < s.g; b++) {
-        if (s.gst[b] === C) continue;
-        if (s.zlo(b) > z) { aHi += ms.mhi[b]; aLo += ms.mlo[b]; } else if (s.zhi(b) < z) { bHi += ms.mhi[b]; bLo += ms.mlo[b]; } else { aHi += ms.mhi[b]; bHi += ms.mhi[b]; }
-      }
-      dec[i] = verdict(aLo, aHi, ms.e[i], bLo, bHi);
+      var z = s.z[i];
+      dec[i] = verdict(mass.gtK[i] + loByLow.above(z), mass.gtAll[i] + mass.eqAll[i] + hiByTop.atLeast(z), ms.e[i],
+                       mass.ltK[i] + loByTop.below(z), mass.ltAll[i] + mass.eqAll[i] + hiByLow.atMost(z));
     }
-    for (b = 0; b < s.g; b++) {
-      if (s.gst[b] === C) continue;
-      var zt = s.zhi(b), zb = s.zlo(b), et = Math.exp(zt - ms.ref), eb = Math.exp(zb - ms.ref);
-      var tLo = 0, tBehind = 0, bAhead = ms.mhi[b], bBehind = 0; // the group's top token / its bottom token
-      for (j = 0; j < s.m; j++) {
-        if (s.st[j] === C) continue;
-        if (s.z[j] > zt) { if (s.st[j] === K) tLo += ms.e[j]; } else tBehind += ms.e[j];
-        if (s.z[j] > zb) bAhead += ms.e[j]; else if (s.z[j] < zb && s.st[j] === K) bBehind += ms.e[j];
-      }
-      for (c = 0; c < s.g; c++) {
-        if (s.gst[c] === C) continue;
-        if (c !== b && s.zlo(c) > zt) { if (s.gst[c] === K) tLo += ms.mlo[c]; } else tBehind += ms.mhi[c];
-        if (c !== b && s.zhi(c) > zb) bAhead += ms.mhi[c]; else if (c !== b && s.zhi(c) < zb && s.gst[c] === K) bBehind += ms.mlo[c];
-      }
+    var eLive = s.storedSums(function (j) { return ms.e[j]; }, false), eKept = s.storedSums(function (j) { return ms.e[j]; }, true);
+    for (a = 0; a < gr.b.length; a++) { // the group's top token and its bottom token
+      b = gr.b[a];
+      var zt = gr.zhi[a], zb = gr.zlo[a], et = Math.exp(zt - ms.ref), eb = Math.exp(zb - ms.ref);
+      var tLo = eKept.above(zt) + loByLowKept.above(zt), tBehind = eLive.atMost(zt) + hiByLow.atMost(zt);
+      var bAhead = eLive.above(zb) + hiByTop.above(zb) + (zt > zb ? 0 : ms.mhi[b]);
+      var bBehind = eKept.below(zb) + loByTopKept.below(zb);
       var topV = verdict(tLo, Infinity, et, 0, tBehind), botV = verdict(0, bAhead, eb, bBehind, Infinity);
       gdec[b] = [botV[0], topV[1]];
     }
@@ -265,7 +308,10 @@
 
   // The distribution of one step under settings (the samplers in `order`, each {name, off}).
   // Returns the stored tokens' probabilities (p, with lo/hi), how many are kept, and whether it is exact.
-  function distribution(step, settings, order, ctx) {
+  // `lean`: what colouring a text needs (p, lo, hi, status, exact), without the entropy, in arrays
+  // that are valid only until the next call (read them at once).
+  function distribution(step, settings, order, ctx, lean) {
+    ARENA.fo = 0; ARENA.uo = 0;
     var s = new State(step, ctx);
     for (var k = 0; k < order.length; k++) {
       var spec = order[k], v = settings[spec.name];
@@ -280,7 +326,8 @@
       if (s.gst[b] === M || ms.mlo[b] !== ms.mhi[b]) uncertain = true;
     }
     zl += tailLo; zh += tailHi;
-    var p = new Float64Array(m), lo = new Float64Array(m), hi = new Float64Array(m), bound = 0;
+    var out = lean ? f64 : function (n) { return new Float64Array(n); };
+    var p = out(m), lo = out(m), hi = out(m), bound = 0;
     for (i = 0; i < m; i++) {
       if (s.lost) { lo[i] = 0; hi[i] = 1; p[i] = NaN; continue; }
       if (s.st[i] === C) continue;
@@ -296,7 +343,7 @@
     for (b = 0; b < g; b++) { if (s.gst[b] === K) keptLo += s.gn[b]; if (s.gst[b] !== C) keptHi += s.gn[b]; }
     if (s.lost) { keptLo = 1; keptHi = null; }
     var entropy = null, entropyExact = false;
-    if (!s.lost) { // the stored tokens' share exactly; a kept tail's share as if each group were flat (an estimate)
+    if (!s.lost && !lean) { // the stored tokens' share exactly; a kept tail's share as if each group were flat (an estimate)
       entropy = 0; entropyExact = !uncertain && tailHi === 0;
       var zm = (zl + zh) / 2;
       for (i = 0; i < m; i++) if (p[i] > 0) entropy -= p[i] * Math.log(p[i]);
@@ -305,7 +352,7 @@
         if (s.gst[b] !== C && mb > 0) { var pb = mb / zm; entropy -= pb * Math.log(pb / s.gn[b]); }
       }
     }
-    var gzlo = new Float64Array(g), gzhi = new Float64Array(g), gpLo = new Float64Array(g), gpHi = new Float64Array(g);
+    var gzlo = out(g), gzhi = out(g), gpLo = out(g), gpHi = out(g);
     for (b = 0; b < g; b++) {
       gzlo[b] = s.zlo(b); gzhi[b] = s.zhi(b);
       if (s.gst[b] === C || s.lost) { if (s.lost) gpHi[b] = 1; continue; }
@@ -314,9 +361,9 @@
     }
     return {
       gzlo: gzlo, gzhi: gzhi, gpLo: gpLo, gpHi: gpHi,
-      ids: s.ids, z: s.z, p: p, lo: lo, hi: hi, exact: !uncertain, bound: bound, keptLo: keptLo, keptHi: keptHi,
+      ids: s.ids, z: lean ? s.z : s.z.slice(), p: p, lo: lo, hi: hi, exact: !uncertain, bound: bound, keptLo: keptLo, keptHi: keptHi,
       tailLo: s.lost ? 0 : tailLo / zh, tailHi: s.lost ? 1 : Math.min(1, tailHi / (zl || zh)), tailTop: s.tailTop(),
-      entropy: entropy, entropyExact: entropyExact, status: s.st, lost: s.lost
+      entropy: entropy, entropyExact: entropyExact, status: lean ? s.st : s.st.slice(), lost: s.lost
     };
   }
 

@@ -628,7 +628,7 @@
     var step = sample.steps[i], un = math.unpack(step), at = -1;
     for (var k = 0; k < un.ids.length; k++) if (un.ids[k] === step.token) { at = k; break; }
     var own = same(this.settings, step.settings, this.data);
-    var d = own ? { p: un.own, lo: un.own, hi: un.own, exact: true } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i));
+    var d = own ? { p: un.own, lo: un.own, hi: un.own, exact: true } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i), true); // read at once
     var lo = d.lo[at], hi = d.hi[at], p = d.p[at];
     var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
     var alt = [];
