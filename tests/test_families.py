@@ -162,6 +162,54 @@ def test_the_explorer_builds_and_its_page_holds_each_steps_token(flm):
             assert step.token in ids and abs(float(own[ids.index(step.token)]) - step.prob) < 1e-12
 
 
+def _bars(step, n, reach_cut=True, **settings):
+    from helpers import shown_ids
+
+    return step.distribution(**settings)[shown_ids(step, n, reach_cut, **settings)].tolist()
+
+
+def test_the_stepper_moves_its_session_and_draws_the_next_steps_bars(flm):
+    st = gx.stepper(flm, PROMPTS[0], seed=4, n=10)
+    s = st.session
+    preview = s.next_step
+    st.next_btn.click()
+    assert [x.token for x in s.steps] == [preview.token]
+    st.n_box.value = 3
+    st.next_n_btn.click()
+    st.back_btn.click()
+    assert len(s.steps) == 3
+    st.force_text.value = " John"
+    st.force_btn.click()
+    assert s.steps[-1].forced and s.text.endswith(" John")
+    st.controls["top_k"].value = 5
+    assert s.settings.top_k == 5
+    assert list(st.fig.data[1].y) == pytest.approx(_bars(s.next_step, 10, top_k=5), abs=1e-7)
+    assert sum(1 for y in st.fig.data[1].y if y > 0) == 5
+    child = st.fork()
+    child.next_btn.click()
+    assert len(child.session.steps) == 5 and len(s.steps) == 4
+
+
+def test_compare_columns_share_their_draws_and_show_each_steps_bars(flm):
+    c = gx.compare(flm, PROMPTS, length=4, seed=5, top_k=40)
+    a, b = c.sample_of(0), c.sample_of(1)
+    assert [x.u for x in a.steps] == [x.u for x in b.steps]
+    c.step_slider.value = 2
+    c.controls["temperature"].value = 0.5
+    for i, fig in enumerate(c.figs):
+        assert list(fig.data[1].y) == pytest.approx(_bars(c.step_of(i), c.n, False, **c.settings), abs=1e-7)
+
+
+def test_the_inspector_recolours_the_text_by_the_settings(flm):
+    from gpt2explore.figures.textview import IMPOSSIBLE
+
+    ins = gx.inspect(flm, "Hi! My name is Isamu and I like the cat")
+    ins.controls["top_k"].value = 3
+    bad = sum(1 for shape in ins.view.layout.shapes if shape.fillcolor == IMPOSSIBLE)
+    assert bad == sum(1 for x in ins.sample.steps if x.rank >= 3) > 0
+    assert f"<b>{bad} token" in ins.totals.value
+
+
 def test_the_command_line_samples_from_a_folder_of_the_family(flm):
     folder = flm.source
     out = subprocess.run([sys.executable, "-m", "gpt2explore", "sample", "--model_name", str(folder), "--nsamples=2",
