@@ -253,6 +253,35 @@ def test_draw_100_times_overlays_fresh_draws_from_the_distribution_shown(browser
     opened.close()
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gpt_neox"])
+def test_pages_of_other_families_replay_and_show_pythons_numbers(browser, family, tmp_path):
+    """A random Llama, Qwen2 and GPT-NeoX model: the explorer page re-draws every step's token at
+    the run's own settings and shows Python's numbers at 12 random settings; the inspect page
+    colours the text as Python would."""
+    from helpers import make_random_causal
+
+    flm = gx.load(str(make_random_causal(tmp_path / family, family)), device="cpu")
+    run = flm.generate(PROMPTS, length=12, seed=2, top_k=50)
+    opened = Opened(browser, gx.save(gx.explore(run), tmp_path / "explorer.html"))
+    for si, sample in enumerate(run):
+        for st, step in enumerate(sample.steps):
+            shown = opened.set(dict(step.settings.as_dict(), sample=si, step=st))
+            assert shown["exact"] and shown["drawn"] == step.token, (family, si, st)
+    rng = random.Random(3)
+    for _ in range(12):
+        settings = _random_settings(rng, [])
+        si, st = rng.randrange(len(run)), rng.randrange(12)
+        _check_against_python(run[si].steps[st], opened.set(dict(settings, sample=si, step=st)), settings)
+    opened.close()
+    inspector = gx.inspect(flm, "Hi! My name is Isamu and I like the cat")
+    opened = Opened(browser, gx.save(inspector, tmp_path / "inspect.html"))
+    full = dict(inspector.run[0].steps[0].settings.as_dict(), top_k=3)
+    shown = opened.set(full)
+    for step, state in zip(inspector.run[0].steps, shown["allowed"]):
+        assert state != "maybe" and (state == "allowed") == (step.rank < 3), (family, step.index, state)
+    opened.close()
+
+
 def test_settings_that_cannot_go_together_or_bad_values_are_refused_in_one_line(browser, explorer_page):
     opened = Opened(browser, explorer_page)
     shown = opened.page.evaluate("""async () => {
