@@ -83,8 +83,8 @@ def test_the_hooks_are_removed_also_when_the_forward_fails(lm):
     assert count() == before
 
 
-def test_a_model_without_gpt2_attention_is_refused_in_one_line():
-    with pytest.raises(AttentionError, match="GPT-2 family"):
+def test_a_model_without_attention_the_table_knows_is_refused_in_one_line():
+    with pytest.raises(AttentionError, match="attention=True reads the families gpt2, llama"):
         with capture_attention(torch.nn.Linear(2, 2)):
             pass
 

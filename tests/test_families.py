@@ -219,10 +219,54 @@ def test_the_command_line_samples_from_a_folder_of_the_family(flm):
     assert headers == [f"{'=' * 40} SAMPLE {i} {'=' * 40}" for i in (1, 2)], out.stdout
 
 
-def test_attention_capture_is_refused_in_one_line(flm):
-    with pytest.raises(ValueError) as caught:
-        flm.generate(PROMPTS[0], length=2, seed=1, attention=True)
-    assert "\n" not in str(caught.value) and "attention" in str(caught.value)
+def test_attention_is_what_eager_attention_gives_and_leaves_the_tokens_alone(flm):
+    """The queries after the rotary embedding, read from the model's own call of its attention
+    function; grouped-query key heads shared as the model shares them (Llama and Qwen2 here have 2
+    key heads for 4 query heads)."""
+    from transformers import AutoModelForCausalLM
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    eager = AutoModelForCausalLM.from_pretrained(flm.source, attn_implementation="eager").eval()
+
+    def check(step):
+        with torch.inference_mode():
+            out = eager(torch.tensor([step.context_tokens]), output_attentions=True)
+        want = torch.stack([a[0, :, -1, :] for a in out.attentions])
+        got = step.attention()
+        assert got.shape == want.shape and (got - want).abs().max() <= 1e-5, (flm.family, got.shape, want.shape)
+
+    run = flm.generate(PROMPTS, nsamples=2, length=6, seed=3, attention=True, batch_size=4)
+    assert [x.tokens for x in run] == [x.tokens for x in flm.generate(PROMPTS, nsamples=2, length=6, seed=3)]
+    for sample in run:
+        for step in sample.steps[::2]:
+            check(step)
+    s = flm.session(PROMPTS[0], seed=2, attention=True)
+    s.step(2)
+    s.force(" John")
+    s.back(1)
+    for step in s.steps + [s.next_step]:
+        check(step)
+    assert "get_interface" not in vars(ALL_ATTENTION_FUNCTIONS)  # the wrapper is gone with its block
+    with pytest.raises(IndexError):  # a forward that fails inside the block: the wrapper goes too
+        _forward_beyond_vocabulary(flm)
+    assert "get_interface" not in vars(ALL_ATTENTION_FUNCTIONS)
+
+
+def test_the_why_panel_shows_attention_and_attribution(flm):
+    run = flm.generate(PROMPTS[0], length=4, seed=1, attention=True)
+    explorer = gx.explore(run)
+    explorer.why.widget.selected_index = 0
+    assert explorer.why.status.value == ""
+    assert explorer.why.attention_fig is not None and explorer.why.attribution_fig is not None
+    explorer.step_slider.value = 2
+    assert explorer.why.attention_fig.layout.meta["gpt2explore"]["step"] == 2
+
+
+def _forward_beyond_vocabulary(flm):
+    from gpt2explore.model.attention import capture_attention
+
+    with capture_attention(flm.model):
+        flm.model(torch.tensor([[10 ** 6]]))
 
 
 def _bert_folder(folder, masked: bool):
