@@ -237,7 +237,13 @@ def test_attention_is_what_eager_attention_gives_and_leaves_the_tokens_alone(flm
 
     run = flm.generate(PROMPTS, nsamples=2, length=6, seed=3, attention=True, batch_size=4)
     assert [x.tokens for x in run] == [x.tokens for x in flm.generate(PROMPTS, nsamples=2, length=6, seed=3)]
-    for sample in run:
+    flm.batching = "padded"  # rows batched for real, left padding dropped from the weights
+    try:
+        padded = flm.generate(PROMPTS, length=4, seed=3, attention=True, batch_size=2)
+    finally:
+        flm.batching = "auto"
+    assert padded.meta["batching"] == "padded"
+    for sample in list(run) + list(padded):
         for step in sample.steps[::2]:
             check(step)
     s = flm.session(PROMPTS[0], seed=2, attention=True)
