@@ -58,6 +58,15 @@ def test_step_top_is_a_readable_table_and_still_rows(lm):
     assert "<table" in html and show_token(top[0].text) in html
 
 
+def test_a_table_shows_a_missing_value_as_a_dash_not_none():
+    import pandas as pd
+
+    frame = pd.DataFrame({"component": ["L4H1", "L3 mlp"], "head": pd.Series([1, None], dtype=object),
+                          "contribution": [0.5, float("nan")]})
+    cells = re.findall(r'class="data row1 col\d" >([^<]*)<', gx.table(frame).to_html())
+    assert cells == ["L3 mlp", "–", "–"], cells
+
+
 def test_tables_show_whole_texts_with_visible_whitespace(lm):
     import pandas as pd
 

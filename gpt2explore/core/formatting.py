@@ -74,10 +74,13 @@ def visible_text(value):
     return show_text(value).replace("\n", "↵\n")
 
 
+MISSING = "–"  # how a table shows a missing value
+
+
 def table(frame, prob_columns=None, number_columns=None):
     """A pandas Styler that shows `frame` under the one rule (probability columns by `prob`,
-    other float columns by `number`), with whole texts wrapped and whitespace made visible;
-    the frame itself is unchanged. `gx.table(frame)` in a notebook."""
+    other float columns by `number`), with whole texts wrapped and whitespace made visible, and
+    a missing value (None, NaN: an MLP row's head) as "–"; the frame itself is unchanged. `gx.table(frame)` in a notebook."""
     prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
         c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and ("p(" in c or c.startswith("p "))]
     settings = [c for c in SETTING_COLUMNS if c in frame.columns]
@@ -91,7 +94,7 @@ def table(frame, prob_columns=None, number_columns=None):
     fmt.update({c: (lambda v: "" if v == "" else value(v)) for c in settings})
     fmt.update({c: number for c in number_columns})
     fmt.update({c: visible_text for c in texts})
-    return (frame.style.format(fmt).hide(axis="index")
+    return (frame.style.format(fmt, na_rep=MISSING).hide(axis="index")
             .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "font-family": "monospace",
                                "max-width": "48em", "vertical-align": "top"}))
 
