@@ -367,12 +367,21 @@ def test_15_a_browser_path_that_is_no_browser_fails_at_once(tmp_path, rnd_dir):
     assert not (tmp_path / "x.png").exists()
 
 
+# `python -m gpt2explore sample ...`, saying "up" on stdout once the interpreter's own start-up
+# (site, .pth files: Python's, before any line of ours can run) is over
+MAIN_AFTER_UP = ("import runpy, sys; print('up', flush=True); sys.argv = ['gpt2explore', *sys.argv[1:]]; "
+                 "runpy.run_module('gpt2explore', run_name='__main__', alter_sys=True)")
+
+
 @pytest.mark.parametrize("delay", [0.05, 0.3, 1.0])
 def test_16_ctrl_c_at_start_up_is_exit_130_without_traceback(delay):
+    """Ctrl-C `delay` seconds into the program's start-up (counted from when the interpreter is
+    up, so that a slow machine does not move the signal into Python's own initialisation)."""
     import signal
 
-    proc = subprocess.Popen([sys.executable, "-m", "gpt2explore", "sample", "--nsamples=1", "--length=5"],
+    proc = subprocess.Popen([sys.executable, "-c", MAIN_AFTER_UP, "sample", "--nsamples=1", "--length=5"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "up\n"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
