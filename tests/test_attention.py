@@ -131,6 +131,13 @@ def test_the_why_panel_draws_when_open_and_explains_a_clicked_bar(lm):
     assert panel.attribution_fig.layout.meta["attribution"]["vs"] == rival
     explorer.step_slider.value = 2
     assert panel.attention_fig.layout.meta["gpt2explore"]["step"] == 2
+    # the head control: a value the browser shows (a Dropdown at None is an empty box), the mean first
+    assert panel.head.value is not None and panel.head.label == "mean of the heads"
+    assert panel.attention_fig.layout.meta["head"] is None
+    panel.head.value = 1
+    assert panel.attention_fig.layout.meta["head"] == 1
+    panel.head.index = 0
+    assert panel.attention_fig.layout.meta["head"] is None
     plain = gx.stepper(lm, "Hi", seed=1)
     plain.why.widget.selected_index = 0
     assert "attention=True" in plain.why.status.value and plain.why.attribution_fig is not None

@@ -15,6 +15,9 @@ from ..figures import why as why_figs
 from .controls import SLIDER_LAYOUT, STYLE, message_html
 
 
+MEAN = -1  # the head control's value for the mean of the heads
+
+
 class WhyPanel:
     """`panel.widget` is a collapsed section; `panel.show(step, ids)` redraws it for a step whose
     bars show `ids`; `panel.explain(token)` picks the rival (a clicked bar) and opens it."""
@@ -24,7 +27,8 @@ class WhyPanel:
         self.vs = W.Dropdown(options=[], description="vs", style=STYLE, layout=W.Layout(width="300px"))
         self.layer = W.IntSlider(value=0, min=0, max=0, description="attention layer", layout=SLIDER_LAYOUT,
                                  style=STYLE)
-        self.head = W.Dropdown(options=[("mean of the heads", None)], value=None, description="head", style=STYLE)
+        # the mean is -1, not None: a Dropdown whose value is None shows an empty box in the browser
+        self.head = W.Dropdown(options=[("mean of the heads", MEAN)], value=MEAN, description="head", style=STYLE)
         self.status = W.HTML()
         self.attention_out, self.attribution_out = W.Output(), W.Output()
         self.attention_fig = self.attribution_fig = None  # what the panel shows now (plain figures)
@@ -38,6 +42,11 @@ class WhyPanel:
         self.vs.observe(lambda _: self.redraw(attention=False), names="value")
         for c in (self.layer, self.head):
             c.observe(lambda _: self.redraw(attribution=False), names="value")
+
+    @property
+    def head_index(self) -> int | None:
+        """The head the attention view shows, None for the mean of the heads."""
+        return None if self.head.value == MEAN else self.head.value
 
     @property
     def is_open(self) -> bool:
@@ -60,10 +69,10 @@ class WhyPanel:
                 self.layer.max = last
                 if self.layer.value > last:
                     self.layer.value = last
-                heads = [("mean of the heads", None)] + [(f"head {h}", h) for h in range(att.shape[1])]
+                heads = [("mean of the heads", MEAN)] + [(f"head {h}", h) for h in range(att.shape[1])]
                 if [v for _, v in self.head.options] != [v for _, v in heads]:
                     self.head.options = heads
-                    self.head.value = None
+                    self.head.value = MEAN
                     self.layer.value = last
         finally:
             self._quiet = False
@@ -104,6 +113,6 @@ class WhyPanel:
                     said.append("no attention recorded for this step: generate (or start the session) with "
                                 "attention=True to see what it attended to")
                 else:
-                    self.attention_fig = attention_figs.attention_view(self.step, self.layer.value, self.head.value)
+                    self.attention_fig = attention_figs.attention_view(self.step, self.layer.value, self.head_index)
                     display(self.attention_fig)
         self.status.value = "<br>".join(message_html(s) for s in said)
