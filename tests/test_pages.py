@@ -239,6 +239,15 @@ def test_the_inspect_page_recolours_the_text_as_python_would(browser, tiny, tmp_
                 assert (state == "allowed") == (want > 0), (settings, step.index, state, want)
         assert decided >= len(sample.steps) * 0.9
         assert any(s == "impossible" for s in shown["allowed"]) and any(s == "allowed" for s in shown["allowed"])
+        bad = shown["allowed"].count("impossible")
+        readout = opened.page.inner_text(".gx-readout")
+        assert readout.startswith(f"{bad} of {len(sample.steps)} tokens impossible under"), readout
+    # a scored text has no run: the page says so in its own words; a cut text token's legend says it is cut
+    assert opened.page.inner_text(".gx-reset") == "the starting settings"
+    assert "the run" not in opened.page.inner_text(".gx-note")
+    cut_at = next(i for i, s in enumerate(sample.steps) if s.rank >= 10)
+    opened.set(dict(sample.steps[0].settings.as_dict(), top_k=10, step=cut_at))
+    assert "the text's token: cut (×)" in opened.page.inner_text(".gx-figure")
     opened.close()
 
 

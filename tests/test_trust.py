@@ -65,10 +65,14 @@ def test_1_forced_and_scored_tokens_are_never_called_drawn(lm):
     s = lm.session("Hi", seed=1)
     forced = s.force(" John")
     fig = gx.next_token_bars(forced, top_k=1)
-    assert fig.data[2].name == "forced token" and "forced" in plain(fig.layout.title.text)
+    cut = forced.distribution(top_k=1)[forced.token] == 0  # then its bar is empty, and its legend entry says why
+    assert fig.data[2].name == "forced token" + (": cut (×)" if cut else "") and "forced" in plain(fig.layout.title.text)
+    assert gx.next_token_bars(forced).data[2].name == "forced token"
     scored = lm.score("Hello there my friend")[0].steps[2]
     fig = gx.next_token_bars(scored, top_k=1)
-    assert fig.data[2].name == "the text's token" and "the text has" in plain(fig.layout.title.text)
+    cut = scored.distribution(top_k=1)[scored.token] == 0
+    assert fig.data[2].name == "the text's token" + (": cut (×)" if cut else "")
+    assert "the text has" in plain(fig.layout.title.text)
     assert "drawn" not in plain(fig.layout.title.text)
 
 

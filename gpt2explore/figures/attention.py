@@ -61,8 +61,8 @@ def attention_view(step, layer: int = -1, head=None):
     most = ", ".join(f"{d['labels'][i]!r} {fmt.prob(d['weights'][i])}" for i in order)
     height = max(210, n_lines * LINE_PX + 190)
     head_text, top_px = title(f"What step {step.index}'s position attended to, before {drawn}",
-                              [f"layer {d['layer']} (layers 0–{d['n_layer'] - 1}), {which} · darker = more attention; "
-                               f"blue text: the prompt; boxed: the position itself (its own token, the last one)",
+                              [f"layer {d['layer']} (layers 0–{d['n_layer'] - 1}), {which} · darker = more attention · "
+                               f"blue text: the prompt · boxed: the position itself (its own token, the last one)",
                                f"most: {most}"], height=height)
     fig.update_layout(title=head_text, height=height, width=min(FIGURE_MAX_PX, int(LINE_PX_MAX + 60)), shapes=shapes,
                       margin=dict(t=top_px + 20, l=30, r=30, b=20, autoexpand=False),

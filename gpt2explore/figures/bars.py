@@ -48,6 +48,7 @@ HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>lo
          "<br>model p %{customdata[2]}<br>after settings p %{customdata[3]}<extra></extra>")
 
 
+CUT_SUFFIX = ": cut (×)"  # the marked token's legend entry when the settings cut it (a scored text's can be)
 MARK_NAMES = {"drawn": "drawn token", "u": "u draws (these settings)", "next": "next u draws",
               "forced": "forced token", "text": "the text's token"}
 
@@ -127,7 +128,8 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     beside the distribution after the settings. Orange: the token the step's uniform draws
     under the settings shown (at the run's own settings, the token it drew; a forced or a
     scored text's token is marked as such); a triangle marks the token the run drew when
-    another. Each token the settings cut has a grey cross at its foot, and a dashed line marks
+    another. Each token the settings cut has a grey cross at its foot (the marked token too,
+    which a scored text's can be: its legend entry then says so), and a dashed line marks
     the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
     distributions (T=100). None = the step's own settings."""
     import plotly.graph_objects as go
@@ -175,7 +177,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     marked.y = [] if at is None else [data["probs"][at]]
     marked.customdata = [] if at is None else [custom[at]]
     marked.showlegend = at is not None
-    marked.name = MARK_NAMES[data["marked_kind"]]
+    marked.name = MARK_NAMES[data["marked_kind"]] + (CUT_SUFFIX if at is not None and data["probs"][at] == 0 else "")
     cut_x = [i for i in x if not data["kept"][i]]
     floor = _axis_floor(data) if log else 0.0
     cut.x = [i + AFTER_OFFSET for i in cut_x]

@@ -82,10 +82,33 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     import textwrap
 
     heads = textwrap.wrap(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
-    lines = [w for s in subs if s for w in textwrap.wrap(s, width)]
+    lines = [w for s in subs if s for w in wrap_phrases(s, width)]
     text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
     return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
                 yanchor="bottom"), 50 + 24 * (len(heads) - 1) + 20 * len(lines)
+
+
+def wrap_phrases(text: str, width: int) -> list[str]:
+    """Lines of at most `width` characters, broken between the " · " phrases of `text` where it
+    can ("... · the run drew ' not'" stays on one line), inside a phrase only when the phrase
+    alone is longer than a line. Pages wrap their subtitles by the same rule."""
+    import textwrap
+
+    lines: list[str] = []
+    line = ""
+    for phrase in text.split(" · "):
+        joined = f"{line} · {phrase}" if line else phrase
+        if len(joined) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line + " ·")
+        pieces = textwrap.wrap(phrase, width) or [""]
+        lines.extend(pieces[:-1])
+        line = pieces[-1]
+    if line:
+        lines.append(line)
+    return lines
 
 
 def bottom_margin(labels, angle: float = 45) -> int:

@@ -30,7 +30,7 @@ COLUMN_PX = 455  # one prompt's column: two, with their gaps, fit the 953 px out
 PLOT_PX = 440  # its plot
 LEGEND_NOTE = ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
                "(what is sampled) · orange: the token the step's u draws under these settings (at the run's own "
-               "settings, the token it drew) · ▼ the token the run drew, where another · grey ×: cut by the "
+               "settings, the token it drew) · ▼ the token the run drew, when u now draws another · grey ×: cut by the "
                "settings</span>")
 
 

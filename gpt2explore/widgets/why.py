@@ -14,7 +14,6 @@ from ..figures import attention as attention_figs
 from ..figures import why as why_figs
 from .controls import SLIDER_LAYOUT, STYLE, message_html
 
-
 MEAN = -1  # the head control's value for the mean of the heads
 
 

@@ -10,6 +10,7 @@
   var math = GX.math;
   var RAW = "#9db7d5", KEPT = "#1f5fa8", CUT = "#8a8a8a", CHOSEN = "#d9541e";
   var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#e4572e", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
+  var CUT_SUFFIX = ": cut (×)"; // figures.bars.CUT_SUFFIX
   var MARK_NAMES = { drawn: "drawn token", u: "u draws (these settings)", forced: "forced token", text: "the text's token" };
   var READOUT_NAMES = { drawn: "drawn token", u: "the token u draws here", forced: "forced token", text: "the text's token" };
   var CUT_SHOWN_MAX = 60, SVGNS = "http://www.w3.org/2000/svg";
@@ -161,9 +162,23 @@
     return 10 * base;
   }
 
-  function wrap(text, width) { // lines of at most `width` characters, broken at spaces
+  function wrapWords(text, width) { // lines of at most `width` characters, broken at spaces
     var words = text.split(" "), lines = [], line = "";
     words.forEach(function (w) { if ((line + " " + w).trim().length > width && line) { lines.push(line); line = w; } else line = (line + " " + w).trim(); });
+    if (line) lines.push(line);
+    return lines;
+  }
+  function wrap(text, width) { // broken between " · " phrases where it can (figures.style.wrap_phrases)
+    var lines = [], line = "";
+    text.split(" · ").forEach(function (phrase) {
+      var joined = line ? line + " · " + phrase : phrase;
+      if (joined.length <= width) { line = joined; return; }
+      if (line) lines.push(line + " ·");
+      var pieces = wrapWords(phrase, width);
+      if (!pieces.length) pieces = [""];
+      for (var i = 0; i < pieces.length - 1; i++) lines.push(pieces[i]);
+      line = pieces[pieces.length - 1];
+    });
     if (line) lines.push(line);
     return lines;
   }
@@ -178,7 +193,7 @@
     var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
-    if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind]]);
+    if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
     if (v.kept.indexOf(false) >= 0) legend.push(["x", CUT, "cut by the settings"]);
     var cutAt = cutoffX(v);
     if (cutAt !== null) legend.push(["dash", "#666", "cut-off: kept | cut"]);
@@ -281,14 +296,18 @@
     out.className = "gx-value";
     input.type = "range"; input.dataset.name = spec.name;
     input.min = Math.min(spec.min, start); input.max = Math.max(spec.max, start); input.step = spec.step;
-    input.value = start; out.textContent = value(start);
+    input.value = start; out.textContent = shownValue(spec, start);
     input.addEventListener("input", function () { onInput(spec.name, clean(spec, parseFloat(input.value))); });
     box.appendChild(name); box.appendChild(input); box.appendChild(out);
     return { box: box, input: input, out: out, set: function (v) {
       if (v > parseFloat(input.max)) input.max = v;
       if (v < parseFloat(input.min)) input.min = v;
-      input.value = v; out.textContent = value(v);
+      input.value = v; out.textContent = shownValue(spec, v);
     } };
+  }
+  function shownValue(spec, v) { // a sampler at its "off" value says so (top-k 0 keeps every token)
+    if (v !== spec.off || spec.name === "temperature") return value(v);
+    return spec.name === "top_k" ? "0 = all" : value(v) + " = off";
   }
   function clean(spec, x) { // a slider's value as a person would type it (0.7, not 0.7000000000000001)
     if (spec.integer) return Math.round(x);
@@ -459,7 +478,7 @@
     draw.className = "gx-draw"; draw.textContent = "draw 100 times";
     draw.title = "100 fresh draws from the distribution shown: their shares appear as outlines on the bars";
     draw.addEventListener("click", function () { self.draw(100); });
-    reset.className = "gx-reset"; reset.textContent = "the run's own settings";
+    reset.className = "gx-reset"; reset.textContent = this.data.scored ? "the starting settings" : "the run's own settings";
     reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
     if (this.draws !== undefined && this.canDraw) buttons.appendChild(draw);
     buttons.appendChild(reset);
@@ -472,7 +491,8 @@
     var note = document.createElement("div");
     note.className = "gx-note";
     note.textContent = this.data.model + (this.data.scored ? ", a scored text" : ", seed " + this.data.seed) +
-      " · made with gpt2explore: probabilities recomputed in this page from the run's stored logits";
+      " · made with gpt2explore: probabilities recomputed in this page from the stored logits of " +
+      (this.data.scored ? "each position of the text" : "the run");
     root.appendChild(note);
     this.render();
   };
@@ -579,12 +599,12 @@
     key.className = "gx-key";
     key.textContent = "light bars: the model's distribution · dark: after the settings (what is sampled) · orange: the token " +
       "the step's u draws under these settings (at the run's own settings, the token it drew) · ▼ the token the run drew, " +
-      "where another · grey ×: cut by the settings · the columns share the same draws";
+      "when u now draws another · grey ×: cut by the settings · the columns share the same draws";
     this.figure.replaceChildren(key, grid);
     this.current = this.views[0];
-    var exact = this.views.every(function (v) { return v.exact; });
+    var exact = this.views.every(function (v) { return v.exact; }), none = this.views.every(function (v) { return !v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
-      (exact ? "exact" : "approximate in some columns") + "</span>";
+      (exact ? "exact" : none ? "approximate in every column" : "approximate in some columns") + "</span>";
     this.textBox.replaceChildren();
   };
   Compare.prototype.draw = function () { return Promise.resolve(null); };
@@ -613,13 +633,13 @@
     if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
     var maybe = this.allowed.filter(function (a) { return a.state === "maybe"; }).length;
-    this.readout.innerHTML = "<b>" + count(bad, "token") + "</b> of " + count(sample.steps.length, "token") + " impossible under " + esc(describe(data, this.settings)) +
+    this.readout.innerHTML = "<b>" + bad.toLocaleString("en-US") + " of " + count(sample.steps.length, "token") + "</b> impossible under " + esc(describe(data, this.settings)) +
       (maybe ? " · " + maybe + " undecided by what the page stores" : "") + "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);
     var colours = this.allowed.map(function (a) { return { fill: a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED, title: a.title }; });
     var key = document.createElement("div");
     key.className = "gx-key";
     key.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
-      "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (they could never write it)&nbsp;</span> " +
+      "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
       "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
     this.textBox.replaceChildren(key, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
