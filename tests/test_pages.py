@@ -96,7 +96,8 @@ def _random_settings(rng, offered) -> dict:
     s["min_p"] = rng.choice([0.0, 0.0, round(rng.uniform(0, 0.5), 2)]) if hf else 0.0
     extra = {"repetition_penalty": (1.0, lambda: round(rng.uniform(0.5, 2), 2)),
              "no_repeat_ngram_size": (0, lambda: rng.randint(1, 4)),
-             "epsilon_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4))}
+             "epsilon_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4)),
+             "eta_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4))}
     for name, (off, draw) in extra.items():
         if name in offered:
             s[name] = draw() if hf and rng.random() < 0.6 else off
@@ -175,6 +176,28 @@ def test_the_context_stages_and_epsilon_follow_python_too(browser, penalised, tm
         _check_against_python(penalised[0].steps[st], shown, settings)
     own = penalised[0].steps[5]
     assert opened.set(dict(own.settings.as_dict(), step=5))["drawn"] == own.token
+    opened.close()
+
+
+def test_eta_follows_python_within_the_entropy_bound(browser, tiny, tmp_path):
+    """eta's threshold min(eta, sqrt(eta) exp(-H)) needs the entropy, which the page bounds from
+    what it stores: where no token lies between the threshold's bounds the cut is decided."""
+    run = tiny.generate(PROMPTS[0], length=30, seed=4, eta_cutoff=0.0008)
+    opened = Opened(browser, gx.save(gx.explore(run), tmp_path / "eta.html"))
+    for st, step in enumerate(run[0].steps):
+        shown = opened.set(dict(step.settings.as_dict(), step=st))
+        assert shown["exact"] and shown["drawn"] == step.token, st
+    rng = random.Random(5)
+    kinds = {"exact": 0, "bounded": 0}
+    for _ in range(30):
+        settings = dict(_random_settings(rng, ["eta_cutoff"]), semantics="hf")
+        settings["eta_cutoff"] = rng.choice([0.0002, 0.0008, 0.003, round(rng.uniform(0, 0.01), 4)])
+        st = rng.randrange(30)
+        shown = opened.set(dict(settings, step=st))
+        _check_against_python(run[0].steps[st], shown, settings)
+        kinds["exact" if shown["exact"] else "bounded"] += 1
+        assert shown["exact"] or shown["bound"] < 0.05, (settings, shown["bound"])
+    assert kinds["exact"] >= 5, kinds
     opened.close()
 
 

@@ -223,24 +223,51 @@
         s.decideGroup(b, Math.exp(s.zlo(b) - ms.ref) >= p * maxHi, Math.exp(s.zhi(b) - ms.ref) < p * maxLo);
       }
     },
-    epsilon_cutoff: function (s, eps) {
-      var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, b, zl = 0, zh = 0;
-      for (i = 0; i < s.m; i++) { if (s.st[i] === K) zl += ms.e[i]; if (s.st[i] !== C) zh += ms.e[i]; }
-      for (b = 0; b < s.g; b++) { if (s.gst[b] === K) zl += ms.mlo[b]; if (s.gst[b] !== C) zh += ms.mhi[b]; }
-      var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
-      for (i = 0; i < s.m; i++) {
-        if (s.st[i] === C || (sure && i === top)) continue;
-        var own = s.st[i] === K ? zl : zl + ms.e[i];
-        s.decide(i, ms.e[i] / zh >= eps, ms.e[i] / own < eps);
-      }
-      for (b = 0; b < s.g; b++) {
-        if (s.gst[b] === C) continue;
-        var et = Math.exp(s.zhi(b) - ms.ref), eb = Math.exp(s.zlo(b) - ms.ref);
-        var without = zl - (s.gst[b] === K ? ms.mlo[b] : 0);
-        s.decideGroup(b, eb / zh >= eps, et / (without + et) < eps);
-      }
+    epsilon_cutoff: function (s, eps) { threshold(s, s.masses(), eps, eps); },
+    eta_cutoff: function (s, eta) { // epsilon's rule at min(eta, sqrt(eta) exp(-H)); H, the entropy here, is bounded
+      var ms = s.masses(), h = entropyBounds(s, ms);
+      threshold(s, ms, Math.min(eta, Math.sqrt(eta) * Math.exp(-h[1])), Math.min(eta, Math.sqrt(eta) * Math.exp(-h[0])));
     }
   };
+
+  // Drop the tokens whose probability is below a threshold known to lie in [lo, hi] (the top stays)
+  function threshold(s, ms, lo, hi) {
+    var top = s.topStored(), tail = s.tailTop(), i, b, zl = 0, zh = 0;
+    for (i = 0; i < s.m; i++) { if (s.st[i] === K) zl += ms.e[i]; if (s.st[i] !== C) zh += ms.e[i]; }
+    for (b = 0; b < s.g; b++) { if (s.gst[b] === K) zl += ms.mlo[b]; if (s.gst[b] !== C) zh += ms.mhi[b]; }
+    var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
+    for (i = 0; i < s.m; i++) {
+      if (s.st[i] === C || (sure && i === top)) continue;
+      var own = s.st[i] === K ? zl : zl + ms.e[i];
+      s.decide(i, ms.e[i] / zh >= hi, ms.e[i] / own < lo);
+    }
+    for (b = 0; b < s.g; b++) {
+      if (s.gst[b] === C) continue;
+      var et = Math.exp(s.zhi(b) - ms.ref), eb = Math.exp(s.zlo(b) - ms.ref);
+      var without = zl - (s.gst[b] === K ? ms.mlo[b] : 0);
+      s.decideGroup(b, eb / zh >= hi, et / (without + et) < lo);
+    }
+  }
+
+  // [lo, hi] of the entropy (nats) of what the stages have left: H = log Z + sum(e (ref - z)) / Z over
+  // the live tokens, each term bounded by what is certainly kept and what may be (a group's values
+  // lie between its bottom and its top)
+  function entropyBounds(s, ms) {
+    var zl = 0, zh = 0, aLo = 0, aHi = 0, i, b;
+    for (i = 0; i < s.m; i++) {
+      if (s.st[i] === C) continue;
+      var w = ms.e[i] * (ms.ref - s.z[i]);
+      if (s.st[i] === K) { zl += ms.e[i]; aLo += w; }
+      zh += ms.e[i]; aHi += w;
+    }
+    for (b = 0; b < s.g; b++) {
+      if (s.gst[b] === C) continue;
+      zl += ms.mlo[b]; zh += ms.mhi[b];
+      aLo += ms.mlo[b] * (ms.ref - s.zhi(b)); aHi += ms.mhi[b] * (ms.ref - s.zlo(b));
+    }
+    var lo = zl > 0 ? Math.log(zl) + aLo / zh : 0, hi = zl > 0 ? Math.log(zh) + aHi / zl : Infinity;
+    return [Math.max(0, lo - SLACK * (1 + Math.abs(lo))), hi + SLACK * (1 + Math.abs(hi))];
+  }
 
   // For each live stored token, the weight of the other live stored tokens above it (gt), level with it
   // (eq) and below it (lt), all of them (All) and the certainly kept ones (K): one sort, then sums.
