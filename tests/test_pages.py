@@ -97,7 +97,8 @@ def _random_settings(rng, offered) -> dict:
     extra = {"repetition_penalty": (1.0, lambda: round(rng.uniform(0.5, 2), 2)),
              "no_repeat_ngram_size": (0, lambda: rng.randint(1, 4)),
              "epsilon_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4)),
-             "eta_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4))}
+             "eta_cutoff": (0.0, lambda: round(rng.uniform(0, 0.01), 4)),
+             "typical_p": (1.0, lambda: round(rng.uniform(0.2, 1), 2))}
     for name, (off, draw) in extra.items():
         if name in offered:
             s[name] = draw() if hf and rng.random() < 0.6 else off
@@ -179,19 +180,23 @@ def test_the_context_stages_and_epsilon_follow_python_too(browser, penalised, tm
     opened.close()
 
 
-def test_eta_follows_python_within_the_entropy_bound(browser, tiny, tmp_path):
-    """eta's threshold min(eta, sqrt(eta) exp(-H)) needs the entropy, which the page bounds from
-    what it stores: where no token lies between the threshold's bounds the cut is decided."""
-    run = tiny.generate(PROMPTS[0], length=30, seed=4, eta_cutoff=0.0008)
-    opened = Opened(browser, gx.save(gx.explore(run), tmp_path / "eta.html"))
+@pytest.mark.parametrize("name, used, values", [
+    ("eta_cutoff", 0.0008, lambda rng: rng.choice([0.0002, 0.0008, 0.003, round(rng.uniform(0, 0.01), 4)])),
+    ("typical_p", 0.9, lambda rng: rng.choice([0.2, 0.5, 0.9, 0.95, round(rng.uniform(0.05, 1), 2)]))])
+def test_the_samplers_that_read_the_entropy_follow_python_within_their_bound(browser, tiny, tmp_path, name, used,
+                                                                             values):
+    """eta's threshold min(eta, sqrt(eta) exp(-H)) and typical's order |surprisal - H| need the
+    entropy, which the page bounds from what it stores: where no token's fate depends on where in
+    its bounds the entropy lies, the step is decided."""
+    run = tiny.generate(PROMPTS[0], length=30, seed=4, **{name: used})
+    opened = Opened(browser, gx.save(gx.explore(run), tmp_path / f"{name}.html"))
     for st, step in enumerate(run[0].steps):
         shown = opened.set(dict(step.settings.as_dict(), step=st))
         assert shown["exact"] and shown["drawn"] == step.token, st
     rng = random.Random(5)
     kinds = {"exact": 0, "bounded": 0}
     for _ in range(30):
-        settings = dict(_random_settings(rng, ["eta_cutoff"]), semantics="hf")
-        settings["eta_cutoff"] = rng.choice([0.0002, 0.0008, 0.003, round(rng.uniform(0, 0.01), 4)])
+        settings = dict(_random_settings(rng, []), semantics="hf", **{name: values(rng)})
         st = rng.randrange(30)
         shown = opened.set(dict(settings, step=st))
         _check_against_python(run[0].steps[st], shown, settings)
@@ -331,9 +336,19 @@ def test_settings_that_cannot_go_together_or_bad_values_are_refused_in_one_line(
 
 
 def test_a_run_the_browser_cannot_compute_is_refused_naming_what(tiny, tmp_path):
-    typical = tiny.generate("Hi", length=3, seed=1, typical_p=0.9)
-    with pytest.raises(page_view.PageError, match="typical_p"):
-        gx.save(gx.explore(typical), tmp_path / "t.html")
+    from gpt2explore.core import registry
+
+    def top_a(logits, a):  # a sampler of the user's own: Python the page cannot run
+        p = logits.softmax(-1)
+        return logits.masked_fill(p < a * p.max(-1, keepdim=True).values ** 2, float("-inf"))
+
+    registry.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a")
+    try:
+        typical = tiny.generate("Hi", length=3, seed=1, top_a=0.2)
+        with pytest.raises(page_view.PageError, match="top_a"):
+            gx.save(gx.explore(typical), tmp_path / "t.html")
+    finally:
+        registry.unregister_sampler("top_a")
     assert not (tmp_path / "t.html").exists()
     bare = tiny.generate("Hi", length=3, seed=1, keep_logits="none")
     with pytest.raises(page_view.PageError, match="keep_logits"):

@@ -40,8 +40,8 @@ FORMAT = 1
 WIDTH = 256  # stored tokens per step: above the top-k slider's 200
 BINS = 64  # groups summarising the rest of the vocabulary
 CLASSIC = ("temperature", "top_k", "top_p", "min_p")  # a page always offers these
-IN_PAGE = ("repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "epsilon_cutoff",
-           "eta_cutoff")
+IN_PAGE = ("repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "typical_p",
+           "epsilon_cutoff", "eta_cutoff")
 CONTEXT_STAGES = ("repetition_penalty", "no_repeat_ngram_size")
 
 

@@ -223,6 +223,7 @@
         s.decideGroup(b, Math.exp(s.zlo(b) - ms.ref) >= p * maxHi, Math.exp(s.zhi(b) - ms.ref) < p * maxLo);
       }
     },
+    typical_p: function (s, mass) { typical(s, mass); },
     epsilon_cutoff: function (s, eps) { threshold(s, s.masses(), eps, eps); },
     eta_cutoff: function (s, eta) { // epsilon's rule at min(eta, sqrt(eta) exp(-H)); H, the entropy here, is bounded
       var ms = s.masses(), h = entropyBounds(s, ms);
@@ -249,24 +250,73 @@
     }
   }
 
-  // [lo, hi] of the entropy (nats) of what the stages have left: H = log Z + sum(e (ref - z)) / Z over
-  // the live tokens, each term bounded by what is certainly kept and what may be (a group's values
-  // lie between its bottom and its top)
-  function entropyBounds(s, ms) {
-    var zl = 0, zh = 0, aLo = 0, aHi = 0, i, b;
+  // What the stages have left, in bounds: Z (the live mass) in [zl, zh], and the sum of e (ref - z)
+  // over the live tokens in [nLo, nHi] (each term by what is certainly kept and what may be; a
+  // group's values lie between its bottom and its top)
+  function spread(s, ms) {
+    var out = { zl: 0, zh: 0, nLo: 0, nHi: 0 }, i, b;
     for (i = 0; i < s.m; i++) {
       if (s.st[i] === C) continue;
       var w = ms.e[i] * (ms.ref - s.z[i]);
-      if (s.st[i] === K) { zl += ms.e[i]; aLo += w; }
-      zh += ms.e[i]; aHi += w;
+      if (s.st[i] === K) { out.zl += ms.e[i]; out.nLo += w; }
+      out.zh += ms.e[i]; out.nHi += w;
     }
     for (b = 0; b < s.g; b++) {
       if (s.gst[b] === C) continue;
-      zl += ms.mlo[b]; zh += ms.mhi[b];
-      aLo += ms.mlo[b] * (ms.ref - s.zhi(b)); aHi += ms.mhi[b] * (ms.ref - s.zlo(b));
+      out.zl += ms.mlo[b]; out.zh += ms.mhi[b];
+      out.nLo += ms.mlo[b] * (ms.ref - s.zhi(b)); out.nHi += ms.mhi[b] * (ms.ref - s.zlo(b));
     }
-    var lo = zl > 0 ? Math.log(zl) + aLo / zh : 0, hi = zl > 0 ? Math.log(zh) + aHi / zl : Infinity;
-    return [Math.max(0, lo - SLACK * (1 + Math.abs(lo))), hi + SLACK * (1 + Math.abs(hi))];
+    return out;
+  }
+  function widen(lo, hi) { return [lo - SLACK * (1 + Math.abs(lo)), hi + SLACK * (1 + Math.abs(hi))]; }
+
+  // [lo, hi] of the entropy (nats): H = log Z + sum(e (ref - z)) / Z
+  function entropyBounds(s, ms) {
+    var t = spread(s, ms);
+    if (!(t.zl > 0)) return [0, Infinity];
+    var h = widen(Math.log(t.zl) + t.nLo / t.zh, Math.log(t.zh) + t.nHi / t.zl);
+    return [Math.max(0, h[0]), h[1]];
+  }
+
+  // typical (transformers' TypicalLogitsWarper): a token's score is |surprisal - entropy|, which is
+  // |d - D| for its depth d = ref - z and the mean depth D = sum(p d); the tokens are taken by
+  // score, and one is dropped when the mass taken before it is >= the mass asked (hf's top-p
+  // rule on another order). With D in bounds, each score is an interval: a token certainly ahead
+  // of another has its highest score below the other's lowest.
+  function typical(s, mass) {
+    var ms = s.masses(), t = spread(s, ms);
+    if (!(t.zl > 0)) return; // nothing is certainly kept: nothing is decided
+    var D = widen(t.nLo / t.zh, t.nHi / t.zl), items = [], i, b;
+    function score(dLo, dHi) { // the lowest and highest |d - D| for d in [dLo, dHi], D in bounds
+      var gap = Math.max(0, dLo - D[1], D[0] - dHi);
+      return [gap, Math.max(Math.abs(dHi - D[0]), Math.abs(dLo - D[1]), Math.abs(dHi - D[1]), Math.abs(dLo - D[0]))];
+    }
+    for (i = 0; i < s.m; i++) if (s.st[i] !== C) {
+      var d = ms.ref - s.z[i], sc = score(d, d);
+      items.push({ i: i, b: -1, lo: sc[0], hi: sc[1], wLo: s.st[i] === K ? ms.e[i] : 0, wHi: ms.e[i] });
+    }
+    for (b = 0; b < s.g; b++) if (s.gst[b] !== C) {
+      var gsc = score(ms.ref - s.zhi(b), ms.ref - s.zlo(b));
+      items.push({ i: -1, b: b, lo: gsc[0], hi: gsc[1], wLo: s.gst[b] === K ? ms.mlo[b] : 0, wHi: ms.mhi[b] });
+    }
+    var los = items.map(function (x) { return x.lo; }), his = items.map(function (x) { return x.hi; });
+    var wLo = items.map(function (x) { return x.wLo; }), wHi = items.map(function (x) { return x.wHi; });
+    var surelyByHi = new Sums(his, wLo), maybeByLo = new Sums(los, wHi), surelyByLo = new Sums(los, wLo), maybeByHi = new Sums(his, wHi);
+    var dec = items.map(function (x) {
+      var aLo = surelyByHi.below(x.lo), aHi = maybeByLo.atMost(x.hi); // the mass taken before it
+      var bLo = surelyByLo.above(x.hi), bHi = maybeByHi.atLeast(x.lo); // the mass taken after it
+      if (x.b < 0) { // a stored token: its own mass apart (it is counted in aHi and bHi)
+        var e = ms.e[x.i];
+        aHi = Math.max(0, aHi - e); bHi = Math.max(0, bHi - e);
+        return [aHi / (aHi + e + bLo) < mass, aLo / (aLo + e + bHi) >= mass];
+      }
+      // a group: kept if even with all of it counted before its worst token too little comes first;
+      // cut if what certainly comes before its best token is enough of everything that may be live
+      return [aHi / (aHi + bLo) < mass, aLo / t.zh >= mass];
+    });
+    items.forEach(function (x, k) {
+      if (x.b < 0) s.decide(x.i, dec[k][0], dec[k][1]); else s.decideGroup(x.b, dec[k][0], dec[k][1]);
+    });
   }
 
   // For each live stored token, the weight of the other live stored tokens above it (gt), level with it

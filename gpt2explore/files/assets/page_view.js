@@ -62,6 +62,7 @@
     if (!(s.top_p > 0 && s.top_p <= 1)) bad("top_p must be in (0, 1] (1.0 = no limit), got " + value(s.top_p));
     if (s.min_p !== undefined && !(s.min_p >= 0 && s.min_p <= 1)) bad("min_p must be in [0, 1] (0 = off), got " + value(s.min_p));
     if (s.epsilon_cutoff !== undefined && !(s.epsilon_cutoff >= 0 && s.epsilon_cutoff < 1)) bad("epsilon_cutoff must be in [0, 1) (0 = off), got " + value(s.epsilon_cutoff));
+    if (s.typical_p !== undefined && !(s.typical_p > 0 && s.typical_p <= 1)) bad("typical_p must be in (0, 1] (1.0 = off), got " + value(s.typical_p));
     if (s.eta_cutoff !== undefined && !(s.eta_cutoff >= 0 && s.eta_cutoff < 1)) bad("eta_cutoff must be in [0, 1) (0 = off), got " + value(s.eta_cutoff));
     if (s.repetition_penalty !== undefined && !(s.repetition_penalty >= 1e-6 && s.repetition_penalty <= 1e6)) bad("repetition_penalty must be a number in [1e-06, 1e+06] (1.0 = off, > 1 against repeats, < 1 for them), got " + value(s.repetition_penalty));
     if (s.semantics === "openai") {
