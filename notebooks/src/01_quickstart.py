@@ -43,7 +43,9 @@ run
 
 # %% [markdown]
 # Each sample is a list of steps. A step holds the raw logits, the uniform random number `u`
-# that picked the token, and the token. Here are the ten likeliest tokens of the first step:
+# that picked the token, and the token. Here are the ten likeliest tokens of the first step,
+# each with its probability under the run's own settings: after top-k=40 the 40 kept tokens
+# share all of it, so each is above the model's own p (the explorer's light bars):
 
 # %%
 step = run[0].steps[0]
@@ -65,7 +67,10 @@ gx.table(run.to_frame(top=3).head(9))
 # settings the sliders show: at the run's own settings that is the token the run drew; move a
 # slider and it can become another token (the title then says "u=… draws … under these
 # settings", and a ▼ marks the token the run drew). Moving a slider re-draws from the stored
-# logits, without running the model. Tick "log scale" when the bars get too small to see, and
+# logits, without running the model. "rules" picks whose arithmetic the sliders follow:
+# transformers' (hf, the default, which every title names) or OpenAI's original sample.py
+# (openai), which differ in which token top-p keeps at the edge (notebook 02 shows where).
+# Tick "log scale" when the bars get too small to see, and
 # click any bar to open a stepper forked at this step with that token forced, going on at the
 # sliders' settings. Under the text, "why this token" opens the direct logit attribution of
 # the step's token against a rival you choose (switch "click a bar" to "explain" and click one),
