@@ -68,8 +68,8 @@ class AttentionCapture:
         """Per row, (n_layer, n_head, n_real) attention of the newest position over the row's real
         positions (left padding dropped), in float32, from the keys in `cache`."""
         if any(q is None for q in self.q):
-            raise AttentionError("the model's attention was not seen: attention=True needs transformers' "
-                                 "attention interface (transformers 4.48 or later)")
+            raise AttentionError("the model's attention was not seen: attention=True needs a transformers whose "
+                                 "models call their attention through ALL_ATTENTION_FUNCTIONS.get_interface")
         rows = []
         per_layer = []
         for layer, mod in enumerate(self.mods):
