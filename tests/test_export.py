@@ -55,6 +55,10 @@ def test_caption_names_the_facts(fig, run):
     text = gx.caption(fig)
     for part in ["step 1", "'Hi! My name is Isamu'", "seed 1", "T=0.7", "top-k=40", run.weights_sha256[:12]]:
         assert part in text
+    from gpt2explore.core.settings import describe
+
+    shown = describe(run.settings.replace(temperature=0.7))  # the figure's settings, in its title's words
+    assert shown in text and shown in fig.layout.title.text
     assert "\n" not in text
 
 

@@ -5,7 +5,7 @@ import datetime
 import platform
 
 from ..core import registry
-from ..core.settings import Settings
+from ..core.settings import Settings, describe
 from ..core.version import __version__
 
 
@@ -48,19 +48,16 @@ def for_step(step, settings=None, figure: str = "") -> dict:
 
 
 def caption(facts: dict) -> str:
-    """One line for a write-up, from `for_step` facts (or a list of them); it names every sampler
-    the settings switch on, by its registered label."""
+    """One line for a write-up, from `for_step` facts (or a list of them); its settings read as
+    the figure's title reads them (`describe`: every sampler the settings switch on, by label)."""
     items = facts if isinstance(facts, list) else [facts]
     f = items[0]
     known = set(registry.names()) | {"semantics"}
     s = Settings(**{k: v for k, v in f["settings"].items() if k in known})
-    temp = "greedy (T=0)" if s.temperature == 0 else f"T={s.temperature:g}"
-    more = "".join(f", {registry.get(k).label}={v:g}" for k, v in s.changed().items()
-                   if k not in ("temperature", "top_k", "top_p", "semantics"))
     prompts = " vs ".join(repr(x["prompt"] if x["prompt"] is not None else "<|endoftext|>") for x in items)
     sha = (f["weights_sha256"] or "")[:12]
     v = f["versions"]
     return (f"{f['figure'] or 'Figure'}: step {f['step']} after {prompts}; model {f['model']} "
-            f"(weights sha256 {sha}), seed {f['seed']}, sample {f['sample']}; {temp}, top-k={s.top_k}, "
-            f"top-p={s.top_p:g}{more} ({s.semantics} rules); gpt2explore {v['gpt2explore']}, "
+            f"(weights sha256 {sha}), seed {f['seed']}, sample {f['sample']}; {describe(s)}; "
+            f"gpt2explore {v['gpt2explore']}, "
             f"torch {v['torch']}, transformers {v['transformers']}, {f['device']}.")
