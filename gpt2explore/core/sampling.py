@@ -78,11 +78,13 @@ def filtered_under(logits: torch.Tensor, settings: Settings, context=None, stage
 
 def distribution_under(logits: torch.Tensor, settings: Settings, context=None, stage_order=None,
                        legacy: bool = False) -> torch.Tensor:
-    """`probabilities` for Settings already checked: the softmax of the filtered logits, row by row."""
-    filtered = filtered_under(logits, settings, context, stage_order, legacy)
-    if filtered.dim() == 1:
-        return filtered.softmax(dim=-1)
-    return torch.stack([row.softmax(dim=-1) for row in filtered])
+    """`probabilities` for Settings already checked: the softmax of the filtered logits, row by row
+    (each row filtered and normalised alone, then the rows stacked once)."""
+    if settings.uses_context and context is None:
+        raise ValueError("the settings read the tokens so far (repetition penalty, no-repeat n-grams): pass context=")
+    rows = [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1].softmax(dim=-1)
+            for row, ctx in _rows(logits, context)]
+    return rows[0] if logits.dim() == 1 else torch.stack(rows)
 
 
 def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
