@@ -159,7 +159,7 @@ def batching(lm, new_tokens: int, reps: int) -> dict:
     strategy gives each sample the same bits whatever the batch (gpt2explore.batching)."""
     from gpt2explore import batching as strategies
 
-    out = {"auto": strategies.strategy(lm)[0], "quantum": strategies.calibrate(str(lm.device), str(lm.dtype))}
+    out = {"strategy": strategies.strategy(lm)[0], "quantum": strategies.calibrate(str(lm.device), str(lm.dtype))}
     for name in ("auto", "rows", "padded"):
         together = ours(lm, PROMPTS8, new_tokens, batch_size=8, batching=name)
         one_by_one = ours(lm, PROMPTS8, new_tokens, batch_size=1, batching=name)
