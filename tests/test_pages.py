@@ -415,9 +415,19 @@ def test_a_page_starts_at_the_widgets_settings_and_offers_what_they_use(run):
     step = run[0].steps[10]
     stored = set(page_view.unb64(data["samples"][0]["steps"][10]["ids"], "int32").tolist())
     assert set(step.context_tokens) <= stored  # the penalty moves only stored tokens
-    explorer.controls["typical_p"].value = 0.9
-    with pytest.raises(page_view.PageError, match="typical_p=0.9"):
-        pages.data_of(explorer)
+    explorer.controls["typical_p"].value = 0.9  # every built-in sampler is computed in the page
+    data = pages.data_of(explorer)
+    assert data["start"]["typical_p"] == 0.9 and "typical_p" in [s["name"] for s in data["samplers"]]
+    from gpt2explore.core import registry
+
+    registry.register_sampler("top_a", lambda logits, a: logits, off=0.0, range=(0.0, 1.0), label="top-a")
+    try:  # a sampler of the user's own is Python the page cannot run
+        own = gx.explore(run)
+        own.controls["top_a"].value = 0.2
+        with pytest.raises(page_view.PageError, match="top_a=0.2"):
+            pages.data_of(own)
+    finally:
+        registry.unregister_sampler("top_a")
 
 
 def test_a_prompt_that_looks_like_markup_stays_text(browser, tiny, tmp_path):
