@@ -67,12 +67,17 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     return filtered_under(logits, Settings(temperature, top_k, top_p, semantics, **more), context, stage_order, legacy)
 
 
+def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_order, legacy) -> list[torch.Tensor]:
+    """Each row of `logits` through every active stage, alone."""
+    if settings.uses_context and context is None:
+        raise ValueError("the settings read the tokens so far (repetition penalty, no-repeat n-grams): pass context=")
+    return [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1] for row, ctx in _rows(logits, context)]
+
+
 def filtered_under(logits: torch.Tensor, settings: Settings, context=None, stage_order=None,
                    legacy: bool = False) -> torch.Tensor:
     """`filter_logits` for Settings already checked (nothing is checked again)."""
-    if settings.uses_context and context is None:
-        raise ValueError("the settings read the tokens so far (repetition penalty, no-repeat n-grams): pass context=")
-    rows = [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1] for row, ctx in _rows(logits, context)]
+    rows = _filtered_rows(logits, settings, context, stage_order, legacy)
     return rows[0] if logits.dim() == 1 else torch.stack(rows)
 
 
@@ -80,10 +85,7 @@ def distribution_under(logits: torch.Tensor, settings: Settings, context=None, s
                        legacy: bool = False) -> torch.Tensor:
     """`probabilities` for Settings already checked: the softmax of the filtered logits, row by row
     (each row filtered and normalised alone, then the rows stacked once)."""
-    if settings.uses_context and context is None:
-        raise ValueError("the settings read the tokens so far (repetition penalty, no-repeat n-grams): pass context=")
-    rows = [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1].softmax(dim=-1)
-            for row, ctx in _rows(logits, context)]
+    rows = [row.softmax(dim=-1) for row in _filtered_rows(logits, settings, context, stage_order, legacy)]
     return rows[0] if logits.dim() == 1 else torch.stack(rows)
 
 
