@@ -53,27 +53,34 @@ def is_real(value) -> bool:
 
 def number_check(name: str, low: float, high: float, low_open=False, high_open=False, off_note: str = "",
                  noun: str = ""):
-    """A check for a real setting in [low, high] (an end may be open); returns it as a float."""
+    """A check for a real setting in [low, high] (an end may be open); returns it as a float.
+    `check.rule` holds the bounds and the sentence as data (a page checks its sliders by them)."""
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if high == math.inf:
+        span = f"a finite number {'>' if low_open else '>='} {low:g}"
+    text = f"must be {noun}{'in ' if high != math.inf else ''}{span}{' (' + off_note + ')' if off_note else ''}"
+
     def check(value):
         ok = is_real(value) and (low < value if low_open else low <= value) and \
             (value < high if high_open else value <= high)
         if not ok:
-            span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-            if high == math.inf:
-                span = f"a finite number {'>' if low_open else '>='} {low:g}"
-            raise ValueError(f"{name} must be {noun}{'in ' if high != math.inf else ''}{span}"
-                             f"{' (' + off_note + ')' if off_note else ''}, got {shown(value)}")
+            raise ValueError(f"{name} {text}, got {shown(value)}")
         return float(value)
+    check.rule = {"low": low, "high": None if high == math.inf else high, "low_open": low_open,
+                  "high_open": high_open, "integer": False, "text": text}
     return check
 
 
 def integer_check(name: str, low: int = 0, off_note: str = ""):
-    """A check for an integer setting >= low (int or NumPy integer); returns it as an int."""
+    """A check for an integer setting >= low (int or NumPy integer); returns it as an int.
+    `check.rule` as for `number_check`."""
+    text = f"must be an integer >= {low}{' (' + off_note + ')' if off_note else ''}"
+
     def check(value):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}{' (' + off_note + ')' if off_note else ''}, "
-                             f"got {shown(value)}")
+            raise ValueError(f"{name} {text}, got {shown(value)}")
         return int(value)
+    check.rule = {"low": low, "high": None, "low_open": False, "high_open": False, "integer": True, "text": text}
     return check
 
 
@@ -146,9 +153,7 @@ def register_sampler(name: str, stage: Callable, off=0.0, range=None, label: str
         raise ValueError(f"after={after!r} names no registered sampler; the samplers are {', '.join(_REGISTRY)}")
     integer = isinstance(off, int) and not isinstance(off, bool) if integer is None else integer
     if check is None:
-        check = integer_check(name) if integer else number_check(name, -math.inf, math.inf)
-        if not integer:
-            check = _finite(name)
+        check = integer_check(name) if integer else _finite(name)
     lo, hi = range if range is not None else ((0, 10) if integer else (min(0.0, off), max(1.0, off)))
     entry = Sampler(name=name, stage=stage, off=off, check=check, label=label or name,
                     short=(short or label or name)[:14], range=(lo, hi),

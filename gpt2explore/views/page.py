@@ -82,7 +82,8 @@ def sampler_specs(names) -> list[dict]:
     for name in names:
         s = registry.get(name)
         out.append({"name": s.name, "label": s.label, "short": s.short, "off": s.off, "min": s.range[0],
-                    "max": s.range[1], "step": s.step, "integer": s.integer, "openai": s.openai})
+                    "max": s.range[1], "step": s.step, "integer": s.integer, "openai": s.openai,
+                    "rule": getattr(s.check, "rule", None)})  # the registry's check, as data
     return out
 
 

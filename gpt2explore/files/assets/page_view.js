@@ -49,27 +49,26 @@
     return out + ", " + s.semantics + " rules";
   }
 
-  // the checks of gpt2explore.core.registry, with the same messages
+  // the checks of gpt2explore.core.registry (each sampler's rule travels in the page data), same messages
   function check(data, s) {
     var bad = function (m) { throw new Error(m); };
     if (s.semantics !== "hf" && s.semantics !== "openai") bad("semantics must be one of hf, openai, got " + pyRepr(String(s.semantics)));
     data.samplers.forEach(function (sp) {
-      var v = s[sp.name];
+      var v = s[sp.name], r = sp.rule;
       if (typeof v !== "number" || !isFinite(v)) bad(sp.name + " must be a finite number, got " + v);
-      if (sp.integer && (!Number.isInteger(v) || v < 0)) bad(sp.name + " must be an integer >= 0, got " + v);
+      if (r && !obeys(r, v)) bad(sp.name + " " + r.text + ", got " + value(v));
     });
-    if (s.temperature < 0) bad("temperature must be a finite number >= 0 (0 = greedy), got " + value(s.temperature));
-    if (!(s.top_p > 0 && s.top_p <= 1)) bad("top_p must be in (0, 1] (1.0 = no limit), got " + value(s.top_p));
-    if (s.min_p !== undefined && !(s.min_p >= 0 && s.min_p <= 1)) bad("min_p must be in [0, 1] (0 = off), got " + value(s.min_p));
-    if (s.epsilon_cutoff !== undefined && !(s.epsilon_cutoff >= 0 && s.epsilon_cutoff < 1)) bad("epsilon_cutoff must be in [0, 1) (0 = off), got " + value(s.epsilon_cutoff));
-    if (s.typical_p !== undefined && !(s.typical_p > 0 && s.typical_p <= 1)) bad("typical_p must be in (0, 1] (1.0 = off), got " + value(s.typical_p));
-    if (s.eta_cutoff !== undefined && !(s.eta_cutoff >= 0 && s.eta_cutoff < 1)) bad("eta_cutoff must be in [0, 1) (0 = off), got " + value(s.eta_cutoff));
-    if (s.repetition_penalty !== undefined && !(s.repetition_penalty >= 1e-6 && s.repetition_penalty <= 1e6)) bad("repetition_penalty must be a number in [1e-06, 1e+06] (1.0 = off, > 1 against repeats, < 1 for them), got " + value(s.repetition_penalty));
     if (s.semantics === "openai") {
       var extra = data.samplers.filter(function (sp) { return !sp.openai && s[sp.name] !== sp.off; });
       if (extra.length) bad("semantics='openai' follows OpenAI's sample.py, which knows only temperature, top_k and top_p; got " +
         extra.map(function (sp) { return sp.name + "=" + value(s[sp.name]); }).join(", ") + ": use semantics='hf' for the newer samplers");
     }
+  }
+
+  function obeys(r, v) { // a registry rule ({low, high, low_open, high_open, integer}; high null = no limit)
+    if (r.integer && !Number.isInteger(v)) return false;
+    if (r.low_open ? !(v > r.low) : !(v >= r.low)) return false;
+    return r.high === null || (r.high_open ? v < r.high : v <= r.high);
   }
 
   function same(a, b, data) {
