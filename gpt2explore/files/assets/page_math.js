@@ -54,19 +54,16 @@
   // Working memory: one distribution() takes its arrays as views of one buffer, given back when the
   // next call starts (allocating a typed array costs about a microsecond, a view of a buffer
   // almost nothing, and a text of 300 tokens makes some 15,000 of them per settings change).
-  var ARENA = { f: new Float64Array(1 << 15), fo: 0, u: new Uint8Array(1 << 12), uo: 0 };
-  function f64(n) { // n zeros
-    if (ARENA.fo + n > ARENA.f.length) { ARENA.f = new Float64Array(Math.max(2 * ARENA.f.length, 2 * n)); ARENA.fo = 0; }
-    var a = ARENA.f.subarray(ARENA.fo, ARENA.fo + n);
-    ARENA.fo += n;
+  function Arena(Type, size) { this.Type = Type; this.buf = new Type(size); this.at = 0; }
+  Arena.prototype.take = function (n) { // n zeros (a fresh buffer when this one is full: earlier views stay valid)
+    if (this.at + n > this.buf.length) { this.buf = new this.Type(Math.max(2 * this.buf.length, 2 * n)); this.at = 0; }
+    var a = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
     return a.fill(0);
-  }
-  function u8(n) {
-    if (ARENA.uo + n > ARENA.u.length) { ARENA.u = new Uint8Array(Math.max(2 * ARENA.u.length, 2 * n)); ARENA.uo = 0; }
-    var a = ARENA.u.subarray(ARENA.uo, ARENA.uo + n);
-    ARENA.uo += n;
-    return a.fill(0);
-  }
+  };
+  var F64 = new Arena(Float64Array, 1 << 15), U8 = new Arena(Uint8Array, 1 << 12);
+  function f64(n) { return F64.take(n); }
+  function u8(n) { return U8.take(n); }
 
   // The state of one step under settings: stored tokens (z, st) and groups (raw lo/hi/s, scale q, st)
   function State(step, ctx) {
@@ -233,9 +230,7 @@
 
   // Drop the tokens whose probability is below a threshold known to lie in [lo, hi] (the top stays)
   function threshold(s, ms, lo, hi) {
-    var top = s.topStored(), tail = s.tailTop(), i, b, zl = 0, zh = 0;
-    for (i = 0; i < s.m; i++) { if (s.st[i] === K) zl += ms.e[i]; if (s.st[i] !== C) zh += ms.e[i]; }
-    for (b = 0; b < s.g; b++) { if (s.gst[b] === K) zl += ms.mlo[b]; if (s.gst[b] !== C) zh += ms.mhi[b]; }
+    var top = s.topStored(), tail = s.tailTop(), i, b, t = spread(s, ms), zl = t.zl, zh = t.zh;
     var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
     for (i = 0; i < s.m; i++) {
       if (s.st[i] === C || (sure && i === top)) continue;
@@ -388,7 +383,7 @@
   // `lean`: what colouring a text needs (p, lo, hi, status, exact), without the entropy, in arrays
   // that are valid only until the next call (read them at once).
   function distribution(step, settings, order, ctx, lean) {
-    ARENA.fo = 0; ARENA.uo = 0;
+    F64.at = 0; U8.at = 0;
     var s = new State(step, ctx);
     for (var k = 0; k < order.length; k++) {
       var spec = order[k], v = settings[spec.name];
