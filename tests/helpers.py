@@ -40,6 +40,11 @@ def shown_ids(step, n: int, reach_cut: bool = True, **settings) -> list[int]:
     return ids
 
 
+def bars_expected(step, n: int, reach_cut: bool = True, **settings) -> list[float]:
+    """The probabilities a bars figure of `step` shows under `settings`, in `shown_ids` order."""
+    return step.distribution(**settings)[shown_ids(step, n, reach_cut, **settings)].tolist()
+
+
 FAMILY_CONFIGS = {  # tiny random models of today's families, with GPT-2's vocabulary and BPE
     "llama": ("LlamaConfig", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                                   num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=False)),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import bars_expected
 from lab import browser_page, lab_server, open_and_run_all, plot_y, require_chromium, write_notebook
 
 import gpt2explore as gx
@@ -13,12 +14,6 @@ import gpt2explore as gx
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SLIDER = ".widget-slider:has(.widget-label:text-is('{}'))"
-
-
-def expected_bars(step, n, **settings):
-    from helpers import shown_ids
-
-    return step.distribution(**settings)[shown_ids(step, n, **settings)].tolist()
 
 
 def wait_for_change(page, index, before, timeout=30_000):
@@ -58,7 +53,7 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".every(p => p.data && p.data.length >= 2)", timeout=60_000)
         before = plot_y(page, 0)
-        assert before == pytest.approx(expected_bars(step, 10), abs=1e-6)
+        assert before == pytest.approx(bars_expected(step, 10), abs=1e-6)
 
         # move the temperature slider with the keyboard; the bars follow
         slider = page.locator(SLIDER.format("temperature")).first
@@ -74,16 +69,16 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
             before = plot_y(page, 0)
         temperature = float(slider.locator(".widget-readout").inner_text())
         assert temperature == pytest.approx(0.70)
-        assert plot_y(page, 0) == pytest.approx(expected_bars(step, 10, temperature=temperature), abs=1e-6)
+        assert plot_y(page, 0) == pytest.approx(bars_expected(step, 10, temperature=temperature), abs=1e-6)
 
         # one click on the stepper's Next: the bars show the next step's distribution
         session = lm.session("Hi! My name is", seed=3)
-        assert plot_y(page, 1) == pytest.approx(expected_bars(session.next_step, 10), abs=1e-6)
+        assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         before = plot_y(page, 1)
         page.locator("button:text-is('Next')").first.click()
         wait_for_change(page, 1, js_list(before))
         session.step()
-        assert plot_y(page, 1) == pytest.approx(expected_bars(session.next_step, 10), abs=1e-6)
+        assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         page.screenshot(path=str(ARTIFACTS / "browser_widgets.png"), full_page=True)
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(
         {"slider_to_bars_ms": latencies, "median_ms": statistics.median(latencies)}, indent=2))
@@ -103,7 +98,7 @@ def test_quickstart_notebook_renders_bars_in_jupyterlab(lab):
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
         bars = plot_y(page, 0)
-        assert bars == pytest.approx(expected_bars(step, 20, top_k=40), abs=1e-6)
+        assert bars == pytest.approx(bars_expected(step, 20, top_k=40), abs=1e-6)
         assert sum(1 for y in bars if y > 0) == 40  # top_k=40: the bars reach the first cut token
         page.screenshot(path=str(ARTIFACTS / "browser_quickstart.png"), full_page=True)
 
@@ -174,7 +169,7 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(lab, rnd_dir):
         box = bar.bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + max(box["height"] - 3, 1))
         wait_for_change(page, 0, js_list(before))
-        assert plot_y(page, 0) == pytest.approx(expected_bars(session.next_step, 10), abs=1e-6)
+        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         text = page.locator(".widget-html-content").all_inner_texts()
         assert any(session.text in t for t in text)
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from helpers import make_random_causal
+from helpers import bars_expected, make_random_causal
 
 import gpt2explore as gx
 from gpt2explore.files import page as pages
@@ -162,13 +162,7 @@ def test_the_explorer_builds_and_its_page_holds_each_steps_token(flm):
             assert step.token in ids and abs(float(own[ids.index(step.token)]) - step.prob) < 1e-12
 
 
-def _bars(step, n, reach_cut=True, **settings):
-    from helpers import shown_ids
-
-    return step.distribution(**settings)[shown_ids(step, n, reach_cut, **settings)].tolist()
-
-
-def test_the_stepper_moves_its_session_and_draws_the_next_steps_bars(flm):
+def test_the_stepper_moves_its_session_and_draws_the_next_stepsbars_expected(flm):
     st = gx.stepper(flm, PROMPTS[0], seed=4, n=10)
     s = st.session
     preview = s.next_step
@@ -183,21 +177,21 @@ def test_the_stepper_moves_its_session_and_draws_the_next_steps_bars(flm):
     assert s.steps[-1].forced and s.text.endswith(" John")
     st.controls["top_k"].value = 5
     assert s.settings.top_k == 5
-    assert list(st.fig.data[1].y) == pytest.approx(_bars(s.next_step, 10, top_k=5), abs=1e-7)
+    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10, top_k=5), abs=1e-7)
     assert sum(1 for y in st.fig.data[1].y if y > 0) == 5
     child = st.fork()
     child.next_btn.click()
     assert len(child.session.steps) == 5 and len(s.steps) == 4
 
 
-def test_compare_columns_share_their_draws_and_show_each_steps_bars(flm):
+def test_compare_columns_share_their_draws_and_show_each_stepsbars_expected(flm):
     c = gx.compare(flm, PROMPTS, length=4, seed=5, top_k=40)
     a, b = c.sample_of(0), c.sample_of(1)
     assert [x.u for x in a.steps] == [x.u for x in b.steps]
     c.step_slider.value = 2
     c.controls["temperature"].value = 0.5
     for i, fig in enumerate(c.figs):
-        assert list(fig.data[1].y) == pytest.approx(_bars(c.step_of(i), c.n, False, **c.settings), abs=1e-7)
+        assert list(fig.data[1].y) == pytest.approx(bars_expected(c.step_of(i), c.n, False, **c.settings), abs=1e-7)
 
 
 def test_the_inspector_recolours_the_text_by_the_settings(flm):

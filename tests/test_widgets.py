@@ -1,14 +1,9 @@
 """Widgets driven without a browser: every control changes the figure to what Step gives."""
 import pytest
+from helpers import bars_expected
 
 import gpt2explore as gx
 from gpt2explore import plots, sampling
-
-
-def bars_expected(step, n, reach_cut=True, **settings):
-    from helpers import shown_ids
-
-    return step.distribution(**settings)[shown_ids(step, n, reach_cut, **settings)].tolist()
 
 
 @pytest.fixture()
