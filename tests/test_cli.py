@@ -170,3 +170,30 @@ def test_ctrl_c_inside_a_finaliser_is_still_an_interrupt_and_prints_nothing(caps
             ctrl_c.check()
     assert ctrl_c.pressed
     assert "Traceback" not in capsys.readouterr().err
+
+
+# the console script's own code, then whether torch and transformers were imported
+WITHOUT_TORCH = ("import sys\nfrom gpt2explore.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
+                 "except SystemExit as done:\n    code = done.code\n"
+                 "print('torch' in sys.modules, 'transformers' in sys.modules)\nsys.exit(code)")
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--help"], 0), (["sample", "--help"], 0), (["--version"], 0),
+    (["sample", "--temperature=-1"], 2), (["compare", "--top_p=1.5", "--prompts", "Hi"], 2),
+    (["interact", "--nsamples=0"], 2), (["score", "--min_p=nan", "-"], 2), (["frobnicate"], 2),
+])
+def test_help_and_a_bad_flag_answer_without_importing_torch(args, code):
+    out = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == code, out.stderr
+    assert out.stdout.strip().split("\n")[-1] == "False False", out.stdout
+    if code:
+        assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: ")
+
+
+def test_a_command_that_runs_does_import_torch(rnd_dir):
+    """The check above can fail: a command that samples imports torch, and the probe says so."""
+    out = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, "sample", f"--model={rnd_dir}", "--nsamples=1",
+                          "--length=2", "--seed=1"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().split("\n")[-1] == "True True"

@@ -17,7 +17,9 @@ A stage that reads the tokens so far takes a parameter named `context` (that row
 prompt first, as a list of ints); one that follows a rule
 set (hf or openai) takes `semantics`. Default place: after the built-ins; `after="min_p"` puts it
 right after another one. The built-ins below are declared through the same call, in
-transformers' order.
+transformers' order, each naming its function in gpt2explore.core.stages: that module (and
+torch with it) is imported when a stage first runs, so declaring the samplers, checking
+settings and building the command line's flags need no torch.
 """
 from __future__ import annotations
 
@@ -26,8 +28,6 @@ import math
 import numbers
 from dataclasses import dataclass
 from typing import Callable
-
-from . import stages
 
 SEMANTICS = ("hf", "openai")
 
@@ -89,7 +89,7 @@ class Sampler:
     """One registered sampler (see the module's docstring)."""
 
     name: str
-    stage: Callable  # (logits, value[, context=][, semantics=]) -> logits
+    stage: Callable | str  # (logits, value[, context=][, semantics=]) -> logits; a built-in's: its name in stages
     off: object  # the value that leaves the logits unchanged
     check: Callable  # value -> the value as stored (float or int); ValueError naming it if bad
     label: str  # for people: "top-k"
@@ -102,8 +102,13 @@ class Sampler:
     builtin: bool
 
     @property
+    def function(self) -> Callable:
+        """The stage itself (a built-in's imported from gpt2explore.core.stages on first use)."""
+        return _builtin_stage(self.stage) if isinstance(self.stage, str) else self.stage
+
+    @property
     def reads_context(self) -> bool:
-        return "context" in _parameters(self.stage)
+        return "context" in _parameters(self.function)
 
     @property
     def flag(self) -> str:
@@ -111,13 +116,21 @@ class Sampler:
 
     def apply(self, logits, value, context=None, semantics: str = "hf"):
         """Run the stage on one row of logits."""
-        wants = _parameters(self.stage)
+        function = self.function
+        wants = _parameters(function)
         extra = {}
         if "context" in wants:
             extra["context"] = context
         if "semantics" in wants:
             extra["semantics"] = semantics
-        return self.stage(logits, value, **extra)
+        return function(logits, value, **extra)
+
+
+def _builtin_stage(name: str) -> Callable:
+    """A built-in stage by its name in gpt2explore.core.stages (which imports torch)."""
+    from . import stages
+
+    return getattr(stages, name)
 
 
 def _parameters(fn) -> frozenset:
@@ -147,7 +160,7 @@ def register_sampler(name: str, stage: Callable, off=0.0, range=None, label: str
                          f"got {name!r}")
     if name in _REGISTRY and not replace:
         raise ValueError(f"a sampler named {name!r} is registered already; pass replace=True to declare it again")
-    if not callable(stage):
+    if not callable(stage) and not (_builtin and isinstance(stage, str)):
         raise ValueError(f"the stage of {name!r} must be a function (logits, value) -> logits, got {stage!r}")
     if after is not None and after not in _REGISTRY:
         raise ValueError(f"after={after!r} names no registered sampler; the samplers are {', '.join(_REGISTRY)}")
@@ -248,35 +261,36 @@ REPETITION_PENALTY_RANGE = (1e-6, 1e6)  # beyond, the penalised logits overflow 
 
 
 def _builtin(name, stage, off, label, check, rng, step, help, openai=False, short=None):
+    """Declare a built-in; `stage` names its function in gpt2explore.core.stages."""
     register_sampler(name, stage, off=off, label=label, check=check, range=rng, step=step, help=help, openai=openai,
                      short=short, _builtin=True)
 
 
-_builtin("repetition_penalty", stages.repetition_penalty, 1.0, "repetition penalty",
+_builtin("repetition_penalty", "repetition_penalty", 1.0, "repetition penalty",
          number_check("repetition_penalty", *REPETITION_PENALTY_RANGE, off_note="1.0 = off, > 1 against repeats, "
                       "< 1 for them", noun="a number "), (0.5, 2.0), 0.05,
          "> 1 makes tokens already in the text less likely; 1.0 = off", short="rep. penalty")
-_builtin("no_repeat_ngram_size", stages.no_repeat_ngram, 0, "no-repeat n-gram",
+_builtin("no_repeat_ngram_size", "no_repeat_ngram", 0, "no-repeat n-gram",
          integer_check("no_repeat_ngram_size", 0, "0 = off"), (0, 6), 1, "never repeat an n-gram of this size; 0 = off",
          short="no-repeat n")
-_builtin("temperature", stages.temperature, 1.0, "temperature",
+_builtin("temperature", "temperature", 1.0, "temperature",
          number_check("temperature", 0.0, math.inf, off_note="0 = greedy"), (0.0, 3.0), 0.05,
          "1.0 = the model's own distribution, < 1 less random, > 1 more random. 0 = greedy decoding (always the "
          "most likely token, lowest id on ties). The original scripts divided the logits by zero instead, which "
          "yields inf/NaN logits rather than greedy decoding; here 0 is greedy.", openai=True)
-_builtin("top_k", stages.top_k, 0, "top-k", integer_check("top_k", 0, "0 = no limit"), (0, 200), 1,
+_builtin("top_k", "top_k", 0, "top-k", integer_check("top_k", 0, "0 = no limit"), (0, 200), 1,
          "keep the k most likely tokens; 0 = no limit (default)", openai=True)
-_builtin("top_p", stages.top_p, 1.0, "top-p",
+_builtin("top_p", "top_p", 1.0, "top-p",
          number_check("top_p", 0.0, 1.0, low_open=True, off_note="1.0 = no limit"), (0.01, 1.0), 0.01,
          "keep the smallest set of tokens with this much probability; 1.0 = no limit", openai=True)
-_builtin("min_p", stages.min_p, 0.0, "min-p", number_check("min_p", 0.0, 1.0, off_note="0 = off"), (0.0, 0.5), 0.01,
+_builtin("min_p", "min_p", 0.0, "min-p", number_check("min_p", 0.0, 1.0, off_note="0 = off"), (0.0, 0.5), 0.01,
          "drop tokens below min_p x the top token's probability; 0 = off")
-_builtin("typical_p", stages.typical, 1.0, "typical",
+_builtin("typical_p", "typical", 1.0, "typical",
          number_check("typical_p", 0.0, 1.0, low_open=True, off_note="1.0 = off"), (0.05, 1.0), 0.01,
          "typical sampling's mass; 1.0 = off")
-_builtin("epsilon_cutoff", stages.epsilon, 0.0, "epsilon",
+_builtin("epsilon_cutoff", "epsilon", 0.0, "epsilon",
          number_check("epsilon_cutoff", 0.0, 1.0, high_open=True, off_note="0 = off"), (0.0, 0.01), 1e-4,
          "drop tokens below this probability; 0 = off")
-_builtin("eta_cutoff", stages.eta, 0.0, "eta",
+_builtin("eta_cutoff", "eta", 0.0, "eta",
          number_check("eta_cutoff", 0.0, 1.0, high_open=True, off_note="0 = off"), (0.0, 0.01), 1e-4,
          "drop tokens below min(eta, sqrt(eta) exp(-entropy)); 0 = off")
