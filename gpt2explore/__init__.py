@@ -33,11 +33,11 @@ PUBLIC = {
     "Settings": "core.settings", "register_sampler": "core.registry", "samplers": "core.registry",
     "filter_logits": "core.sampling", "pick": "core.sampling", "probabilities": "core.sampling",
     "uniforms": "core.sampling",
-    "Run": "core.trace", "Sample": "core.trace", "Step": "core.trace", "table": "core.formatting",
+    "Run": "core.trace", "Sample": "core.trace", "Step": "core.trace", "table": "files.tables",
     "LM": "model.lm", "ModelUnavailableError": "model.loading", "data_path": "model.loading", "load": "model.loading",
     "generate": "model.generation", "Session": "model.session", "capture": "model.capture",
     "capture_layers": "model.lens",
-    "BundleError": "files.manifest", "load_run": "files.export", "save": "files.export", "caption": "files.export",
+    "BundleError": "files.manifest", "load_run": "files.bundle", "save": "files.export", "caption": "files.export",
     "page": "files.page", "PageError": "views.page",
     "next_token_bars": "figures.bars", "temperature_sweep": "figures.plots", "generation_overview": "figures.plots",
     "compare_next_token": "figures.plots", "log_ratio_table": "figures.plots", "draw_figure": "figures.drawplot",
@@ -67,7 +67,7 @@ _extensions.PROVIDERS.update({
     ("Run", "summary"): "gpt2explore.model.scoring", ("Run", "verify"): "gpt2explore.model.verify",
     ("Step", "layer_logits"): "gpt2explore.model.lens", ("Step", "at_layer"): "gpt2explore.model.lens",
     ("Step", "lens"): "gpt2explore.model.lens", ("Step", "attribution"): "gpt2explore.model.attribution",
-    ("Session", "stepper"): "gpt2explore.widgets.explorer",
+    ("Session", "stepper"): "gpt2explore.widgets.explorer", ("TopTable", "html"): "gpt2explore.files.tables",
 })
 
 

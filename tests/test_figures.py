@@ -261,8 +261,8 @@ def _every_builder(run):
 
 
 def test_every_figure_builder_has_the_template_and_its_provenance(tiny_run):
+    from gpt2explore.core import provenance
     from gpt2explore.figures.style import template
-    from gpt2explore.files import provenance
 
     built = _every_builder(tiny_run)
     public = {name for name, home in gx.PUBLIC.items() if home.startswith("figures.")}

@@ -200,7 +200,7 @@ def test_5_numbers_follow_one_rule():
         gx.Settings(typical_p=1.5000000000000002)
     import pandas as pd
 
-    html = fmt.table(pd.DataFrame({"temperature": [100.0, 0.5], "text": ["a", "b"]})).to_html()
+    html = gx.table(pd.DataFrame({"temperature": [100.0, 0.5], "text": ["a", "b"]})).to_html()
     assert ">100<" in html and ">0.5<" in html and "100.000" not in html
 
 

@@ -7,12 +7,15 @@
 - settings (temperature, top-p, ...): as a person types them, up to six significant digits
   ("0.96", "1", "100", "1e-06"), never a float's last bits ("0.9599999999999999").
 - ranks shown to people count from 1 (the likeliest); `step.rank` is the 0-based data.
+
+Tables of these (`gx.table`, a pandas Styler) are made a floor up, in gpt2explore.files.tables.
 """
 from __future__ import annotations
 
 import math
 
-from .tokens import show_text, show_token
+from . import extensions
+from .tokens import show_token
 
 SMALL = 1e-3
 
@@ -61,44 +64,6 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
-PROB_COLUMNS = ("prob", "prob_raw", "p", "p_a", "p_b", "raw_prob", "probability", "token_prob")
-SETTING_COLUMNS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
-                   "repetition_penalty", "no_repeat_ngram_size")
-
-
-def visible_text(value):
-    """A table cell's text: whole (never cut), newlines shown as '↵' and kept as line breaks,
-    control characters as escapes (the charts' rule); other values unchanged."""
-    if not isinstance(value, str):
-        return value
-    return show_text(value).replace("\n", "↵\n")
-
-
-MISSING = "–"  # how a table shows a missing value
-
-
-def table(frame, prob_columns=None, number_columns=None):
-    """A pandas Styler that shows `frame` under the one rule (probability columns by `prob`,
-    other float columns by `number`), with whole texts wrapped and whitespace made visible, and
-    a missing value (None, NaN: an MLP row's head) as "–"; the frame itself is unchanged. `gx.table(frame)` in a notebook."""
-    prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
-        c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and ("p(" in c or c.startswith("p "))]
-    settings = [c for c in SETTING_COLUMNS if c in frame.columns]
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns + settings]
-    number_columns = [c for c in (number_columns or floats) if c in frame.columns]
-    from pandas.api.types import is_object_dtype, is_string_dtype
-
-    texts = [c for c in frame.columns if (is_string_dtype(frame[c]) or is_object_dtype(frame[c]))
-             and c not in prob_columns + number_columns + settings]
-    fmt = {c: prob for c in prob_columns}
-    fmt.update({c: (lambda v: "" if v == "" else value(v)) for c in settings})
-    fmt.update({c: number for c in number_columns})
-    fmt.update({c: visible_text for c in texts})
-    return (frame.style.format(fmt, na_rep=MISSING).hide(axis="index")
-            .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "font-family": "monospace",
-                               "max-width": "48em", "vertical-align": "top"}))
-
-
 class TopTable(list):
     """`step.top(n)`: a list of TokenProb rows that shows as a table in a notebook."""
 
@@ -114,5 +79,5 @@ class TopTable(list):
                   f"{number(r.logit):>8}" for r in self]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return table(self.frame()).to_html()
+    def _repr_html_(self) -> str:  # the table's styling belongs to files/tables.py
+        return extensions.call("TopTable", "html", self)

@@ -3,8 +3,8 @@ as text, each token shaded by its attention weight), and a layers x heads overvi
 from __future__ import annotations
 
 from ..core import formatting as fmt
+from ..core import provenance
 from ..core.tokens import token_label
-from ..files import provenance
 from ..views.attention import attention_data, attention_overview_data
 from .style import FIGURE_MAX_PX, finish, title
 

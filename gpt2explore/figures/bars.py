@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 from ..core import formatting as fmt
-from ..files import provenance
+from ..core import provenance
 from ..views.bars import bars_data, marked_token  # noqa: F401  (the view this figure draws)
 from .style import (
     CHOSEN_COLOR,

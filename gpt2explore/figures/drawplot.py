@@ -4,7 +4,7 @@ total first passes u (which is `step.resample(**settings)`, by the same rule).""
 from __future__ import annotations
 
 from ..core import formatting as fmt
-from ..files import provenance
+from ..core import provenance
 from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
 from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, title, token_label
 

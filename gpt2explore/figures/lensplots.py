@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..core import formatting as fmt
-from ..core import sampling
-from ..files import provenance
+from ..core import provenance, sampling
 from ..model.lens import at_layer, require_residual
 from ..views.lens import lens_heatmap_data  # noqa: F401  (the view this figure draws)
 from .style import CHOSEN_COLOR, FIGURE_MAX_PX, finish, settings_text, title, token_label

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..core import formatting as fmt
-from ..files import provenance
+from ..core import provenance
 from ..views.stages import sampling_stages
 from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, finish, settings_text, title
 

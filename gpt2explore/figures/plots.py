@@ -10,8 +10,7 @@ import math
 import torch
 
 from ..core import formatting as fmt
-from ..core import sampling
-from ..files import provenance
+from ..core import provenance, sampling
 from ..views.compare import divergence_reading, divergences  # noqa: F401  (re-exported: gx.plots.divergences)
 from ..views.sweep import NUCLEUS_P, sweep_data  # noqa: F401
 from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)

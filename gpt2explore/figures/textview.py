@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from ..core import formatting as fmt
+from ..core import provenance
 from ..core.tokens import show_text
 from ..core.trace import step_rank, step_raw_prob
-from ..files import provenance
 from ..model.scoring import RANK_BUCKETS, rank_bucket
 from .style import finish, settings_text, title
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..core import formatting as fmt
-from ..files import provenance
+from ..core import provenance
 from ..model.attribution import attribution
 from .style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, bottom_margin, finish, title, token_label
 

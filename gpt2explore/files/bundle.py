@@ -36,12 +36,12 @@ import tempfile
 from pathlib import Path
 
 from ..core import extensions
+from ..core.provenance import versions
 from ..core.trace import Run
 from ..model.loading import check_tokenizer, pick_device
 from .bundle_data import build_run, sample_tensors
 from .manifest import FORMAT, FORMATS, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
 from .modes import honour_umask_tree
-from .provenance import versions
 from .replay import check_replay
 
 __all__ = ["BundleError", "FORMAT", "load_run", "save_run"]

@@ -19,14 +19,14 @@ import threading
 import warnings
 from pathlib import Path
 
-from . import page, provenance
+from ..core import provenance
+from . import page
 from .modes import honour_umask
 
 FORMATS = (".html", ".png", ".svg", ".pdf", ".json")
 STATIC = (".png", ".svg", ".pdf")
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic")
-from .bundle import load_run as _load
 
 NO_BROWSER = ("static export (.png/.svg/.pdf) needs Chrome or Chromium, and none was found. Remedies: "
               "install one (Debian/Ubuntu: apt-get install chromium), or with network access run "
@@ -384,8 +384,3 @@ def sidecar_path(path) -> Path:
         name = f"{stem}~{digest}.json"
     return path.with_name(name)
 
-
-def load_run(folder, device: str = "cpu", lm=None):
-    """Restore a saved run bundle with no model (see gpt2explore.bundle); `lm` attaches the model
-    that made it, for forks and the logit lens."""
-    return _load(folder, device=device, lm=lm)

@@ -21,8 +21,8 @@ import json
 import secrets
 from importlib import resources
 
+from ..core import provenance
 from ..views import page as page_view
-from . import provenance
 
 KINDS = ("explorer", "compare", "inspect")
 ASSETS = ("page_math.js", "page_view.js")

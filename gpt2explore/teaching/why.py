@@ -10,9 +10,9 @@ from contextlib import contextmanager
 import torch
 
 from ..core import formatting as fmt
+from ..core import provenance
 from ..core.tokens import token_label
 from ..figures.style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, finish, title
-from ..files import provenance
 from ..model import attribution as A
 
 

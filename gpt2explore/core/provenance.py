@@ -1,26 +1,33 @@
-"""Where a figure or a table came from: model, weights, prompt, seed, settings, versions."""
+"""Where a figure or a table came from, as data: model, weights, prompt, seed, settings,
+versions. Figures, exports, pages and bundles record it; it sits on the lowest floor because it
+is data about the data, and every floor above may need it."""
 from __future__ import annotations
 
 import datetime
 import platform
+from importlib import metadata
 
-from ..core import registry
-from ..core.settings import Settings, describe
-from ..core.version import __version__
+import torch
+
+from . import registry
+from .settings import Settings, describe
+from .version import __version__
+
+
+def _installed(name: str) -> str | None:
+    """An installed distribution's version, read without importing it."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def versions() -> dict:
-    import torch
-    import transformers
-
-    found = {"gpt2explore": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+    found = {"gpt2explore": __version__, "torch": torch.__version__, "transformers": _installed("transformers"),
              "python": platform.python_version()}
-    try:
-        import plotly
-
-        found["plotly"] = plotly.__version__
-    except ImportError:  # pragma: no cover - plotly is optional for the core
-        pass
+    plotly = _installed("plotly")  # optional: figures only
+    if plotly is not None:
+        found["plotly"] = plotly
     return found
 
 
