@@ -6,15 +6,7 @@
     run.samples[0].steps[0].distribution(temperature=0.5)
 
 The package is a house of floors, each importing only from the floors below it:
-
-    core      settings and the sampler registry, the stages, the draw, Run/Sample/Step, tokens, formats
-    model     loading, generation, sessions, scoring, the logit lens, verification
-    views     what each figure shows, as plain data
-    files     run bundles, exports with provenance, tables
-    figures   plotly figures of the views
-    widgets   the notebook widgets
-    cli       the command line
-    teaching  helpers only the notebooks use
+docs/architecture.md describes them, and where a new sampler, figure or widget goes.
 
 Importing the package is cheap: torch, transformers, plotly and ipywidgets load only when a
 name that needs them is first used (so the command line can answer Ctrl-C from its first
