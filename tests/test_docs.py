@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import gpt2explore as gx
+
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^[ \t]*```python([^\n]*)\n(.*?)^[ \t]*```", re.M | re.S)  # in a list item too
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 NEEDS = {"needs-network": "it downloads from the model hub", "needs-gpu": "it needs a CUDA GPU"}
@@ -108,3 +110,13 @@ def test_a_failing_example_fails_the_test(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(AssertionError, match="bad.md, the block at line 3"):
         test_every_python_example_runs(page, tmp_path, monkeypatch)
+
+
+def test_the_changelog_names_this_release_and_its_changed_behaviour_first():
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    newest = sections[0]
+    assert newest.split()[0] == gx.__version__, "CHANGELOG.md's newest section is not this version"
+    parts = re.split(r"^### ", newest, flags=re.M)
+    assert parts[1].startswith("Changed behaviour\n"), "a release's section starts with its changed behaviour"
+    assert parts[1].count("\n- ") >= 1

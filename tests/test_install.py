@@ -1,5 +1,6 @@
 """Installing like any Python package: the wheel carries the bundled model and data, errors
 stay short, `make lab` works as root, notebooks write only to ignored folders."""
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import gpt2explore as gx
+from gpt2explore.files import page
 
 REPO = Path(__file__).resolve().parent.parent
 WHEEL_LIMIT = 30 * 2**20
@@ -63,7 +67,7 @@ def test_the_installed_wheel_works_outside_the_repository(wheel, tmp_path):
     assert "PAGE True" in out.stdout  # the page's script travels in the wheel
     version = subprocess.run([sys.executable, "-m", "gpt2explore", "--version"], cwd=elsewhere, env=env,
                              capture_output=True, text=True, timeout=120)
-    assert version.stdout.strip() == "gpt2explore 0.1.0"
+    assert version.stdout.strip() == f"gpt2explore {gx.__version__}"
 
 
 def test_an_unavailable_model_is_one_short_traceback(tmp_path):
@@ -87,7 +91,7 @@ def test_version_flags():
         if not cmd[0]:
             continue
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0 and out.stdout.strip() == "gpt2explore 0.1.0"
+        assert out.returncode == 0 and out.stdout.strip() == f"gpt2explore {gx.__version__}"
 
 
 def test_make_lab_passes_allow_root_to_root():
@@ -115,3 +119,16 @@ def test_environment_yml_installs_what_make_lab_installs():
     assert f"-e .[{extras}]" in env
     pyproject = (REPO / "pyproject.toml").read_text()
     assert f"{extras} = " in pyproject and 'license = "MIT"' in pyproject
+
+
+def test_one_version_everywhere(lm, tmp_path):
+    """pyproject.toml, the package, the newest section of CHANGELOG.md, and what a bundle and a
+    page record as the version that wrote them."""
+    root = Path(__file__).resolve().parent.parent
+    declared = re.search(r'^version = "([^"]+)"', (root / "pyproject.toml").read_text(), re.M).group(1)
+    newest = re.search(r"^## (\S+)", (root / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert declared == gx.__version__ == newest
+    run = lm.generate("Hi! My name is", length=3, seed=1)
+    manifest = json.loads((run.save(tmp_path / "bundle") / "manifest.json").read_text())
+    assert manifest["versions"]["gpt2explore"] == gx.__version__
+    assert page.data_of(run, None)["facts"]["versions"]["gpt2explore"] == gx.__version__

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import grimp
 import pytest
 import torch
+import yaml
 
 import gpt2explore as gx
 from gpt2explore.core import registry
@@ -108,12 +110,33 @@ def test_the_local_import_count_sees_an_import_in_a_function(tmp_path):
     assert _local_imports(module, tmp_path) == ["probe.py:4", "probe.py:7"]
 
 
+LINTED = ["gpt2explore", "notebooks/src", "scripts", "bench", "tests"]
+
+
 def test_the_sources_are_linted():
     """Unused and undefined names, import order: the package, the notebooks' sources, scripts,
     benchmarks and tests (ruff, configured in pyproject.toml)."""
-    done = subprocess.run([str(BIN / "ruff"), "check", "gpt2explore", "notebooks/src", "scripts", "bench", "tests"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "ruff"), "check", *LINTED], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_pre_commit_hooks_are_the_static_checks_and_pass():
+    """.pre-commit-config.yaml runs, before a commit, what the tests check statically: ruff on the
+    same sources, the import contracts, and the notebooks against their sources; local hooks
+    only (nothing fetched), each of which passes here."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    hooks = {hook["id"]: hook for hook in config["repos"][0]["hooks"]}
+    assert set(hooks) == {"ruff", "import-linter", "notebooks"}
+    assert shlex.split(hooks["ruff"]["entry"]) == ["ruff", "check", *LINTED]
+    assert shlex.split(hooks["import-linter"]["entry"])[0] == "lint-imports"
+    assert shlex.split(hooks["notebooks"]["entry"]) == ["python", "scripts/build_notebooks.py", "--check"]
+    for hook in hooks.values():
+        assert hook["language"] == "system" and hook["pass_filenames"] is False
+        command = shlex.split(hook["entry"])
+        command[0] = sys.executable if command[0] == "python" else str(BIN / command[0])
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (hook["id"], done.stdout + done.stderr)
 
 
 def test_every_public_name_resolves():
