@@ -184,8 +184,8 @@ def side_by_side(columns: list[list[str]], headers: list[str], width: int) -> st
 
 
 def cmd_compare(lm, args, seed: int, out) -> None:
+    from ..core import formatting as fmt
     from ..core.settings import Settings
-    from ..core.tokens import show_token
 
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     run = lm.generate(args.prompts, nsamples=args.nsamples, **generation_kwargs(args, seed))
@@ -202,8 +202,8 @@ def cmd_compare(lm, args, seed: int, out) -> None:
     tops = []
     for samples in per_prompt:
         step = samples[0].steps[0]
-        tops.append([f"{r + 1:>2}. {show_token(t.text)!s:<14} {t.prob:7.2%}"
-                     for r, t in enumerate(step.top(args.top))])
+        tops.append([f"{t.rank:>2}. {t.label[:24]!s:<14} {fmt.prob(t.prob):>7}"
+                     for t in step.top(args.top)])
     print(side_by_side([["\n".join(t)] for t in tops], args.prompts, width), file=out)
     out.flush()
 

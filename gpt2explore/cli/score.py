@@ -52,23 +52,23 @@ def read_text(path: str) -> str:
 
 def cmd_score(lm, args, out) -> None:
     from ..core import formatting as fmt
-    from ..core.tokens import show_token
 
     run = lm.score(args.text, prompt=args.prompt, progress=sys.stderr.isatty(), keep_logits="none",
                    **settings_of(args))
     sample = run[0]
     if args.format == "csv":
         writer = csv.writer(out)
-        writer.writerow(["position", "token_id", "token", "rank", "raw_prob", "prob", "surprisal", "allowed"])
-        for s in sample.steps:
-            writer.writerow([s.position, s.token, s.text, s.rank + 1, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
-                             f"{s.surprisal:.4f}", int(s.prob > 0)])
+        writer.writerow(["position", "token_id", "token", "rank", "raw_prob", "prob", "surprisal", "allowed",
+                         "character"])  # token: its whole characters (they join to the text); character: one it shares
+        for s, piece in zip(sample.steps, sample.pieces):
+            writer.writerow([s.position, s.token, piece.text, s.rank1, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
+                             f"{s.surprisal:.4f}", int(s.prob > 0), piece.part_of])
     else:
         print(f"{'pos':>5}  {'token':<18} {'rank':>7}  {'p':>8}  {'surprisal':>9}   (rank 1 = the likeliest; p and "
               f"surprisal under the model)", file=out)
-        for s in sample.steps:
+        for s, piece in zip(sample.steps, sample.pieces):
             cut = "   ✗ the settings forbid it" if s.prob == 0 else ""
-            print(f"{s.position:>5}  {show_token(s.text)[:18]:<18} {s.rank + 1:>7}  {fmt.prob(s.raw_prob):>8}  "
+            print(f"{s.position:>5}  {piece.label[:18]:<18} {s.rank1:>7}  {fmt.prob(s.raw_prob):>8}  "
                   f"{fmt.number(s.surprisal, 2):>9}{cut}", file=out)
     row = run.summary().iloc[0]
     shares = ", ".join(f"{k[6:]} {v:.0%}" for k, v in row.items() if str(k).startswith("share "))

@@ -6,7 +6,8 @@
 - counts: thousands separators and the right plural ("1 token kept", "50,257 tokens").
 - settings (temperature, top-p, ...): as a person types them, up to six significant digits
   ("0.96", "1", "100", "1e-06"), never a float's last bits ("0.9599999999999999").
-- ranks shown to people count from 1 (the likeliest); `step.rank` is the 0-based data.
+- ranks count from 1 (the likeliest) wherever a person reads them: tables, figures, the command line,
+  prose; in code `step.rank1` says so, and `step.rank0` is the same rank counted from 0.
 """
 from __future__ import annotations
 

@@ -84,6 +84,11 @@
     return ctx;
   }
 
+  function labelOf(data, step, id) { // a step names some tokens its own way: a part of a character, or what completes one
+    var here = step && step.label_at;
+    return (here && here[String(id)]) || data.labels[String(id)];
+  }
+
   function view(data, sample, index, settings, n, reachCut) {
     var step = sample.steps[index], u = math.unpack(step), own = same(settings, step.settings, data);
     var dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
@@ -108,9 +113,9 @@
     var at = {};
     for (var k = 0; k < W; k++) at[u.ids[k]] = k;
     [marked, runToken].forEach(function (t) { if (t !== null && at[t] !== undefined && rows.indexOf(at[t]) < 0) rows.push(at[t]); });
-    var labels = rows.map(function (k) { return data.labels[String(u.ids[k])]; });
+    var labels = rows.map(function (k) { return labelOf(data, step, u.ids[k]); });
     return {
-      step: index, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
+      step: index, named: step.label_at || {}, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
       ids: rows.map(function (k) { return u.ids[k]; }), logits: rows.map(function (k) { return u.logits[k]; }),
       raw: rows.map(function (k) { return raw[k]; }), probs: rows.map(function (k) { return dist.p[k]; }),
       lo: rows.map(function (k) { return dist.lo[k]; }), hi: rows.map(function (k) { return dist.hi[k]; }),
@@ -127,13 +132,13 @@
       if (v.kind === "u" && v.beyond) return "u=" + number(v.u, 3) + " draws a token beyond the " + count(v.dist.ids.length, "stored token");
       return v.kind === "u" ? "u=" + number(v.u, 3) + ": the draw is not decided by what the page stores" : "";
     }
-    var label = pyRepr(data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
+    var label = pyRepr(v.named[String(v.marked)] || data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
     if (v.kind === "drawn") return "drawn " + label + " (" + p + ")";
     if (v.kind === "forced") return "forced " + label + " (" + p + ")";
     if (v.kind === "text") return "the text has " + label + " (" + p + ")";
     var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + label + " (" + p + ")" + (short ? "" : " under these settings");
     if (v.runToken === null && v.marked === v.token) t += ", as in the run";
-    if (v.runToken !== null) t += " · the run drew " + pyRepr(data.labels[String(v.runToken)]);
+    if (v.runToken !== null) t += " · the run drew " + pyRepr(v.named[String(v.runToken)] || data.labels[String(v.runToken)]);
     return t;
   }
 
@@ -353,9 +358,12 @@
     sample.pieces.forEach(function (piece, i) {
       var s = document.createElement("span");
       s.className = "gx-token" + (i === current ? " gx-current" : "");
-      s.textContent = piece || "∅"; s.dataset.step = i;
+      var note = sample.notes ? sample.notes[i] : ""; // a token sharing a character with its neighbours says so
+      s.textContent = piece || (note ? "" : "∅"); s.dataset.step = i;
+      if (!piece && note) s.className += " gx-part";
       if (colours) { s.style.background = colours[i].fill; s.title = colours[i].title; }
       else s.title = "step " + i + ": click to show its bars";
+      if (note) s.title += "\n" + note;
       s.addEventListener("click", function () { onPick(i); });
       div.appendChild(s);
     });
@@ -629,7 +637,7 @@
     if (this.error) return;
     var v = view(data, sample, this.step, this.settings, data.n, true);
     this.current = v;
-    bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(data.labels[String(sample.steps[this.step].token)]) });
+    bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(labelOf(data, sample.steps[this.step], sample.steps[this.step].token)) });
     var key = JSON.stringify(this.settings); // the text's colours change with the settings only, not with the position
     if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
@@ -654,7 +662,7 @@
     var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
     var alt = [];
     for (k = 0; k < Math.min(5, un.ids.length); k++) alt.push(this.data.labels[String(un.ids[k])] + " " + prob(d.p[k]));
-    return { state: state, p: p, title: "position " + i + " · " + this.data.labels[String(step.token)] + ": p " + prob(p) + " under these settings" +
+    return { state: state, p: p, title: "position " + i + " · " + labelOf(this.data, step, step.token) + ": p " + prob(p) + " under these settings" +
              (state === "impossible" ? " (impossible)" : "") + "\nlikeliest: " + alt.join(" · ") };
   };
   Inspect.prototype.shown = function () {

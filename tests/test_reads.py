@@ -1,0 +1,186 @@
+"""Reads right the first time (#34): every text view shows whole characters where byte-level BPE
+or SentencePiece byte fallback splits them over tokens; one rank convention (1 = the likeliest)
+in prose, tables, the command line and step.top()."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gpt2explore as gx
+from gpt2explore.core.pieces import token_bytes, whole_pieces
+from gpt2explore.views import page as page_view
+from gpt2explore.widgets.controls import text_html
+from gpt2explore.widgets.explorer import Stepper
+
+TEXT = "To pass “That's just” café, 日本 and 🙂 here."
+WHOLE = ["“", "”", "é", "日", "本", "🙂"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _visible(markup: str) -> str:
+    """What a reader sees of an HTML text view: the tags dropped, the entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_gpt2_pieces_join_to_the_text_with_every_character_whole(lm):
+    tok = lm.tokenizer
+    ids = tok.encode(" " + TEXT)
+    pieces = whole_pieces(token_bytes(tok, ids))
+    assert len(pieces) == len(ids)
+    assert "".join(p.text for p in pieces) == tok.decode(ids) == " " + TEXT
+    assert not any("\ufffd" in p.text or "\ufffd" in p.label for p in pieces)
+    shared = {c for p in pieces for c in p.part_of}
+    assert {"“", "”", "日", "本"} <= shared  # GPT-2 splits each of these over two or three tokens
+    partial = [p for p in pieces if p.partial]
+    assert partial, "no token holds only part of a character: the test text no longer splits one"
+    for p in partial:
+        assert p.text == "" and re.fullmatch(r"‹[0-9a-f]{2}( [0-9a-f]{2})*› of .", p.label), p.label
+        assert p.begins in p.note and f"U+{ord(p.begins):04X}" in p.note
+    for p in pieces:  # the token that completes a character shows it whole and says so
+        if p.completes:
+            assert p.text.startswith(p.completes) and "completes" in p.note
+
+
+def test_sentencepiece_byte_fallback_pieces_keep_every_character_whole():
+    from test_families import _sentencepiece_tokenizer
+
+    tok = _sentencepiece_tokenizer()
+    text = "the cat é 日本 🙂 “the”"
+    ids = tok.encode(text, add_special_tokens=False)
+    assert sum(p.startswith("<0x") for p in tok.convert_ids_to_tokens(ids)) >= 14  # bytes, one token each
+    pieces = whole_pieces(token_bytes(tok, ids))
+    assert "".join(p.text for p in pieces).lstrip(" ") == tok.decode(ids) == text
+    assert not any("\ufffd" in p.text for p in pieces)
+    texts = [p.text for p in pieces]
+    for char in ("é", "日", "本", "🙂", "“", "”"):
+        assert any(t.startswith(char) for t in texts), char  # whole, in the token that completes it
+    four = [p for p in pieces if p.begins == "🙂"]
+    assert [p.label for p in four] == ["‹f0› of 🙂", "‹9f› of 🙂", "‹99› of 🙂"]  # then '🙂' itself
+
+
+def test_a_byte_that_never_completes_still_shows_as_a_decoder_shows_it():
+    pieces = whole_pieces([b"a", b"\xe2\x80", b"b"])  # an unfinished character before 'b'
+    assert "".join(p.text for p in pieces) == b"a\xe2\x80b".decode("utf-8", errors="replace")
+    last = whole_pieces([b"a", b"\xe2\x80"])  # cut at the end: '�' where it stops, as decode gives
+    assert [p.text for p in last] == ["a", "\ufffd"]
+
+
+@pytest.fixture(scope="module")
+def scored(lm):
+    return lm.score(TEXT)
+
+
+def test_every_text_view_shows_the_characters_whole(lm, scored):
+    sample = scored[0]
+    assert sample.text == TEXT and "".join(p.text for p in sample.pieces) == TEXT
+    # the explorer's text and the shared text view of the comparer and stepper
+    explorer = gx.explore(scored)
+    shown = _visible(explorer.text.value)
+    assert TEXT in shown and "\ufffd" not in shown
+    assert _visible(text_html(sample)).endswith(TEXT)
+    marks = re.findall(r"title='([^']*)'", explorer.text.value)
+    assert any("of “" in m and "U+201C" in m for m in (html.unescape(t) for t in marks))
+    # the stepper, forced token by token through the same text
+    session = lm.session(None)
+    for t in sample.tokens:
+        session.force(t)
+    stepper = Stepper(session)
+    assert TEXT in _visible(stepper.text.value) and "\ufffd" not in _visible(stepper.text.value)
+    # inspect's coloured text: the figure's pieces and hover
+    ins = gx.inspect(lm, TEXT)
+    trace = ins.view.data[0]
+    assert "".join(trace.text) == TEXT and "\ufffd" not in "".join(trace.hovertext)
+    assert any("U+201D" in h for h in trace.hovertext)
+    # a saved page's data (what its script renders as it is)
+    data = page_view.page_data(scored, kind="inspect")
+    assert "".join(data["samples"][0]["pieces"]) == TEXT
+    assert any("U+65E5" in n for n in data["samples"][0]["notes"])
+    # an exported table: the drawn tokens name the character they hold part of; none shows '�'
+    frame = scored.to_frame(top=3)
+    chosen = frame[frame.chosen]
+    assert not chosen.token.str.contains("\ufffd").any()
+    assert chosen.token.str.contains(" of 日").any() and chosen.token.str.contains(" of ”").any()
+
+
+def test_the_bars_name_a_candidate_by_the_character_it_completes(scored):
+    from gpt2explore.views.bars import bars_data
+
+    sample = scored[0]
+    after = next(i for i, p in enumerate(sample.pieces) if p.completes == "”")
+    data = bars_data(sample.steps[after])
+    at = data["ids"].index(sample.steps[after].token)
+    assert data["labels"][at].startswith("”")  # not '‹9d›': the context already holds its first bytes
+    assert "\ufffd" not in "".join(data["labels"])
+    top = sample.steps[after].top(5)
+    assert all("\ufffd" not in t.label for t in top)
+
+
+def test_the_command_line_scores_with_whole_characters(rnd_dir):
+    base = [sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "-"]
+    out = subprocess.run(base, input=TEXT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "\ufffd" not in out.stdout
+    for char in ("“", "”", "日", "本"):
+        assert char in out.stdout
+    assert re.search(r"‹[0-9a-f ]+› of 日", out.stdout), out.stdout
+    table = subprocess.run(base + ["--format=csv"], input=TEXT, capture_output=True, text=True, timeout=120)
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert "".join(r["token"] for r in rows) == TEXT
+    assert {c for r in rows for c in r["character"]} >= {"“", "”", "日", "本"}
+
+
+@pytest.mark.browser
+def test_a_saved_page_shows_the_characters_whole_in_chromium(lm, tmp_path):
+    from lab import CHROME_FLAGS, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    path = gx.save(gx.inspect(lm, TEXT), tmp_path / "whole.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROME_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_function("document.querySelector('.gx-page') && document.querySelector('.gx-page').gx")
+            tokens = page.eval_on_selector_all(".gx-text .gx-token", "els => els.map(e => [e.textContent, e.title])")
+            assert "".join(t for t, _ in tokens) == TEXT
+            parts = [title for text, title in tokens if text == ""]
+            assert parts and all("U+" in title for title in parts)  # a part of a character names it on hover
+            heading = page.evaluate("async () => (await document.querySelector('.gx-page').gx.set({step: %d}),"
+                                    " document.querySelector('.gx-figure').textContent)" % tokens.index(
+                                        next(t for t in tokens if t[0] == "")))
+            assert "\ufffd" not in heading and " of " in heading
+        finally:
+            browser.close()
+
+
+# ---- one rank convention ---------------------------------------------------------------------
+def test_ranks_agree_between_notebook_06_the_command_line_and_step_top(rnd_dir, lm):
+    prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
+    said = re.search(r"Under `top_k=(\d+)` every token ranked (\d+) or beyond is impossible", prose)
+    assert said, "notebook 06 no longer says which ranks top_k forbids"
+    offset = int(said.group(2)) - int(said.group(1))  # the first forbidden rank, past k
+    text = "The river ran on to the sea, and the town slept by its banks all the long summer."
+    steps = lm.score(text)[0].steps
+    k = sorted(s.rank1 for s in steps)[len(steps) // 2]  # a rank some token of the text has
+    # step.top(): the k-th row is rank k, and top_k=k keeps it and cuts the next
+    step = next(s for s in steps if s.rank1 == k)
+    rows = step.top(k + 1, top_k=k)
+    assert rows[k - 1].rank == k == step.rank1 == step.rank0 + 1 and rows[k - 1].prob > 0 and rows[k].prob == 0
+    out = subprocess.run([sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "-",
+                          f"--top_k={k}"], input=text, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines()[1:-1]]
+    assert len(lines) == len(steps)
+    for line, s in zip(lines, steps):
+        rank = int(line[26:33])
+        assert rank == s.rank1
+        assert ("forbid" in line) == (rank >= k + offset), (line, k, offset)
+    with pytest.raises(AttributeError, match="rank1"):
+        step.rank  # noqa: B018  (which way it counts must be said)
