@@ -184,3 +184,43 @@ def test_ranks_agree_between_notebook_06_the_command_line_and_step_top(rnd_dir, 
         assert ("forbid" in line) == (rank >= k + offset), (line, k, offset)
     with pytest.raises(AttributeError, match="rank1"):
         step.rank  # noqa: B018  (which way it counts must be said)
+
+
+# ---- what is exact says so -------------------------------------------------------------------
+@pytest.mark.browser
+def test_a_page_readout_says_what_is_exact_and_each_estimate_says_so(tmp_path):
+    import random
+
+    from lab import CHROME_FLAGS, require_chromium
+    from playwright.sync_api import sync_playwright
+    from test_pages import Opened
+
+    tiny = gx.load("tiny", device="cpu")
+    run = tiny.generate("Hi! My name is Isamu", length=12, seed=1)
+    path = gx.save(gx.explore(run), tmp_path / "exact.html")
+    rng = random.Random(3)
+    seen = {"exact": 0, "approximate": 0, "estimate": 0}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROME_FLAGS)
+        try:
+            opened = Opened(browser, path)
+            for i in range(24):
+                settings = dict(run[0].steps[0].settings.as_dict(), step=i % 12,
+                                temperature=rng.choice([1.0, 0.7, 1.3, 2.0]), top_k=rng.choice([0, 5, 40]),
+                                top_p=rng.choice([1.0, 0.9]))
+                shown = opened.set(settings)
+                readout = opened.page.inner_text(".gx-readout")
+                title = opened.page.inner_text(".gx-figure")
+                for text in (readout, title):
+                    # "exact" only ever about the probabilities, and only when they are
+                    assert all(m == "probabilities exact" for m in re.findall(r"\w* ?exact", text)), text
+                    assert ("probabilities exact" in text) == bool(shown["exact"]), (text, shown["exact"])
+                    for phrase in text.split(" · "):  # an estimated figure says so in its own phrase
+                        if "≈" in phrase:
+                            assert "(estimated" in phrase, phrase
+                            seen["estimate"] += 1
+                seen["exact" if shown["exact"] else "approximate"] += 1
+            opened.close()
+        finally:
+            browser.close()
+    assert all(seen.values()), seen  # each kind of answer was read

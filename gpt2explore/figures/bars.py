@@ -97,7 +97,7 @@ def bars_title(step, data, compact: bool = False, heading: str | None = None) ->
 def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
     """(title text, the top margin in pixels it needs)."""
     mark = mark_text(step, data, short=compact)
-    approx = "" if data["exact"] else " · approximate (top-N bundle)"
+    approx = "" if data["exact"] else " · probabilities approximate (top-N bundle)"
     if getattr(step, "layer", None) is not None:
         approx += f" · logit lens at layer {step.layer}"
     if compact:  # two short lines, for a column about 450 px wide

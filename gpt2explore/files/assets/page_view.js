@@ -148,7 +148,14 @@
   }
 
   function exactText(v) {
-    return v.exact ? "exact" : v.bound >= 1 ? "approximate: the stored tokens do not decide it" : "approximate: each p within ±" + prob(v.bound);
+    return v.exact ? "probabilities exact" : v.bound >= 1 ? "probabilities approximate: the stored tokens do not decide them" :
+      "probabilities approximate: each p within ±" + prob(v.bound);
+  }
+
+  function entropyText(v, digits, bold) { // an estimate says so itself, beside whatever the probabilities are
+    var b = bold ? ["<b>", "</b>"] : ["", ""];
+    return "entropy " + b[0] + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, digits) + b[1] + " nats" +
+      (v.dist.entropyExact ? "" : " (estimated from the stored tokens)");
   }
 
   // ---- SVG ---------------------------------------------------------------------------------
@@ -194,9 +201,9 @@
   function bars(holder, v, data, opts) {
     var compact = !!opts.compact, width = opts.width || 940, many = v.rows.length > 25 && !compact;
     var angle = many ? 90 : 45, bottom = opts.bottom || labelRoom(v.labels, angle);
-    var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · approximate")] :
+    var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · probabilities approximate")] :
       wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 84);
-    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
+    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · " + entropyText(v, 2, false)) +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
     if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
@@ -556,7 +563,7 @@
 
   function readoutHtml(v, data, draws) {
     var t = "<b>" + esc(keptText(v)) + "</b>";
-    if (v.dist.entropy !== null) t += " · entropy <b>" + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy) + "</b> nats";
+    if (v.dist.entropy !== null) t += " · " + entropyText(v, 3, true);
     if (v.markedProb !== null) t += " · p(" + esc(READOUT_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
     t += " · <span class='" + (v.exact ? "gx-exact" : "gx-approx") + "'>" + esc(exactText(v)) + "</span>";
     if (draws) {
@@ -613,7 +620,7 @@
     this.current = this.views[0];
     var exact = this.views.every(function (v) { return v.exact; }), none = this.views.every(function (v) { return !v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
-      (exact ? "exact" : none ? "approximate in every column" : "approximate in some columns") + "</span>";
+      (exact ? "probabilities exact" : none ? "probabilities approximate in every column" : "probabilities approximate in some columns") + "</span>";
     this.textBox.replaceChildren();
   };
   Compare.prototype.draw = function () { return Promise.resolve(null); };
