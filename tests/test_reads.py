@@ -224,3 +224,26 @@ def test_a_page_readout_says_what_is_exact_and_each_estimate_says_so(tmp_path):
         finally:
             browser.close()
     assert all(seen.values()), seen  # each kind of answer was read
+
+
+# ---- notebook 03's fork ----------------------------------------------------------------------
+def test_notebook_03_compares_the_branches_at_the_fork_then_shows_where_they_part(lm):
+    source = (ROOT / "notebooks" / "src" / "03_step_through.py").read_text()
+    fork = source[source.index("branch = session.fork()"):]
+    figure = fork.index("gx.compare_next_token([session.next_step, branch.next_step]")
+    assert figure < fork.index("session.step(") and figure < fork.index("branch.step(")  # before either moves
+    # what that figure then compares: one step, the same context and the same u, two temperatures
+    session = lm.session("Hi! My name is", seed=1, top_k=40)
+    session.step(3)
+    at = len(session.steps)
+    branch = session.fork()
+    branch.set(temperature=1.5)
+    a, b = session.next_step, branch.next_step
+    assert a.context_tokens == b.context_tokens and a.u == b.u and a.index == b.index
+    assert a.settings.temperature == 1 and b.settings.temperature == 1.5
+    session.step(6)
+    branch.step(6)
+    table = gx.teaching.branches_table(session, branch, at, ("T=1", "T=1.5"))
+    assert list(table.step) == list(range(at, at + 6)) and table.u.notna().all()
+    same = [x.token == y.token for x, y in zip(session.steps[at:], branch.steps[at:])]
+    assert list(table["same token"]) == same

@@ -179,3 +179,18 @@ def loop_texts(lm, prompt, length: int = 60, seed: int = 0, settings_list=None):
         rows.append({"settings": ", ".join(f"{k}={v}" for k, v in kw.items()), "text": run.texts[0],
                      "repeated 3-grams": len(grams) - len(set(grams))})
     return pd.DataFrame(rows)
+
+
+def branches_table(a, b, since: int, names=("original", "branch")):
+    """Two sessions forked at step `since`, side by side from there: each step's uniform (the
+    same in both while their seeds agree), the token each branch drew and whether they agree.
+    The first row where they differ is where the branches part; after it their contexts differ."""
+    import pandas as pd
+
+    from ..core.pieces import step_label
+
+    rows = []
+    for sa, sb in zip(a.steps[since:], b.steps[since:]):
+        rows.append({"step": sa.index, "u": sa.u if sa.u == sb.u else None, names[0]: step_label(sa, sa.token),
+                     names[1]: step_label(sb, sb.token), "same token": sa.token == sb.token})
+    return pd.DataFrame(rows)
