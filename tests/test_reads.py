@@ -247,3 +247,46 @@ def test_notebook_03_compares_the_branches_at_the_fork_then_shows_where_they_par
     assert list(table.step) == list(range(at, at + 6)) and table.u.notna().all()
     same = [x.token == y.token for x, y in zip(session.steps[at:], branch.steps[at:])]
     assert list(table["same token"]) == same
+
+
+# ---- notebooks 01, 02 and 08 say what their cells show ----------------------------------------
+def test_notebook_01s_top_table_shows_the_models_own_p_its_prose_compares_with(lm):
+    prose = (ROOT / "notebooks" / "src" / "01_quickstart.py").read_text()
+    assert "`model p`" in prose
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    rows = step.top(10)
+    frame = rows.frame()
+    assert "model p" in frame.columns and "model p" in repr(rows)
+    raw = step.logits.float().softmax(-1)
+    for r in rows:
+        assert r.prob_raw == pytest.approx(float(raw[r.id]), rel=1e-6)
+        assert r.prob > r.prob_raw  # what the prose says: the kept tokens share all of the probability
+
+
+def test_notebook_02_names_the_greedy_token(lm):
+    assert "divide_by_zero(step)" in (ROOT / "notebooks" / "src" / "02_temperature_and_top_k.py").read_text()
+    step = lm.generate("Hi! My name is", length=1, seed=1)[0].steps[0]
+    greedy = int(step.logits.argmax())
+    said = gx.teaching.divide_by_zero(step)["greedy token (argmax)"]
+    assert said == f"{gx.tokens.token_label(step, greedy)} (id {greedy})"
+
+
+def test_notebook_08_says_how_the_more_samplers_section_opens_and_which_widget_follows(lm):
+    import ipywidgets as W
+
+    source = (ROOT / "notebooks" / "src" / "08_modern_samplers.py").read_text()
+    assert "explorer below" not in source or "gx.explore(" in source.split("explorer below", 1)[1]
+    call = re.search(r"gx\.stepper\(lm, PROMPT, (.*)\)", source).group(1)
+    settings = dict(kv.split("=") for kv in call.replace(" ", "").split(",") if "=" in kv and "seed" not in kv)
+    stepper = gx.stepper(lm, "Hi! My name is", **{k: float(v) if "." in v else int(v) for k, v in settings.items()})
+
+    def accordions(w):
+        if isinstance(w, W.Accordion):
+            yield w
+        for child in getattr(w, "children", ()):
+            yield from accordions(child)
+
+    (section,) = [a for a in accordions(stepper.widget) if "more samplers" in a.titles[0]]
+    opened = section.selected_index == 0
+    assert opened  # a newer sampler is set in the notebook's call
+    assert "open" in source and "have a collapsed" not in source

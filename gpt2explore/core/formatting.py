@@ -107,12 +107,12 @@ class TopTable(list):
         import pandas as pd
 
         return pd.DataFrame([{"rank": r.rank, "token": r.label or show_token(r.text), "id": r.id, "prob": r.prob,
-                              "logit": r.logit} for r in self])
+                              "model p": r.prob_raw, "logit": r.logit} for r in self])
 
     def __repr__(self) -> str:
-        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'logit':>8}"]
+        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'model p':>8}  {'logit':>8}"]
         lines += [f"{r.rank:>4}  {(r.label or show_token(r.text)):<16} {r.id:>6}  {prob(r.prob):>8}  "
-                  f"{number(r.logit):>8}" for r in self]
+                  f"{'' if r.prob_raw is None else prob(r.prob_raw):>8}  {number(r.logit):>8}" for r in self]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

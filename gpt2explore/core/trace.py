@@ -25,7 +25,9 @@ from .tokens import show_text, show_token, token_label  # noqa: F401  (their hom
 
 KEEP_LOGITS = ("float32", "float16", "none")
 OWN_REST_ZERO = 1e-12  # a top-N step's own probabilities summing to within this of 1 leave nothing to the tail
-TokenProb = namedtuple("TokenProb", "rank id text prob logit label", defaults=(None,))  # label: as figures show it
+TokenProb = namedtuple("TokenProb", "rank id text prob logit label prob_raw", defaults=(None, None))
+# rank: 1 = the likeliest; prob: under the settings; prob_raw: the model's own (softmax of the raw logits);
+# label: the token as figures show it
 
 
 def check_keep_logits(keep_logits) -> str:
@@ -292,13 +294,14 @@ class Step:
 
     def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> TopTable:
         """The n most likely tokens (by raw logit) with their probability under the given
-        settings: rows of (rank, id, text, prob, logit), rank 1 = the likeliest; shows as a table."""
+        settings: rows of (rank, id, text, prob, logit, label, prob_raw), rank 1 = the likeliest, prob_raw
+        the model's own probability; shows as a table."""
         probs = self.distribution(temperature, top_k, top_p, semantics, **more)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
-        ids, p = ids.tolist(), probs[ids].tolist()
-        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v, step_label(self, i))
-                        for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist())))
+        ids, p, raw = ids.tolist(), probs[ids].tolist(), logits.softmax(-1)[ids].tolist()
+        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v, step_label(self, i), q)
+                        for r, (i, pr, v, q) in enumerate(zip(ids, p, values.tolist(), raw)))
 
     # ---- context --------------------------------------------------------------------
     @property

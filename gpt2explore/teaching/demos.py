@@ -29,20 +29,23 @@ def softmax_table(logits, temperature: float = 1.0, labels=None):
 
 
 def divide_by_zero(logits) -> dict:
-    """What the original scripts did at temperature 0: logits / 0.
+    """What the original scripts did at temperature 0: logits / 0 (`logits`: a tensor, or a step,
+    whose greedy token is then named, not only numbered).
 
     Positive logits become +inf, negative ones -inf, zeros NaN; softmax of that is NaN
     everywhere there is an inf. There is no distribution left to draw from; what a sampler
     does with NaN is an accident of its implementation (OpenAI's TensorFlow multinomial on a GPU
     returned the highest token id, 50256 = <|endoftext|>), not greedy decoding."""
-    x = torch.as_tensor(logits, dtype=torch.float32)
+    step = logits if hasattr(logits, "require_logits") else None  # a step: its greedy token by name too
+    x = torch.as_tensor(step.require_logits().cpu() if step is not None else logits, dtype=torch.float32)
     with torch.no_grad():
         scaled = x / 0.0
         probs = torch.softmax(scaled, dim=-1)
     return {"logits / 0": scaled, "softmax": probs,
             "+inf": int(torch.isposinf(scaled).sum()), "-inf": int(torch.isneginf(scaled).sum()),
             "nan logits": int(torch.isnan(scaled).sum()), "nan probabilities": int(torch.isnan(probs).sum()),
-            "greedy token (argmax)": int(x.argmax())}
+            "greedy token (argmax)": int(x.argmax()) if step is None else
+            f"{token_label(step, int(x.argmax()))} (id {int(x.argmax())})"}
 
 
 def temperature_samples(lm, prompt, temperatures, length: int = 30, seed: int = 0, **settings):
