@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 
 import gpt2explore as gx
@@ -290,3 +291,47 @@ def test_notebook_08_says_how_the_more_samplers_section_opens_and_which_widget_f
     opened = section.selected_index == 0
     assert opened  # a newer sampler is set in the notebook's call
     assert "open" in source and "have a collapsed" not in source
+
+
+# ---- exports that describe themselves --------------------------------------------------------
+@pytest.fixture(scope="module")
+def bars(lm):
+    run = lm.generate("Hi! My name is", length=3, seed=1, top_k=40)
+    return gx.next_token_bars(run[0].steps[2])
+
+
+def test_caption_burns_the_provenance_in_under_the_figure(bars, tmp_path):
+    from gpt2explore.files import export
+
+    svg = gx.save(bars, tmp_path / "c.svg", caption=True).read_text()
+    words = " ".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S))
+    words = " ".join(re.sub(r"<[^>]+>", " ", words).split())
+    for fact in ("'Hi! My name is'", "seed 1", "top-k=40", "T=1", f"gpt2explore {gx.__version__}"):
+        assert fact in words, (fact, words[-400:])
+    plain = gx.save(bars, tmp_path / "p.svg").read_text()
+    assert "seed 1" not in plain  # only asked for
+    png = gx.save(bars, tmp_path / "c.png", caption=True, preset="blog").read_bytes()
+    bare = gx.save(bars, tmp_path / "b.png", preset="blog").read_bytes()
+    size = lambda data: (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))  # noqa: E731
+    assert size(bare)[0] == size(png)[0] == 1440  # the blog preset: 720 px at scale 2
+    assert size(png)[1] > size(bare)[1]  # the caption has room of its own under the figure
+    lines = export.with_caption(go.Figure(bars), export.facts_of(bars), 400).layout.annotations[-1]
+    assert max(len(x) for x in html.unescape(lines.text).split("<br>")) <= (400 - 20) / (12 * 0.56)  # wrapped
+    with pytest.raises(ValueError, match="preset 'poster'"):
+        gx.save(bars, tmp_path / "x.png", preset="poster")
+
+
+def test_a_pdf_holds_one_title_the_figures(bars, tmp_path):
+    from gpt2explore.files import export
+
+    pdf = gx.save(bars, tmp_path / "t.pdf").read_bytes()
+    titles = re.findall(rb"/Title\s*(\((?:\\.|[^\\)])*\)|<[^>]*>)", pdf)
+    want = export.document_title(go.Figure(bars), tmp_path / "t.pdf")
+    assert titles == [("<FEFF" + want.encode("utf-16-be").hex().upper() + ">").encode()]
+    # the writer's own title is blanked in place: every offset of the original cross-reference holds
+    data = b"%PDF-1.4\n1 0 obj\n<</Title (Kal\\)eido)\n/Creator (x)>>\nendobj\ntrailer\n<</Size 2\n/Root 1 0 R\n" \
+           b"/Info 1 0 R>>\nstartxref\n9\n%%EOF\n"
+    out = export.pdf_with_title(data, "Mine")
+    blank = export._blank_title(data, 1, 0)
+    assert len(blank) == len(data) and blank.replace(b" ", b"") == data.replace(b" ", b"").replace(b"/Title(Kal\\)eido)", b"")
+    assert out.startswith(blank) and b"Kal" not in out and out.count(b"/Title") == 1

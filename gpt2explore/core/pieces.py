@@ -137,37 +137,37 @@ def token_bytes(tokenizer, ids: Sequence[int]) -> list[bytes]:
 def sample_pieces(sample) -> list[Piece]:
     """The pieces of a sample's generated tokens, the prompt's unfinished bytes (if any) joining
     the first; without a tokenizer (a bundle that lacks one), each token's decoded text."""
-    run = getattr(sample, "run", None)
-    tokenizer = getattr(run, "tokenizer", None) if run is not None else None
-    tokens = sample.tokens
-    if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
-        return [Piece(sample.decode([t]), sample.decode([t]).encode("utf-8")) for t in tokens]
-    key = (id(tokenizer), tuple(sample.prompt_tokens), tuple(tokens))
-    cached = getattr(sample, "_pieces_cache", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    prompt = token_bytes(tokenizer, sample.prompt_tokens)
-    tail = b"".join(prompt)
-    carry = tail[len(tail) - incomplete_tail(tail):] if tail else b""
-    pieces = whole_pieces(token_bytes(tokenizer, tokens), carry)
-    try:
-        sample._pieces_cache = (key, pieces)
-    except AttributeError:
-        pass
-    return pieces
+    return _pieces_and_carry(sample)[0]
 
 
 def carry_before(sample, index: int) -> bytes:
     """The unfinished bytes the context of a sample's step `index` ends with (b"" if none)."""
-    if index > 0:
-        pieces = sample_pieces(sample)
-        return pieces[index - 1].carry if index - 1 < len(pieces) else b""
+    pieces, carry = _pieces_and_carry(sample)
+    if index <= 0:
+        return carry
+    return pieces[index - 1].carry if index - 1 < len(pieces) else b""
+
+
+def _pieces_and_carry(sample) -> tuple[list[Piece], bytes]:
+    """(the sample's pieces, the unfinished bytes its prompt ends with), computed once per
+    sequence of tokens (a session's sample grows: then again)."""
     run = getattr(sample, "run", None)
     tokenizer = getattr(run, "tokenizer", None) if run is not None else None
-    if tokenizer is None or not sample.prompt_tokens:
-        return b""
+    tokens = sample.tokens
+    if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
+        return [Piece(sample.decode([t]), sample.decode([t]).encode("utf-8")) for t in tokens], b""
+    key = (id(tokenizer), tuple(sample.prompt_tokens), tuple(tokens))
+    cached = getattr(sample, "_pieces_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
     tail = b"".join(token_bytes(tokenizer, sample.prompt_tokens))
-    return tail[len(tail) - incomplete_tail(tail):]
+    carry = tail[len(tail) - incomplete_tail(tail):] if tail else b""
+    pieces = whole_pieces(token_bytes(tokenizer, tokens), carry)
+    try:
+        sample._pieces_cache = (key, pieces, carry)
+    except AttributeError:  # a sample-like object that takes no new attributes: computed each time
+        pass
+    return pieces, carry
 
 
 def step_label(step, token_id: int) -> str:

@@ -35,8 +35,8 @@ from .style import (
     bottom_margin,
     finish,
     settings_text,
+    step_label,
     title,
-    token_label,
 )
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
@@ -68,7 +68,7 @@ def mark_text(step, data, short: bool = False) -> str:
     kind, marked = data["marked_kind"], data["marked"]
     if marked is None:
         return ""
-    label = repr(token_label(step, marked))
+    label = repr(step_label(step, marked))
     p = f"p={fmt.prob(data['marked_prob'])}"
     if kind == "drawn":
         return f"drawn {label} ({p})"
@@ -82,7 +82,7 @@ def mark_text(step, data, short: bool = False) -> str:
     if data["run_token"] is None and marked == data["token"]:
         text += ", as in the run"
     if data["run_token"] is not None:
-        run = repr(token_label(step, data["run_token"]))
+        run = repr(step_label(step, data["run_token"]))
         text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
     return text
 

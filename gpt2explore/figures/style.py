@@ -2,6 +2,7 @@
 and `finish`, the last step of every builder (template, legend, provenance)."""
 from __future__ import annotations
 
+from ..core.pieces import step_label  # noqa: F401  (a token as a step names it: whole characters)
 from ..core.settings import describe
 from ..core.tokens import show_token, token_label  # noqa: F401  (token_label's home is tokens.py)
 
