@@ -330,7 +330,8 @@ class Step:
 
         u = "forced" if self.u is None else f"u={self.u:.4f}"
         p = "" if self.prob is None else f", p={fmt.prob(self.prob)}"
-        return f"Step({self.index}: {show_token(self.text)!r} id={self.token}, {u}{p})"
+        label = step_label(self, self.token) if self.token >= 0 else show_token(self.text)
+        return f"Step({self.index}: {label!r} id={self.token}, {u}{p})"
 
 
 @dataclass(eq=False)
