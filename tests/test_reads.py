@@ -335,3 +335,19 @@ def test_a_pdf_holds_one_title_the_figures(bars, tmp_path):
     blank = export._blank_title(data, 1, 0)
     assert len(blank) == len(data) and blank.replace(b" ", b"") == data.replace(b" ", b"").replace(b"/Title(Kal\\)eido)", b"")
     assert out.startswith(blank) and b"Kal" not in out and out.count(b"/Title") == 1
+
+
+def test_the_comparer_columns_show_the_characters_whole(lm, monkeypatch):
+    from gpt2explore.core.trace import Run
+
+    prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+    scored = [lm.score(TEXT, prompt=p)[0] for p in prompts]
+    for i, sample in enumerate(scored):
+        sample.prompt_index = i
+    run = Run(scored, scored[0].run.settings, 0, model_name=lm.name, length=len(scored[0].steps),
+              meta=dict(scored[0].run.meta), lm=lm)
+    monkeypatch.setattr(lm, "generate", lambda *args, **kwargs: run)  # columns whose text is known
+    comparer = gx.compare(lm, prompts)
+    for i, text in enumerate(comparer.texts):
+        shown = _visible(text.value)
+        assert shown == prompts[i] + TEXT and "\ufffd" not in shown
