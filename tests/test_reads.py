@@ -351,3 +351,14 @@ def test_the_comparer_columns_show_the_characters_whole(lm, monkeypatch):
     for i, text in enumerate(comparer.texts):
         shown = _visible(text.value)
         assert shown == prompts[i] + TEXT and "\ufffd" not in shown
+
+
+def test_a_figure_of_a_top_n_bundle_says_what_is_approximate(lm, tmp_path):
+    run = gx.load_run(lm.generate("Hello", length=3, seed=1, top_k=5).save(tmp_path / "top", logits="top", top=8))
+    step = run[0].steps[1]
+    assert step.exact_for()  # its own top-k 5 keeps only stored tokens
+    exact = gx.next_token_bars(step).layout.title.text
+    assert "approximate" not in exact and "≈" not in exact and "estimated" not in exact
+    assert not step.exact_for(temperature=2.0, top_k=0)
+    loose = gx.next_token_bars(step, temperature=2.0, top_k=0).layout.title.text
+    assert "probabilities approximate" in loose and re.search(r"entropy ≈ [\d.]+ nats \(estimated\)", loose)

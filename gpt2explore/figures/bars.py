@@ -104,7 +104,8 @@ def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
         return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
                 f"<span style='font-size:13px'>{mark}</span>"), 70
     head, top = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
-                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
+                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {'' if data['exact'] else '≈ '}"
+                       f"{fmt.number(data['entropy'], 2)} nats{'' if data['exact'] else ' (estimated)'}"
                        f"{' · ' + mark if mark else ''}{approx}"], width=100)
     return head["text"], top
 
