@@ -6,6 +6,7 @@ import math
 import torch
 
 from ..core import sampling
+from ..core.pieces import step_label
 from ..core.tokens import token_label
 from ..figures import plots
 
@@ -189,8 +190,6 @@ def branches_table(a, b, since: int, names=("original", "branch")):
     same in both while their seeds agree), the token each branch drew and whether they agree.
     The first row where they differ is where the branches part; after it their contexts differ."""
     import pandas as pd
-
-    from ..core.pieces import step_label
 
     rows = []
     for sa, sb in zip(a.steps[since:], b.steps[since:]):
