@@ -362,3 +362,19 @@ def test_a_figure_of_a_top_n_bundle_says_what_is_approximate(lm, tmp_path):
     assert not step.exact_for(temperature=2.0, top_k=0)
     loose = gx.next_token_bars(step, temperature=2.0, top_k=0).layout.title.text
     assert "probabilities approximate" in loose and re.search(r"entropy ≈ [\d.]+ nats \(estimated\)", loose)
+
+
+def test_the_stepper_holds_back_a_character_its_next_token_will_complete(lm, scored):
+    sample = scored[0]
+    cut = next(i for i, p in enumerate(sample.pieces) if p.partial)  # a token holding only part of one
+    session = lm.session(None)
+    for t in sample.tokens[:cut + 1]:
+        session.force(t)
+    stepper = Stepper(session)
+    shown = _visible(stepper.text.value)
+    assert "\ufffd" not in shown and shown.endswith("".join(p.text for p in sample.pieces[:cut]))
+    last = session.sample.pieces[-1]
+    assert last.partial and last.label.startswith("‹") and "yet" in last.note
+    session.force(sample.tokens[cut + 1])
+    completed = sample.pieces[cut + 1].text
+    assert _visible(stepper.text.value).endswith(completed) and session.sample.pieces[-2].begins == completed[0]

@@ -56,7 +56,7 @@ class Piece:
         """One line for a hover or a table: which character this token shares, and how."""
         if self.partial:
             return (f"part of {describe_char(self.begins)}; the token that completes it shows "
-                    f"it whole" if self.begins else "the first bytes of a character no later token completes")
+                    f"it whole" if self.begins else "the first bytes of a character that no token completes yet")
         notes = []
         if self.completes:
             notes.append(f"completes {describe_char(self.completes)}, begun by an earlier token")
@@ -76,16 +76,17 @@ def describe_char(char: str) -> str:
     return f"{char} (U+{ord(char):04X}{' ' + name if name else ''})"
 
 
-def whole_pieces(chunks: Sequence[bytes], carry: bytes = b"") -> list[Piece]:
+def whole_pieces(chunks: Sequence[bytes], carry: bytes = b"", final: bool = True) -> list[Piece]:
     """Each token's bytes (`chunks`) as a Piece; `carry`: unfinished bytes the context ends with
     (they join the first token's text). Bytes that are not UTF-8 show as '�', as a decoder
     shows them; a character still unfinished after the last token shows as '�' there, so the
-    texts concatenate to exactly what decoding all the bytes at once gives."""
+    texts concatenate to exactly what decoding all the bytes at once gives -- unless `final` is
+    False (a text still being written): then its last token holds them back, as a part."""
     texts, carries, completes = [], [], []
     pending = bytes(carry)
     for i, raw in enumerate(chunks):
         data = pending + bytes(raw)
-        cut = incomplete_tail(data) if i < len(chunks) - 1 else 0
+        cut = incomplete_tail(data) if i < len(chunks) - 1 or not final else 0
         text = data[:len(data) - cut].decode("utf-8", errors="replace")
         texts.append(text)
         completes.append(text[0] if pending and text else "")
@@ -156,13 +157,14 @@ def _pieces_and_carry(sample) -> tuple[list[Piece], bytes]:
     tokens = sample.tokens
     if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
         return [Piece(sample.decode([t]), sample.decode([t]).encode("utf-8")) for t in tokens], b""
-    key = (id(tokenizer), tuple(sample.prompt_tokens), tuple(tokens))
+    key = (id(tokenizer), id(run), tuple(sample.prompt_tokens), tuple(tokens))
     cached = getattr(sample, "_pieces_cache", None)
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
     tail = b"".join(token_bytes(tokenizer, sample.prompt_tokens))
     carry = tail[len(tail) - incomplete_tail(tail):] if tail else b""
-    pieces = whole_pieces(token_bytes(tokenizer, tokens), carry)
+    live = bool(getattr(run, "meta", {}).get("session"))  # a session's text is still being written
+    pieces = whole_pieces(token_bytes(tokenizer, tokens), carry, final=not live)
     try:
         sample._pieces_cache = (key, pieces, carry)
     except AttributeError:  # a sample-like object that takes no new attributes: computed each time

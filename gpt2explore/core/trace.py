@@ -368,8 +368,9 @@ class Sample:
     def pieces(self):
         """The generated tokens as pieces of the text (core.pieces.Piece): `text` holds whole
         characters only (a character split over tokens joins the token that completes it), so
-        the texts concatenate to `text`; `label` and `note` say which character a token that
-        holds only part of one belongs to."""
+        the texts concatenate to `text` (a session's text, still being written, holds back a last
+        character not yet complete); `label` and `note` say which character a token that holds
+        only part of one belongs to."""
         return sample_pieces(self)
 
     def __len__(self) -> int:
