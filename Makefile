@@ -22,7 +22,8 @@ install: $(STAMP)
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lab: $(STAMP)
-	@echo "JupyterLab on notebooks/: open the http://127.0.0.1:8888/lab?token=... URL it prints below"
+	@port=$$(echo " $(LAB_ARGS)" | sed -n 's/.*--\(ServerApp\.\)\{0,1\}port[= ]*\([0-9][0-9]*\).*/\2/p'); \
+	echo "JupyterLab on notebooks/: open the http://127.0.0.1:$${port:-8888}/lab?token=... URL it prints below"
 	@echo "(from another machine: make lab LAB_ARGS=\"--ip=0.0.0.0 --no-browser\", then the printed URL with this host's name)"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 

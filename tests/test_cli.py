@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from gpt2explore.core import formatting as fmt
+
 EXE = shutil.which("gpt2explore", path=os.path.dirname(sys.executable)) or "gpt2explore"
 HEADER = "=" * 40 + " SAMPLE {} " + "=" * 40
 
@@ -91,8 +93,9 @@ def test_compare_prints_both_columns_and_top_tokens(rnd_dir, lm):
     run = lm.generate(prompts, length=6, seed=2)
     tops = [run[i].steps[0].top(4) for i in (0, 1)]
     for top in tops:
-        for t in top:
-            assert f"{t.prob:7.2%}" in out.stdout
+        for t in top:  # the product's one probability format (0.0873), never a percentage
+            assert f"{t.rank:>2}. {t.label!s:<14} {fmt.prob(t.prob):>7}" in out.stdout
+    assert "%" not in out.stdout.split("Most likely")[1]
     assert out.stdout.count(" 4. ") == 2
     assert max(len(line) for line in out.stdout.split("\n")) <= 100
 

@@ -102,3 +102,5 @@ def test_make_lab_serves_the_notebooks(tmp_path):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+    first = proc.stdout.read().decode().splitlines()[0]
+    assert f"http://127.0.0.1:{port}/lab" in first, first  # the port LAB_ARGS chose, not 8888

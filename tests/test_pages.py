@@ -273,7 +273,7 @@ def test_the_inspect_page_recolours_the_text_as_python_would(browser, tiny, tmp_
     # a scored text has no run: the page says so in its own words; a cut text token's legend says it is cut
     assert opened.page.inner_text(".gx-reset") == "the starting settings"
     assert "the run" not in opened.page.inner_text(".gx-note")
-    cut_at = next(i for i, s in enumerate(sample.steps) if s.rank >= 10)
+    cut_at = next(i for i, s in enumerate(sample.steps) if s.rank0 >= 10)
     opened.set(dict(sample.steps[0].settings.as_dict(), top_k=10, step=cut_at))
     assert "the text's token: cut (×)" in opened.page.inner_text(".gx-figure")
     opened.close()
@@ -315,7 +315,7 @@ def test_pages_of_other_families_replay_and_show_pythons_numbers(browser, family
     full = dict(inspector.run[0].steps[0].settings.as_dict(), top_k=3)
     shown = opened.set(full)
     for step, state in zip(inspector.run[0].steps, shown["allowed"]):
-        assert state != "maybe" and (state == "allowed") == (step.rank < 3), (family, step.index, state)
+        assert state != "maybe" and (state == "allowed") == (step.rank0 < 3), (family, step.index, state)
     opened.close()
 
 

@@ -268,10 +268,10 @@ def test_8_a_scored_text_saved_top_n_keeps_every_token(tmp_path, lm):
     run = lm.score(text)
     loaded = gx.load_run(run.save(tmp_path / "b", logits="top", top=8))
     for a, b in zip(run[0].steps, loaded[0].steps):
-        assert (a.rank, a.raw_prob, a.prob, a.surprisal) == (b.rank, b.raw_prob, b.prob, b.surprisal)
+        assert (a.rank0, a.raw_prob, a.prob, a.surprisal) == (b.rank0, b.raw_prob, b.prob, b.surprisal)
         assert float(b.logits[b.token]) == float(a.logits[a.token])
     assert loaded.summary().perplexity[0] == run.summary().perplexity[0]
-    assert any(s.rank >= 8 for s in run[0].steps)  # tokens outside the top 8 were there to keep
+    assert any(s.rank0 >= 8 for s in run[0].steps)  # tokens outside the top 8 were there to keep
 
 
 def test_9_verify_replays_the_window_plan_of_a_long_scored_text(lm):
@@ -286,10 +286,10 @@ def test_10_float16_scores_come_from_the_kept_values(tmp_path, lm):
     from gpt2explore.core.trace import rank_of
 
     for s in run[0].steps:
-        assert s.rank == rank_of(s.logits.float(), s.token)
+        assert s.rank0 == rank_of(s.logits.float(), s.token)
         assert s.prob == float(s.distribution()[s.token])
     loaded = gx.load_run(run.save(tmp_path / "b"))
-    assert [s.rank for s in loaded[0]] == [s.rank for s in run[0]]
+    assert [s.rank0 for s in loaded[0]] == [s.rank0 for s in run[0]]
     assert [s.prob for s in loaded[0]] == [s.prob for s in run[0]]
 
 
@@ -497,6 +497,6 @@ def test_property_every_mode_saves_loads_verifies_and_replays(tmp_path, lm, toke
             for sa, sb in zip(a.steps, b.steps):  # which replays: so `second` replays too
                 assert torch.equal(sa.distribution(), sb.distribution())
                 assert (sa.u, sa.forced, sa.token) == (sb.u, sb.forced, sb.token)
-                assert (sa.rank, sa.raw_prob, sa.prob) == (sb.rank, sb.raw_prob, sb.prob)
+                assert (sa.rank0, sa.raw_prob, sa.prob) == (sb.rank0, sb.raw_prob, sb.prob)
         tried += 1
     assert tried == 24

@@ -34,7 +34,7 @@ def test_scores_equal_a_plain_forward_pass(lm):
         logits = step.logits
         value = logits[step.token]
         brute = sum(1 for i, v in enumerate(logits.tolist()) if v > value or (v == value and i < step.token))
-        assert step.rank == brute
+        assert step.rank0 == brute
         assert step.prob == pytest.approx(step.raw_prob, rel=1e-5)  # default settings: the model's own
 
 
@@ -56,7 +56,7 @@ def test_batched_equals_one_by_one(lm):
         alone = lm.score(t, batch_size=1)[0]
         assert together[i].tokens == alone.tokens
         for a, b in zip(together[i].steps, alone.steps):
-            assert a.rank == b.rank and a.raw_prob == pytest.approx(b.raw_prob, rel=1e-4, abs=1e-9)
+            assert a.rank0 == b.rank0 and a.raw_prob == pytest.approx(b.raw_prob, rel=1e-4, abs=1e-9)
 
 
 def test_sliding_window_scores_every_token_once_with_enough_context(lm):
@@ -101,13 +101,13 @@ def test_settings_mark_impossible_tokens_and_summary(lm):
     run = lm.score(TEXT, top_k=5)
     table = run.summary()
     row = table.iloc[0]
-    impossible = sum(1 for s in run[0].steps if s.rank >= 5)
+    impossible = sum(1 for s in run[0].steps if s.rank0 >= 5)
     assert row.impossible == impossible and impossible > 0
     assert row.logprob == -math.inf and math.isfinite(row.logprob_raw)
     assert row.perplexity == pytest.approx(math.exp(-row.logprob_raw / row.tokens))
     shares = [row[f"share {label}"] for _, label in scoring.RANK_BUCKETS]
     assert sum(shares) == pytest.approx(1.0)
-    assert row["share top 10"] == pytest.approx(sum(1 for s in run[0].steps if s.rank < 10) / row.tokens)
+    assert row["share top 10"] == pytest.approx(sum(1 for s in run[0].steps if s.rank0 < 10) / row.tokens)
     relaxed = run.summary(top_k=0).iloc[0]
     assert relaxed.impossible == 0 and relaxed.logprob == pytest.approx(row.logprob_raw, rel=1e-5)
 
@@ -116,7 +116,7 @@ def test_keep_logits_none_keeps_ranks_and_probabilities(lm):
     run = lm.score(TEXT, keep_logits="none")
     full = lm.score(TEXT)
     for a, b in zip(run[0].steps, full[0].steps):
-        assert a.logits is None and a.rank == b.rank and a.raw_prob == pytest.approx(b.raw_prob)
+        assert a.logits is None and a.rank0 == b.rank0 and a.raw_prob == pytest.approx(b.raw_prob)
     assert run.summary().iloc[0].perplexity == pytest.approx(full.summary().iloc[0].perplexity)
 
 
@@ -149,14 +149,14 @@ def test_text_view_colours(lm):
     fills = [s.fillcolor for s in fig.layout.shapes]
     from gpt2explore.figures.textview import GLTR
 
-    assert fills == [GLTR[scoring.rank_bucket(s.rank)] for s in sample.steps]
+    assert fills == [GLTR[scoring.rank_bucket(s.rank0)] for s in sample.steps]
     assert [t.name.split(" (")[0] for t in fig.data if t.showlegend] == ["top 10", "top 100", "top 1000",
                                                                           "beyond 1000"]
     allowed = gx.text_view(sample, color="allowed", top_k=10)
     from gpt2explore.figures.textview import IMPOSSIBLE
 
     bad = [s.fillcolor == IMPOSSIBLE for s in allowed.layout.shapes]
-    assert bad == [s.rank >= 10 for s in sample.steps]
+    assert bad == [s.rank0 >= 10 for s in sample.steps]
     hover = fig.data[0].hovertext[0]
     assert "rank" in hover and "likeliest" in hover
     gen = lm.generate("Hello", length=5, seed=1)
@@ -184,7 +184,7 @@ def test_inspect_recolours_without_the_model(lm, monkeypatch):
     from gpt2explore.figures.textview import IMPOSSIBLE
 
     bad = sum(1 for s in ins.view.layout.shapes if s.fillcolor == IMPOSSIBLE)
-    assert bad == sum(1 for s in ins.sample.steps if s.rank >= 10)
+    assert bad == sum(1 for s in ins.sample.steps if s.rank0 >= 10)
     assert f"<b>{bad} token" in ins.totals.value
     ins._on_click(ins.view.data[0], SimpleNamespace(point_inds=[4]))
     assert ins.position.value == 4
@@ -213,7 +213,7 @@ def test_cli_score(rnd_dir, tmp_path):
     csv = subprocess.run(base + ["-", "--format=csv"], input=TEXT, capture_output=True, text=True, timeout=120)
     rows = csv.stdout.splitlines()
     assert rows[0].startswith("position,token_id") and len(rows) == 1 + len(run[0])
-    assert int(rows[1].split(",")[3]) == run[0].steps[0].rank + 1  # ranks shown to people start at 1
+    assert int(rows[1].split(",")[3]) == run[0].steps[0].rank1 == run[0].steps[0].rank0 + 1  # ranks shown to people start at 1
     for bad_input, args in [(None, [str(tmp_path / "missing.txt")]), ("", ["-"]), (b"\xff\xfe\x00data", ["-"])]:
         result = subprocess.run(base + args, input=bad_input, capture_output=True, timeout=120)
         assert result.returncode == 2 and result.stderr.count(b"\n") == 1, result.stderr
@@ -226,6 +226,6 @@ def test_lm_head_chunks_do_not_change_the_scores(lm, monkeypatch):
     parts = lm.score(long, batch_size=2)[0]
     assert [s.position for s in parts.steps] == [s.position for s in whole.steps]
     for a, b in zip(whole.steps, parts.steps):
-        assert a.token == b.token and a.rank == b.rank
+        assert a.token == b.token and a.rank0 == b.rank0
         assert a.raw_prob == pytest.approx(b.raw_prob, rel=1e-5)
         assert torch.allclose(a.logits, b.logits, atol=1e-5)

@@ -11,7 +11,7 @@ import textwrap
 from ..core import formatting as fmt
 from ..core import sampling
 from ..core.settings import Settings
-from ..core.tokens import show_token, whole_text
+from ..core.tokens import whole_text
 from ..model import loading
 from ..model.generation import choose_length
 from ..model.loading import ModelUnavailableError  # noqa: F401  (main.py tells it from a bad value)
@@ -129,8 +129,8 @@ def cmd_compare(lm, args, seed: int, out) -> None:
     tops = []
     for samples in per_prompt:
         step = samples[0].steps[0]
-        tops.append([f"{r + 1:>2}. {show_token(t.text)!s:<14} {t.prob:7.2%}"
-                     for r, t in enumerate(step.top(args.top))])
+        tops.append([f"{t.rank:>2}. {t.label[:24]!s:<14} {fmt.prob(t.prob):>7}"
+                     for t in step.top(args.top)])
     print(side_by_side([["\n".join(t)] for t in tops], args.prompts, width), file=out)
     out.flush()
 
@@ -144,16 +144,17 @@ def cmd_score(lm, args, out) -> None:
     sample = run[0]
     if args.format == "csv":
         writer = csv.writer(out)
-        writer.writerow(["position", "token_id", "token", "rank", "raw_prob", "prob", "surprisal", "allowed"])
-        for s in sample.steps:
-            writer.writerow([s.position, s.token, s.text, s.rank + 1, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
-                             f"{s.surprisal:.4f}", int(s.prob > 0)])
+        writer.writerow(["position", "token_id", "token", "rank", "raw_prob", "prob", "surprisal", "allowed",
+                         "character"])  # token: its whole characters (they join to the text); character: one it shares
+        for s, piece in zip(sample.steps, sample.pieces):
+            writer.writerow([s.position, s.token, piece.text, s.rank1, f"{s.raw_prob:.6g}", f"{s.prob:.6g}",
+                             f"{s.surprisal:.4f}", int(s.prob > 0), piece.part_of])
     else:
         print(f"{'pos':>5}  {'token':<18} {'rank':>7}  {'p':>8}  {'surprisal':>9}   (rank 1 = the likeliest; p and "
               f"surprisal under the model)", file=out)
-        for s in sample.steps:
+        for s, piece in zip(sample.steps, sample.pieces):
             cut = "   ✗ the settings forbid it" if s.prob == 0 else ""
-            print(f"{s.position:>5}  {show_token(s.text)[:18]:<18} {s.rank + 1:>7}  {fmt.prob(s.raw_prob):>8}  "
+            print(f"{s.position:>5}  {piece.label[:18]:<18} {s.rank1:>7}  {fmt.prob(s.raw_prob):>8}  "
                   f"{fmt.number(s.surprisal, 2):>9}{cut}", file=out)
     row = run.summary().iloc[0]
     shares = ", ".join(f"{k[6:]} {v:.0%}" for k, v in row.items() if str(k).startswith("share "))

@@ -6,7 +6,8 @@
 - counts: thousands separators and the right plural ("1 token kept", "50,257 tokens").
 - settings (temperature, top-p, ...): as a person types them, up to six significant digits
   ("0.96", "1", "100", "1e-06"), never a float's last bits ("0.9599999999999999").
-- ranks shown to people count from 1 (the likeliest); `step.rank` is the 0-based data.
+- ranks count from 1 (the likeliest) wherever a person reads them: tables, figures, the command line,
+  prose; in code `step.rank1` says so, and `step.rank0` is the same rank counted from 0.
 
 Tables of these (`gx.table`, a pandas Styler) are made a floor up, in gpt2explore.files.tables.
 """
@@ -71,12 +72,12 @@ class TopTable(list):
         import pandas as pd
 
         return pd.DataFrame([{"rank": r.rank, "token": r.label or show_token(r.text), "id": r.id, "prob": r.prob,
-                              "logit": r.logit} for r in self])
+                              "model p": r.prob_raw, "logit": r.logit} for r in self])
 
     def __repr__(self) -> str:
-        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'logit':>8}"]
+        lines = [f"{'rank':>4}  {'token':<16} {'id':>6}  {'prob':>8}  {'model p':>8}  {'logit':>8}"]
         lines += [f"{r.rank:>4}  {(r.label or show_token(r.text)):<16} {r.id:>6}  {prob(r.prob):>8}  "
-                  f"{number(r.logit):>8}" for r in self]
+                  f"{'' if r.prob_raw is None else prob(r.prob_raw):>8}  {number(r.logit):>8}" for r in self]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:  # the table's styling belongs to files/tables.py

@@ -19,12 +19,15 @@ import torch
 from . import extensions, registry, sampling
 from . import formatting as fmt
 from .formatting import TopTable  # noqa: F401  (step.top()'s table)
+from .pieces import sample_pieces, step_label
 from .settings import Settings, describe
 from .tokens import show_text, show_token, token_label  # noqa: F401  (their home is tokens.py)
 
 KEEP_LOGITS = ("float32", "float16", "none")
 OWN_REST_ZERO = 1e-12  # a top-N step's own probabilities summing to within this of 1 leave nothing to the tail
-TokenProb = namedtuple("TokenProb", "rank id text prob logit label", defaults=(None,))  # label: as figures show it
+TokenProb = namedtuple("TokenProb", "rank id text prob logit label prob_raw", defaults=(None, None))
+# rank: 1 = the likeliest; prob: under the settings; prob_raw: the model's own (softmax of the raw logits);
+# label: the token as figures show it
 
 
 def check_keep_logits(keep_logits) -> str:
@@ -52,9 +55,10 @@ def rank_of(logits: torch.Tensor, token: int) -> int:
 
 
 def step_rank(step) -> int:
-    """The token's 0-based rank under the raw logits (stored for scored steps, computed otherwise)."""
-    if step.rank is not None:
-        return step.rank
+    """The token's rank under the raw logits counted from 0 (stored for scored steps, computed
+    otherwise); people read `step.rank1`."""
+    if step.scored_rank0 is not None:
+        return step.scored_rank0
     return rank_of(step.require_logits().float(), step.token)
 
 
@@ -107,7 +111,7 @@ class Step:
     forced: bool = False
     sample: "Sample | None" = field(default=None, repr=False)
     truncation: Truncation | None = field(default=None, repr=False)  # set for top-N bundles
-    rank: int | None = None  # scored text: 0-based rank of `token` under the raw logits
+    scored_rank0: int | None = None  # scored text: the stored rank0 (see rank0 and rank1)
     raw_prob: float | None = None  # scored text: softmax of the raw logits at `token`
     residual: torch.Tensor | None = field(default=None, repr=False)  # (n_layer + 1, d) with layers=True
     attention_weights: torch.Tensor | None = field(default=None, repr=False)  # (n_layer, n_head, n_context)
@@ -116,6 +120,23 @@ class Step:
     # step's draw only within its precision (e.g. logits rounded to float16 after the draw)
     legacy: bool = False  # drawn by format 1's single-precision arithmetic (bundles of earlier versions)
     pending: bool = False  # a session's preview of its next step: `token` is what its u would draw
+
+    # ---- rank ------------------------------------------------------------------------------
+    @property
+    def rank0(self) -> int:
+        """The token's rank under the raw logits counted from 0 (the data; `rank1` is what people read)."""
+        return step_rank(self)
+
+    @property
+    def rank1(self) -> int:
+        """The token's rank under the raw logits as every table, figure and the command line
+        show it: 1 = the likeliest (ties: the lower id first)."""
+        return step_rank(self) + 1
+
+    @property
+    def rank(self):
+        raise AttributeError("a step has rank1 (1 = the likeliest, as tables, figures and the command line show "
+                             "ranks) and rank0 (counted from 0); say which")
 
     # ---- attention -------------------------------------------------------------------------
     def attention(self) -> torch.Tensor:
@@ -273,13 +294,14 @@ class Step:
 
     def top(self, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> TopTable:
         """The n most likely tokens (by raw logit) with their probability under the given
-        settings: rows of (rank, id, text, prob, logit), rank 1 = the likeliest; shows as a table."""
+        settings: rows of (rank, id, text, prob, logit, label, prob_raw), rank 1 = the likeliest, prob_raw
+        the model's own probability; shows as a table."""
         probs = self.distribution(temperature, top_k, top_p, semantics, **more)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
-        ids, p = ids.tolist(), probs[ids].tolist()
-        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v, token_label(self, i))
-                        for r, (i, pr, v) in enumerate(zip(ids, p, values.tolist())))
+        ids, p, raw = ids.tolist(), probs[ids].tolist(), logits.softmax(-1)[ids].tolist()
+        return TopTable(TokenProb(r + 1, i, self.decode(i), pr, v, step_label(self, i), q)
+                        for r, (i, pr, v, q) in enumerate(zip(ids, p, values.tolist(), raw)))
 
     # ---- context --------------------------------------------------------------------
     @property
@@ -308,7 +330,8 @@ class Step:
 
         u = "forced" if self.u is None else f"u={self.u:.4f}"
         p = "" if self.prob is None else f", p={fmt.prob(self.prob)}"
-        return f"Step({self.index}: {show_token(self.text)!r} id={self.token}, {u}{p})"
+        label = step_label(self, self.token) if self.token >= 0 else show_token(self.text)
+        return f"Step({self.index}: {label!r} id={self.token}, {u}{p})"
 
 
 @dataclass(eq=False)
@@ -340,6 +363,15 @@ class Sample:
     @property
     def full_text(self) -> str:
         return (self.prompt or "") + self.text
+
+    @property
+    def pieces(self):
+        """The generated tokens as pieces of the text (core.pieces.Piece): `text` holds whole
+        characters only (a character split over tokens joins the token that completes it), so
+        the texts concatenate to `text` (a session's text, still being written, holds back a last
+        character not yet complete); `label` and `note` say which character a token that holds
+        only part of one belongs to."""
+        return sample_pieces(self)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -431,7 +463,7 @@ class Run:
     def to_frame(self, top: int = 20):
         """Tidy table: one row per (sample, step, rank) for the `top` most likely raw tokens,
         plus the chosen token's row when it ranks lower. Columns: prompt, sample, step, rank
-        (1 = the likeliest under the raw logits; `step.rank` counts from 0),
+        (1 = the likeliest under the raw logits, as `step.rank1`),
         token_id, token, logit, prob_raw (softmax of raw logits), prob (under the step's
         settings), chosen. `token` shows whitespace and control characters as the charts do
         ('␣John', '↵', '\\x1b'); `text` is the exact token text."""
@@ -451,7 +483,7 @@ class Run:
                 lg, pr, pp = logits[ids].tolist(), raw[ids].tolist(), probs[ids].tolist()
                 for k, tid in enumerate(ids):
                     text = sample.decode([tid])
-                    rows.append((sample.prompt, si, step.index, ranks[k], tid, token_label(step, tid), text,
+                    rows.append((sample.prompt, si, step.index, ranks[k], tid, step_label(step, tid), text,
                                  lg[k], pr[k], pp[k], tid == step.token))
         return pd.DataFrame(rows, columns=["prompt", "sample", "step", "rank", "token_id", "token", "text",
                                            "logit", "prob_raw", "prob", "chosen"])

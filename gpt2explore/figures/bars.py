@@ -35,8 +35,8 @@ from .style import (
     bottom_margin,
     finish,
     settings_text,
+    step_label,
     title,
-    token_label,
 )
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
@@ -68,7 +68,7 @@ def mark_text(step, data, short: bool = False) -> str:
     kind, marked = data["marked_kind"], data["marked"]
     if marked is None:
         return ""
-    label = repr(token_label(step, marked))
+    label = repr(step_label(step, marked))
     p = f"p={fmt.prob(data['marked_prob'])}"
     if kind == "drawn":
         return f"drawn {label} ({p})"
@@ -82,7 +82,7 @@ def mark_text(step, data, short: bool = False) -> str:
     if data["run_token"] is None and marked == data["token"]:
         text += ", as in the run"
     if data["run_token"] is not None:
-        run = repr(token_label(step, data["run_token"]))
+        run = repr(step_label(step, data["run_token"]))
         text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
     return text
 
@@ -97,14 +97,15 @@ def bars_title(step, data, compact: bool = False, heading: str | None = None) ->
 def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
     """(title text, the top margin in pixels it needs)."""
     mark = mark_text(step, data, short=compact)
-    approx = "" if data["exact"] else " · approximate (top-N bundle)"
+    approx = "" if data["exact"] else " · probabilities approximate (top-N bundle)"
     if getattr(step, "layer", None) is not None:
         approx += f" · logit lens at layer {step.layer}"
     if compact:  # two short lines, for a column about 450 px wide
         return (f"step {step.index} · {fmt.count(data['n_kept'], 'token')} kept{approx}<br>"
                 f"<span style='font-size:13px'>{mark}</span>"), 70
     head, top = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
-                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {fmt.number(data['entropy'], 2)} nats"
+                      [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {'' if data['exact'] else '≈ '}"
+                       f"{fmt.number(data['entropy'], 2)} nats{'' if data['exact'] else ' (estimated)'}"
                        f"{' · ' + mark if mark else ''}{approx}"], width=100)
     return head["text"], top
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..core import formatting as fmt
 from ..core import provenance
 from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
-from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, title, token_label
+from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, step_label, title
 
 
 def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, **more):
@@ -42,7 +42,7 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     labels = list(d["labels"])
     if d["gap_after"] is not None:
         labels = [f"⋯ {lab}" if i == d["gap_after"] + 1 else lab for i, lab in enumerate(labels)]
-    shown = repr(token_label(step, d["token"]))
+    shown = repr(step_label(step, d["token"]))
     main = f"How u draws at step {step.index} · {settings_text(d['settings'])}"
     subs = [f"the running total first passes u={fmt.number(d['u'], 4)} at token #{d['rank'] + 1} of "
             f"{fmt.count(d['kept'], 'kept token')}: {shown}"

@@ -7,7 +7,7 @@ from ..core import formatting as fmt
 from ..core import provenance, sampling
 from ..model.lens import at_layer, require_residual
 from ..views.lens import lens_heatmap_data  # noqa: F401  (the view this figure draws)
-from .style import CHOSEN_COLOR, FIGURE_MAX_PX, finish, settings_text, title, token_label
+from .style import CHOSEN_COLOR, FIGURE_MAX_PX, finish, settings_text, step_label, title
 
 
 def lens_heatmap(step, n: int = 10, **settings):
@@ -41,7 +41,7 @@ def lens_heatmap(step, n: int = 10, **settings):
     fig.update_yaxes(title_text="layer (0 = embeddings)", dtick=1, row=1, col=1)
     fig.update_yaxes(dtick=1, row=1, col=2)
     chosen = step.settings_for(**settings)
-    drawn = token_label(step, step.token) if step.token >= 0 else "?"
+    drawn = step_label(step, step.token) if step.token >= 0 else "?"
     head, top = title(f"Logit lens at step {step.index} · {settings_text(chosen)}",
                       [f"the step's token {drawn!r} is outlined; early layers read through the final layer norm"],
                       height=520)
@@ -67,18 +67,18 @@ def lens_grid(sample, color: str = "prob", **settings):
         for layer in range(layers):
             probs = at_layer(step, layer).distribution(**settings)
             top = torch.topk(probs, 5)
-            label = token_label(step, int(top.indices[0]))
+            label = step_label(step, int(top.indices[0]))
             z[layer][j] = float(top.values[0]) if color == "prob" else float(sampling.entropy(probs))
             text[layer][j] = label[:10]
-            hover[layer][j] = (f"position {j} (next: {token_label(step, step.token)}), layer {layer}<br>" +
-                               "<br>".join(f"{token_label(step, int(i))} {fmt.prob(float(p))}"
+            hover[layer][j] = (f"position {j} (next: {step_label(step, step.token)}), layer {layer}<br>" +
+                               "<br>".join(f"{step_label(step, int(i))} {fmt.prob(float(p))}"
                                            for i, p in zip(top.indices, top.values)))
     scale = dict(colorscale="Blues", zmin=0, zmax=1) if color == "prob" else dict(colorscale="YlOrRd_r")
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=11), hovertext=hover,
                                hoverinfo="text", colorbar=dict(title="top p" if color == "prob" else "entropy",
                                                                thickness=12), **scale))
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(steps))),
-                     ticktext=[token_label(s, s.token) for s in steps], tickangle=-45, title_text="next token")
+                     ticktext=[step_label(s, s.token) for s in steps], tickangle=-45, title_text="next token")
     fig.update_yaxes(dtick=1, title_text="layer (0 = embeddings)")
     chosen = steps[0].settings_for(**settings)
     height = 120 + 34 * layers + 150

@@ -24,9 +24,9 @@ from .style import (  # noqa: F401
     finish,
     nice_step,
     settings_text,
+    step_label,
     template,
     title,
-    token_label,
 )
 
 TEMPERATURE_TICKS = [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
@@ -86,7 +86,7 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
     labels, chosen, ent = [], [], []
     for step in sample.steps:
         probs = step.distribution(temperature, top_k, top_p, semantics, **more)
-        labels.append(token_label(step, step.token))
+        labels.append(step_label(step, step.token))
         chosen.append(float(probs[step.token]))
         ent.append(float(sampling.entropy(probs)))
     x = list(range(len(labels)))
@@ -151,7 +151,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                 union.append(i)
     union.sort(key=lambda i: -max(float(d[i]) for d in dists))
     union = union[: max(n, 1) * 2]
-    ticks = [token_label(steps[0], i) for i in union]
+    ticks = [step_label(steps[0], i) for i in union]
     fig = go.Figure()
     for label, d in zip(labels, dists):
         fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
@@ -197,7 +197,7 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     name_a, name_b = labels or [_prompt_name(step_a, "A"), _prompt_name(step_b, "B")]
     if name_a == name_b:
         name_a, name_b = f"{name_a} (A)", f"{name_b} (B)"
-    table = pd.DataFrame({"token": [token_label(step_a, i) for i in ids], "id": ids,
+    table = pd.DataFrame({"token": [step_label(step_a, i) for i in ids], "id": ids,
                           f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
                           "log ratio": ratio[ids].tolist()})
     chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in (step_a, step_b)]

@@ -2,6 +2,7 @@
 and `finish`, the last step of every builder (template, legend, provenance)."""
 from __future__ import annotations
 
+from ..core.pieces import step_label  # noqa: F401  (a token as a step names it: whole characters)
 from ..core.settings import describe
 from ..core.tokens import show_token, token_label  # noqa: F401  (token_label's home is tokens.py)
 
@@ -37,7 +38,7 @@ def finish(fig, facts, legend: str | None = None, legend_more: dict | None = Non
     """The last step of every builder, so that every figure has the same look and says where it
     came from: the shared template; the legend in one of the shared places (`legend`, a key of
     LEGENDS, with `legend_more` changed on it; None leaves the legend to the template); and the
-    provenance `facts` (`gpt2explore.files.provenance.for_step`, or a list of them) in
+    provenance `facts` (`gpt2explore.core.provenance.for_step`, or a list of them) in
     `layout.meta["gpt2explore"]`, where `gx.caption` and the exports read them, beside `meta`.
     A table (a DataFrame: `log_ratio_table`) has no look: it gets the facts in `attrs`."""
     if not hasattr(fig, "layout"):  # a table

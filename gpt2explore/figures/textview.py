@@ -11,6 +11,7 @@ import math
 
 from ..core import formatting as fmt
 from ..core import provenance
+from ..core.pieces import step_label
 from ..core.tokens import show_text
 from ..core.trace import step_rank, step_raw_prob
 from ..model.scoring import RANK_BUCKETS, rank_bucket
@@ -31,7 +32,7 @@ def _alternatives(step, k: int = 5) -> str:
     logits = step.logits.float()
     probs = logits.softmax(-1)
     ids = torch.topk(logits, k).indices.tolist()
-    return "<br>".join(f"{show_text(step.decode(i)).replace(chr(10), '↵')!s:.24} {fmt.prob(float(probs[i]))}"
+    return "<br>".join(f"{step_label(step, i)!s:.24} {fmt.prob(float(probs[i]))}"
                        for i in ids)
 
 
@@ -62,7 +63,8 @@ def text_view(sample, color: str = "rank", **settings):
     if not steps:
         raise ValueError("this sample has no tokens to show")
     prompt = show_text(sample.prompt) if sample.prompt else ""
-    pieces = [show_text(s.text).replace("\n", "↵") or "∅" for s in steps]
+    whole = sample.pieces[:len(steps)]  # every character whole: a split one shows where it completes
+    pieces = [show_text(w.text).replace("\n", "↵") or ("" if w.partial else "∅") for w in whole]
     places, n_lines = _layout(pieces, start_col=len(prompt) + (1 if prompt else 0))
     ranks = [step_rank(s) for s in steps]
     raws = [step_raw_prob(s) for s in steps]
@@ -79,10 +81,10 @@ def text_view(sample, color: str = "rank", **settings):
     else:
         top = max((s for s in surprisal if math.isfinite(s)), default=1.0)
         fills = None
-    hover = [f"<b>{piece}</b> (step {s.index})<br>rank {r + 1:,}<br>model p {fmt.prob(rp)} · surprisal "
+    hover = [f"<b>{w.label}</b> (step {s.index}){'<br><i>' + w.note + '</i>' if w.note else ''}<br>rank {r + 1:,}<br>model p {fmt.prob(rp)} · surprisal "
              f"{fmt.number(su, 2)} nats<br>after settings p {fmt.prob(p)}{' (impossible)' if p == 0 else ''}"
              f"<br><i>likeliest:</i><br>{_alternatives(s)}"
-             for piece, s, r, rp, su, p in zip(pieces, steps, ranks, raws, surprisal, probs)]
+             for w, s, r, rp, su, p in zip(whole, steps, ranks, raws, surprisal, probs)]
     marker = dict(symbol="square", size=1, opacity=0)
     if fills is None:
         marker = dict(symbol="square", size=1, opacity=0, color=[min(v, top) for v in surprisal], cmin=0, cmax=top,

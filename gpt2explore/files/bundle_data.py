@@ -18,7 +18,7 @@ import torch
 from .manifest import LOGITS, BundleError
 
 OWN_KEPT_MAX = 1024  # own settings keeping at most this many tokens (or 4 x top) are stored whole
-from ..core.trace import Run, Sample, Step, Truncation, rank_of
+from ..core.trace import Run, Sample, Step, Truncation
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def _stacked(steps, vocab: int) -> torch.Tensor:
 
 
 def _rank(step) -> int:
-    return step.rank if step.rank is not None else rank_of(step.require_logits().float(), step.token)
+    return step.rank0
 
 
 def _raw_prob(step) -> float:
@@ -144,7 +144,7 @@ def build_run(manifest: dict, checked: dict, tensors: dict, tokenizer, folder: P
                 token=tok, u=rec["uniforms"][t], position=n_prompt + t, settings=rec["settings"][t],
                 logits=rows[t], index=t, prob=rec["probs"][t], forced=rec["forced"][t], sample=sample,
                 truncation=None if cuts is None else cuts[t],
-                rank=None if rec["rank"] is None else rec["rank"][t],
+                scored_rank0=None if rec["rank"] is None else rec["rank"][t],
                 raw_prob=None if rec["raw_prob"] is None else rec["raw_prob"][t],
                 residual=None if resid is None else resid[t].float(),
                 draw_replays=rec["replays"][t], legacy=legacy))

@@ -198,6 +198,9 @@ def pdf_with_title(data: bytes, title: str) -> bytes:
     if not size or not root:
         return data
     n, prev = int(size.group(1)), int(tail.group(2))
+    info = re.search(rb"/Info\s+(\d+)\s+(\d+)\s+R", tail.group(1))
+    if info:  # the writer's own title ("Kaleido-fier") blanked in place: the file holds one title, ours
+        data = _blank_title(data, int(info.group(1)), int(info.group(2)))
     body = data if data.endswith(b"\n") else data + b"\n"
     hex_title = "FEFF" + title.encode("utf-16-be").hex().upper()
     obj = f"{n} 0 obj\n<</Title <{hex_title}>\n/Creator (gpt2explore)\n/Producer (Chromium via kaleido)>>\nendobj\n"
@@ -206,6 +209,22 @@ def pdf_with_title(data: bytes, title: str) -> bytes:
     update = (f"{obj}xref\n{n} 1\n{offset:010d} 00000 n \ntrailer\n<</Size {n + 1}\n/Root "
               f"{root.group(1).decode()}\n/Info {n} 0 R\n/Prev {prev}>>\nstartxref\n{xref_at}\n%%EOF\n")
     return body + update.encode("latin-1")
+
+
+def _blank_title(data: bytes, number: int, generation: int) -> bytes:
+    """The /Title entry of object `number` overwritten by as many spaces (every byte offset, and so
+    the cross-reference table, stays valid); the data unchanged when there is none."""
+    import re
+
+    start = re.search(rb"(?:^|[\r\n])%d\s+%d\s+obj" % (number, generation), data)
+    if not start:
+        return data
+    end = data.find(b"endobj", start.end())
+    entry = re.compile(rb"/Title\s*(?:\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f\s]*>)", re.S)
+    found = entry.search(data, start.end(), end if end >= 0 else len(data))
+    if not found:
+        return data
+    return data[:found.start()] + b" " * (found.end() - found.start()) + data[found.end():]
 
 
 def _svg_with_title(svg: bytes, title: str) -> bytes:
@@ -304,8 +323,33 @@ def save_page(obj, path: Path, embed: bool, sidecar: bool) -> Path:
     return path
 
 
+PRESETS = {"blog": {"width": 720, "scale": 2}}  # a blog's column: 720 px wide, drawn at 2x for sharp screens
+CAPTION_FONT = 12  # px; the caption's characters average about 0.56 of it in width
+CAPTION_LINE = 16  # px between the caption's lines
+
+
+def with_caption(fig, facts, width: int | None = None):
+    """The figure with its provenance burned in under it (prompt, model, seed, settings,
+    versions), wrapped to the figure's width: the figure grows by the caption's height."""
+    import textwrap
+
+    text = provenance.caption(facts) if facts else "Figure (no gpt2explore provenance attached)"
+    w = width or fig.layout.width or 700
+    chars = max(30, int((w - 20) / (CAPTION_FONT * 0.56)))
+    lines = textwrap.wrap(text, chars)
+    margin = fig.layout.margin
+    bottom = margin.b if margin.b is not None else 80
+    room = len(lines) * CAPTION_LINE + 14
+    fig.update_layout(height=(fig.layout.height or 500) + room, margin=dict(b=bottom + room))
+    fig.add_annotation(text="<br>".join(html.escape(line) for line in lines), xref="paper", yref="paper",
+                       x=0, y=0, xanchor="left", yanchor="top", yshift=-bottom, align="left", showarrow=False,
+                       font=dict(size=CAPTION_FONT, color="#444"), name="gpt2explore-caption")
+    return fig
+
+
 def save(obj, path, width: int | None = None, height: int | None = None, scale: float | None = None,
-         timeout: float = 60, sidecar: bool = True, embed: bool = False) -> Path:
+         timeout: float = 60, sidecar: bool = True, embed: bool = False, caption: bool = False,
+         preset: str | None = None) -> Path:
     """Write a figure (or what a widget shows now) to `path`; the format comes from the suffix:
     .html (self-contained, plotly.js inlined), .png, .svg, .pdf (kaleido + Chrome/Chromium),
     .json (plotly JSON). An explorer, comparison or inspected text (gx.explore / gx.compare /
@@ -317,9 +361,17 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     stem) as their document title. Returns the path. A file that cannot be made is an ExportError
     (or ValueError for a bad argument) naming `path`, and leaves nothing behind. `scale`: pixels
     per figure unit; a PNG defaults to 2 (crisp on a retina screen and in print), SVG and PDF
-    scale without loss."""
+    scale without loss. `caption=True` burns the provenance in under the figure (prompt, model,
+    seed, settings; wrapped to its width), for a picture pasted where no sidecar follows it.
+    `preset="blog"`: 720 px wide at scale 2 (a blog's column, sharp on a retina screen);
+    width= and scale= still win."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; use one of {', '.join(map(repr, PRESETS))}, or width= "
+                             f"and scale=")
+        width, scale = width or PRESETS[preset]["width"], scale or PRESETS[preset]["scale"]
     if scale is None and suffix == ".png":
         scale = PNG_SCALE
     if suffix not in FORMATS:
@@ -341,6 +393,9 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     if width or height:
         fig.update_layout(width=width or fig.layout.width, height=height or fig.layout.height)
     title = document_title(fig, path)
+    if caption:
+        fig = with_caption(fig, facts, width)
+        height = None  # the caption's room is added to the figure's own height
     if suffix == ".html":
         data = _html(fig, facts, title).encode("utf-8")
     elif suffix == ".json":

@@ -6,7 +6,7 @@ inside the loader.
 
 Formats (`format` in the manifest):
 - ``gpt2explore-run/2`` (written now): draws in double precision; `draw` says how the draws
-  replay; every step's `rank` and `raw_prob`; top-N bundles store each step's own token logit
+  replay; every step's `rank` (counted from 0: `step.rank0`) and `raw_prob`; top-N bundles store each step's own token logit
   (`tok`) and their own-settings probabilities in float64; optional residuals (`resid`).
 - ``gpt2explore-run/1`` (earlier releases): draws in single precision. Its first release wrote
   no `keep_logits` (float16 runs were drawn from float32 logits and rounded after) and top-N

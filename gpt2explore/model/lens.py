@@ -140,7 +140,7 @@ def at_layer(step, layer: int):
 
     view = copy.copy(step)
     view.logits, view.truncation, view.residual = layer_logits(step, layer), None, None
-    view.rank = view.raw_prob = None
+    view.scored_rank0 = view.raw_prob = None
     view.layer = layer_index(step, layer)
     return view
 

@@ -1,7 +1,7 @@
 """Score any text token by token: `lm.score(text) -> Run` of forced Steps.
 
 Each scored token becomes a Step with `forced=True`, `u=None`, the raw logits it was
-predicted from, and `rank` (0-based, descending raw logit, ties to the lower id),
+predicted from, and `rank0` (counted from 0, descending raw logit, ties to the lower id),
 `raw_prob` (softmax of the raw logits), `prob` (under the run's settings; 0 when the
 settings cut it) and `surprisal` (-log raw_prob, nats). So every view of generated text —
 bars, tables, exports, the logit lens — works on any text.
@@ -206,7 +206,7 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
     for k, p in enumerate(positions):
         row = None if kept is None else kept[k]  # a view: the chunk's rows are all kept anyway
         sample.steps.append(Step(token=tok_h[k], u=None, position=p, settings=settings, logits=row, index=0,
-                                 prob=prob_h[k], forced=True, sample=sample, rank=rank_h[k], raw_prob=raw_h[k],
+                                 prob=prob_h[k], forced=True, sample=sample, scored_rank0=rank_h[k], raw_prob=raw_h[k],
                                  residual=None if resid is None else resid[k]))
 
 
@@ -214,7 +214,8 @@ RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (math.inf,
 
 
 def rank_bucket(rank: int) -> int:
-    """GLTR's buckets: 0 = rank < 10, 1 = < 100, 2 = < 1000, 3 = beyond."""
+    """GLTR's buckets of a rank counted from 0: 0 = the top 10 (ranks 1-10 as people read them),
+    1 = the top 100, 2 = the top 1000, 3 = beyond."""
     for i, (limit, _) in enumerate(RANK_BUCKETS):
         if rank < limit:
             return i

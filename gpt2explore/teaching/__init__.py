@@ -2,6 +2,7 @@
 token (`gx.teaching.why`: what separates two prompts, and two caveats), and the gallery's cases."""
 from . import why  # noqa: F401
 from .demos import (  # noqa: F401
+                    branches_table,
                     divide_by_zero,
                     entropy_bits,
                     kept_counts,

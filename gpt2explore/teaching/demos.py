@@ -6,6 +6,7 @@ import math
 import torch
 
 from ..core import sampling
+from ..core.pieces import step_label
 from ..core.tokens import token_label
 from ..figures import plots
 
@@ -29,20 +30,23 @@ def softmax_table(logits, temperature: float = 1.0, labels=None):
 
 
 def divide_by_zero(logits) -> dict:
-    """What the original scripts did at temperature 0: logits / 0.
+    """What the original scripts did at temperature 0: logits / 0 (`logits`: a tensor, or a step,
+    whose greedy token is then named, not only numbered).
 
     Positive logits become +inf, negative ones -inf, zeros NaN; softmax of that is NaN
     everywhere there is an inf. There is no distribution left to draw from; what a sampler
     does with NaN is an accident of its implementation (OpenAI's TensorFlow multinomial on a GPU
     returned the highest token id, 50256 = <|endoftext|>), not greedy decoding."""
-    x = torch.as_tensor(logits, dtype=torch.float32)
+    step = logits if hasattr(logits, "require_logits") else None  # a step: its greedy token by name too
+    x = torch.as_tensor(step.require_logits().cpu() if step is not None else logits, dtype=torch.float32)
     with torch.no_grad():
         scaled = x / 0.0
         probs = torch.softmax(scaled, dim=-1)
     return {"logits / 0": scaled, "softmax": probs,
             "+inf": int(torch.isposinf(scaled).sum()), "-inf": int(torch.isneginf(scaled).sum()),
             "nan logits": int(torch.isnan(scaled).sum()), "nan probabilities": int(torch.isnan(probs).sum()),
-            "greedy token (argmax)": int(x.argmax())}
+            "greedy token (argmax)": int(x.argmax()) if step is None else
+            f"{token_label(step, int(x.argmax()))} (id {int(x.argmax())})"}
 
 
 def temperature_samples(lm, prompt, temperatures, length: int = 30, seed: int = 0, **settings):
@@ -178,4 +182,17 @@ def loop_texts(lm, prompt, length: int = 60, seed: int = 0, settings_list=None):
         grams = [tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)]
         rows.append({"settings": ", ".join(f"{k}={v}" for k, v in kw.items()), "text": run.texts[0],
                      "repeated 3-grams": len(grams) - len(set(grams))})
+    return pd.DataFrame(rows)
+
+
+def branches_table(a, b, since: int, names=("original", "branch")):
+    """Two sessions forked at step `since`, side by side from there: each step's uniform (the
+    same in both while their seeds agree), the token each branch drew and whether they agree.
+    The first row where they differ is where the branches part; after it their contexts differ."""
+    import pandas as pd
+
+    rows = []
+    for sa, sb in zip(a.steps[since:], b.steps[since:]):
+        rows.append({"step": sa.index, "u": sa.u if sa.u == sb.u else None, names[0]: step_label(sa, sa.token),
+                     names[1]: step_label(sb, sb.token), "same token": sa.token == sb.token})
     return pd.DataFrame(rows)

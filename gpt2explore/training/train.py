@@ -256,7 +256,7 @@ def write_model_card(out: Path, facts: dict) -> None:
         "## Next token after \"Hi! My name is\"", "",
         "| rank | token | probability |", "|---|---|---|",
     ]
-    lines += [f"| {t.rank + 1} | `{t.text!r}` | {t.prob:.3f} |" for t in top]
+    lines += [f"| {t.rank} | `{t.text!r}` | {t.prob:.3f} |" for t in top]
     for t, texts in samples.items():
         lines += ["", f"## Samples at T={t} (\"Hi! My name is\", seed 1)", ""]
         lines += [f"- `Hi! My name is{x}`".replace("\n", " ") for x in texts]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..core import sampling
-from ..core.tokens import token_label
+from ..core.pieces import step_label
 from ..core.trace import rank_of
 from .stages import cuts_of, stages_under
 
@@ -53,7 +53,7 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
     kept = probs[ids_t] > 0
     return {
         "ids": ids,
-        "labels": [token_label(step, i) for i in ids],
+        "labels": [step_label(step, i) for i in ids],
         "logits": logits[ids_t].tolist(),
         "raw": raw[ids_t].tolist(),
         "probs": probs[ids_t].tolist(),

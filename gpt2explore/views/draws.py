@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.tokens import token_label
+from ..core.pieces import step_label
 
 HEAD = 20  # the likeliest tokens always shown
 AROUND = 4  # tokens shown on each side of the drawn one when it lies beyond the head
@@ -28,7 +28,7 @@ def draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **
         ranks += list(range(HEAD, min(kept, HEAD + 2)))
     ids = [int(order[r]) for r in ranks]
     return {
-        "ranks": ranks, "ids": ids, "labels": [token_label(step, i) for i in ids],
+        "ranks": ranks, "ids": ids, "labels": [step_label(step, i) for i in ids],
         "probs": [float(ranked[r]) for r in ranks],
         "before": [float(total[r - 1]) if r else 0.0 for r in ranks],
         "after": [float(total[r]) for r in ranks],

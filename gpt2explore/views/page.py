@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..core import registry, sampling
+from ..core.pieces import carry_before, step_label
 from ..core.settings import describe
 from ..core.tokens import show_text, token_label
 
@@ -168,11 +169,13 @@ def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: 
     for i in ids:
         if i not in labels:
             labels[i] = token_label(step, i)
+    label_at = _labels_here(step, ids, labels)
     dtypes = {"n": np.int32, "lo": np.float32, "hi": np.float32, "s": np.float64, "own": np.float64}
     return {
         "token": int(step.token),
         "u": step.u,
         "forced": bool(step.forced),
+        **({"label_at": label_at} if label_at else {}),
         "settings": {k: v for k, v in step.settings.as_dict().items() if k in offered or k == "semantics"},
         "ids": b64(np.array(ids, dtype=np.int32)),
         "logits": b64(raw[ids_t].numpy().astype(np.float32)),
@@ -184,12 +187,23 @@ def step_data(step, offered: list[str], labels: dict, width: int = WIDTH, bins: 
     }
 
 
+def _labels_here(step, ids: list[int], labels: dict) -> dict:
+    """The labels this step gives that differ from a token's own (core.pieces.step_label): its
+    own token when it holds part of a character, and, after a context that ends inside a
+    character, the tokens that would complete it."""
+    wanted = ids if step.sample is not None and carry_before(step.sample, step.index) else [step.token]
+    here = {str(i): step_label(step, i) for i in wanted if i >= 0}
+    return {k: v for k, v in here.items() if v != labels.get(int(k))}
+
+
 def _sample_data(sample, offered, labels, width, bins) -> dict:
     prompt = sample.prompt if sample.prompt is not None else "<|endoftext|>"
+    whole = sample.pieces
     return {
         "prompt": prompt,
         "index": sample.index,
-        "pieces": [show_text(s.text) for s in sample.steps],
+        "pieces": [show_text(p.text) for p in whole],  # whole characters: they concatenate to the text
+        "notes": [p.note for p in whole],  # which character a token shares with its neighbours ("" if none)
         "context": [int(t) for t in sample.prompt_tokens],
         "steps": [step_data(s, offered, labels, width, bins) for s in sample.steps],
     }

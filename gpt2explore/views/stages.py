@@ -14,7 +14,7 @@ import torch
 
 from ..core import formatting as fmt
 from ..core import sampling
-from ..core.tokens import token_label
+from ..core.pieces import step_label
 
 
 def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor, bool]]:
@@ -84,7 +84,7 @@ def stage_rows(step, n: int = 10, stage_order=None, **settings) -> list[dict]:
         survivors = int(alive.sum())
         for rank, tid in enumerate(ids, start=1):
             rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
-                         "token": token_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
+                         "token": step_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
                          "removed_here": bool(before is not None and before[tid] and not alive[tid]),
                          "survivors": survivors, "u_draws": tid == marked, "drawn": tid == step.token,
                          "exact": exact})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..core import registry, sampling
-from ..core.tokens import token_label
+from ..core.pieces import step_label
 
 NUCLEUS_P = 0.9  # the sweep's third panel: how many tokens hold this much probability
 
@@ -32,6 +32,6 @@ def sweep_data(step, temperatures=None, n: int = 8, top_k=None, top_p=None, sema
         rows.append((probs[ids].tolist(), float(sampling.entropy(probs)), int(sampling.nucleus_size(probs)),
                      min(mass, int(sampling.nucleus_size(probs)))))
     return {"temperatures": temperatures, "ids": ids.tolist(),
-            "labels": [token_label(step, i) for i in ids.tolist()],
+            "labels": [step_label(step, i) for i in ids.tolist()],
             "probs": [r[0] for r in rows], "entropy": [r[1] for r in rows], "nucleus": [r[2] for r in rows],
             "mass90": [r[3] for r in rows]}

@@ -187,16 +187,24 @@ def redraw_or_say(status, redraw) -> bool:
 
 
 def text_html(sample, upto: int | None = None, highlight: int | None = None) -> str:
-    """The prompt (shaded) and the generated tokens; `highlight` marks one step's token."""
+    """The prompt (shaded) and the generated tokens, every character whole (a character split
+    over tokens shows in the token that completes it; a token holding only part of one is a
+    thin mark whose hover names the character); `highlight` marks one step's token."""
     prompt = html.escape(sample.prompt or "<|endoftext|>")
     parts = []
+    pieces = sample.pieces
     steps = sample.steps if upto is None else sample.steps[:upto]
-    for step in steps:
-        t = html.escape(show_text(step.text))
+    for step, piece in zip(steps, pieces):
+        t = html.escape(show_text(piece.text))
+        note = f"step {step.index}: {piece.label}" + (f" · {piece.note}" if piece.note else "")
+        mark = "display:inline-block;min-width:0.35em;border-bottom:2px dotted #888;" if piece.partial else ""
         if step.index == highlight:
-            t = f"<span style='background:#ffd8c2;outline:1px solid #d9541e'>{t or '∅'}</span>"
+            t = (f"<span style='{mark}background:#ffd8c2;outline:1px solid #d9541e' "
+                 f"title='{html.escape(note, quote=True)}'>{t or ('' if piece.partial else '∅')}</span>")
         elif step.forced:
-            t = f"<span style='text-decoration:underline dotted' title='forced'>{t}</span>"
+            t = f"<span style='{mark}text-decoration:underline dotted' title='forced · {html.escape(note, quote=True)}'>{t}</span>"
+        else:
+            t = f"<span style='{mark}' title='{html.escape(note, quote=True)}'>{t}</span>" if (mark or piece.note) else t
         parts.append(t)
     return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;max-width:900px'>"
             f"<span style='background:#e8eef7;color:#1f3b73;font-weight:bold'>{prompt}</span>"

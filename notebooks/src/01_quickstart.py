@@ -44,8 +44,9 @@ run
 # %% [markdown]
 # Each sample is a list of steps. A step holds the raw logits, the uniform random number `u`
 # that picked the token, and the token. Here are the ten likeliest tokens of the first step,
-# each with its probability under the run's own settings: after top-k=40 the 40 kept tokens
-# share all of it, so each is above the model's own p (the explorer's light bars):
+# each with its probability under the run's own settings (`prob`) beside the model's own
+# (`model p`, the explorer's light bars): after top-k=40 the 40 kept tokens share all of the
+# probability, so each `prob` is above its `model p`:
 
 # %%
 step = run[0].steps[0]

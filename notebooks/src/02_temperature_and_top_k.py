@@ -169,7 +169,7 @@ for fig in teaching.rules_figures(demo):
 # NaN. Nothing is left to sample from:
 
 # %%
-broken = teaching.divide_by_zero(step.logits.cpu())
+broken = teaching.divide_by_zero(step)
 {k: v for k, v in broken.items() if not hasattr(v, "shape")}
 
 # %% [markdown]

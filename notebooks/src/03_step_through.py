@@ -77,23 +77,32 @@ forced = session.force(" John")
 print(repr(session.text), f"p({forced.text!r}) = {gx.formatting.prob(forced.prob)} under the session's settings")
 
 # %% [markdown]
-# **Fork** a second branch, change its temperature, and let both run on:
+# **Fork** a second branch and change only its temperature. At the fork the two branches share
+# everything but that: the same context, and the same uniform `u` for the next draw. So the
+# figure below is one step, the same logits and the same `u`, under T=1 and under T=1.5:
 
 # %%
+fork_at = len(session.steps)
 branch = session.fork()
 branch.set(temperature=1.5)
-session.step(8)
-branch.step(8)
-print("original:", repr(session.text))
-print("branch:  ", repr(branch.text))
-
-# %%
 gx.compare_next_token([session.next_step, branch.next_step], ["original (T=1)", "branch (T=1.5)"])
 
 # %% [markdown]
 # Each branch is shown under its own settings, named in the title. The title also reads the
 # divergence for you: Jensen–Shannon is 0 for the same distribution and ln 2 ≈ 0.693 nats when
 # the two share no token; KL is ∞ when a token possible in one is impossible in the other.
+#
+# Now let both run on 8 steps. They draw with the same `u` at every step, so they write the same
+# tokens until a `u` lands on different tokens under the two temperatures (a `u` near 1 reaches
+# into the tail, which T=1.5 has fattened, so it parts them soonest). The first row whose tokens
+# differ is where they part; from there each continues its own context:
+
+# %%
+session.step(8)
+branch.step(8)
+print("original:", repr(session.text))
+print("branch:  ", repr(branch.text))
+gx.table(gx.teaching.branches_table(session, branch, fork_at, ("original (T=1)", "branch (T=1.5)")))
 
 # %% [markdown]
 # ## The stepper widget

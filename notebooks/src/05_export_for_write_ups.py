@@ -47,6 +47,14 @@ print(gx.caption(fig))
 print(open(out / 'next_token.png.json').read()[:600])
 
 # %% [markdown]
+# A picture pasted into a post travels without its sidecar. `caption=True` burns the same
+# facts in under the figure (prompt, model, seed, settings, versions), wrapped to its width;
+# `preset="blog"` draws it 720 px wide at 2x, the size of a blog's column:
+
+# %%
+gx.save(fig, out / "next_token_for_a_post.png", caption=True, preset="blog")
+
+# %% [markdown]
 # The other figures export the same way:
 
 # %%

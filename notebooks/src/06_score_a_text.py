@@ -77,7 +77,8 @@ gx.table(pd.concat([s.summary().assign(text=name) for s, name in zip(samples, na
 # %% [markdown]
 # ## Which tokens would these settings never write?
 #
-# Under `top_k=40` every token ranked 40 or beyond is impossible; under `top_p=0.9` every
+# Ranks count from 1, the likeliest, here as in every table, figure and the command line.
+# Under `top_k=40` every token ranked 41 or beyond is impossible; under `top_p=0.9` every
 # token outside the 90% nucleus. Red tokens below are the ones these settings forbid:
 
 # %%

@@ -123,13 +123,14 @@ gx.pipeline_figure(own[0].steps[0])
 
 # %% [markdown]
 # The figure's last panel is top-a's cut, named in the title like a built-in. The stepper
-# and explorer below list top-a in their **more samplers** section too.
+# below lists top-a in its **more samplers** section too (as would `gx.explore` of a run).
 
 # %% [markdown]
 # ## In the widgets
 #
-# The stepper and the explorer have a collapsed **more samplers** section under the four
-# classic controls; the readout names the stages that cut the drawn token's rivals.
+# The stepper and the explorer keep the newer samplers in a **more samplers** section under
+# the four classic controls. It starts collapsed, and open when one of them is set: below it is
+# open, since `min_p=0.05` is. The readout names the stages that cut the drawn token's rivals.
 
 # %%
 gx.stepper(lm, PROMPT, seed=SEED, top_k=40, min_p=0.05)

@@ -84,6 +84,11 @@
     return ctx;
   }
 
+  function labelOf(data, step, id) { // a step names some tokens its own way: a part of a character, or what completes one
+    var here = step && step.label_at;
+    return (here && here[String(id)]) || data.labels[String(id)];
+  }
+
   function view(data, sample, index, settings, n, reachCut) {
     var step = sample.steps[index], u = math.unpack(step), own = same(settings, step.settings, data);
     var dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
@@ -108,9 +113,9 @@
     var at = {};
     for (var k = 0; k < W; k++) at[u.ids[k]] = k;
     [marked, runToken].forEach(function (t) { if (t !== null && at[t] !== undefined && rows.indexOf(at[t]) < 0) rows.push(at[t]); });
-    var labels = rows.map(function (k) { return data.labels[String(u.ids[k])]; });
+    var labels = rows.map(function (k) { return labelOf(data, step, u.ids[k]); });
     return {
-      step: index, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
+      step: index, named: step.label_at || {}, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
       ids: rows.map(function (k) { return u.ids[k]; }), logits: rows.map(function (k) { return u.logits[k]; }),
       raw: rows.map(function (k) { return raw[k]; }), probs: rows.map(function (k) { return dist.p[k]; }),
       lo: rows.map(function (k) { return dist.lo[k]; }), hi: rows.map(function (k) { return dist.hi[k]; }),
@@ -127,13 +132,13 @@
       if (v.kind === "u" && v.beyond) return "u=" + number(v.u, 3) + " draws a token beyond the " + count(v.dist.ids.length, "stored token");
       return v.kind === "u" ? "u=" + number(v.u, 3) + ": the draw is not decided by what the page stores" : "";
     }
-    var label = pyRepr(data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
+    var label = pyRepr(v.named[String(v.marked)] || data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
     if (v.kind === "drawn") return "drawn " + label + " (" + p + ")";
     if (v.kind === "forced") return "forced " + label + " (" + p + ")";
     if (v.kind === "text") return "the text has " + label + " (" + p + ")";
     var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + label + " (" + p + ")" + (short ? "" : " under these settings");
     if (v.runToken === null && v.marked === v.token) t += ", as in the run";
-    if (v.runToken !== null) t += " · the run drew " + pyRepr(data.labels[String(v.runToken)]);
+    if (v.runToken !== null) t += " · the run drew " + pyRepr(v.named[String(v.runToken)] || data.labels[String(v.runToken)]);
     return t;
   }
 
@@ -143,7 +148,14 @@
   }
 
   function exactText(v) {
-    return v.exact ? "exact" : v.bound >= 1 ? "approximate: the stored tokens do not decide it" : "approximate: each p within ±" + prob(v.bound);
+    return v.exact ? "probabilities exact" : v.bound >= 1 ? "probabilities approximate: the stored tokens do not decide them" :
+      "probabilities approximate: each p within ±" + prob(v.bound);
+  }
+
+  function entropyText(v, digits, bold) { // an estimate says so itself, beside whatever the probabilities are
+    var b = bold ? ["<b>", "</b>"] : ["", ""];
+    return "entropy " + b[0] + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, digits) + b[1] + " nats" +
+      (v.dist.entropyExact ? "" : " (estimated from the stored tokens)");
   }
 
   // ---- SVG ---------------------------------------------------------------------------------
@@ -189,9 +201,9 @@
   function bars(holder, v, data, opts) {
     var compact = !!opts.compact, width = opts.width || 940, many = v.rows.length > 25 && !compact;
     var angle = many ? 90 : 45, bottom = opts.bottom || labelRoom(v.labels, angle);
-    var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · approximate")] :
+    var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · probabilities approximate")] :
       wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 84);
-    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · entropy " + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy, 2) + " nats") +
+    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · " + entropyText(v, 2, false)) +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
     if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
@@ -353,9 +365,12 @@
     sample.pieces.forEach(function (piece, i) {
       var s = document.createElement("span");
       s.className = "gx-token" + (i === current ? " gx-current" : "");
-      s.textContent = piece || "∅"; s.dataset.step = i;
+      var note = sample.notes ? sample.notes[i] : ""; // a token sharing a character with its neighbours says so
+      s.textContent = piece || (note ? "" : "∅"); s.dataset.step = i;
+      if (!piece && note) s.className += " gx-part";
       if (colours) { s.style.background = colours[i].fill; s.title = colours[i].title; }
       else s.title = "step " + i + ": click to show its bars";
+      if (note) s.title += "\n" + note;
       s.addEventListener("click", function () { onPick(i); });
       div.appendChild(s);
     });
@@ -548,7 +563,7 @@
 
   function readoutHtml(v, data, draws) {
     var t = "<b>" + esc(keptText(v)) + "</b>";
-    if (v.dist.entropy !== null) t += " · entropy <b>" + (v.dist.entropyExact ? "" : "≈ ") + number(v.dist.entropy) + "</b> nats";
+    if (v.dist.entropy !== null) t += " · " + entropyText(v, 3, true);
     if (v.markedProb !== null) t += " · p(" + esc(READOUT_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
     t += " · <span class='" + (v.exact ? "gx-exact" : "gx-approx") + "'>" + esc(exactText(v)) + "</span>";
     if (draws) {
@@ -605,7 +620,7 @@
     this.current = this.views[0];
     var exact = this.views.every(function (v) { return v.exact; }), none = this.views.every(function (v) { return !v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
-      (exact ? "exact" : none ? "approximate in every column" : "approximate in some columns") + "</span>";
+      (exact ? "probabilities exact" : none ? "probabilities approximate in every column" : "probabilities approximate in some columns") + "</span>";
     this.textBox.replaceChildren();
   };
   Compare.prototype.draw = function () { return Promise.resolve(null); };
@@ -629,7 +644,7 @@
     if (this.error) return;
     var v = view(data, sample, this.step, this.settings, data.n, true);
     this.current = v;
-    bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(data.labels[String(sample.steps[this.step].token)]) });
+    bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(labelOf(data, sample.steps[this.step], sample.steps[this.step].token)) });
     var key = JSON.stringify(this.settings); // the text's colours change with the settings only, not with the position
     if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
@@ -654,7 +669,7 @@
     var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
     var alt = [];
     for (k = 0; k < Math.min(5, un.ids.length); k++) alt.push(this.data.labels[String(un.ids[k])] + " " + prob(d.p[k]));
-    return { state: state, p: p, title: "position " + i + " · " + this.data.labels[String(step.token)] + ": p " + prob(p) + " under these settings" +
+    return { state: state, p: p, title: "position " + i + " · " + labelOf(this.data, step, step.token) + ": p " + prob(p) + " under these settings" +
              (state === "impossible" ? " (impossible)" : "") + "\nlikeliest: " + alt.join(" · ") };
   };
   Inspect.prototype.shown = function () {

@@ -1,0 +1,380 @@
+"""Reads right the first time (#34): every text view shows whole characters where byte-level BPE
+or SentencePiece byte fallback splits them over tokens; one rank convention (1 = the likeliest)
+in prose, tables, the command line and step.top()."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+import gpt2explore as gx
+from gpt2explore.core.pieces import token_bytes, whole_pieces
+from gpt2explore.views import page as page_view
+from gpt2explore.widgets.controls import text_html
+from gpt2explore.widgets.explorer import Stepper
+
+TEXT = "To pass “That's just” café, 日本 and 🙂 here."
+WHOLE = ["“", "”", "é", "日", "本", "🙂"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _visible(markup: str) -> str:
+    """What a reader sees of an HTML text view: the tags dropped, the entities read."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_gpt2_pieces_join_to_the_text_with_every_character_whole(lm):
+    tok = lm.tokenizer
+    ids = tok.encode(" " + TEXT)
+    pieces = whole_pieces(token_bytes(tok, ids))
+    assert len(pieces) == len(ids)
+    assert "".join(p.text for p in pieces) == tok.decode(ids) == " " + TEXT
+    assert not any("\ufffd" in p.text or "\ufffd" in p.label for p in pieces)
+    shared = {c for p in pieces for c in p.part_of}
+    assert {"“", "”", "日", "本"} <= shared  # GPT-2 splits each of these over two or three tokens
+    partial = [p for p in pieces if p.partial]
+    assert partial, "no token holds only part of a character: the test text no longer splits one"
+    for p in partial:
+        assert p.text == "" and re.fullmatch(r"‹[0-9a-f]{2}( [0-9a-f]{2})*› of .", p.label), p.label
+        assert p.begins in p.note and f"U+{ord(p.begins):04X}" in p.note
+    for p in pieces:  # the token that completes a character shows it whole and says so
+        if p.completes:
+            assert p.text.startswith(p.completes) and "completes" in p.note
+
+
+def test_sentencepiece_byte_fallback_pieces_keep_every_character_whole():
+    from test_families import _sentencepiece_tokenizer
+
+    tok = _sentencepiece_tokenizer()
+    text = "the cat é 日本 🙂 “the”"
+    ids = tok.encode(text, add_special_tokens=False)
+    assert sum(p.startswith("<0x") for p in tok.convert_ids_to_tokens(ids)) >= 14  # bytes, one token each
+    pieces = whole_pieces(token_bytes(tok, ids))
+    assert "".join(p.text for p in pieces).lstrip(" ") == tok.decode(ids) == text
+    assert not any("\ufffd" in p.text for p in pieces)
+    texts = [p.text for p in pieces]
+    for char in ("é", "日", "本", "🙂", "“", "”"):
+        assert any(t.startswith(char) for t in texts), char  # whole, in the token that completes it
+    four = [p for p in pieces if p.begins == "🙂"]
+    assert [p.label for p in four] == ["‹f0› of 🙂", "‹9f› of 🙂", "‹99› of 🙂"]  # then '🙂' itself
+
+
+def test_a_byte_that_never_completes_still_shows_as_a_decoder_shows_it():
+    pieces = whole_pieces([b"a", b"\xe2\x80", b"b"])  # an unfinished character before 'b'
+    assert "".join(p.text for p in pieces) == b"a\xe2\x80b".decode("utf-8", errors="replace")
+    last = whole_pieces([b"a", b"\xe2\x80"])  # cut at the end: '�' where it stops, as decode gives
+    assert [p.text for p in last] == ["a", "\ufffd"]
+
+
+@pytest.fixture(scope="module")
+def scored(lm):
+    return lm.score(TEXT)
+
+
+def test_every_text_view_shows_the_characters_whole(lm, scored):
+    sample = scored[0]
+    assert sample.text == TEXT and "".join(p.text for p in sample.pieces) == TEXT
+    # the explorer's text and the shared text view of the comparer and stepper
+    explorer = gx.explore(scored)
+    shown = _visible(explorer.text.value)
+    assert TEXT in shown and "\ufffd" not in shown
+    assert _visible(text_html(sample)).endswith(TEXT)
+    marks = re.findall(r"title='([^']*)'", explorer.text.value)
+    assert any("of “" in m and "U+201C" in m for m in (html.unescape(t) for t in marks))
+    # the stepper, forced token by token through the same text
+    session = lm.session(None)
+    for t in sample.tokens:
+        session.force(t)
+    stepper = Stepper(session)
+    assert TEXT in _visible(stepper.text.value) and "\ufffd" not in _visible(stepper.text.value)
+    # inspect's coloured text: the figure's pieces and hover
+    ins = gx.inspect(lm, TEXT)
+    trace = ins.view.data[0]
+    assert "".join(trace.text) == TEXT and "\ufffd" not in "".join(trace.hovertext)
+    assert any("U+201D" in h for h in trace.hovertext)
+    # a saved page's data (what its script renders as it is)
+    data = page_view.page_data(scored, kind="inspect")
+    assert "".join(data["samples"][0]["pieces"]) == TEXT
+    assert any("U+65E5" in n for n in data["samples"][0]["notes"])
+    # an exported table: the drawn tokens name the character they hold part of; none shows '�'
+    frame = scored.to_frame(top=3)
+    chosen = frame[frame.chosen]
+    assert not chosen.token.str.contains("\ufffd").any()
+    assert chosen.token.str.contains(" of 日").any() and chosen.token.str.contains(" of ”").any()
+
+
+def test_the_bars_name_a_candidate_by_the_character_it_completes(scored):
+    from gpt2explore.views.bars import bars_data
+
+    sample = scored[0]
+    after = next(i for i, p in enumerate(sample.pieces) if p.completes == "”")
+    data = bars_data(sample.steps[after])
+    at = data["ids"].index(sample.steps[after].token)
+    assert data["labels"][at].startswith("”")  # not '‹9d›': the context already holds its first bytes
+    assert "\ufffd" not in "".join(data["labels"])
+    top = sample.steps[after].top(5)
+    assert all("\ufffd" not in t.label for t in top)
+
+
+def test_the_command_line_scores_with_whole_characters(rnd_dir):
+    base = [sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "-"]
+    out = subprocess.run(base, input=TEXT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "\ufffd" not in out.stdout
+    for char in ("“", "”", "日", "本"):
+        assert char in out.stdout
+    assert re.search(r"‹[0-9a-f ]+› of 日", out.stdout), out.stdout
+    table = subprocess.run(base + ["--format=csv"], input=TEXT, capture_output=True, text=True, timeout=120)
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert "".join(r["token"] for r in rows) == TEXT
+    assert {c for r in rows for c in r["character"]} >= {"“", "”", "日", "本"}
+
+
+@pytest.mark.browser
+def test_a_saved_page_shows_the_characters_whole_in_chromium(lm, tmp_path):
+    from lab import CHROME_FLAGS, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    path = gx.save(gx.inspect(lm, TEXT), tmp_path / "whole.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROME_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_function("document.querySelector('.gx-page') && document.querySelector('.gx-page').gx")
+            tokens = page.eval_on_selector_all(".gx-text .gx-token", "els => els.map(e => [e.textContent, e.title])")
+            assert "".join(t for t, _ in tokens) == TEXT
+            parts = [title for text, title in tokens if text == ""]
+            assert parts and all("U+" in title for title in parts)  # a part of a character names it on hover
+            heading = page.evaluate("async () => (await document.querySelector('.gx-page').gx.set({step: %d}),"
+                                    " document.querySelector('.gx-figure').textContent)" % tokens.index(
+                                        next(t for t in tokens if t[0] == "")))
+            assert "\ufffd" not in heading and " of " in heading
+        finally:
+            browser.close()
+
+
+# ---- one rank convention ---------------------------------------------------------------------
+def test_ranks_agree_between_notebook_06_the_command_line_and_step_top(rnd_dir, lm):
+    prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
+    said = re.search(r"Under `top_k=(\d+)` every token ranked (\d+) or beyond is impossible", prose)
+    assert said, "notebook 06 no longer says which ranks top_k forbids"
+    offset = int(said.group(2)) - int(said.group(1))  # the first forbidden rank, past k
+    text = "The river ran on to the sea, and the town slept by its banks all the long summer."
+    steps = lm.score(text)[0].steps
+    k = sorted(s.rank1 for s in steps)[len(steps) // 2]  # a rank some token of the text has
+    # step.top(): the k-th row is rank k, and top_k=k keeps it and cuts the next
+    step = next(s for s in steps if s.rank1 == k)
+    rows = step.top(k + 1, top_k=k)
+    assert rows[k - 1].rank == k == step.rank1 == step.rank0 + 1 and rows[k - 1].prob > 0 and rows[k].prob == 0
+    out = subprocess.run([sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "-",
+                          f"--top_k={k}"], input=text, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines()[1:-1]]
+    assert len(lines) == len(steps)
+    for line, s in zip(lines, steps):
+        rank = int(line[26:33])
+        assert rank == s.rank1
+        assert ("forbid" in line) == (rank >= k + offset), (line, k, offset)
+    with pytest.raises(AttributeError, match="rank1"):
+        step.rank  # noqa: B018  (which way it counts must be said)
+
+
+# ---- what is exact says so -------------------------------------------------------------------
+@pytest.mark.browser
+def test_a_page_readout_says_what_is_exact_and_each_estimate_says_so(tmp_path):
+    import random
+
+    from lab import CHROME_FLAGS, require_chromium
+    from playwright.sync_api import sync_playwright
+    from test_pages import Opened
+
+    tiny = gx.load("tiny", device="cpu")
+    run = tiny.generate("Hi! My name is Isamu", length=12, seed=1)
+    path = gx.save(gx.explore(run), tmp_path / "exact.html")
+    rng = random.Random(3)
+    seen = {"exact": 0, "approximate": 0, "estimate": 0}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROME_FLAGS)
+        try:
+            opened = Opened(browser, path)
+            for i in range(24):
+                settings = dict(run[0].steps[0].settings.as_dict(), step=i % 12,
+                                temperature=rng.choice([1.0, 0.7, 1.3, 2.0]), top_k=rng.choice([0, 5, 40]),
+                                top_p=rng.choice([1.0, 0.9]))
+                shown = opened.set(settings)
+                readout = opened.page.inner_text(".gx-readout")
+                title = opened.page.inner_text(".gx-figure")
+                for text in (readout, title):
+                    # "exact" only ever about the probabilities, and only when they are
+                    assert all(m == "probabilities exact" for m in re.findall(r"\w* ?exact", text)), text
+                    assert ("probabilities exact" in text) == bool(shown["exact"]), (text, shown["exact"])
+                    for phrase in text.split(" · "):  # an estimated figure says so in its own phrase
+                        if "≈" in phrase:
+                            assert "(estimated" in phrase, phrase
+                            seen["estimate"] += 1
+                seen["exact" if shown["exact"] else "approximate"] += 1
+            opened.close()
+        finally:
+            browser.close()
+    assert all(seen.values()), seen  # each kind of answer was read
+
+
+# ---- notebook 03's fork ----------------------------------------------------------------------
+def test_notebook_03_compares_the_branches_at_the_fork_then_shows_where_they_part(lm):
+    source = (ROOT / "notebooks" / "src" / "03_step_through.py").read_text()
+    fork = source[source.index("branch = session.fork()"):]
+    figure = fork.index("gx.compare_next_token([session.next_step, branch.next_step]")
+    assert figure < fork.index("session.step(") and figure < fork.index("branch.step(")  # before either moves
+    # what that figure then compares: one step, the same context and the same u, two temperatures
+    session = lm.session("Hi! My name is", seed=1, top_k=40)
+    session.step(3)
+    at = len(session.steps)
+    branch = session.fork()
+    branch.set(temperature=1.5)
+    a, b = session.next_step, branch.next_step
+    assert a.context_tokens == b.context_tokens and a.u == b.u and a.index == b.index
+    assert a.settings.temperature == 1 and b.settings.temperature == 1.5
+    session.step(6)
+    branch.step(6)
+    table = gx.teaching.branches_table(session, branch, at, ("T=1", "T=1.5"))
+    assert list(table.step) == list(range(at, at + 6)) and table.u.notna().all()
+    same = [x.token == y.token for x, y in zip(session.steps[at:], branch.steps[at:])]
+    assert list(table["same token"]) == same
+
+
+# ---- notebooks 01, 02 and 08 say what their cells show ----------------------------------------
+def test_notebook_01s_top_table_shows_the_models_own_p_its_prose_compares_with(lm):
+    prose = (ROOT / "notebooks" / "src" / "01_quickstart.py").read_text()
+    assert "`model p`" in prose
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    rows = step.top(10)
+    frame = rows.frame()
+    assert "model p" in frame.columns and "model p" in repr(rows)
+    raw = step.logits.float().softmax(-1)
+    for r in rows:
+        assert r.prob_raw == pytest.approx(float(raw[r.id]), rel=1e-6)
+        assert r.prob > r.prob_raw  # what the prose says: the kept tokens share all of the probability
+
+
+def test_notebook_02_names_the_greedy_token(lm):
+    assert "divide_by_zero(step)" in (ROOT / "notebooks" / "src" / "02_temperature_and_top_k.py").read_text()
+    step = lm.generate("Hi! My name is", length=1, seed=1)[0].steps[0]
+    greedy = int(step.logits.argmax())
+    said = gx.teaching.divide_by_zero(step)["greedy token (argmax)"]
+    assert said == f"{gx.tokens.token_label(step, greedy)} (id {greedy})"
+
+
+def test_notebook_08_says_how_the_more_samplers_section_opens_and_which_widget_follows(lm):
+    import ipywidgets as W
+
+    source = (ROOT / "notebooks" / "src" / "08_modern_samplers.py").read_text()
+    assert "explorer below" not in source or "gx.explore(" in source.split("explorer below", 1)[1]
+    call = re.search(r"gx\.stepper\(lm, PROMPT, (.*)\)", source).group(1)
+    settings = dict(kv.split("=") for kv in call.replace(" ", "").split(",") if "=" in kv and "seed" not in kv)
+    stepper = gx.stepper(lm, "Hi! My name is", **{k: float(v) if "." in v else int(v) for k, v in settings.items()})
+
+    def accordions(w):
+        if isinstance(w, W.Accordion):
+            yield w
+        for child in getattr(w, "children", ()):
+            yield from accordions(child)
+
+    (section,) = [a for a in accordions(stepper.widget) if "more samplers" in a.titles[0]]
+    opened = section.selected_index == 0
+    assert opened  # a newer sampler is set in the notebook's call
+    assert "open" in source and "have a collapsed" not in source
+
+
+# ---- exports that describe themselves --------------------------------------------------------
+@pytest.fixture(scope="module")
+def bars(lm):
+    run = lm.generate("Hi! My name is", length=3, seed=1, top_k=40)
+    return gx.next_token_bars(run[0].steps[2])
+
+
+def test_caption_burns_the_provenance_in_under_the_figure(bars, tmp_path):
+    from gpt2explore.files import export
+
+    svg = gx.save(bars, tmp_path / "c.svg", caption=True).read_text()
+    words = " ".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S))
+    words = " ".join(re.sub(r"<[^>]+>", " ", words).split())
+    for fact in ("'Hi! My name is'", "seed 1", "top-k=40", "T=1", f"gpt2explore {gx.__version__}"):
+        assert fact in words, (fact, words[-400:])
+    plain = gx.save(bars, tmp_path / "p.svg").read_text()
+    assert "seed 1" not in plain  # only asked for
+    png = gx.save(bars, tmp_path / "c.png", caption=True, preset="blog").read_bytes()
+    bare = gx.save(bars, tmp_path / "b.png", preset="blog").read_bytes()
+    size = lambda data: (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"))  # noqa: E731
+    assert size(bare)[0] == size(png)[0] == 1440  # the blog preset: 720 px at scale 2
+    assert size(png)[1] > size(bare)[1]  # the caption has room of its own under the figure
+    lines = export.with_caption(go.Figure(bars), export.facts_of(bars), 400).layout.annotations[-1]
+    assert max(len(x) for x in html.unescape(lines.text).split("<br>")) <= (400 - 20) / (12 * 0.56)  # wrapped
+    with pytest.raises(ValueError, match="preset 'poster'"):
+        gx.save(bars, tmp_path / "x.png", preset="poster")
+
+
+def test_a_pdf_holds_one_title_the_figures(bars, tmp_path):
+    from gpt2explore.files import export
+
+    pdf = gx.save(bars, tmp_path / "t.pdf").read_bytes()
+    titles = re.findall(rb"/Title\s*(\((?:\\.|[^\\)])*\)|<[^>]*>)", pdf)
+    want = export.document_title(go.Figure(bars), tmp_path / "t.pdf")
+    assert titles == [("<FEFF" + want.encode("utf-16-be").hex().upper() + ">").encode()]
+    # the writer's own title is blanked in place: every offset of the original cross-reference holds
+    data = b"%PDF-1.4\n1 0 obj\n<</Title (Kal\\)eido)\n/Creator (x)>>\nendobj\ntrailer\n<</Size 2\n/Root 1 0 R\n" \
+           b"/Info 1 0 R>>\nstartxref\n9\n%%EOF\n"
+    out = export.pdf_with_title(data, "Mine")
+    blank = export._blank_title(data, 1, 0)
+    assert len(blank) == len(data) and blank.replace(b" ", b"") == data.replace(b" ", b"").replace(b"/Title(Kal\\)eido)", b"")
+    assert out.startswith(blank) and b"Kal" not in out and out.count(b"/Title") == 1
+
+
+def test_the_comparer_columns_show_the_characters_whole(lm, monkeypatch):
+    from gpt2explore.core.trace import Run
+
+    prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+    scored = [lm.score(TEXT, prompt=p)[0] for p in prompts]
+    for i, sample in enumerate(scored):
+        sample.prompt_index = i
+    run = Run(scored, scored[0].run.settings, 0, model_name=lm.name, length=len(scored[0].steps),
+              meta=dict(scored[0].run.meta), lm=lm)
+    monkeypatch.setattr(lm, "generate", lambda *args, **kwargs: run)  # columns whose text is known
+    comparer = gx.compare(lm, prompts)
+    for i, text in enumerate(comparer.texts):
+        shown = _visible(text.value)
+        assert shown == prompts[i] + TEXT and "\ufffd" not in shown
+
+
+def test_a_figure_of_a_top_n_bundle_says_what_is_approximate(lm, tmp_path):
+    run = gx.load_run(lm.generate("Hello", length=3, seed=1, top_k=5).save(tmp_path / "top", logits="top", top=8))
+    step = run[0].steps[1]
+    assert step.exact_for()  # its own top-k 5 keeps only stored tokens
+    exact = gx.next_token_bars(step).layout.title.text
+    assert "approximate" not in exact and "≈" not in exact and "estimated" not in exact
+    assert not step.exact_for(temperature=2.0, top_k=0)
+    loose = gx.next_token_bars(step, temperature=2.0, top_k=0).layout.title.text
+    assert "probabilities approximate" in loose and re.search(r"entropy ≈ [\d.]+ nats \(estimated\)", loose)
+
+
+def test_the_stepper_holds_back_a_character_its_next_token_will_complete(lm, scored):
+    sample = scored[0]
+    cut = next(i for i, p in enumerate(sample.pieces) if p.partial)  # a token holding only part of one
+    session = lm.session(None)
+    for t in sample.tokens[:cut + 1]:
+        session.force(t)
+    stepper = Stepper(session)
+    shown = _visible(stepper.text.value)
+    assert "\ufffd" not in shown and shown.endswith("".join(p.text for p in sample.pieces[:cut]))
+    last = session.sample.pieces[-1]
+    assert last.partial and last.label.startswith("‹") and "yet" in last.note
+    session.force(sample.tokens[cut + 1])
+    completed = sample.pieces[cut + 1].text
+    assert _visible(stepper.text.value).endswith(completed) and session.sample.pieces[-2].begins == completed[0]
