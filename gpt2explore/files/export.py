@@ -19,6 +19,7 @@ import threading
 import warnings
 from pathlib import Path
 
+from ..core import arguments
 from . import page, provenance
 from .modes import honour_umask
 
@@ -49,7 +50,8 @@ def figure_of(obj):
         return go.Figure(obj)
     if hasattr(obj, "figure"):
         return obj.figure()
-    raise TypeError(f"cannot export a {type(obj).__name__}; give a plotly figure or a gpt2explore widget")
+    raise TypeError(f"obj must be a plotly figure or a gpt2explore widget (gx.explore, gx.compare, ...), got "
+                    f"{type(obj).__name__}")
 
 
 def facts_of(fig) -> dict | list | None:
@@ -318,7 +320,10 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     (or ValueError for a bad argument) naming `path`, and leaves nothing behind. `scale`: pixels
     per figure unit; a PNG defaults to 2 (crisp on a retina screen and in print), SVG and PDF
     scale without loss."""
-    path = Path(path)
+    path = Path(arguments.path("path", path))
+    for name, value in (("width", width), ("height", height)):
+        if value is not None:
+            arguments.count(name, value)
     suffix = path.suffix.lower()
     if scale is None and suffix == ".png":
         scale = PNG_SCALE
@@ -388,4 +393,4 @@ def sidecar_path(path) -> Path:
 def load_run(folder, device: str = "cpu", lm=None):
     """Restore a saved run bundle with no model (see gpt2explore.bundle); `lm` attaches the model
     that made it, for forks and the logit lens."""
-    return _load(folder, device=device, lm=lm)
+    return _load(arguments.path("folder", folder), device=device, lm=lm)

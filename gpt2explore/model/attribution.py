@@ -273,6 +273,8 @@ def attribution(step, vs=None):
 
 def attribution_by_layer(df):
     """Per-layer sums of an `attribution` table: layer, attn (its heads and output bias), mlp, total."""
+    if not hasattr(df, "columns") or "layer" not in df.columns:
+        raise TypeError(f"df must be the table of step.attribution(), got {type(df).__name__}")
     import pandas as pd
 
     inside = df[df["layer"].notna()]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import extensions, sampling
+from ..core import extensions, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits, rank_of, step_rank, step_raw_prob  # noqa: F401
 from . import batching
@@ -191,7 +191,10 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         t = int(targets[k])
         rank[k] += int((logits[k, :t] == value[k]).sum())
     # softmax of the raw logits at the token, computed as `step.distribution()` computes it
-    raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
+    try:
+        raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
+    except guards.DistributionError as err:
+        raise err.at(f"scoring position {positions[err.row or 0]}") from None
     if sampling.Settings() == settings:
         prob = raw_p  # no stage is active: the distribution is the model's own
     else:
@@ -199,7 +202,10 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         if settings.uses_context:
             full = list(sample.prompt_tokens) + sample.text_tokens
             context = [full[:p] for p in positions]
-        probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+        try:
+            probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+        except guards.DistributionError as err:
+            raise err.at(f"scoring position {positions[err.row or 0]}") from None
         prob = probs.gather(-1, targets[:, None])[:, 0]
     rank_h, raw_h, prob_h, tok_h = rank.tolist(), raw_p.tolist(), prob.tolist(), targets.tolist()
     kept = logits if keep == "float32" else (logits.to(torch.float16) if keep == "float16" else None)
