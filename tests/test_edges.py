@@ -202,3 +202,29 @@ def test_guards_cost_one_reduction_per_stage_and_keep_the_tokens(lm):
     assert [s.tokens for s in run] == [s.tokens for s in again]
     assert all(s.resample() == s.token for x in run for s in x.steps)
     assert not any(keyword.iskeyword(n) for n in registry.names())
+
+
+# ---- 5. attribution of a step past the first scoring window --------------------------------
+def _third_window_attribution(lm):
+    from gpt2explore.model.scoring import window_start
+
+    run = lm.score("the cat sat on the mat and " * 30)
+    stride = run.meta["stride"]
+    assert len(run[0].steps) > 3 * run.meta["window"]  # a text of several windows
+    step = next(s for s in run[0].steps if window_start(s) == 2 * stride)  # the first scored in the third
+    df = step.attribution()
+    assert df.attrs["window"] == (2 * stride, step.position)
+    assert df.attrs["sum"] == pytest.approx(df.attrs["logit_diff"], abs=1e-3)
+    assert df.attrs["recomputed_logit_diff"] == pytest.approx(df.attrs["logit_diff"], abs=1e-3)
+    last = run[0].steps[-1].attribution()  # the last step, in the last window
+    assert last.attrs["sum"] == pytest.approx(last.attrs["logit_diff"], abs=1e-3)
+
+
+def test_attribution_past_the_first_window_attributes_its_own_window_gpt2(lm):
+    _third_window_attribution(lm)
+
+
+def test_attribution_past_the_first_window_attributes_its_own_window_llama(tmp_path):
+    from helpers import make_random_causal
+
+    _third_window_attribution(gx.load(str(make_random_causal(tmp_path / "llama", "llama")), device="cpu"))

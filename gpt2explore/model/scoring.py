@@ -104,6 +104,22 @@ def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: lis
     return out
 
 
+def window_start(step) -> int:
+    """Where the forward pass that produced a step's logits began, as an index into its context
+    (0 but for a scored text longer than the model's window: there, the start of the sliding
+    window the step was scored in, whose position ids count from 0)."""
+    sample = step.sample
+    run = getattr(sample, "run", None)
+    if run is None or not run.meta.get("scored") or step.position <= int(run.meta.get("window", 0)):
+        return 0
+    n_context = len(sample.prompt_tokens)
+    seq = sample.context_tokens
+    for w in windows(n_context, len(seq) - n_context, int(run.meta["window"]), 0, seq):
+        if w.first <= step.position <= w.offset + len(w.tokens) - 1:
+            return w.offset
+    return 0
+
+
 def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
           semantics: str = "hf", keep_logits="float32", batch_size: int = 8, progress=None,
           layers: bool = False, **samplers) -> Run:
