@@ -228,3 +228,51 @@ def test_attribution_past_the_first_window_attributes_its_own_window_llama(tmp_p
     from helpers import make_random_causal
 
     _third_window_attribution(gx.load(str(make_random_causal(tmp_path / "llama", "llama")), device="cpu"))
+
+
+# ---- 7. memory said before it is spent -----------------------------------------------------
+def test_the_estimate_of_kept_logits_is_what_a_run_keeps(lm):
+    from gpt2explore.model import memory
+
+    for keep in ("float32", "float16"):
+        run = lm.generate(["Hi", "Hello"], nsamples=2, length=5, seed=1, keep_logits=keep)
+        scored = lm.score(["Hi there you", "the cat sat on the mat"], keep_logits=keep)
+        for r in (run, scored):
+            steps = [s for x in r for s in x.steps]
+            measured = sum(s.logits.numel() * s.logits.element_size() for s in steps)
+            assert memory.kept_bytes(len(steps), lm.vocab_size, keep) == measured
+    assert memory.kept_bytes(60_000, 50_257, "float32") > 12e9  # the issue's text: about 12 GB
+
+
+def test_a_text_too_long_for_free_memory_is_refused_before_any_forward(lm, monkeypatch):
+    """A text whose float32 logits would take more than half of the memory free now (measured
+    on this machine, not allocated): one line naming the remedies, and no forward pass."""
+    from gpt2explore.model import memory
+
+    free = memory.available_bytes(lm.device)
+    assert free and free > 0
+    per_token = memory.kept_bytes(1, lm.vocab_size, "float32")
+    n = int(memory.KEPT_SHARE * free / per_token) + 1000  # just past the share
+    words = "the cat sat on the mat and "  # 7 tokens
+    text = words * (n // 7 + 1)
+    monkeypatch.setattr(type(lm.model), "forward", lambda *a, **k: pytest.fail("the model ran"))
+    with pytest.raises(ValueError, match=r'^scoring [\d,]+ tokens keeps float32 logits of [\d,]+ steps: [\d.]+ GB, '
+                                         r'against [\d.]+ GB free on cpu; pass keep_logits="float16"') as err:
+        lm.score(text)
+    assert "\n" not in str(err.value) and "'none'" not in str(err.value) and '"none"' in str(err.value)
+    with pytest.raises(ValueError, match="keep_logits=\"float16\""):
+        lm.generate("Hi", nsamples=n // 30 + 1, length=30, seed=1)
+
+
+def test_a_call_above_a_quarter_of_free_memory_warns(lm, monkeypatch):
+    from gpt2explore.model import memory
+
+    need = memory.kept_bytes(2, lm.vocab_size, "float32")
+    monkeypatch.setattr(memory, "available_bytes", lambda device: int(need / 0.3))  # need = 30% of free
+    with pytest.warns(ResourceWarning, match="generating 1 sample"):
+        run = lm.generate("Hi", length=2, seed=1)
+    assert len(run[0].steps) == 2
+    monkeypatch.setattr(memory, "available_bytes", lambda device: int(need / 0.6))  # 60%: refused
+    with pytest.raises(ValueError, match="keeps float32 logits of 2 steps"):
+        lm.generate("Hi", length=2, seed=1)
+    assert lm.generate("Hi", length=2, seed=1, keep_logits="none")[0].tokens == run[0].tokens

@@ -11,7 +11,7 @@ import torch
 from ..core import arguments, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
-from . import batching
+from . import batching, memory
 from .attention import maybe_capture_attention
 from .capture import capture
 from .lens import maybe_capture_layers
@@ -185,6 +185,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     length = choose_length(length, max(map(len, encoded)), lm.n_ctx, conditional=prompts != [None])
     indices = range(first_sample, first_sample + nsamples)
     jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in indices]
+    memory.check_kept_logits(len(jobs) * length, lm.vocab_size, keep, lm.device,
+                             f"generating {len(jobs)} sample(s) of {length} tokens")
     draws = {i: sampling.uniforms(seed, i, length) for i in indices}  # (length,) per sample index
 
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)

@@ -21,7 +21,7 @@ import torch
 from ..core import extensions, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits, rank_of, step_rank, step_raw_prob  # noqa: F401
-from . import batching
+from . import batching, memory
 from .generation import check_count, left_pad, progress_bar, string_list
 from .lens import maybe_capture_layers
 
@@ -144,6 +144,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
         samples[-1].text_tokens = ids
         plan += windows(len(context), len(ids), lm.n_ctx, i, context + ids)
     total = sum(len(s.text_tokens) for s in samples)
+    memory.check_kept_logits(total, lm.vocab_size, keep, lm.device, f"scoring {total:,} tokens")
     bar = progress_bar(progress, total, "scoring", PROGRESS_MIN_TOKENS)
     # windows share a forward only where that cannot change their bits (gpt2explore.batching)
     per_call = batch_size if batching.strategy(lm)[0] == "padded" else 1
