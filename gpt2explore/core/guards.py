@@ -47,8 +47,12 @@ def what_is_wrong(row: torch.Tensor) -> str:
 
 def check_trace(trace) -> None:
     """Raise DistributionError for the first entry of a stage trace [(stage or None, row), ...]
-    that is not a distribution (None = the raw logits). One host sync for the whole trace."""
-    maxima = torch.stack([row.max().to(torch.float64) for _, row in trace]).tolist()
+    that is not a distribution (None = the raw logits). One reduction an entry (amax propagates NaN);
+    on an accelerator, one host sync for the whole trace."""
+    if trace[0][1].device.type == "cpu":
+        maxima = [float(row.amax()) for _, row in trace]
+    else:
+        maxima = torch.stack([row.amax().to(torch.float64) for _, row in trace]).tolist()
     for (stage, row), top in zip(trace, maxima):
         if not math.isfinite(top):
             source = MODEL if stage is None else sampler_source(stage.name)

@@ -180,11 +180,11 @@ def pick(probs: torch.Tensor, u) -> torch.Tensor:
 
 def _check_pick(probs, u) -> None:
     """pick's inputs: probabilities (no NaN, none negative) and uniforms in [0, 1] (1.0 draws
-    the last token with mass). One reduction over the probabilities (NaN >= 0 is False)."""
+    the last token with mass). One reduction over the probabilities (amin propagates NaN)."""
     if not isinstance(probs, torch.Tensor) or not probs.is_floating_point() or probs.dim() == 0:
         raise TypeError(f"probs must be a floating-point tensor (..., V) of probabilities, got "
                         f"{type(probs).__name__ if not isinstance(probs, torch.Tensor) else probs.dtype}")
-    if not bool((probs >= 0).all()):
+    if probs.numel() == 0 or not float(probs.amin()) >= 0:
         raise ValueError("probs must be probabilities (no NaN, none negative), e.g. gx.probabilities(logits); "
                          "got NaN or a negative value")
     if isinstance(u, torch.Tensor):
