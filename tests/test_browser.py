@@ -16,15 +16,14 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 SLIDER = ".widget-slider:has(.widget-label:text-is('{}'))"
 
 
-def wait_for_change(page, index, before, timeout=30_000):
+def wait_for_bars(page, index, expected, timeout=30_000, tol=1e-6):
+    """Wait for the settled state: plot `index` shows `expected` (within tol), not merely a first
+    change, so a redraw that lags behind the control is never read as the answer."""
     page.wait_for_function(
-        "([i, prev]) => { const p = document.querySelectorAll('.js-plotly-plot')[i];"
-        " return p && p.data && p.data[1] && JSON.stringify(Array.from(p.data[1].y)) !== prev; }",
-        arg=[index, json.dumps(before, separators=(",", ":"))], timeout=timeout, polling=5)
-
-
-def js_list(values):
-    return json.loads(json.dumps(values, separators=(",", ":")))
+        "([i, want, tol]) => { const p = document.querySelectorAll('.js-plotly-plot')[i];"
+        " if (!p || !p.data || !p.data[1]) return false; const y = Array.from(p.data[1].y);"
+        " return y.length === want.length && y.every((v, k) => Math.abs(v - want[k]) <= tol); }",
+        arg=[index, [float(v) for v in expected], tol], timeout=timeout, polling=5)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +58,13 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
         slider = page.locator(SLIDER.format("temperature")).first
         handle = slider.locator(".noUi-handle")
         latencies = []
-        for _ in range(6):
+        for k in range(6):
             handle.focus()
             t0 = time.perf_counter()
             page.keyboard.press("ArrowLeft")
-            wait_for_change(page, 0, js_list(before))
+            # each press moves one step of 0.05: wait until the bars show that temperature
+            wait_for_bars(page, 0, bars_expected(step, 10, temperature=round(1.0 - 0.05 * (k + 1), 2)))
             latencies.append((time.perf_counter() - t0) * 1000)
-            page.wait_for_timeout(50)
-            before = plot_y(page, 0)
         temperature = float(slider.locator(".widget-readout").inner_text())
         assert temperature == pytest.approx(0.70)
         assert plot_y(page, 0) == pytest.approx(bars_expected(step, 10, temperature=temperature), abs=1e-6)
@@ -74,10 +72,9 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
         # one click on the stepper's Next: the bars show the next step's distribution
         session = lm.session("Hi! My name is", seed=3)
         assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
-        before = plot_y(page, 1)
         page.locator("button:text-is('Next')").first.click()
-        wait_for_change(page, 1, js_list(before))
         session.step()
+        wait_for_bars(page, 1, bars_expected(session.next_step, 10))
         assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         page.screenshot(path=str(ARTIFACTS / "browser_widgets.png"), full_page=True)
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(
@@ -164,11 +161,10 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(lab, rnd_dir):
         open_and_run_all(page, url, "click.ipynb")
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
-        before = plot_y(page, 0)
         bar = page.locator(".js-plotly-plot g.trace.bars").nth(0).locator("g.point").nth(2)
         box = bar.bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + max(box["height"] - 3, 1))
-        wait_for_change(page, 0, js_list(before))
+        wait_for_bars(page, 0, bars_expected(session.next_step, 10))
         assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         text = page.locator(".widget-html-content").all_inner_texts()
         assert any(session.text in t for t in text)

@@ -438,3 +438,26 @@ def test_a_prompt_that_looks_like_markup_stays_text(browser, tiny, tmp_path):
     assert opened.page.locator(".gx-page b:has-text('bold')").count() == 0
     assert opened.shown()["drawn_kind"] == "drawn"
     opened.close()
+
+
+@pytest.mark.parametrize("temperature", [1e15, 1e16, 1e300])
+def test_huge_temperatures_tie_in_float64_and_the_page_follows_python_or_says_approximate(browser, run, explorer_page,
+                                                                                           temperature):
+    """At T >= 1e15 the stored tokens' probabilities tie exactly in float64 although their
+    logits differ: Python orders ties by the lower id first; the page shows Python's numbers
+    and draw, or says its answer is not exact."""
+    opened = Opened(browser, explorer_page)
+    checked = 0
+    for top_k, top_p in ((10, 0.9), (201, 1.0), (0, 0.5), (3, 1.0), (40, 0.95)):
+        settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, semantics="hf")
+        for si, st in ((0, 0), (0, 5), (1, 17), (1, 40)):
+            shown = opened.set(dict(settings, sample=si, step=st))
+            assert shown["error"] is None
+            step = run[si].steps[st]
+            _check_against_python(step, shown, settings)
+            if shown["exact"]:  # where exact, the tokens kept are Python's too
+                py = step.distribution(**settings)
+                assert [t["p"] > 0 for t in shown["tokens"]] == [bool(py[t["id"]] > 0) for t in shown["tokens"]]
+            checked += 1
+    assert checked == 20
+    opened.close()

@@ -24,6 +24,7 @@ settings and building the command line's flags need no torch.
 from __future__ import annotations
 
 import inspect
+import keyword
 import math
 import numbers
 from dataclasses import dataclass
@@ -123,14 +124,21 @@ class Sampler:
             extra["context"] = context
         if "semantics" in wants:
             extra["semantics"] = semantics
-        return function(logits, value, **extra)
+        out = function(logits, value, **extra)
+        return out if self.builtin else _torch_side()[0].check_output(self.name, out, logits)
+
+
+def _torch_side():
+    """(gpt2explore.core.guards, gpt2explore.core.stages), both importing torch: the checks of a
+    sampler's output and the built-in stages, loaded when a stage first runs."""
+    from . import guards, stages
+
+    return guards, stages
 
 
 def _builtin_stage(name: str) -> Callable:
-    """A built-in stage by its name in gpt2explore.core.stages (which imports torch)."""
-    from . import stages
-
-    return getattr(stages, name)
+    """A built-in stage by its name in gpt2explore.core.stages."""
+    return getattr(_torch_side()[1], name)
 
 
 def _parameters(fn) -> frozenset:
@@ -155,11 +163,12 @@ def register_sampler(name: str, stage: Callable, off=0.0, range=None, label: str
     people (default: the name); check: `value -> value`, raising ValueError (default: a finite
     number, or an integer >= 0 when `off` is an int); after: the sampler it runs right after
     (default: after every other); replace: True to declare `name` again."""
-    if not isinstance(name, str) or not name.isidentifier() or name in ("semantics", "stage_order", "context"):
-        raise ValueError(f"a sampler's name must be a Python identifier (not semantics/stage_order/context), "
-                         f"got {name!r}")
+    check_name(name)
     if name in _REGISTRY and not replace:
         raise ValueError(f"a sampler named {name!r} is registered already; pass replace=True to declare it again")
+    if name in _REGISTRY and _REGISTRY[name].builtin and not _builtin:
+        raise ValueError(f"{name!r} is a built-in sampler and cannot be replaced; register yours under another "
+                         f"name (e.g. {name + '_custom'!r})")
     if not callable(stage) and not (_builtin and isinstance(stage, str)):
         raise ValueError(f"the stage of {name!r} must be a function (logits, value) -> logits, got {stage!r}")
     if after is not None and after not in _REGISTRY:
@@ -180,6 +189,30 @@ def register_sampler(name: str, stage: Callable, off=0.0, range=None, label: str
     return entry
 
 
+# names a sampler cannot take: the arguments of generate / score / sessions / Settings, and
+# Settings' own attributes (a sampler named `seed` could never be set)
+RESERVED = frozenset({
+    "prompt", "nsamples", "batch_size", "length", "seed", "semantics", "stop_at_eos", "progress", "keep_logits",
+    "first_sample", "layers", "attention", "stage_order", "context", "text", "lm", "self", "run", "device",
+    "legacy", "values", "replace", "as_dict", "changed", "uses_context", "settings", "samplers", "coupling",
+    "sample_index",
+})
+
+
+def check_name(name) -> str:
+    """A sampler's name: a Python identifier, not a keyword, not an argument name of generate
+    (or score, sessions, Settings)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a sampler's name must be a Python identifier (e.g. 'top_a'), got {name!r}")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ValueError(f"a sampler's name cannot be the Python keyword {name!r} (it could never be passed "
+                         f"as name=...); choose another name")
+    if name in RESERVED:
+        raise ValueError(f"a sampler's name cannot be {name!r}: generate (or Settings) already takes an argument "
+                         f"of that name, so the sampler could never be set; choose another name")
+    return name
+
+
 def _finite(name):
     def check(value):
         if not is_real(value):
@@ -193,7 +226,7 @@ def unregister_sampler(name: str) -> None:
     entry = _REGISTRY.get(name)
     if entry is None:
         raise ValueError(f"no sampler named {name!r} is registered")
-    if entry.builtin:
+    if entry.builtin or name in BUILTINS:
         raise ValueError(f"{name!r} is built in and stays")
     del _REGISTRY[name]
 
@@ -294,3 +327,4 @@ _builtin("epsilon_cutoff", "epsilon", 0.0, "epsilon",
 _builtin("eta_cutoff", "eta", 0.0, "eta",
          number_check("eta_cutoff", 0.0, 1.0, high_open=True, off_note="0 = off"), (0.0, 0.01), 1e-4,
          "drop tokens below min(eta, sqrt(eta) exp(-entropy)); 0 = off")
+BUILTINS = frozenset(_REGISTRY)  # they stay: never replaced, never removed

@@ -19,7 +19,7 @@ import random
 
 import torch
 
-from . import registry
+from . import arguments, guards, registry
 from .registry import SEMANTICS  # noqa: F401  (re-exported: the rule sets)
 from .settings import Settings, settings_with  # noqa: F401  (re-exported)
 from .stages import OPENAI_FILTER_VALUE, apply_temperature, apply_top_k, apply_top_p, greedy  # noqa: F401
@@ -46,6 +46,7 @@ def stage_trace(logits: torch.Tensor, settings: Settings, context=None, stage_or
     for stage in registry.active_stages(settings, stage_order):
         filtered = stage.apply(filtered, context)
         out.append((stage, filtered))
+    guards.check_trace(out)  # NaN, +inf or nothing left: an error naming its source, never a draw
     return out
 
 
@@ -64,6 +65,7 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
     logits (V,), one list per row for (B, V)); needed only by the first two stages.
     Rows are computed one by one, so a row's result is the same bits whatever the batch."""
+    _check_input(logits, context)
     return filtered_under(logits, Settings(temperature, top_k, top_p, semantics, **more), context, stage_order, legacy)
 
 
@@ -71,7 +73,14 @@ def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_orde
     """Each row of `logits` through every active stage, alone."""
     if settings.uses_context and context is None:
         raise ValueError("the settings read the tokens so far (repetition penalty, no-repeat n-grams): pass context=")
-    return [stage_trace(row, settings, ctx, stage_order, legacy)[-1][1] for row, ctx in _rows(logits, context)]
+    out = []
+    for r, (row, ctx) in enumerate(_rows(logits, context)):
+        try:
+            out.append(stage_trace(row, settings, ctx, stage_order, legacy)[-1][1])
+        except guards.DistributionError as err:
+            err.row = r if logits.dim() > 1 else None  # which row of a batch (generation names its sample)
+            raise
+    return out
 
 
 def filtered_under(logits: torch.Tensor, settings: Settings, context=None, stage_order=None,
@@ -94,8 +103,30 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
                   **more) -> torch.Tensor:
     """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits),
     float64, one row at a time (see `filter_logits`)."""
+    _check_input(logits, context)
     return distribution_under(logits, Settings(temperature, top_k, top_p, semantics, **more), context, stage_order,
                               legacy)
+
+
+def _check_input(logits, context) -> None:
+    """The public calls' logits (a float tensor (V,) or (B, V)) and context (token ids in the
+    vocabulary), checked once where they enter."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"logits must be a torch tensor (V,) or (B, V), got {type(logits).__name__}; "
+                        f"e.g. torch.tensor([...])")
+    if logits.dim() not in (1, 2) or not logits.is_floating_point() or logits.shape[-1] == 0:
+        raise ValueError(f"logits must be a floating-point tensor of shape (V,) or (B, V), got "
+                         f"{str(logits.dtype).replace('torch.', '')} of shape {tuple(logits.shape)}")
+    if context is None:
+        return
+    rows = [context] if logits.dim() == 1 else list(context)
+    vocab = logits.shape[-1]
+    for row in rows:
+        for t in row:
+            if isinstance(t, bool) or not isinstance(t, int) and not (
+                    isinstance(t, torch.Tensor) and t.dim() == 0) or not 0 <= int(t) < vocab:
+                raise ValueError(f"context must hold token ids in [0, {vocab}) (one list per row for (B, V) "
+                                 f"logits), got {t!r}")
 
 
 PICK_CANDIDATES = 64  # rows first look among their 64 likeliest tokens
@@ -116,6 +147,7 @@ def pick(probs: torch.Tensor, u) -> torch.Tensor:
     token of the full sort (`pick_reference`); a draw within 1e-10 of a cumulative boundary,
     where summing in another order could tip the result, is settled by the full sort.
     """
+    _check_pick(probs, u)
     acc = torch.float32 if probs.device.type == "mps" else torch.float64  # mps has no float64
     u = torch.as_tensor(u, dtype=acc, device=probs.device)
     if probs.dim() == 1:
@@ -144,6 +176,23 @@ def pick(probs: torch.Tensor, u) -> torch.Tensor:
         found = _pick_by_threshold(flat_probs[r], float(flat_u[r]), acc)
         flat_tokens[r] = found if found is not None else pick_reference(flat_probs[r], flat_u[r])
     return flat_tokens.reshape(tokens.shape)
+
+
+def _check_pick(probs, u) -> None:
+    """pick's inputs: probabilities (no NaN, none negative) and uniforms in [0, 1] (1.0 draws
+    the last token with mass). One reduction over the probabilities (amin propagates NaN)."""
+    if not isinstance(probs, torch.Tensor) or not probs.is_floating_point() or probs.dim() == 0:
+        raise TypeError(f"probs must be a floating-point tensor (..., V) of probabilities, got "
+                        f"{type(probs).__name__ if not isinstance(probs, torch.Tensor) else probs.dtype}")
+    if probs.numel() == 0 or not float(probs.amin()) >= 0:
+        raise ValueError("probs must be probabilities (no NaN, none negative), e.g. gx.probabilities(logits); "
+                         "got NaN or a negative value")
+    if isinstance(u, torch.Tensor):
+        if u.is_complex() or not bool(((u >= 0) & (u <= 1)).all()):
+            raise ValueError("u must hold uniform draws in [0, 1], e.g. gx.uniforms(seed, 0, n); got a value "
+                             "outside it (or NaN)")
+    else:
+        arguments.unit_interval("u", u)
 
 
 PICK_BUCKETS_BITS = 12  # 4,096 value buckets per pass of the threshold search
@@ -233,6 +282,9 @@ def uniforms(seed: int, sample_index: int, n: int) -> torch.Tensor:
     generated in, and the same sample index under two prompts uses the same draws.
     A longer request extends a shorter one: uniforms(s, i, n)[:m] == uniforms(s, i, m).
     """
+    seed = arguments.count("seed", seed, 0)
+    sample_index = arguments.count("sample_index", sample_index, 0)
+    n = arguments.count("n", n, 0)
     gen = torch.Generator().manual_seed(_mix(seed, sample_index))
     return torch.rand(n, generator=gen, dtype=torch.float64)
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from . import extensions, registry, sampling
+from . import arguments, extensions, registry, sampling
 from . import formatting as fmt
 from .formatting import TopTable  # noqa: F401  (step.top()'s table)
 from .pieces import sample_pieces, step_label
@@ -296,6 +296,7 @@ class Step:
         """The n most likely tokens (by raw logit) with their probability under the given
         settings: rows of (rank, id, text, prob, logit, label, prob_raw), rank 1 = the likeliest, prob_raw
         the model's own probability; shows as a table."""
+        n = arguments.count("n", n)
         probs = self.distribution(temperature, top_k, top_p, semantics, **more)
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
@@ -424,11 +425,11 @@ class Run:
     def save(self, folder, logits: str | None = None, top: int | None = None):
         """Write a run bundle: logits="full" (default) or "top" with `top` tokens per step (256);
         a run loaded from a top-N bundle saves as one (the files layer's bundle.save_run)."""
-        return extensions.call("Run", "save", self, folder, logits=logits, top=top)
+        return extensions.call("Run", "save", self, arguments.path("folder", folder), logits=logits, top=top)
 
     def save_table(self, path, top: int = 20):
         """`to_frame(top)` written as .csv or .parquet (format from the suffix)."""
-        return extensions.call("Run", "save_table", self, path, top=top)
+        return extensions.call("Run", "save_table", self, arguments.path("path", path), top=arguments.count("top", top))
 
     def summary(self, **settings):
         """One row per sample: tokens, log-probabilities, perplexity, rank buckets, tokens the
@@ -469,6 +470,7 @@ class Run:
         ('␣John', '↵', '\\x1b'); `text` is the exact token text."""
         import pandas as pd
 
+        top = arguments.count("top", top)
         rows = []
         for si, sample in enumerate(self.samples):
             for step in sample.steps:
@@ -522,3 +524,21 @@ def within(step, probs: torch.Tensor, slack: float) -> bool:
     start = float(ranked[:position].sum())
     end = start + float(ranked[position])
     return start - slack <= step.u < end + slack
+
+
+def require_step(value, name: str = "step") -> Step:
+    """`value` as a Step, or one TypeError line saying how to get one."""
+    hint = "pick one step, e.g. run[0].steps[0]" if isinstance(value, (Run, Sample)) else ""
+    return arguments.expect(name, value, Step, "a Step (e.g. run[0].steps[0])", hint)
+
+
+def require_sample(value, name: str = "sample") -> Sample:
+    hint = "pick one sample, e.g. run[0]" if isinstance(value, Run) else (
+        "give its sample, step.sample" if isinstance(value, Step) else "")
+    return arguments.expect(name, value, Sample, "a Sample (e.g. run[0])", hint)
+
+
+def require_run(value, name: str = "run") -> Run:
+    hint = "give the whole run (e.g. step.sample.run), from lm.generate(...)" if isinstance(value, (Step, Sample)) \
+        else "make one with lm.generate(...) or gx.load_run(folder)"
+    return arguments.expect(name, value, Run, "a Run", hint)

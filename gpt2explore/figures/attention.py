@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..core import formatting as fmt
 from ..core import provenance
 from ..core.tokens import token_label
+from ..core.trace import require_step
 from ..views.attention import attention_data, attention_overview_data
 from .style import FIGURE_MAX_PX, finish, title
 
@@ -36,6 +37,7 @@ def attention_view(step, layer: int = -1, head=None):
     """The step's context as text, each token shaded by the attention the step's position gave
     it at `layer` (-1 = the last), for one `head` or the mean of the layer's heads (None).
     Hover: the weight. Needs a run made with attention=True."""
+    step = require_step(step)
     import plotly.graph_objects as go
 
     d = attention_data(step, layer, head)
@@ -75,6 +77,7 @@ def attention_view(step, layer: int = -1, head=None):
 def attention_overview(step):
     """Layers x heads: where each head of each layer looked most (the token in the cell) and
     how much (the colour), for the step's position. Needs a run made with attention=True."""
+    step = require_step(step)
     import plotly.graph_objects as go
 
     d = attention_overview_data(step)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 
+from ..core import arguments, provenance
 from ..core import formatting as fmt
-from ..core import provenance
+from ..core.trace import require_step
 from ..views.bars import bars_data, marked_token  # noqa: F401  (the view this figure draws)
 from .style import (
     CHOSEN_COLOR,
@@ -133,6 +134,8 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     which a scored text's can be: its legend entry then says so), and a dashed line marks
     the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
     distributions (T=100). None = the step's own settings."""
+    step, n = require_step(step), arguments.count("n", n)
+    log, compact = arguments.flag("log", log), arguments.flag("compact", compact)
     import plotly.graph_objects as go
 
     fig = go.Figure()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..core import formatting as fmt
 from ..core import provenance
+from ..core.trace import require_step
 from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
 from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, step_label, title
 
@@ -15,6 +16,7 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     as a staircase, u as a dashed line; the token where the total first passes u is orange (it
     is what `step.resample(**settings)` returns). When that token lies deep in the tail, the
     picture jumps from the 20 likeliest to the tokens around it."""
+    step = require_step(step)
     import plotly.graph_objects as go
 
     d = draw_data(step, temperature, top_k, top_p, semantics, **more)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from ..core import arguments, provenance, sampling
 from ..core import formatting as fmt
-from ..core import provenance, sampling
+from ..core.trace import require_sample, require_step
 from ..model.lens import at_layer, require_residual
 from ..views.lens import lens_heatmap_data  # noqa: F401  (the view this figure draws)
 from .style import CHOSEN_COLOR, FIGURE_MAX_PX, finish, settings_text, step_label, title
@@ -15,6 +16,7 @@ def lens_heatmap(step, n: int = 10, **settings):
     top-n tokens (and the drawn token). Cell colour: probability at that layer under the
     settings. The drawn token's column is outlined in orange; the side panel gives its rank per
     layer (log scale)."""
+    step, n = require_step(step), arguments.count("n", n)
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -53,6 +55,7 @@ def lens_grid(sample, color: str = "prob", **settings):
     """nostalgebraist's grid: positions (columns) x layers (rows); each cell shows the layer's
     top token (visible whitespace) coloured by its probability (or the distribution's entropy
     with color="entropy"); hover gives the top 5."""
+    sample = require_sample(sample)
     import plotly.graph_objects as go
 
     if color not in ("prob", "entropy"):

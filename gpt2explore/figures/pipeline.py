@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ..core import arguments, provenance
 from ..core import formatting as fmt
-from ..core import provenance
 from ..views.stages import sampling_stages
 from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, finish, settings_text, title
 
@@ -15,6 +15,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     panel: each panel's bars are the probabilities after that stage; a token the stage removed
     gets a grey cross, a token removed earlier is left empty; orange: the token the step's u
     draws under these settings (at the run's own settings, the token it drew)."""
+    n, columns = arguments.count("n", n), arguments.count("columns", columns)
     from plotly.subplots import make_subplots
 
     table = sampling_stages(step, n, stage_order, **settings)

@@ -9,8 +9,9 @@ import math
 
 import torch
 
+from ..core import arguments, provenance, sampling
 from ..core import formatting as fmt
-from ..core import provenance, sampling
+from ..core.trace import require_sample, require_step
 from ..views.compare import divergence_reading, divergences  # noqa: F401  (re-exported: gx.plots.divergences)
 from ..views.sweep import NUCLEUS_P, sweep_data  # noqa: F401
 from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
@@ -42,6 +43,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
     """Three panels over temperature (log axis, round ticks): the top tokens' probabilities,
     the entropy, and how many tokens it takes to hold 90% of the probability (with the tokens
     the settings keep, when they cut)."""
+    step, n = require_step(step), arguments.count("n", n)
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -81,6 +83,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
 def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
     """The generated tokens as bars coloured by the probability of the chosen token, with the
     entropy of each step's distribution as a line on a right axis (round ticks)."""
+    sample = require_sample(sample)
     import plotly.graph_objects as go
 
     labels, chosen, ent = [], [], []
@@ -139,6 +142,9 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
     stated. `items`: steps, samples (their first step) or runs (their first sample's first
     step). None settings = each step's own; the title names them for each item when they differ."""
+    n = arguments.count("n", n)
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"items must be a non-empty list of steps, samples or runs, got {type(items).__name__}")
     import plotly.graph_objects as go
 
     steps = _first_steps(items)
@@ -184,6 +190,8 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     Only plausible tokens count: those among the `pool` likeliest under either prompt, possible
     under both (p > 0), so the list is not led by the far tail's tiny ratios. The probability
     columns are named after the prompts (`labels`, default the prompts themselves)."""
+    step_a, step_b = require_step(step_a, "step_a"), require_step(step_b, "step_b")
+    n, pool = arguments.count("n", n), arguments.count("pool", pool)
     import pandas as pd
 
     pa = step_a.distribution(temperature, top_k, top_p, semantics, **more).double()

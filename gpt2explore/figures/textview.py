@@ -13,7 +13,7 @@ from ..core import formatting as fmt
 from ..core import provenance
 from ..core.pieces import step_label
 from ..core.tokens import show_text
-from ..core.trace import step_rank, step_raw_prob
+from ..core.trace import require_sample, step_rank, step_raw_prob
 from ..model.scoring import RANK_BUCKETS, rank_bucket
 from .style import finish, settings_text, title
 
@@ -55,6 +55,7 @@ def text_view(sample, color: str = "rank", **settings):
     top 1000 red, beyond purple), "surprisal" (-log p, nats, a sequential scale) or "allowed"
     (tokens the settings make impossible in red). Hover: rank, the model's probability, the
     probability under the settings, and the five likeliest alternatives."""
+    sample = require_sample(sample)
     import plotly.graph_objects as go
 
     if color not in ("rank", "surprisal", "allowed"):
@@ -131,6 +132,8 @@ def text_view(sample, color: str = "rank", **settings):
 def rank_histogram(items, labels=None):
     """The share of tokens in each rank bucket (top 10, 100, 1000, beyond) for several texts
     side by side. `items`: runs (every sample) or samples."""
+    if not isinstance(items, (list, tuple)) and not hasattr(items, "samples") and not hasattr(items, "steps"):
+        raise TypeError(f"items must be a run, a sample or a list of them, got {type(items).__name__}")
     import plotly.graph_objects as go
 
     samples = []

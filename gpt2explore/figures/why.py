@@ -1,8 +1,9 @@
 """Why this token: a step's direct logit attribution as a waterfall, and its heads as a heatmap."""
 from __future__ import annotations
 
+from ..core import arguments, provenance
 from ..core import formatting as fmt
-from ..core import provenance
+from ..core.trace import require_step
 from ..model.attribution import attribution
 from .style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, bottom_margin, finish, title, token_label
 
@@ -35,6 +36,7 @@ def attribution_figure(step, vs=None, top: int = 12):
     """A waterfall from the embeddings to logit(token) − logit(vs) at this step: the `top`
     components of largest |direct effect| by name (model order), the rest summed as "other
     components", and a last bar, the total, equal to the logit difference (model.attribution)."""
+    step, top = require_step(step), arguments.count("top", top)
     import plotly.graph_objects as go
 
     df = attribution(step, vs)
@@ -71,6 +73,7 @@ def attribution_figure(step, vs=None, top: int = 12):
 def attribution_heatmap(step, vs=None):
     """Layers (rows, layer 0 at the bottom) x heads (columns): each head's direct effect on
     logit(token) − logit(vs) at this step, on a diverging scale centred at 0 (model.attribution)."""
+    step = require_step(step)
     import plotly.graph_objects as go
 
     df = attribution(step, vs)

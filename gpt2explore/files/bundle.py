@@ -35,14 +35,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..core import extensions
+from ..core import arguments, extensions
 from ..core.provenance import versions
 from ..core.trace import Run
 from ..model.loading import check_tokenizer, pick_device
 from .bundle_data import build_run, sample_tensors
 from .manifest import FORMAT, FORMATS, LOGITS, MANIFEST, TOKENIZER, BundleError, check_manifest, check_tensors
 from .modes import honour_umask_tree
-from .replay import check_replay
+from .replay import check_replay, samplers_record
 
 __all__ = ["BundleError", "FORMAT", "load_run", "save_run"]
 
@@ -180,7 +180,7 @@ def save_run(run: Run, folder, logits: str | None = None, top: int | None = None
             "format": FORMAT, "model": run.model_name, "weights_sha256": run.weights_sha256,
             "versions": versions(), "device": run.meta.get("device"), "seed": run.seed,
             "length": run.length, "settings": run.settings.as_dict(), "prompts": run.prompts,
-            "keep_logits": run.keep_logits,
+            "keep_logits": run.keep_logits, "samplers": samplers_record(steps),
             "draw": {"dtype": "float32" if legacy else "float64", "exact": all(s.replays for s in steps),
                      "rounded_after_draw": bool(run.meta.get("rounded_after_draw", False))},
             "logits": {"mode": mode, "top": top if mode == "top" else None, "dtype": "float32",
@@ -235,7 +235,7 @@ def load_run(folder, device: str = "cpu", lm=None) -> Run:
     that made the run, attached for what needs it (forks, the logit lens on saved residuals);
     it must have the run's vocabulary."""
     dev = pick_device(device)
-    folder = Path(folder)
+    folder = Path(arguments.path("folder", folder))
     recover(folder)
     if not folder.is_dir():
         raise BundleError(f"no run bundle at {folder}: not a folder")

@@ -19,7 +19,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from ..core import provenance
+from ..core import arguments, provenance
 from . import page
 from .modes import honour_umask
 
@@ -49,7 +49,8 @@ def figure_of(obj):
         return go.Figure(obj)
     if hasattr(obj, "figure"):
         return obj.figure()
-    raise TypeError(f"cannot export a {type(obj).__name__}; give a plotly figure or a gpt2explore widget")
+    raise TypeError(f"obj must be a plotly figure or a gpt2explore widget (gx.explore, gx.compare, ...), got "
+                    f"{type(obj).__name__}")
 
 
 def facts_of(fig) -> dict | list | None:
@@ -365,7 +366,10 @@ def save(obj, path, width: int | None = None, height: int | None = None, scale: 
     seed, settings; wrapped to its width), for a picture pasted where no sidecar follows it.
     `preset="blog"`: 720 px wide at scale 2 (a blog's column, sharp on a retina screen);
     width= and scale= still win."""
-    path = Path(path)
+    path = Path(arguments.path("path", path))
+    for name, value in (("width", width), ("height", height)):
+        if value is not None:
+            arguments.count(name, value)
     suffix = path.suffix.lower()
     if preset is not None:
         if preset not in PRESETS:

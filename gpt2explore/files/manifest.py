@@ -127,7 +127,8 @@ def check_manifest(manifest, folder) -> dict:
     checked = [_check_sample(c, rec, k, vocab, fmt == FORMAT) for k, rec in enumerate(samples)]
     return {"format": fmt, "mode": mode, "top": top, "vocab": vocab, "settings": settings, "seed": seed,
             "length": length, "keep_logits": keep, "samples": checked, "draw": draw,
-            "first_release": fmt == FORMAT_1 and "keep_logits" not in manifest}
+            "first_release": fmt == FORMAT_1 and "keep_logits" not in manifest,
+            "samplers": manifest.get("samplers") if isinstance(manifest.get("samplers"), dict) else {}}
 
 
 def _check_draw(c: _Checker, manifest: dict) -> dict:

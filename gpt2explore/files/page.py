@@ -21,7 +21,7 @@ import json
 import secrets
 from importlib import resources
 
-from ..core import provenance
+from ..core import arguments, provenance
 from ..views import page as page_view
 
 KINDS = ("explorer", "compare", "inspect")
@@ -78,7 +78,7 @@ def data_of(obj, n: int | None = None) -> dict:
         settings = dict(obj.settings)
         n = n or getattr(obj, "n", None)
     elif not hasattr(obj, "samples"):
-        raise TypeError(f"a page is made of a run or of gx.explore / gx.compare / gx.inspect, not a {name}")
+        raise TypeError(f"obj must be a run or a widget of gx.explore / gx.compare / gx.inspect, got {name}")
     elif run.meta.get("scored"):
         kind = "inspect"
     if kind == "inspect":
@@ -110,6 +110,8 @@ class Page(str):
 def page(obj, embed: bool = False, n: int | None = None) -> Page:
     """The page of a widget (at its current settings) or of a run: a whole HTML document, or
     with `embed` a fragment; `n` bars per figure. In a notebook it shows as the page."""
+    if n is not None:
+        n = arguments.count("n", n)
     data = data_of(obj, n)
     part = fragment(data)
     out = Page(part if embed else document(data, part))

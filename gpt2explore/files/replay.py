@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ..core import sampling
+from ..core import guards, registry, sampling
 from ..core.trace import FLOAT32_SLACK, within  # noqa: F401  (re-exported)
 from .manifest import MANIFEST, BundleError
 
@@ -39,6 +39,9 @@ def check_replay(run, folder, checked: dict) -> None:
                 step.draw_replays = True
                 continue
             if strict or (step.draw_replays and picked != step.token and checked["format"] != "gpt2explore-run/1"):
+                why = sampler_reason(step, checked.get("samplers", {}))
+                if why:
+                    raise BundleError(f"{where}: {why}")
                 if picked != step.token:
                     raise BundleError(f"{where}: its uniform {step.u} draws token {picked} from its logits, but "
                                       f"{MANIFEST} records {step.token}; the bundle was modified")
@@ -50,6 +53,44 @@ def check_replay(run, folder, checked: dict) -> None:
                                   f"{step.token} from its logits, even within the precision the bundle kept "
                                   f"(±{slack:.2g}); the bundle was modified")
             step.draw_replays = picked == step.token
+
+
+def _user_stages(settings):
+    return [s for s in registry.active_stages(settings) if not s.sampler.builtin]
+
+
+def samplers_record(steps) -> dict:
+    """What a bundle records of each user sampler its steps use: its "off" value and a digest of
+    its function, so a bundle loaded under another sampler of the same name can say so."""
+    out = {}
+    for step in steps:
+        for stage in _user_stages(step.settings):
+            out.setdefault(stage.name, {"off": stage.sampler.off, "code": guards.fingerprint(stage.sampler.stage)})
+    return out
+
+
+def sampler_reason(step, recorded: dict) -> str | None:
+    """Why a step's draw may not come back that is no change to the bundle: a user sampler
+    registered now that differs from the one the bundle was made with, or one that is not
+    deterministic. None when neither is the case."""
+    names = [s.name for s in registry.samplers() if not s.builtin and s.name in step.settings.values]
+    for name in names:
+        entry, was = registry.get(name), recorded.get(name)
+        if not isinstance(was, dict):
+            continue
+        if was.get("off") != entry.off:
+            return (f"the sampler {name!r} registered now has off={entry.off!r}, the one the bundle was made "
+                    f"with off={was.get('off')!r}: register the same sampler to replay it")
+        if was.get("code") != guards.fingerprint(entry.stage):
+            return (f"the sampler {name!r} registered now is another function than the one the bundle was made "
+                    f"with: register the same sampler to replay it")
+    stages = _user_stages(step.settings)
+    if stages and step.logits is not None:
+        unsteady = guards.unsteady_samplers(step.logits, registry.active_stages(step.settings),
+                                            step.context_tokens if step.settings.uses_context else None)
+        if unsteady:
+            return guards.not_deterministic_message(unsteady)
+    return None
 
 
 def _prob_agrees(got: float, recorded, slack: float) -> bool:

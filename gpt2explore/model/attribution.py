@@ -11,7 +11,9 @@ per component, (c - mean c) / sigma * gamma . (W_U[token] - W_U[vs]), plus beta'
 through later layers (by changing what they read) is ignored, and so is its share of sigma.
 
 `attribution(step)` recomputes what it needs with one forward pass over the step's context
-(prompt and earlier tokens; the step's position is the last), hooking the embeddings, each
+(prompt and earlier tokens; the step's position is the last; for a step of a scored text
+longer than the model's window, the sliding window it was scored in, `df.attrs["window"]` =
+(first position, the step's position)), hooking the embeddings, each
 block's attn.c_proj input and MLP output, and ln_f's input for the length of the pass
 (`capture_components`: the hooks are removed in `finally`, also when the pass raises).
 
@@ -35,6 +37,7 @@ import torch
 
 from ..core import extensions
 from .family import head_count, known, layout, norm_eps, others
+from .scoring import window_start
 
 KINDS = ("embed", "pos", "head", "attn_bias", "mlp", "ln_bias")
 LAYER_ATTN = "attn"  # the kind of a layer's whole attention, for a family without the per-head split
@@ -221,6 +224,8 @@ def attribution(step, vs=None):
     context = step.context_tokens
     if not context:
         raise AttributionError("this step has no context to run the model on")
+    start = window_start(step)  # a long scored text: the window the step was scored in
+    context = context[start:]
     device = next(model.parameters()).device
     ids = torch.tensor([context], dtype=torch.long, device=device)  # (1, T)
 
@@ -265,7 +270,7 @@ def attribution(step, vs=None):
     df["contribution"] = values
     recomputed = float(logits[step.token] - logits[vs])
     stored = step.logits.double() if known_logit(step, vs) else None
-    df.attrs.update(token=int(step.token), vs=vs, step=step.index,
+    df.attrs.update(token=int(step.token), vs=vs, step=step.index, window=(start, step.position),
                     logit_diff=float(stored[step.token] - stored[vs]) if stored is not None else recomputed,
                     sum=float(sum(values)), recomputed_logit_diff=recomputed, ln_f_sigma=float(sigma))
     return df
@@ -273,6 +278,8 @@ def attribution(step, vs=None):
 
 def attribution_by_layer(df):
     """Per-layer sums of an `attribution` table: layer, attn (its heads and output bias), mlp, total."""
+    if not hasattr(df, "columns") or "layer" not in df.columns:
+        raise TypeError(f"df must be the table of step.attribution(), got {type(df).__name__}")
     import pandas as pd
 
     inside = df[df["layer"].notna()]

@@ -51,6 +51,8 @@ def lm_head(model: torch.nn.Module) -> torch.nn.Module:
 def capture(model: torch.nn.Module):
     """Record the logits of the newest position of each forward call inside the block."""
     model = getattr(model, "model", model) if not isinstance(model, torch.nn.Module) else model
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch model (e.g. lm.model) or an LM, got {type(model).__name__}")
     cap = Capture()
     handle = lm_head(model).register_forward_hook(cap._hook)
     try:

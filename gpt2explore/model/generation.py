@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import sampling
+from ..core import arguments, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
-from . import batching
+from . import batching, memory
 from .attention import maybe_capture_attention
 from .capture import capture
 from .lens import maybe_capture_layers
@@ -35,6 +35,18 @@ def check_count(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def require_lm(lm, name: str = "lm"):
+    """A loaded model (an LM from gx.load), or one TypeError line saying how to get one."""
+    if not (hasattr(lm, "model") and hasattr(lm, "start_tokens") and hasattr(lm, "n_ctx")):
+        raise TypeError(f"{name} must be a loaded model, e.g. lm = gx.load(), got {type(lm).__name__}")
+    return lm
+
+
+def check_flags(**flags) -> dict:
+    """Boolean arguments (progress may be None): True or False, never a string read as true."""
+    return {k: arguments.flag(k, v, none=k == "progress") for k, v in flags.items()}
 
 
 def string_list(value, name: str, alternative: str = "") -> list[str]:
@@ -156,6 +168,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
     order; the first two read each sample's own tokens so far (prompt and generated).
     """
+    lm = require_lm(lm)
+    check_flags(stop_at_eos=stop_at_eos, progress=progress, layers=layers, attention=attention)
     settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     prompts = normalize_prompts(prompt)
     nsamples = check_count("nsamples", nsamples)
@@ -171,6 +185,8 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     length = choose_length(length, max(map(len, encoded)), lm.n_ctx, conditional=prompts != [None])
     indices = range(first_sample, first_sample + nsamples)
     jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in indices]
+    memory.check_kept_logits(len(jobs) * length, lm.vocab_size, keep, lm.device,
+                             f"generating {len(jobs)} sample(s) of {length} tokens")
     draws = {i: sampling.uniforms(seed, i, length) for i in indices}  # (length,) per sample index
 
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
@@ -227,7 +243,12 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
             if keep == "float16":
                 # draw from exactly the values kept, so the bars show what the token came from
                 logits = logits.to(torch.float16)
-            probs = sampling.probabilities(logits, **settings.as_dict(), context=contexts)  # (B, V)
+            try:
+                probs = sampling.probabilities(logits, **settings.as_dict(), context=contexts)  # (B, V)
+            except guards.DistributionError as err:  # nothing is drawn, nothing is kept
+                job = jobs[err.row or 0]
+                raise err.at(f"step {t} of sample {job.index}"
+                             f"{'' if job.prompt is None else f' (prompt {job.prompt[:40]!r})'}") from None
             token = sampling.pick(probs, u[:, t])  # (B,)
             token = torch.where(done, torch.full_like(token, eos), token)
             if contexts is not None:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 import torch
 
-from ..core import extensions
+from ..core import arguments, extensions
 from ..core.tokens import token_label
 from ..core.trace import step_rank
 from .family import known, layout, others
@@ -74,6 +74,8 @@ class LayerCapture:
 @contextmanager
 def capture_layers(model, all_positions: bool = False):
     """Record the residual stream after the embeddings and after each block, per forward call."""
+    if not isinstance(getattr(model, "model", model), torch.nn.Module):
+        raise TypeError(f"model must be a torch model (e.g. lm.model) or an LM, got {type(model).__name__}")
     blocks, _, _ = blocks_of(model)
     cap = LayerCapture(len(blocks), all_positions)
     handles = [blocks[0].register_forward_pre_hook(cap._embeddings, with_kwargs=True)]
@@ -148,6 +150,7 @@ def at_layer(step, layer: int):
 def lens_table(step, top: int = 10, **settings):
     """One row per (layer, rank): the top tokens at each layer under the settings, with the
     rank of the token actually drawn at that layer (ranks from 1, the likeliest)."""
+    top = arguments.count("top", top)
     import pandas as pd
 
     rows = []

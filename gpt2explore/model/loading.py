@@ -44,6 +44,9 @@ def data_dir() -> Path:
 
 def data_path(*parts: str) -> Path:
     """A file in the project's data/ folder, e.g. data_path("names.csv")."""
+    for part in parts:
+        if not isinstance(part, str):
+            raise TypeError(f"parts must be strings (file names in data/), got {type(part).__name__}: {part!r}")
     return data_dir().joinpath(*parts)
 
 

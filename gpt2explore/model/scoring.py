@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import extensions, sampling
+from ..core import extensions, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits, rank_of, step_rank, step_raw_prob  # noqa: F401
-from . import batching
+from . import batching, memory
 from .generation import check_count, left_pad, progress_bar, string_list
 from .lens import maybe_capture_layers
 
@@ -104,6 +104,22 @@ def windows(n_context: int, n_tokens: int, n_ctx: int, text_index: int, seq: lis
     return out
 
 
+def window_start(step) -> int:
+    """Where the forward pass that produced a step's logits began, as an index into its context
+    (0 but for a scored text longer than the model's window: there, the start of the sliding
+    window the step was scored in, whose position ids count from 0)."""
+    sample = step.sample
+    run = getattr(sample, "run", None)
+    if run is None or not run.meta.get("scored") or step.position <= int(run.meta.get("window", 0)):
+        return 0
+    n_context = len(sample.prompt_tokens)
+    seq = sample.context_tokens
+    for w in windows(n_context, len(seq) - n_context, int(run.meta["window"]), 0, seq):
+        if w.first <= step.position <= w.offset + len(w.tokens) - 1:
+            return w.offset
+    return 0
+
+
 def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
           semantics: str = "hf", keep_logits="float32", batch_size: int = 8, progress=None,
           layers: bool = False, **samplers) -> Run:
@@ -128,6 +144,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
         samples[-1].text_tokens = ids
         plan += windows(len(context), len(ids), lm.n_ctx, i, context + ids)
     total = sum(len(s.text_tokens) for s in samples)
+    memory.check_kept_logits(total, lm.vocab_size, keep, lm.device, f"scoring {total:,} tokens")
     bar = progress_bar(progress, total, "scoring", PROGRESS_MIN_TOKENS)
     # windows share a forward only where that cannot change their bits (gpt2explore.batching)
     per_call = batch_size if batching.strategy(lm)[0] == "padded" else 1
@@ -191,7 +208,10 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         t = int(targets[k])
         rank[k] += int((logits[k, :t] == value[k]).sum())
     # softmax of the raw logits at the token, computed as `step.distribution()` computes it
-    raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
+    try:
+        raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
+    except guards.DistributionError as err:
+        raise err.at(f"scoring position {positions[err.row or 0]}") from None
     if sampling.Settings() == settings:
         prob = raw_p  # no stage is active: the distribution is the model's own
     else:
@@ -199,7 +219,10 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         if settings.uses_context:
             full = list(sample.prompt_tokens) + sample.text_tokens
             context = [full[:p] for p in positions]
-        probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+        try:
+            probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+        except guards.DistributionError as err:
+            raise err.at(f"scoring position {positions[err.row or 0]}") from None
         prob = probs.gather(-1, targets[:, None])[:, 0]
     rank_h, raw_h, prob_h, tok_h = rank.tolist(), raw_p.tolist(), prob.tolist(), targets.tolist()
     kept = logits if keep == "float32" else (logits.to(torch.float16) if keep == "float16" else None)

@@ -11,13 +11,13 @@ import numbers
 
 import torch
 
-from ..core import extensions, sampling
+from ..core import extensions, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step
 from . import batching
 from .attention import maybe_capture_attention
 from .capture import capture
-from .generation import check_count, forward, normalize_prompts
+from .generation import check_count, check_flags, forward, normalize_prompts, require_lm
 from .lens import maybe_capture_layers
 
 
@@ -27,7 +27,8 @@ class Session:
     def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None, semantics: str = "hf", sample_index: int = 0, layers: bool = False,
                  attention: bool = False, **samplers):
-        self.lm = lm
+        check_flags(layers=layers, attention=attention)
+        self.lm = require_lm(lm)
         self.layers = bool(layers)  # record the residual stream per step (the logit lens)
         self.next_residual = None  # (n_layer + 1, d) for the next position, with layers=True
         self.attention = bool(attention)  # record each step's attention (step.attention())
@@ -112,7 +113,10 @@ class Session:
             for _ in range(n):
                 k = len(self.steps)
                 u = float(self._uniform(k))
-                probs = self._next_probs()
+                try:
+                    probs = self._next_probs()
+                except guards.DistributionError as err:  # nothing is drawn from it, nothing appended
+                    raise err.at(f"step {k} of the session") from None
                 token = int(sampling.pick(probs, u))
                 new.append(self._append(token, u, float(probs[token])))
         finally:

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import extensions, sampling
+from ..core import extensions, guards, registry, sampling
 from ..core.trace import FLOAT32_SLACK, Run, within
+from .generation import require_lm
 from .scoring import score
 
 
@@ -40,6 +41,7 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
     """Re-run `lm` over each sample's recorded tokens and replay every draw from the logits.
     Logits kept in float16 are compared within float16's rounding (2**-10 relative) plus atol;
     a top-N bundle's logits are compared on its stored tokens."""
+    lm = require_lm(lm)
     weights = run.weights_sha256 == lm.weights_sha256
     rows = [s.logits for x in run.samples for s in x.steps if s.logits is not None]
     vocab = int(rows[0].shape[-1]) if rows else lm.vocab_size
@@ -53,7 +55,7 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
                             problem=f"a sample spans {longest} positions, more than the model's context "
                                     f"of {lm.n_ctx}")
     rel = 2.0 ** -10 if run.keep_logits == "float16" else 0.0
-    worst, close, tokens_ok, steps = 0.0, True, True, 0
+    worst, close, tokens_ok, steps, problem = 0.0, True, True, 0, None
     for sample, fresh_rows in zip(run.samples, _fresh_logits(run, lm, scored)):
         for step in sample.steps:
             fresh_full = fresh_rows[step.position]
@@ -66,10 +68,13 @@ def verify_run(run: Run, lm, atol: float = 1e-4) -> Verification:
             worst = max(worst, float(diff.max()))
             close &= bool((diff <= atol + rel * stored.abs()).all())
             if not step.forced:
-                tokens_ok &= _replays(step, fresh_full)
+                replayed = _replays(step, fresh_full)
+                tokens_ok &= replayed
+                if not replayed and problem is None:
+                    problem = _unsteady(step)
             steps += 1
     return Verification(weights_match=weights, logits_match=close, tokens_match=bool(tokens_ok),
-                        max_abs_diff=worst, steps=steps)
+                        max_abs_diff=worst, steps=steps, problem=problem)
 
 
 def _fresh_logits(run: Run, lm, scored: bool):
@@ -85,6 +90,15 @@ def _fresh_logits(run: Run, lm, scored: bool):
         with torch.inference_mode():
             full = lm.model(torch.tensor([seq], device=lm.device)).logits[0].float()  # (T, V)
         yield {s.position: full[s.position - 1] for s in sample.steps}
+
+
+def _unsteady(step) -> str | None:
+    """A step that does not replay because a user's sampler is not deterministic: say so."""
+    if step.logits is None:
+        return None
+    names = guards.unsteady_samplers(step.logits, registry.active_stages(step.settings),
+                                     step.context_tokens if step.settings.uses_context else None)
+    return f"step {step.index} of a sample: {guards.not_deterministic_message(names)}" if names else None
 
 
 def _replays(step, fresh: torch.Tensor) -> bool:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
+from ..core import arguments, sampling
 from ..core import formatting as fmt
-from ..core import sampling
 from ..core.pieces import step_label
+from ..core.trace import require_step
 
 
 def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor, bool]]:
@@ -66,6 +67,7 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
     these settings and the step's own token), whether the token is still in play, whether this
     stage removed it, how many tokens survive the stage, `u_draws` (the token the step's u draws
     from the last stage) and `drawn` (the run's own token)."""
+    step, n = require_step(step), arguments.count("n", n)
     import pandas as pd
 
     return pd.DataFrame(stage_rows(step, n, stage_order, **settings))

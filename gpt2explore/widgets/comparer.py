@@ -13,7 +13,7 @@ import ipywidgets as W
 
 from ..core import formatting as fmt
 from ..figures import plots
-from ..model.generation import normalize_prompts, string_list
+from ..model.generation import check_count, normalize_prompts, require_lm, string_list
 from .controls import (
     SLIDER_LAYOUT,
     STYLE,
@@ -135,6 +135,7 @@ class Comparer(_Displayable):
 def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, **settings) -> Comparer:
     """Several prompts sampled with the same draws, side by side. `prompts`: a list of
     strings (one string is one prompt)."""
+    lm, nsamples = require_lm(lm), check_count("nsamples", nsamples)
     prompts = string_list(prompts, "prompts", " (e.g. ['Hi! My name is Isamu', 'Hi! My name is John'])")
     normalize_prompts(prompts)  # each one a non-empty string
     return Comparer(lm, prompts, nsamples=nsamples, length=length, seed=seed, **settings)

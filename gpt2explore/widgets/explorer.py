@@ -12,9 +12,11 @@ import time
 
 import ipywidgets as W
 
-from ..core import extensions
+from ..core import arguments, extensions
+from ..core.trace import require_run
 from ..figures import plots
 from ..figures.style import settings_text
+from ..model.generation import require_lm
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (  # noqa: F401
     SLIDER_LAYOUT,
@@ -301,8 +303,9 @@ def at_layer_or_self(step, slider):
 
 def explore(run, n: int = 20) -> Explorer:
     """Bars of one step of a run (or a session), reshaped live by temperature / top-k / top-p."""
-    if not hasattr(run, "samples") and hasattr(run, "run"):  # a Session
+    if not hasattr(run, "samples") and hasattr(run, "run") and not hasattr(run, "token"):  # a Session
         run = run.run
+    run, n = require_run(run), arguments.count("n", n)
     if not any(len(s) for s in run.samples):
         raise ValueError("this run has no steps to explore; generate at least one token")
     return Explorer(run, n=n)
@@ -310,6 +313,7 @@ def explore(run, n: int = 20) -> Explorer:
 
 def stepper(lm, prompt=None, n: int = 20, **settings) -> Stepper:
     """A step-through session on `prompt` with buttons and live next-token bars."""
+    lm, n = require_lm(lm), arguments.count("n", n)
     return Stepper(lm.session(prompt, **settings), n=n)
 
 

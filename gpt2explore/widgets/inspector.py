@@ -11,9 +11,11 @@ import html
 
 import ipywidgets as W
 
+from ..core import arguments
 from ..core import formatting as fmt
 from ..figures import plots
 from ..figures.textview import text_view
+from ..model.generation import require_lm
 from .controls import (
     SLIDER_LAYOUT,
     STYLE,
@@ -109,4 +111,6 @@ class Inspector(_Displayable):
 def inspect(lm, text, prompt=None, n: int = 15, color: str = "allowed", **settings) -> Inspector:
     """Score `text` once and explore it: the coloured text view, settings sliders that recolour
     the tokens those settings forbid, and the bars at any position."""
+    lm, n = require_lm(lm), arguments.count("n", n)
+    arguments.choice("color", color, ("rank", "surprisal", "allowed"))
     return Inspector(lm, text, prompt=prompt, n=n, color=color, **settings)

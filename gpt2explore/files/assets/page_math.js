@@ -10,6 +10,7 @@
   if (GX.math) return;
   var K = 1, C = 0, M = 2;
   var SLACK = 1e-12; // relative slack on the provable bounds (rounding of the sums)
+  var TIE = 1e-12; // probabilities this close (relative) may tie, or not, by the last bits of exp and the sums
 
   function decode(text, Type) {
     var raw = atob(text), bytes = new Uint8Array(raw.length);
@@ -349,9 +350,10 @@
   function nucleus(s, p, openai) {
     var ms = s.masses(), top = s.topStored(), tail = s.tailTop(), i, b;
     var sure = top >= 0 && s.st[top] === K && s.z[top] > tail;
+    var pl = p * (1 - TIE), ph = p * (1 + TIE); // within rounding of p, the last bits decide: maybe
     function verdict(aLo, aHi, e, bLo, bHi) { // [kept, cut] from the mass ahead (a), own (e) and behind (b)
-      if (openai) return [(aHi + e) / (aHi + e + bLo) <= p, (aLo + e) / (aLo + e + bHi) > p];
-      return [aHi / (aHi + e + bLo) < p, aLo / (aLo + e + bHi) >= p];
+      if (openai) return [(aHi + e) / (aHi + e + bLo) <= pl, (aLo + e) / (aLo + e + bHi) > ph];
+      return [aHi / (aHi + e + bLo) < pl, aLo / (aLo + e + bHi) >= ph];
     }
     var dec = [], gdec = [], gr = s.groups(), a;
     var mass = strata(s, function (j) { return ms.e[j]; });
@@ -460,12 +462,29 @@
     return idx;
   }
 
-  // Stored tokens that may be kept, by their value after the stages (the draw's order), ties by lower id
+  // Stored tokens that may be kept in the draw's order: descending probability, ties by lower id (when
+  // exact, by the probabilities themselves, which can tie where the values differ, at T >= 1e15; else by
+  // value, which orders like them)
   function byValue(dist) {
     var idx = [];
     for (var i = 0; i < dist.ids.length; i++) if (dist.hi[i] > 0) idx.push(i);
-    idx.sort(function (a, b) { return dist.z[b] - dist.z[a] || dist.ids[a] - dist.ids[b]; });
+    if (dist.exact) idx.sort(function (a, b) { return dist.p[b] - dist.p[a] || dist.ids[a] - dist.ids[b]; });
+    else idx.sort(function (a, b) { return dist.z[b] - dist.z[a] || dist.ids[a] - dist.ids[b]; });
     return idx;
+  }
+
+  // Whether the token at place j of the draw's order is among near-ties of other values: their order, and so
+  // the token u draws, then rests on the last bits of exp and the sums, which the page cannot promise
+  function nearTie(dist, idx, j) {
+    var a = idx[j];
+    for (var d = -1; d <= 1; d += 2) {
+      for (var k = j + d; k >= 0 && k < idx.length; k += d) {
+        var b = idx[k];
+        if (Math.abs(dist.p[a] - dist.p[b]) > TIE * Math.max(dist.p[a], dist.p[b])) break;
+        if (dist.z[b] !== dist.z[a]) return true;
+      }
+    }
+    return false;
   }
 
   // The token u draws: {id, sure}; id null with `beyond` when u lands on a token the page does not store.
@@ -492,7 +511,7 @@
       }
       if (next < order.length && dist.gzhi[order[next]] >= z) break; // a group straddles it: undecided from here
       var r = take(dist.lo[i], dist.hi[i], dist.ids[i]);
-      if (r) return r;
+      if (r) { if (r.sure && nearTie(dist, idx, j)) r.sure = false; return r; }
     }
     if (j === idx.length) { // every stored token walked: what is left are groups (tokens not stored)
       for (; next < order.length; next++) { var t = take(dist.gpLo[order[next]], dist.gpHi[order[next]], null); if (t) return t; }

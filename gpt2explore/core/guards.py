@@ -1,0 +1,112 @@
+"""Guards of the one promise at its edges: a step whose distribution is not a distribution is an
+error naming where it went wrong, never a token drawn from it.
+
+A row of logits becomes a distribution only when, after every stage, it holds no NaN, no +inf
+(softmax would turn either into NaN) and at least one finite value (all -inf leaves nothing to
+draw). One reduction says all three: the row's maximum is finite exactly then (torch's max
+propagates NaN). A user's sampler is also checked where it is applied: one row of logits in,
+a tensor of the same shape and a floating-point dtype out.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+
+MODEL = "the model's logits"
+
+
+class DistributionError(ValueError):
+    """A step's logits (from the model, or after a sampler) are not a distribution to draw from.
+    `source` is "the model's logits" or "the sampler 'name'"; `problem` says what was wrong."""
+
+    def __init__(self, source: str, problem: str, where: str = ""):
+        self.source, self.problem, self.where = source, problem, where
+        lead = f"{where}: " if where else ""
+        super().__init__(f"{lead}{source} {problem}; nothing was drawn from this step")
+
+    def at(self, where: str) -> "DistributionError":
+        """The same error, saying which step it was (generation and sessions know)."""
+        return DistributionError(self.source, self.problem, where)
+
+
+def sampler_source(name: str) -> str:
+    return f"the sampler {name!r}"
+
+
+def what_is_wrong(row: torch.Tensor) -> str:
+    """Why a row whose maximum is not finite is no distribution (NaN, +inf or all -inf)."""
+    if bool(torch.isnan(row).any()):
+        n = int(torch.isnan(row).sum())
+        return f"hold NaN ({n} of {row.shape[-1]} values)"
+    if bool(torch.isposinf(row).any()):
+        return "hold +inf (softmax of +inf is NaN)"
+    return "are all -inf (every token removed: nothing left to draw)"
+
+
+def check_trace(trace) -> None:
+    """Raise DistributionError for the first entry of a stage trace [(stage or None, row), ...]
+    that is not a distribution (None = the raw logits). One reduction an entry (amax propagates NaN);
+    on an accelerator, one host sync for the whole trace."""
+    if trace[0][1].device.type == "cpu":
+        maxima = [float(row.amax()) for _, row in trace]
+    else:
+        maxima = torch.stack([row.amax().to(torch.float64) for _, row in trace]).tolist()
+    for (stage, row), top in zip(trace, maxima):
+        if not math.isfinite(top):
+            source = MODEL if stage is None else sampler_source(stage.name)
+            problem = what_is_wrong(row)
+            if stage is not None:
+                problem = f"returned logits that {problem}"
+            raise DistributionError(source, problem)
+
+
+def check_output(name: str, out, row: torch.Tensor) -> torch.Tensor:
+    """A user's stage output, checked where it is applied: a tensor of the input's shape and a
+    floating-point dtype (returned in the input's dtype and device); else one line naming it."""
+    remedy = f"return a tensor of logits of the same shape as its input {tuple(row.shape)}, e.g. logits.masked_fill(...)"
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"{sampler_source(name)} returned {type(out).__name__}, not a tensor: {remedy}")
+    if tuple(out.shape) != tuple(row.shape):
+        raise ValueError(f"{sampler_source(name)} returned shape {tuple(out.shape)} for one row of logits of "
+                         f"shape {tuple(row.shape)}: {remedy}")
+    if not out.is_floating_point():
+        raise TypeError(f"{sampler_source(name)} returned {str(out.dtype).replace('torch.', '')} values: "
+                        f"return floating-point logits (e.g. logits.masked_fill(mask, float('-inf')))")
+    if out.dtype != row.dtype or out.device != row.device:
+        out = out.to(device=row.device, dtype=row.dtype)
+    return out
+
+
+def unsteady_samplers(row: torch.Tensor, stages, context=None) -> list[str]:
+    """The user samplers among `stages` (the active stages, in order) that do not give the same
+    output twice on the same input (their draws cannot be replayed)."""
+    out, filtered = [], row.to(torch.float64, copy=True)
+    for stage in stages:
+        first = stage.apply(filtered, context)
+        if not stage.sampler.builtin and not torch.equal(first, stage.apply(filtered, context)):
+            out.append(stage.name)
+        filtered = first
+    return out
+
+
+def not_deterministic_message(names: list[str]) -> str:
+    listed = ", ".join(repr(n) for n in names)
+    return (f"the sampler{'s' if len(names) > 1 else ''} {listed} {'are' if len(names) > 1 else 'is'} not "
+            f"deterministic (the same logits in give other logits out), so its draws cannot be replayed; "
+            f"make it a function of its inputs only")
+
+
+def fingerprint(stage) -> str:
+    """A short digest of a stage function's code and constants (what a bundle records of a user's
+    sampler, to say when the one registered now differs)."""
+    code = getattr(stage, "__code__", None)
+    if code is None:
+        text = f"{type(stage).__module__}.{type(stage).__qualname__}"
+        code = getattr(getattr(stage, "__call__", None), "__code__", None)
+        if code is None:
+            return hashlib.sha256(text.encode()).hexdigest()[:16]
+    parts = [code.co_code, repr(code.co_consts).encode(), repr(code.co_names).encode(),
+             repr(getattr(stage, "__defaults__", None)).encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
