@@ -33,6 +33,9 @@ RULE = "=" * 40
 
 def _add_common(p: argparse.ArgumentParser, nsamples_default: int, nsamples_help: str) -> None:
     p.add_argument("--seed", type=int, default=None, help="integer seed: the same seed gives the same output")
+    p.add_argument("--coupling", choices=("cdf", "gumbel"), default="cdf",
+                   help="how the seed's noise picks each token: cdf (one uniform a step; default) or gumbel "
+                        "(one Gumbel per token: prompts compared part only where the model demands it)")
     p.add_argument("--nsamples", type=int, default=nsamples_default, help=nsamples_help)
     p.add_argument("--batch_size", "--batch-size", dest="batch_size", type=int, default=1,
                    help="samples generated together (any nsamples works; default 1)")
@@ -120,7 +123,7 @@ def sample_header(n: int) -> str:
 
 def generation_kwargs(args, seed: int) -> dict:
     return dict(length=args.length, seed=seed, stop_at_eos=args.stop_at_eos, progress=sys.stderr.isatty(),
-                batch_size=args.batch_size, **settings_of(args))
+                batch_size=args.batch_size, coupling=args.coupling, **settings_of(args))
 
 
 def cmd_sample(lm, args, seed: int, out) -> None:

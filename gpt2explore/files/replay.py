@@ -17,7 +17,6 @@ import math
 
 import torch
 
-from ..core import sampling
 from ..core.trace import FLOAT32_SLACK, within  # noqa: F401  (re-exported)
 from .manifest import MANIFEST, BundleError
 
@@ -33,14 +32,14 @@ def check_replay(run, folder, checked: dict) -> None:
                 continue
             where = f"run bundle {folder}: samples[{k}] step {step.index}"
             probs = step.distribution()
-            picked = int(sampling.pick(probs, step.u))
+            picked = step.draw_from(probs)
             got = float(probs[step.token])
             if picked == step.token and _prob_agrees(got, step.prob, 1e-9):
                 step.draw_replays = True
                 continue
             if strict or (step.draw_replays and picked != step.token and checked["format"] != "gpt2explore-run/1"):
                 if picked != step.token:
-                    raise BundleError(f"{where}: its uniform {step.u} draws token {picked} from its logits, but "
+                    raise BundleError(f"{where}: its {_noise(step)} draws token {picked} from its logits, but "
                                       f"{MANIFEST} records {step.token}; the bundle was modified")
                 raise BundleError(f"{where}: probs records {step.prob}, the logits give {got}; the bundle "
                                   f"was modified")
@@ -50,6 +49,10 @@ def check_replay(run, folder, checked: dict) -> None:
                                   f"{step.token} from its logits, even within the precision the bundle kept "
                                   f"(±{slack:.2g}); the bundle was modified")
             step.draw_replays = picked == step.token
+
+
+def _noise(step) -> str:
+    return f"uniform {step.u}" if step.noise is None else "Gumbel noise"
 
 
 def _prob_agrees(got: float, recorded, slack: float) -> bool:
