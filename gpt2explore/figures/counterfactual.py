@@ -88,9 +88,10 @@ def coupling_figure(step_a, step_b, **settings):
     fig.add_bar(x=names, y=values, marker_color=[CUT_COLOR, CHOSEN_COLOR, KEPT_COLOR],
                 text=[fmt.prob(v) for v in values], textposition="outside", showlegend=False,
                 hovertemplate="%{x}: P(same token) %{y:.4f}<extra></extra>")
-    fig.add_scatter(x=[names[0], names[-1]], y=[d["gumbel_floor"]] * 2, mode="lines",
-                    name=f"Gumbel floor (1 − TV)/(1 + TV) = {fmt.prob(d['gumbel_floor'])}",
-                    line=dict(color=CHOSEN_COLOR, dash="dash", width=1.5))
+    floor = dict(color=CHOSEN_COLOR, dash="dash", width=1.5)
+    fig.add_hline(y=d["gumbel_floor"], line=floor)  # across the whole plot
+    fig.add_scatter(x=[None], y=[None], mode="lines", line=floor,  # its legend entry
+                    name=f"Gumbel floor (1 − TV)/(1 + TV) = {fmt.prob(d['gumbel_floor'])}")
     prompts = [s.sample.prompt if s.sample is not None else None for s in (step_a, step_b)]
     main = "How often the same noise draws the same token"
     subs = [f"{prompts[0]!r} vs {prompts[1]!r}, step {step_a.index} · total variation {fmt.prob(d['tv'])}",
