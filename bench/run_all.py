@@ -291,6 +291,13 @@ def notes(r: dict) -> list[str]:
                    f"`model.generate` is at {100 * d['hf_fraction_of_limit']:.0f}%.")
     if r["startup"]["ratio"]["median"] > 1.5:
         out.append("- 6: bound by transformers' own import time.")
+    st = r.get("study")
+    if st and st["generate_s"] + st["tables_s"] > 300:
+        out.append(f"- 12: {st.get('note', 'measured with the others')}. The time is the model's forward passes, one "
+                   f"row at a time on a CPU (the `rows` strategy: each sample the same bits whatever the batch), "
+                   f"most of each in the product with the 50,257-token output layer; the Gumbel noise adds about "
+                   f"0.8 ms a step (about 5%). Rows are independent: `first_sample=` splits a study across "
+                   f"processes with the same tokens.")
     return out or ["- none."]
 
 
