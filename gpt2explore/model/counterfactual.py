@@ -110,20 +110,20 @@ def counterfactual(run: Run, prompt=None, lm=None, progress=None, **settings) ->
         meta["hindsight_of"] = run.meta["hindsight"]
     out = generate_jobs(model, jobs, new_settings, run.seed, length, batch_size=run.meta.get("batch_size", 1),
                         stop_at_eos=bool(run.meta.get("stop_at_eos")), progress=progress,
-                        keep=run.keep_logits if run.keep_logits != "none" else "none", meta=meta)
+                        keep=run.keep_logits, meta=meta)
     out.meta["_of"] = run  # the factual run, for views that pair them (not saved)
     return out
 
 
-def hindsight(lm, prompt, text: str, n: int = 1, seed: int | None = None, progress=None, **settings) -> Run:
+def hindsight(lm, prompt, text: str, n: int = 1, seed: int | None = None, temperature: float = 1.0, top_k: int = 0,
+              top_p: float = 1.0, semantics: str = "hf", progress=None, **samplers) -> Run:
     """n samples of the noise given that `lm`, at these settings, wrote exactly `text` after
     `prompt` (None: unconditional): per step, the observed token's perturbed score is the
     maximum, a Gumbel of location log Z, and every other token's is a Gumbel truncated below it
     (hindsight Gumbel sampling). Returns a gumbel Run of n samples, each drawing `text` again;
     `run.counterfactual(...)` then gives n counterfactual texts. A token the settings make
     impossible is a ValueError naming it and its position."""
-    settings_obj = sampling.settings_with(settings.pop("temperature", 1.0), settings.pop("top_k", 0),
-                                          settings.pop("top_p", 1.0), settings.pop("semantics", "hf"), settings)
+    settings_obj = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
     n = check_count("n", n)
     seed = sampling.check_seed(seed)
     if not isinstance(text, str) or not text:
