@@ -40,6 +40,8 @@ PUBLIC = {
     "attribution_by_layer": "model.attribution",
     "explore": "widgets.explorer", "stepper": "widgets.explorer", "compare": "widgets.comparer",
     "inspect": "widgets.inspector",
+    "counterfactual_view": "figures.counterfactual", "coupling_figure": "figures.counterfactual",
+    "study": "model.study",
 }
 # modules people reach as gx.NAME (gx.teaching.softmax_table, gx.plots.divergences, ...)
 MODULES = {
@@ -57,9 +59,11 @@ MODULES = {
 _extensions.PROVIDERS.update({
     ("Run", "save"): "gpt2explore.files.bundle", ("Run", "save_table"): "gpt2explore.files.runtable",
     ("Run", "summary"): "gpt2explore.model.scoring", ("Run", "verify"): "gpt2explore.model.verify",
+    ("Run", "counterfactual"): "gpt2explore.model.counterfactual",
     ("Step", "layer_logits"): "gpt2explore.model.lens", ("Step", "at_layer"): "gpt2explore.model.lens",
     ("Step", "lens"): "gpt2explore.model.lens", ("Step", "attribution"): "gpt2explore.model.attribution",
     ("Session", "stepper"): "gpt2explore.widgets.explorer", ("TopTable", "html"): "gpt2explore.files.tables",
+    ("Study", "agreement_figure"): "gpt2explore.figures.study", ("Study", "words_figure"): "gpt2explore.figures.study",
 })
 
 

@@ -258,6 +258,8 @@ def _every_builder(run):
         "lens_grid": gx.lens_grid(a), "attention_view": gx.attention_view(step),
         "attention_overview": gx.attention_overview(step), "attribution_figure": gx.attribution_figure(step),
         "attribution_heatmap": gx.attribution_heatmap(step),
+        "counterfactual_view": gx.counterfactual_view(run, run.counterfactual(temperature=0.7)),
+        "coupling_figure": gx.coupling_figure(a.steps[0], b.steps[0]),
     }
 
 
@@ -301,11 +303,13 @@ def test_every_view_is_plain_json_data(tiny_run, tmp_path):
     top_n = gx.load_run(lm.generate("Hi", length=2, seed=1).save(tmp_path / "t", top=20))[0].steps[1]
     session = lm.session("Hi", seed=1)
     session.force(" John")
+    gumbel = lm.generate("Hi", length=2, seed=1, coupling="gumbel")[0].steps[1]
     views = {
         "bars_data": lambda s: bars.bars_data(s, temperature=np.float32(0.7), top_k=np.int64(5)),
         "marked_token": lambda s: bars.marked_token(s, s.distribution(), True),
         "sweep_data": lambda s: sweep.sweep_data(s, np.array([0.5, 1.0, 2.0], dtype=np.float32), top_k=5),
         "draw_data": lambda s: draws.draw_data(s, top_p=0.9),
+        "gumbel_draw_data": lambda s: draws.gumbel_draw_data(s, temperature=np.float32(0.7)),
         "lens_heatmap_data": lambda s: lens.lens_heatmap_data(s, n=5, top_k=5),
         "stage_rows": lambda s: stages.stage_rows(s, n=5, top_k=5, min_p=0.05),
         "stage_cuts": lambda s: stages.stage_cuts(s, top_k=5, min_p=0.05),
@@ -321,12 +325,19 @@ def test_every_view_is_plain_json_data(tiny_run, tmp_path):
     assert defined - under == set(views)  # a new view gets a case here
     for name, view in views.items():
         for where, s in (("a run", step), ("a top-N bundle", top_n), ("a forced step", session.steps[0]),
-                         ("a session's next step", session.next_step)):
+                         ("a session's next step", session.next_step), ("a gumbel step", gumbel)):
             if name == "lens_heatmap_data" and s.residual is None:
                 continue
-            if name == "draw_data" and s.u is None:
+            if name == "draw_data" and not s.drawn:
+                continue
+            if name == "gumbel_draw_data" and s.noise is None:
                 continue
             json.dumps(view(s), allow_nan=False)  # raises on a tensor, a NumPy number, inf or nan
+    from gpt2explore.views import counterfactual
+
+    run = gumbel.sample.run
+    json.dumps(counterfactual.pair_data(run, run.counterfactual(" John")), allow_nan=False)
+    json.dumps(counterfactual.coupling_data(step, gumbel, top_k=np.int64(5)), allow_nan=False)
     assert json.loads(json.dumps(sweep.sweep_data(step, np.array([0.5], dtype=np.float32))))["temperatures"] == [0.5]
     assert gx.sampling_stages(step, n=5, top_k=5).to_dict("records") == stages.stage_rows(step, n=5, top_k=5)
     kl = compare.divergences(step.distribution(), step.distribution(top_k=5))["kl_pq"]  # may hold inf

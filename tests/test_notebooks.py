@@ -15,7 +15,8 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_temperature_and_top_k.ipynb", "03_step_through.ipynb",
          "04_name_prompts.ipynb", "05_export_for_write_ups.ipynb", "06_score_a_text.ipynb",
-         "07_logit_lens.ipynb", "08_modern_samplers.ipynb", "09_why_this_token.ipynb"]
+         "07_logit_lens.ipynb", "08_modern_samplers.ipynb", "09_why_this_token.ipynb",
+         "10_what_would_john_have_said.ipynb"]
 BUDGET_S = 180  # per cell: the client's timeout, generous for a loaded machine
 
 

@@ -48,7 +48,7 @@ def sample_header(n: int) -> str:
 
 def generation_kwargs(args, seed: int) -> dict:
     return dict(length=args.length, seed=seed, stop_at_eos=args.stop_at_eos, progress=sys.stderr.isatty(),
-                batch_size=args.batch_size, **settings_of(args))
+                batch_size=args.batch_size, coupling=args.coupling, **settings_of(args))
 
 
 def cmd_sample(lm, args, seed: int, out) -> None:

@@ -56,6 +56,9 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_sampling(p: argparse.ArgumentParser, nsamples_default: int, nsamples_help: str) -> None:
     p.add_argument("--seed", type=int, default=None, help="integer seed: the same seed gives the same output")
+    p.add_argument("--coupling", choices=("cdf", "gumbel"), default="cdf",
+                   help="how the seed's noise picks each token: cdf (one uniform a step; default) or gumbel "
+                        "(one Gumbel per token: prompts compared part only where the model demands it)")
     p.add_argument("--nsamples", type=int, default=nsamples_default, help=nsamples_help)
     p.add_argument("--batch_size", "--batch-size", dest="batch_size", type=int, default=1,
                    help="samples generated together (any nsamples works; default 1)")

@@ -47,6 +47,7 @@ def for_step(step, settings=None, figure: str = "") -> dict:
         "step": step.index,
         "token": step.token,
         "u": step.u,
+        "coupling": step.coupling,  # "cdf" (u), "gumbel" / "posterior" (Gumbel noise), None (forced)
         "settings": shown if isinstance(shown, dict) else shown.as_dict(),
         "sampled_with": step.settings.as_dict(),
         "versions": versions(),

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from . import arguments, extensions, registry, sampling
+from . import arguments, coupling, extensions, registry, sampling
 from . import formatting as fmt
 from .formatting import TopTable  # noqa: F401  (step.top()'s table)
 from .pieces import sample_pieces, step_label
@@ -94,11 +94,13 @@ class Truncation:
 
 @dataclass(eq=False)
 class Step:
-    """One generated position: the raw logits it was drawn from, the uniform, the token.
+    """One generated position: the raw logits it was drawn from, the noise, the token.
 
     `logits` are the model's raw output for this position over the full vocabulary, on the
-    model's device (None when the run kept none). `u` is the uniform that picked `token`
-    (None for a forced token). `position` is the index of `token` in the full sequence.
+    model's device (None when the run kept none). `u` is the uniform that picked `token` under
+    the cdf coupling; `noise` names the Gumbel noise that picked it under the gumbel coupling
+    (`coupling.Gumbel` or, for a hindsight sample, `coupling.Posterior`); both are None for a
+    forced token. `position` is the index of `token` in the full sequence.
     """
 
     token: int
@@ -120,6 +122,7 @@ class Step:
     # step's draw only within its precision (e.g. logits rounded to float16 after the draw)
     legacy: bool = False  # drawn by format 1's single-precision arithmetic (bundles of earlier versions)
     pending: bool = False  # a session's preview of its next step: `token` is what its u would draw
+    noise: "coupling.Gumbel | coupling.Posterior | None" = field(default=None, repr=False)  # gumbel coupling
 
     # ---- rank ------------------------------------------------------------------------------
     @property
@@ -281,10 +284,38 @@ class Step:
         return self.logits
 
     def resample(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> int:
-        """The token the same uniform picks under other settings (the step's own by default)."""
+        """The token the same noise picks under other settings (the step's own by default): the
+        same uniform (cdf), or the argmax of log p + the same Gumbel noise (gumbel)."""
+        return self.draw_from(self.distribution(temperature, top_k, top_p, semantics, **more))
+
+    @property
+    def coupling(self) -> str | None:
+        """How the step's token was drawn: "cdf", "gumbel", "posterior" (hindsight), None (forced)."""
+        if self.noise is not None:
+            return self.noise.kind
+        return None if self.u is None else "cdf"
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the step was drawn (it has noise), not forced."""
+        return not self.forced and (self.u is not None or self.noise is not None)
+
+    def draw_from(self, probs: torch.Tensor) -> int:
+        """The token this step's noise draws from `probs` (V,): its coupling's rule."""
+        if self.noise is not None:
+            return int(coupling.gumbel_pick(probs, self.gumbels(probs.shape[-1])))
         if self.u is None:
-            raise ValueError("a forced step has no uniform to replay")
-        return int(sampling.pick(self.distribution(temperature, top_k, top_p, semantics, **more), self.u))
+            raise ValueError("a forced step has no noise to replay")
+        return int(sampling.pick(probs, self.u))
+
+    def gumbels(self, vocab: int | None = None) -> torch.Tensor:
+        """The step's Gumbel noise (V,) float64, regenerated from its key (gumbel coupling only)."""
+        if self.noise is None:
+            raise ValueError("this step was drawn by the cdf coupling (one uniform u), not by Gumbel noise; "
+                             "generate with coupling='gumbel'")
+        if vocab is None:
+            vocab = int(self.require_logits().shape[-1])
+        return self.noise.values(vocab)
 
     @property
     def replays(self) -> bool:
@@ -329,7 +360,8 @@ class Step:
     def __repr__(self) -> str:
 
 
-        u = "forced" if self.u is None else f"u={self.u:.4f}"
+        u = ("forced" if not self.drawn else f"{self.noise.kind} noise" if self.noise is not None
+             else f"u={self.u:.4f}")
         p = "" if self.prob is None else f", p={fmt.prob(self.prob)}"
         label = step_label(self, self.token) if self.token >= 0 else show_token(self.text)
         return f"Step({self.index}: {label!r} id={self.token}, {u}{p})"
@@ -435,6 +467,12 @@ class Run:
         """One row per sample: tokens, log-probabilities, perplexity, rank buckets, tokens the
         settings make impossible (the model layer's scoring.summary)."""
         return extensions.call("Run", "summary", self, **settings)
+
+    def counterfactual(self, prompt=None, lm=None, **settings) -> "Run":
+        """The same samples with the same noise under an intervention: another prompt (one, or one
+        per sample), another model with the same vocabulary (lm=), other settings by name; with
+        nothing changed, the run's own tokens (the model layer's counterfactual)."""
+        return extensions.call("Run", "counterfactual", self, prompt, lm, **settings)
 
     def verify(self, lm, atol: float = 1e-4):
         """Re-run the model on the recorded tokens: do the logits and tokens match?"""

@@ -62,6 +62,19 @@ def token_role(step) -> str:
     return MARK_NAMES["text"] if run is not None and run.meta.get("scored") else MARK_NAMES["forced"]
 
 
+def noise_text(data) -> str:
+    """The step's noise in words: 'u=0.146' (cdf) or 'its Gumbel noise' (gumbel, hindsight)."""
+    if data.get("coupling") in ("gumbel", "posterior"):
+        return "its Gumbel noise"
+    return f"u={fmt.number(data['u'], 3)}"
+
+
+def mark_name(data) -> str:
+    """The marked token's legend entry ("u draws" reads "noise draws" for a Gumbel step)."""
+    name = MARK_NAMES[data["marked_kind"]]
+    return name.replace("u draws", "noise draws") if data.get("coupling") in ("gumbel", "posterior") else name
+
+
 def mark_text(step, data, short: bool = False) -> str:
     """What the marked token is, in words true of the settings shown: 'drawn ' a' (p=0.31)',
     'u=0.146 draws ' not' (p=0.12) under these settings · the run drew ' a' (T=1, no top-k…)',
@@ -74,12 +87,12 @@ def mark_text(step, data, short: bool = False) -> str:
     if kind == "drawn":
         return f"drawn {label} ({p})"
     if kind == "next":
-        return f"next u={fmt.number(data['u'], 3)} draws {label} ({p})"
+        return f"next {noise_text(data)} draws {label} ({p})"
     if kind == "forced":
         return f"forced {label} ({p})"
     if kind == "text":
         return f"the text has {label} ({p})"
-    text = f"u={fmt.number(data['u'], 3)} draws {label} ({p})" + ("" if short else " under these settings")
+    text = f"{noise_text(data)} draws {label} ({p})" + ("" if short else " under these settings")
     if data["run_token"] is None and marked == data["token"]:
         text += ", as in the run"
     if data["run_token"] is not None:
@@ -181,7 +194,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     marked.y = [] if at is None else [data["probs"][at]]
     marked.customdata = [] if at is None else [custom[at]]
     marked.showlegend = at is not None
-    marked.name = MARK_NAMES[data["marked_kind"]] + (CUT_SUFFIX if at is not None and data["probs"][at] == 0 else "")
+    marked.name = mark_name(data) + (CUT_SUFFIX if at is not None and data["probs"][at] == 0 else "")
     cut_x = [i for i in x if not data["kept"][i]]
     floor = _axis_floor(data) if log else 0.0
     cut.x = [i + AFTER_OFFSET for i in cut_x]

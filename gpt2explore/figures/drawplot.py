@@ -7,7 +7,7 @@ from ..core import formatting as fmt
 from ..core import provenance
 from ..core.trace import require_step
 from ..views.draws import HEAD, draw_data  # noqa: F401  (the view this figure draws)
-from .style import CHOSEN_COLOR, KEPT_COLOR, bottom_margin, finish, settings_text, step_label, title
+from .style import CHOSEN_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, finish, settings_text, step_label, title
 
 
 def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, **more):
@@ -15,11 +15,17 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     kept tokens from the likeliest down, each token's probability as a bar, the running total
     as a staircase, u as a dashed line; the token where the total first passes u is orange (it
     is what `step.resample(**settings)` returns). When that token lies deep in the tail, the
-    picture jumps from the 20 likeliest to the tokens around it."""
+    picture jumps from the 20 likeliest to the tokens around it.
+
+    For a step drawn with Gumbel noise (coupling="gumbel", or a hindsight sample): the kept
+    tokens of highest perturbed score, each token's log p as a dot and its score log p + g as
+    a diamond, joined by the noise g; the highest score (orange) is the token drawn."""
     step = require_step(step)
     import plotly.graph_objects as go
 
     d = draw_data(step, temperature, top_k, top_p, semantics, **more)
+    if d["coupling"] != "cdf":
+        return _gumbel_figure(step, d)
     x = list(range(len(d["ranks"])))
     at = d["ranks"].index(d["rank"])
     fig = go.Figure()
@@ -55,5 +61,47 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
                                  range=[-0.7, len(x) - 0.3]),
                       yaxis=dict(title="probability / running total", range=[0, 1.04], tickformat="~g"),
                       bargap=0.25)
+    return finish(fig, provenance.for_step(step, d["settings"], "draw_figure"), legend="above",
+                  legend_more=dict(font=dict(size=12)))
+
+
+def _gumbel_figure(step, d):
+    """The Gumbel-max draw: log p, the noise g and the perturbed score of the top tokens."""
+    import plotly.graph_objects as go
+
+    x = list(range(len(d["ids"])))
+    win = [i == d["token"] for i in d["ids"]]
+    fig = go.Figure()
+    for i in x:  # the noise: a segment from log p to log p + g
+        fig.add_scatter(x=[i, i], y=[d["logp"][i], d["scores"][i]], mode="lines", showlegend=False,
+                        line=dict(color=CHOSEN_COLOR if win[i] else RAW_COLOR, width=2), hoverinfo="skip")
+    custom = [[lab, fmt.prob(p), fmt.number(lp, 3), fmt.number(g, 3), fmt.number(s, 3),
+               "–" if r is None else r + 1] for lab, p, lp, g, s, r in
+              zip(d["labels"], d["probs"], d["logp"], d["g"], d["scores"], d["prob_ranks"])]
+    fig.add_scatter(x=x, y=d["logp"], mode="markers", name="log p (these settings)",
+                    marker=dict(color=KEPT_COLOR, size=9), customdata=custom,
+                    hovertemplate="<b>%{customdata[0]}</b><br>p %{customdata[1]} (#%{customdata[5]})<br>log p "
+                                  "%{customdata[2]}<extra></extra>")
+    fig.add_scatter(x=x, y=d["scores"], mode="markers", name="log p + g (perturbed score)",
+                    marker=dict(color=[CHOSEN_COLOR if w else "#222" for w in win], size=11, symbol="diamond"),
+                    customdata=custom,
+                    hovertemplate="<b>%{customdata[0]}</b><br>log p %{customdata[2]} + g %{customdata[3]} = "
+                                  "%{customdata[4]}<extra></extra>")
+    best = max(d["scores"])
+    fig.add_scatter(x=[-0.5, len(x) - 0.5], y=[best, best], mode="lines", name="the highest score: drawn",
+                    line=dict(color=CHOSEN_COLOR, dash="dash", width=1.5), hoverinfo="skip")
+    labels = list(d["labels"])
+    shown = repr(step_label(step, d["token"]))
+    kind = "its hindsight (posterior) Gumbel noise" if d["coupling"] == "posterior" else "its Gumbel noise"
+    main = f"How {kind} draws at step {step.index} · {settings_text(d['settings'])}"
+    rank = "" if d["rank"] is None else f", #{d['rank'] + 1} by probability of {fmt.count(d['kept'], 'kept token')}"
+    subs = [f"token = argmax of log p + g over the vocabulary: {shown} (p={fmt.prob(d['probs'][d['ids'].index(d['token'])])}"
+            f"{rank}); tokens by perturbed score"]
+    head, top = title(main, subs, width=100, height=460)
+    lows = [v for v in d["logp"] + d["scores"]]
+    fig.update_layout(title=head, height=460, margin=dict(t=top + 40, b=bottom_margin(labels, 45)),
+                      xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
+                                 range=[-0.7, len(x) - 0.3]),
+                      yaxis=dict(title="log p  and  log p + g", range=[min(lows) - 0.5, max(lows) + 0.5]))
     return finish(fig, provenance.for_step(step, d["settings"], "draw_figure"), legend="above",
                   legend_more=dict(font=dict(size=12)))

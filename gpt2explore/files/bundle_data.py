@@ -18,6 +18,7 @@ import torch
 from .manifest import LOGITS, BundleError
 
 OWN_KEPT_MAX = 1024  # own settings keeping at most this many tokens (or 4 x top) are stored whole
+from ..core import coupling
 from ..core.trace import Run, Sample, Step, Truncation
 
 
@@ -33,8 +34,13 @@ def sample_tensors(sample: Sample, k: int, mode: str, top: int | None, vocab: in
         "settings": [s.settings.as_dict() for s in steps],
         "rank": [_rank(s) for s in steps], "raw_prob": [_raw_prob(s) for s in steps],
     }
+    if any(s.noise is not None for s in steps):  # the gumbel coupling: each step's noise by its key
+        record["noise"] = [None if s.noise is None else _noise_record(s) for s in steps]
     if not all(s.replays for s in steps):
         record["replays"] = [s.replays for s in steps]
+    if mode == "top" and "noise" in record:
+        raise ValueError("a run drawn with Gumbel noise saves with logits='full': its draw reads every "
+                         "token's probability, which a top-N bundle does not keep")
     if mode == "full":
         tensors = {f"s{k}.logits": _stacked(steps, vocab)}
     elif steps and steps[0].truncation is not None:
@@ -44,6 +50,18 @@ def sample_tensors(sample: Sample, k: int, mode: str, top: int | None, vocab: in
     if steps and all(s.residual is not None for s in steps):
         tensors[f"s{k}.resid"] = torch.stack([s.residual for s in steps]).float().cpu().contiguous()
     return record, tensors
+
+
+def _noise_record(step) -> dict:
+    """A step's noise key; posterior noise must be conditioned on the step's own distribution
+    (a hindsight sample), which the bundle holds, and on nothing else."""
+    noise = step.noise
+    if noise.kind == "posterior" and (noise.token != step.token or not torch.equal(
+            noise.probs.cpu(), step.distribution().double().cpu())):
+        raise ValueError("this step's Gumbel noise is conditioned on another run's text (a counterfactual of a "
+                         "hindsight run): save the hindsight run instead, and make its counterfactual again "
+                         "after loading it")
+    return noise.record()
 
 
 def _stacked(steps, vocab: int) -> torch.Tensor:
@@ -140,7 +158,9 @@ def build_run(manifest: dict, checked: dict, tensors: dict, tokenizer, folder: P
                         prompt_index=rec["prompt_index"])
         n_prompt = len(rec["prompt_tokens"])
         for t, tok in enumerate(rec["tokens"]):
+            noise = rec["noise"][t]
             sample.steps.append(Step(
+                noise=None if noise is None else coupling.Gumbel(noise["seed"], noise["sample"], noise["step"]),
                 token=tok, u=rec["uniforms"][t], position=n_prompt + t, settings=rec["settings"][t],
                 logits=rows[t], index=t, prob=rec["probs"][t], forced=rec["forced"][t], sample=sample,
                 truncation=None if cuts is None else cuts[t],
@@ -148,6 +168,10 @@ def build_run(manifest: dict, checked: dict, tensors: dict, tokenizer, folder: P
                 raw_prob=None if rec["raw_prob"] is None else rec["raw_prob"][t],
                 residual=None if resid is None else resid[t].float(),
                 draw_replays=rec["replays"][t], legacy=legacy))
+        for step, noise in zip(sample.steps, rec["noise"]):  # hindsight: conditioned on the step's own text
+            if noise is not None and noise["kind"] == "posterior":
+                step.noise = coupling.Posterior(noise["seed"], noise["sample"], noise["step"], step.token,
+                                                step.distribution().double().cpu())
         samples.append(sample)
     meta = dict(manifest.get("meta", {}), weights_sha256=manifest.get("weights_sha256"), bundle=str(folder),
                 logits_mode=checked["mode"], saved_versions=manifest.get("versions", {}), _tokenizer=tokenizer,

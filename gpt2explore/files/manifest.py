@@ -165,8 +165,9 @@ def _check_sample(c: _Checker, rec, k: int, vocab: int, current: bool) -> dict:
         if not isinstance(f, bool):
             c.fail(f"{where}.forced[{i}]", f"must be true or false, got {f!r:.60}")
     out["forced"] = forced
+    out["noise"] = noise = _check_noise(c, rec.get("noise"), where, n)
     uniforms = c.list_of(c.field(rec, "uniforms", where), f"{where}.uniforms", n)
-    out["uniforms"] = [None if forced[i] and u is None else
+    out["uniforms"] = [None if (forced[i] or noise[i] is not None) and u is None else
                        c.number(u, f"{where}.uniforms[{i}]", 0.0, 1.0, high_open=True)
                        for i, u in enumerate(uniforms)]
     probs = c.list_of(c.field(rec, "probs", where), f"{where}.probs", n)
@@ -187,6 +188,26 @@ def _check_sample(c: _Checker, rec, k: int, vocab: int, current: bool) -> dict:
                 if not isinstance(r, bool):
                     c.fail(f"{where}.replays[{i}]", f"must be true or false, got {r!r:.60}")
             out["replays"] = replays
+    return out
+
+
+NOISE_KINDS = ("gumbel", "posterior")  # Gumbel noise regenerated from its key (coupling.Gumbel, .Posterior)
+
+
+def _check_noise(c: _Checker, noise, where: str, n: int) -> list:
+    """Each step's Gumbel-noise key ({"kind", "seed", "sample", "step"}) or None (a uniform drew it)."""
+    if noise is None:
+        return [None] * n
+    out = []
+    for i, rec in enumerate(c.list_of(noise, f"{where}.noise", n)):
+        at = f"{where}.noise[{i}]"
+        if rec is None:
+            out.append(None)
+            continue
+        if not isinstance(rec, dict) or rec.get("kind") not in NOISE_KINDS:
+            c.fail(at, f"must be null or an object of kind {' or '.join(NOISE_KINDS)}, got {rec!r:.60}")
+        out.append({"kind": rec["kind"], **{key: c.integer(c.field(rec, key, at), f"{at}.{key}")
+                                            for key in ("seed", "sample", "step")}})
     return out
 
 

@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from ..core import guards, registry, sampling
+from ..core import guards, registry
 from ..core.trace import FLOAT32_SLACK, within  # noqa: F401  (re-exported)
 from .manifest import MANIFEST, BundleError
 
@@ -33,7 +33,7 @@ def check_replay(run, folder, checked: dict) -> None:
                 continue
             where = f"run bundle {folder}: samples[{k}] step {step.index}"
             probs = step.distribution()
-            picked = int(sampling.pick(probs, step.u))
+            picked = step.draw_from(probs)
             got = float(probs[step.token])
             if picked == step.token and _prob_agrees(got, step.prob, 1e-9):
                 step.draw_replays = True
@@ -43,7 +43,7 @@ def check_replay(run, folder, checked: dict) -> None:
                 if why:
                     raise BundleError(f"{where}: {why}")
                 if picked != step.token:
-                    raise BundleError(f"{where}: its uniform {step.u} draws token {picked} from its logits, but "
+                    raise BundleError(f"{where}: its {_noise(step)} draws token {picked} from its logits, but "
                                       f"{MANIFEST} records {step.token}; the bundle was modified")
                 raise BundleError(f"{where}: probs records {step.prob}, the logits give {got}; the bundle "
                                   f"was modified")
@@ -91,6 +91,10 @@ def sampler_reason(step, recorded: dict) -> str | None:
         if unsteady:
             return guards.not_deterministic_message(unsteady)
     return None
+
+
+def _noise(step) -> str:
+    return f"uniform {step.u}" if step.noise is None else "Gumbel noise"
 
 
 def _prob_agrees(got: float, recorded, slack: float) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import arguments, guards, sampling
+from ..core import coupling as couplings
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
 from . import batching, memory
@@ -22,12 +23,14 @@ DEFAULT_LENGTH_MAX = 1024  # length=None never asks for more (GPT-2's n_ctx; tod
 
 @dataclass
 class Job:
-    """One sample to generate: which prompt, which sample index."""
+    """One sample to generate: which prompt, which sample index, and its noise per step (a
+    uniform for the cdf coupling, a `coupling.Gumbel` or `coupling.Posterior` otherwise)."""
 
     prompt: str | None
     prompt_index: int
     tokens: list[int]
     index: int
+    noise: list | None = None
 
 
 def check_count(name: str, value, minimum: int = 1) -> int:
@@ -142,7 +145,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
              semantics: str = "hf", stop_at_eos: bool = False, progress: bool | None = None,
              keep_logits="float32", first_sample: int = 0, layers: bool = False, attention: bool = False,
-             **samplers) -> Run:
+             coupling: str = "cdf", **samplers) -> Run:
     """Sample text from `lm`, recording every step's raw logits, uniform and token.
 
     prompt: a string, a list of strings (each gets `nsamples` samples) or None for
@@ -167,6 +170,11 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     samplers: the newer settings by name (repetition_penalty, no_repeat_ngram_size, min_p,
     typical_p, epsilon_cutoff, eta_cutoff; see gpt2explore.stages), applied in transformers'
     order; the first two read each sample's own tokens so far (prompt and generated).
+    coupling: how each step's noise picks its token (gpt2explore.core.coupling): "cdf" (one
+    uniform per step, the inverse CDF; the default, as every earlier seed drew) or "gumbel"
+    (one Gumbel per vocabulary token, the argmax of log p + g: the same noise under another
+    prompt, settings or model changes the token only where the distribution demands it;
+    `run.counterfactual(...)`).
     """
     lm = require_lm(lm)
     check_flags(stop_at_eos=stop_at_eos, progress=progress, layers=layers, attention=attention)
@@ -177,6 +185,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     keep = check_keep_logits(keep_logits)
     first_sample = check_count("first_sample", first_sample, minimum=0)
     seed = sampling.check_seed(seed)
+    coupling = couplings.check_coupling(coupling)
 
     encoded = [lm.start_tokens(p) for p in prompts]  # [BOS] unconditional; BOS first where the family wants it
     for p, toks in zip(prompts, encoded):
@@ -184,13 +193,29 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
             raise ValueError(f"prompt {p!r} encodes to no tokens; give some text")
     length = choose_length(length, max(map(len, encoded)), lm.n_ctx, conditional=prompts != [None])
     indices = range(first_sample, first_sample + nsamples)
-    jobs = [Job(p, pi, toks, i) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in indices]
-    memory.check_kept_logits(len(jobs) * length, lm.vocab_size, keep, lm.device,
-                             f"generating {len(jobs)} sample(s) of {length} tokens")
-    draws = {i: sampling.uniforms(seed, i, length) for i in indices}  # (length,) per sample index
+    noise = {i: prior_noise(coupling, seed, i, length) for i in indices}  # per sample index
+    jobs = [Job(p, pi, toks, i, noise[i]) for pi, (p, toks) in enumerate(zip(prompts, encoded)) for i in indices]
+    meta = {"nsamples": nsamples, "batch_size": batch_size, "first_sample": first_sample, "coupling": coupling}
+    return generate_jobs(lm, jobs, settings, seed, length, batch_size=batch_size, stop_at_eos=stop_at_eos,
+                         progress=progress, keep=keep, layers=layers, attention=attention, meta=meta)
 
+
+def prior_noise(coupling: str, seed: int, index: int, length: int) -> list:
+    """Sample `index`'s noise for `length` steps: uniforms (cdf) or Gumbel keys (gumbel)."""
+    if coupling == "gumbel":
+        return [couplings.Gumbel(seed, index, t) for t in range(length)]
+    return sampling.uniforms(seed, index, length).tolist()
+
+
+def generate_jobs(lm, jobs: list[Job], settings: Settings, seed: int, length: int, batch_size: int = 1,
+                  stop_at_eos: bool = False, progress=None, keep: str = "float32", layers: bool = False,
+                  attention: bool = False, meta: dict | None = None) -> Run:
+    """Generate each job's sample with its own noise (`generate`, and the counterfactuals of a run)."""
     samples = [Sample(j.prompt, j.tokens, j.index, decode=lm.decode, prompt_index=j.prompt_index)
                for j in jobs]
+    draws = {k: j.noise for k, j in enumerate(jobs)}
+    memory.check_kept_logits(len(jobs) * length, lm.vocab_size, keep, lm.device,
+                             f"generating {len(jobs)} sample(s) of {length} tokens")
     bar = progress_bar(progress, len(jobs) * length, "generating", PROGRESS_MIN_TOKENS)
     # rows share a forward only where that cannot change their bits (see gpt2explore.batching)
     strategy, _ = batching.strategy(lm)
@@ -199,14 +224,15 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
         with batching.forward_mode(lm):
             for start in range(0, len(jobs), per_call):
                 batch = list(range(start, min(start + per_call, len(jobs))))
-                _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch], draws, length,
-                                settings, stop_at_eos, keep, bar, layers, attention)
+                _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch],
+                                [draws[k] for k in batch], length, settings, stop_at_eos, keep, bar, layers,
+                                attention)
     finally:
         if bar is not None:
             bar.close()
     return Run(samples, settings, seed, model_name=lm.name, length=length, keep_logits=keep,
-               meta={"device": str(lm.device), "nsamples": nsamples, "batch_size": batch_size,
-                     "stop_at_eos": stop_at_eos, "first_sample": first_sample, "source": lm.source,
+               meta={"device": str(lm.device), "batch_size": batch_size, **(meta or {}),
+                     "stop_at_eos": stop_at_eos, "source": lm.source,
                      "layers": bool(layers), "attention": bool(attention), "batching": strategy},
                lm=lm)
 
@@ -222,13 +248,15 @@ def progress_bar(progress, total: int, desc: str, minimum: int):
 
 
 @torch.inference_mode()
-def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: int,
+def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws: list[list], length: int,
                     settings: Settings, stop_at_eos: bool, keep: str, bar, layers: bool = False,
                     attention: bool = False) -> None:
     model, device, eos = lm.model, lm.device, lm.eos_token_id
     ids, mask, pos = left_pad([j.tokens for j in jobs], lm.pad_token_id, device)
-    u = torch.stack([draws[j.index] for j in jobs])  # (B, length) float64
-    u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
+    uniform = all(isinstance(n, float) for row in draws for n in row)
+    if uniform:  # the cdf coupling: one uniform per row and step
+        u = torch.tensor(draws, dtype=torch.float64)  # (B, length)
+        u = u.to(device, torch.float32 if device.type == "mps" else torch.float64)
     done = torch.zeros(len(jobs), dtype=torch.bool, device=device)
     tokens, logits_rows, resid_rows, attn_rows = [], [], [], []
     contexts = [list(j.tokens) for j in jobs] if settings.uses_context else None  # each row's own tokens
@@ -249,7 +277,13 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
                 job = jobs[err.row or 0]
                 raise err.at(f"step {t} of sample {job.index}"
                              f"{'' if job.prompt is None else f' (prompt {job.prompt[:40]!r})'}") from None
-            token = sampling.pick(probs, u[:, t])  # (B,)
+            if uniform:
+                token = sampling.pick(probs, u[:, t])  # (B,)
+            else:
+                for row, p in zip(draws, probs):  # an observed token: its noise is the posterior given it
+                    if isinstance(row[t], couplings.Observed):
+                        row[t] = row[t].given(p)
+                token = couplings.draw_rows(probs, [row[t] for row in draws])  # (B,)
             token = torch.where(done, torch.full_like(token, eos), token)
             if contexts is not None:
                 for row, tok in zip(contexts, token.tolist()):
@@ -275,12 +309,13 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws, length: i
     # one host copy of the tokens and probabilities for the whole batch
     tok_host = torch.stack([t for t, _ in tokens], dim=1).tolist()  # (B, steps)
     p_host = torch.stack([p for _, p in tokens], dim=1).tolist()
-    u_host = u.tolist()
+    u_host = u.tolist() if uniform else None
     for b, (job, sample) in enumerate(zip(jobs, samples)):
         n_prompt = len(job.tokens)
         for t, tok in enumerate(tok_host[b]):
             sample.steps.append(Step(
-                token=tok, u=u_host[b][t], position=n_prompt + t, settings=settings,
+                token=tok, u=u_host[b][t] if uniform else None, noise=None if uniform else draws[b][t],
+                position=n_prompt + t, settings=settings,
                 logits=None if logits_rows[t] is None else logits_rows[t][b], index=t,
                 prob=p_host[b][t], sample=sample, residual=resid_rows[t][b] if resid_rows else None,
                 attention_weights=attn_rows[t][b] if attn_rows else None))

@@ -11,6 +11,7 @@ import torch
 
 from . import family
 from .batching import check_strategy
+from .counterfactual import hindsight
 from .generation import generate
 from .scoring import score
 from .session import Session
@@ -168,6 +169,11 @@ class LM:
     def score(self, text, prompt=None, **kwargs):
         """Score any text token by token: see `gpt2explore.scoring.score`."""
         return score(self, text, prompt, **kwargs)
+
+    def hindsight(self, prompt, text: str, n: int = 1, seed: int | None = None, **kwargs):
+        """n samples of the Gumbel noise given that this model wrote `text` after `prompt`: see
+        `gpt2explore.model.counterfactual.hindsight`."""
+        return hindsight(self, prompt, text, n=n, seed=seed, **kwargs)
 
     def session(self, prompt=None, **kwargs):
         """A step-through session: see `gpt2explore.session.Session`."""

@@ -2,7 +2,8 @@
 
 The session always holds the logits of the NEXT position (`next_logits`), so its
 distribution can be shown before a token is drawn. Step k of a session uses uniform k of
-its (seed, sample index) stream, so going back and stepping again repeats the same tokens.
+its (seed, sample index) stream (or, with coupling="gumbel", Gumbel noise k of it), so going
+back and stepping again repeats the same tokens.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numbers
 
 import torch
 
+from ..core import coupling as couplings
 from ..core import extensions, guards, sampling
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step
@@ -26,9 +28,10 @@ class Session:
 
     def __init__(self, lm, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None, semantics: str = "hf", sample_index: int = 0, layers: bool = False,
-                 attention: bool = False, **samplers):
+                 attention: bool = False, coupling: str = "cdf", **samplers):
         check_flags(layers=layers, attention=attention)
         self.lm = require_lm(lm)
+        self.coupling = couplings.check_coupling(coupling)  # how each step's noise picks its token
         self.layers = bool(layers)  # record the residual stream per step (the logit lens)
         self.next_residual = None  # (n_layer + 1, d) for the next position, with layers=True
         self.attention = bool(attention)  # record each step's attention (step.attention())
@@ -77,10 +80,11 @@ class Session:
     def next_step(self) -> Step:
         """A preview of the next step: its logits, its settings, and the token its uniform would
         draw (nothing is appended)."""
-        u = float(self._uniform(len(self.steps)))
+        u, noise = self._noise(len(self.steps))
         step = Step(token=-1, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), sample=self.sample,
-                    residual=self.next_residual, attention_weights=self.next_attention, pending=True)
+                    residual=self.next_residual, attention_weights=self.next_attention, pending=True,
+                    noise=noise)
         step.token = step.resample()
         return step
 
@@ -112,13 +116,14 @@ class Session:
         try:
             for _ in range(n):
                 k = len(self.steps)
-                u = float(self._uniform(k))
+                u, noise = self._noise(k)
                 try:
                     probs = self._next_probs()
                 except guards.DistributionError as err:  # nothing is drawn from it, nothing appended
                     raise err.at(f"step {k} of the session") from None
-                token = int(sampling.pick(probs, u))
-                new.append(self._append(token, u, float(probs[token])))
+                token = int(sampling.pick(probs, u)) if noise is None else int(couplings.gumbel_pick(
+                    probs, noise.values(probs.shape[-1])))
+                new.append(self._append(token, u, float(probs[token]), noise=noise))
         finally:
             if new:
                 self._changed()
@@ -196,6 +201,7 @@ class Session:
         """A Run holding this session's one sample, for provenance, saving and plots."""
         self.run = Run([self.sample], self.settings, self.seed, model_name=self.lm.name,
                        meta={"device": str(self.lm.device), "source": self.lm.source, "session": True,
+                             "coupling": self.coupling,
                              "batching": batching.strategy(self.lm)[0]},
                        lm=self.lm)
 
@@ -211,13 +217,14 @@ class Session:
         context = self.tokens if self.settings.uses_context else None
         return sampling.probabilities(self.next_logits, **self.settings.as_dict(), context=context)
 
-    def _append(self, token: int, u: float | None, prob: float, forced: bool = False) -> Step:
+    def _append(self, token: int, u: float | None, prob: float, forced: bool = False, noise=None) -> Step:
         if len(self.tokens) >= self.lm.n_ctx:
             raise ValueError(f"the context window of {self.lm.n_ctx} tokens is full; go back() or "
                              f"start a new session")
         step = Step(token=token, u=u, position=len(self.tokens), settings=self.settings,
                     logits=self.next_logits, index=len(self.steps), prob=prob, forced=forced,
-                    sample=self.sample, residual=self.next_residual, attention_weights=self.next_attention)
+                    sample=self.sample, residual=self.next_residual, attention_weights=self.next_attention,
+                    noise=noise)
         self.next_logits = self._feed([token])
         self.steps.append(step)
         return step
@@ -246,6 +253,12 @@ class Session:
         if att is not None:
             self.next_attention = attn  # (L, H, n_context) of the newest position
         return cap.logits[-1][0]
+
+    def _noise(self, k: int):
+        """(u, None) for step k under the cdf coupling, (None, its Gumbel key) under the gumbel one."""
+        if self.coupling == "gumbel":
+            return None, couplings.Gumbel(self.seed, self.sample_index, k)
+        return float(self._uniform(k)), None
 
     def _uniform(self, k: int) -> torch.Tensor:
         if k >= len(self._uniforms):

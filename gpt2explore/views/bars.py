@@ -19,11 +19,11 @@ def marked_token(step, probs: torch.Tensor, own: bool) -> tuple[int | None, str]
     """(token, kind) the bars mark under the settings that gave `probs`: kind is "drawn" (the
     run's own settings), "u" (what u draws under other settings), "next" (a session's next
     step), "forced" or "text" (a forced token or a scored text's token: no u to replay)."""
-    if step.forced or step.u is None:
+    if not step.drawn:
         run = getattr(step.sample, "run", None) if step.sample is not None else None
         scored = run is not None and run.meta.get("scored")
         return (step.token if step.token >= 0 else None), ("text" if scored else "forced")
-    token = int(sampling.pick(probs, step.u))
+    token = step.draw_from(probs)  # the same u, or the argmax of log p + the same Gumbel noise
     if step.pending:
         return token, "next"
     return token, ("drawn" if own and token == step.token else "u")
@@ -69,6 +69,7 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
         "token": step.token,  # the step's own token (drawn, forced, or the text's)
         "token_prob": float(probs[step.token]) if step.token >= 0 else None,
         "u": step.u,
+        "coupling": step.coupling,  # "cdf" (u), "gumbel" / "posterior" (Gumbel noise), None (forced)
         "own": own,
         "exact": step.exact_under(settings),
         "settings": settings.as_dict(),

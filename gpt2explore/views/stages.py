@@ -54,11 +54,12 @@ def _shown_ids(step, n: int, marked: int | None) -> list[int]:
 
 
 def _marked(step, final: torch.Tensor) -> int | None:
-    """The token the figure marks: what the step's u draws from the last stage (the settings
-    shown); a forced or scored text's token, which has no u, is its own."""
-    if step.u is None or step.forced:
+    """The token the figure marks: what the step's noise (its u, or its Gumbel noise) draws from
+    the last stage (the settings shown); a forced or scored text's token, which has no noise, is
+    its own."""
+    if not step.drawn:
         return step.token if step.token >= 0 else None
-    return int(sampling.pick(final, step.u))
+    return step.draw_from(final)
 
 
 def sampling_stages(step, n: int = 10, stage_order=None, **settings):

@@ -41,9 +41,11 @@ class Comparer(_Displayable):
     page_fallback = True
 
     def __init__(self, lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None,
-                 n: int = 12, **settings):
+                 n: int = 12, coupling: str = "cdf", **settings):
         self.lm, self.prompts, self.length, self.n = lm, list(prompts), length, n
-        self.run = lm.generate(self.prompts, nsamples=nsamples, length=length, seed=seed, **settings)
+        self.run = lm.generate(self.prompts, nsamples=nsamples, length=length, seed=seed, coupling=coupling,
+                               **settings)
+        self.coupling = self.run.meta["coupling"]
         self.seed = self.run.seed
         self.sample_select = W.Dropdown(options=self._sample_options(), value=0, description="sample #",
                                         style=STYLE)
@@ -105,7 +107,7 @@ class Comparer(_Displayable):
         """Draw more samples for every prompt: the next sample indices, the same seed."""
         first = max(s.index for s in self.run) + 1
         extra = self.lm.generate(self.prompts, nsamples=nsamples, length=self.run.length, seed=self.seed,
-                                 first_sample=first, **self.run.settings.as_dict())
+                                 first_sample=first, coupling=self.coupling, **self.run.settings.as_dict())
         self.run.samples.extend(extra.samples)
         self.run.samples.sort(key=lambda s: (s.prompt_index, s.index))
         self.sample_select.options = self._sample_options()
@@ -132,10 +134,12 @@ class Comparer(_Displayable):
                               f"(seed {self.seed}); step {self.step_slider.value}: " + "; ".join(facts) + "</div>")
 
 
-def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, **settings) -> Comparer:
+def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, coupling: str = "cdf",
+            **settings) -> Comparer:
     """Several prompts sampled with the same draws, side by side. `prompts`: a list of
-    strings (one string is one prompt)."""
+    strings (one string is one prompt). coupling="gumbel" shares Gumbel noise between the
+    prompts, so their samples part only where the model's distributions demand it."""
     lm, nsamples = require_lm(lm), check_count("nsamples", nsamples)
     prompts = string_list(prompts, "prompts", " (e.g. ['Hi! My name is Isamu', 'Hi! My name is John'])")
     normalize_prompts(prompts)  # each one a non-empty string
-    return Comparer(lm, prompts, nsamples=nsamples, length=length, seed=seed, **settings)
+    return Comparer(lm, prompts, nsamples=nsamples, length=length, seed=seed, coupling=coupling, **settings)
