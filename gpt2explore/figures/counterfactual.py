@@ -3,7 +3,8 @@ same token from two distributions (`coupling_figure`)."""
 from __future__ import annotations
 
 from ..core import formatting as fmt
-from ..core import provenance
+from ..core import arguments, provenance
+from ..core.trace import require_run, require_step
 from ..views.counterfactual import coupling_data, pair_data
 from .style import CHOSEN_COLOR, CUT_COLOR, FIGURE_MAX_PX, KEPT_COLOR, RAW_COLOR, finish, title
 
@@ -22,6 +23,8 @@ def counterfactual_view(run, cf, sample: int = 0, top: int = 8):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    run, cf = require_run(run), require_run(cf, "cf")
+    sample, top = arguments.count("sample", sample, minimum=0), arguments.count("top", top)
     d = pair_data(run, cf, sample, top)
     part = d["part"]
     start = 0 if part is None or part < SHOWN_STEPS - 4 else part - 4
@@ -81,6 +84,7 @@ def coupling_figure(step_a, step_b, **settings):
     Gumbel coupling's floor (1 - TV) / (1 + TV). Exact numbers, not estimates."""
     import plotly.graph_objects as go
 
+    step_a, step_b = require_step(step_a, "step_a"), require_step(step_b, "step_b")
     d = coupling_data(step_a, step_b, **settings)
     names = ["cdf (one uniform u)", "gumbel (one Gumbel per token)", "ceiling: 1 − TV"]
     values = [d["cdf"], d["gumbel"], d["ceiling"]]

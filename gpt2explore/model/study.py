@@ -22,6 +22,9 @@ BOOTSTRAP = 1000  # paired bootstrap resamples for the word intervals
 
 
 def prompt_for(template: str, name: str) -> str:
+    if not isinstance(template, str):
+        raise TypeError(f"template must be a string with {{name}} where each name goes (e.g. 'Hi! My name is "
+                        f"{{name}}'), got {type(template).__name__}")
     if "{name}" not in template:
         raise ValueError(f"template must contain {{name}} where each name goes, got {template!r:.80}")
     return template.replace("{name}", name)
