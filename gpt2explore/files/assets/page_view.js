@@ -99,7 +99,7 @@
       dist.exact = true; dist.bound = 0; dist.keptLo = dist.keptHi = step.own_kept;
       dist.entropy = step.own_entropy; dist.entropyExact = true; dist.own = true;
     }
-    var raw = math.raw(step), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
+    var raw = step._raw || (step._raw = math.raw(step)), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
     var shownN = reachCut && keptSure && nKept < CUT_SHOWN_MAX ? Math.max(n, nKept + 1) : n;
     var rows = [];
     for (var r = 0; r < Math.min(shownN, W); r++) rows.push(r);
