@@ -99,3 +99,44 @@ def test_live_explorer_is_exact_everywhere_and_fits_beside_the_file_browser(lab,
     assert size["scroll"] <= size["client"] + 1 and size["width"] <= size["output"] + 1, size
     assert size["height"] <= 720, size
     assert size["svgBottom"] <= 800 and size["controlsTop"] >= 0, size  # controls and bars on screen together
+
+
+TOP_A = """
+def top_a(logits, a):
+    probs = logits.softmax(-1)
+    return logits.masked_fill(probs < a * probs.max(-1, keepdim=True).values ** 2, float('-inf'))
+"""
+
+
+def test_a_registered_samplers_slider_gives_the_kernels_numbers(lab, rnd_dir):
+    from gpt2explore.core import registry
+
+    root, url = lab
+    write_notebook(root / "top_a.ipynb", [
+        f"import gpt2explore as gx\nfrom gpt2explore.core import registry\n{TOP_A}\n"
+        "registry.register_sampler('top_a', top_a, off=0.0, range=(0.0, 1.0), label='top-a')\n"
+        f"lm = gx.load(r'{rnd_dir}', device='cpu')\nrun = lm.generate('Hi! My name is', length=3, seed=2)\n"
+        "ex = gx.explore(run, n=12)\nex"])
+    space = {}
+    exec(TOP_A, space)
+    registry.register_sampler("top_a", space["top_a"], off=0.0, range=(0.0, 1.0), label="top-a")
+    try:
+        run = gx.load(str(rnd_dir), device="cpu").generate("Hi! My name is", length=3, seed=2)
+        with browser_page(width=1280, height=800) as page:
+            open_and_run_all(page, url, "top_a.ipynb")
+            page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); return r && r.gx; }}",
+                                   timeout=120_000)
+            names = page.evaluate(f"() => Array.from(document.querySelectorAll('{ROOT} .gx-more .gx-name'))"
+                                  ".map(n => n.textContent)")
+            assert "top-a" in names  # under "more samplers"
+            for a, t, index in ((0.3, 1.0, 1), (0.05, 0.7, 2)):
+                shown = call(page, "set", {"top_a": a, "temperature": t, "step": index})
+                step = run[0].steps[index]
+                probs = step.distribution(**shown["settings"])
+                ids = [x["id"] for x in shown["tokens"]]
+                assert shown["exact"] and shown["error"] is None
+                assert [x["p"] for x in shown["tokens"]] == pytest.approx(probs[ids].tolist(), abs=1e-9)
+                assert shown["drawn"] == step.resample(**shown["settings"])
+                assert shown["n_kept"] == int((probs > 0).sum())
+    finally:
+        registry.unregister_sampler("top_a")
