@@ -43,6 +43,7 @@ CLASSIC = ("temperature", "top_k", "top_p", "min_p")  # a page always offers the
 IN_PAGE = ("repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "typical_p",
            "epsilon_cutoff", "eta_cutoff")
 CONTEXT_STAGES = ("repetition_penalty", "no_repeat_ngram_size")
+SHOWN = ("temperature", "top_k", "top_p")  # always on show; a sampler the run never used waits under "more samplers"
 
 
 class PageError(ValueError):
@@ -221,11 +222,9 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
     start = first.settings if first is not None else run.settings
     if settings:
         start = start.replace(**settings)
-    more, kernel = (), ()
+    used, kernel = used_samplers(run) + [k for k in start.changed() if k != "semantics"], ()
     if live:
-        used = used_samplers(run)
         offered = registry.names()
-        more = [n for n in offered if n not in CLASSIC and n not in used]
         kernel = [n for n in offered if n not in IN_PAGE]
     else:
         offered = page_samplers(run)
@@ -247,7 +246,7 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
         "vocab": int(first.logits.shape[-1]) if first is not None else 0,
         "n": n,
         "scored": bool(run.meta.get("scored")),
-        "samplers": sampler_specs(offered, more, kernel),
+        "samplers": sampler_specs(offered, [n for n in offered if n not in SHOWN and n not in used], kernel),
         "others": {s.name: s.off for s in registry.samplers() if s.name not in offered},  # always at "off" here
         "start": {k: v for k, v in start.as_dict().items() if k in offered or k == "semantics"},
         "run_settings": describe(run.settings),
