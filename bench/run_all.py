@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from . import live as bench_live
 from . import pages as bench_pages
 from . import scoring as bench_scoring
 from . import speed, ui
@@ -198,6 +199,15 @@ def report(r: dict) -> str:
                      f"{st['length']} tokens on the bundled model; then its agreement and words tables | "
                      f"{st['generate_s']:.0f} s ({st['tokens_per_s']:.0f} tokens/s); {st['tables_s']:.1f} s | "
                      f"{TARGETS['study']} | {met(st['generate_s'] + st['tables_s'] <= 300)} |")
+    lv = r.get("live")
+    if lv:
+        for home in ("live", "page"):
+            for kind, what in (("settings", "a change of T, top-k or top-p"), ("step", "a change of step")):
+                k = lv[home][kind]
+                where = "live explorer in JupyterLab" if home == "live" else "its saved page"
+                lines.append(f"| 13 | {where} ({lv['run']}), el.gx.set: redraw after {what}; resolved | "
+                             f"{rng(k['redraw_ms'], '{:.1f}')} ms; {rng(k['to_next_frame_ms'], '{:.1f}')} ms | "
+                             f"{TARGETS['page_redraw']} | {met(k['redraw_ms']['median'] <= 16)} |")
     lines += ["", "## Notes on the misses", ""] + notes(r)
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
               "| operator | share |", "|---|---|"]
@@ -321,7 +331,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, seconds")
     p.add_argument("--report-only", action="store_true", help="rewrite benchmarks.md from results.json")
-    p.add_argument("--only", default="", help="measure only these figures (comma-separated: pages, attention, scoring, study) and "
+    p.add_argument("--only", default="", help="measure only these figures (comma-separated: pages, live, attention, scoring, study) and "
                                               "merge them into results.json")
     p.add_argument("--out", default=None, help="folder for results.json and benchmarks.md "
                                                "(default: bench/ and docs/)")
@@ -329,12 +339,14 @@ def main(argv=None) -> int:
     out_json = Path(args.out) / "results.json" if args.out else REPO / "bench" / "results.json"
     only = [x for x in args.only.split(",") if x]
     if only:
-        unknown = sorted(set(only) - {"pages", "attention", "scoring", "study"})
+        unknown = sorted(set(only) - {"pages", "live", "attention", "scoring", "study"})
         if unknown:
-            p.error(f"--only takes pages, attention, scoring and study, got {', '.join(unknown)}")
+            p.error(f"--only takes pages, live, attention, scoring and study, got {', '.join(unknown)}")
         results = json.loads(out_json.read_text())
         if "pages" in only:
             results["pages"] = bench_pages.pages(smoke=args.smoke)
+        if "live" in only:
+            results["live"] = bench_live.live(smoke=args.smoke)
         if "scoring" in only:
             with tempfile.TemporaryDirectory() as tmp:
                 results["scoring"] = scoring_figures(load_tiny_or(None) or gpt2_124m(Path(tmp), smoke=args.smoke),

@@ -36,23 +36,24 @@ def lab(tmp_path_factory):
         yield root, url
 
 
-def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
+def test_stepper_slider_and_next_in_jupyterlab(lab, rnd_dir):
+    """The stepper's plotly bars follow its sliders and its Next button (the explorer is the
+    page's component: tests/test_live.py)."""
     root, url = lab
     ARTIFACTS.mkdir(exist_ok=True)
     write_notebook(root / "widgets.ipynb", [
         f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
-        "run = lm.generate('Hi! My name is', length=4, seed=7)\nex = gx.explore(run, n=10)\nex",
         "st = gx.stepper(lm, 'Hi! My name is', seed=3, n=10)\nst",
     ])
     lm = gx.load(str(rnd_dir), device="cpu")
-    step = lm.generate("Hi! My name is", length=4, seed=7)[0].steps[0]
+    session = lm.session("Hi! My name is", seed=3)
     with browser_page() as page:
         open_and_run_all(page, url, "widgets.ipynb")
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=120_000)
         page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
                                ".every(p => p.data && p.data.length >= 2)", timeout=60_000)
         before = plot_y(page, 0)
-        assert before == pytest.approx(bars_expected(step, 10), abs=1e-6)
+        assert before == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
 
         # move the temperature slider with the keyboard; the bars follow
         slider = page.locator(SLIDER.format("temperature")).first
@@ -63,19 +64,18 @@ def test_explore_slider_and_stepper_click_in_jupyterlab(lab, rnd_dir):
             t0 = time.perf_counter()
             page.keyboard.press("ArrowLeft")
             # each press moves one step of 0.05: wait until the bars show that temperature
-            wait_for_bars(page, 0, bars_expected(step, 10, temperature=round(1.0 - 0.05 * (k + 1), 2)))
+            wait_for_bars(page, 0, bars_expected(session.next_step, 10, temperature=round(1.0 - 0.05 * (k + 1), 2)))
             latencies.append((time.perf_counter() - t0) * 1000)
         temperature = float(slider.locator(".widget-readout").inner_text())
         assert temperature == pytest.approx(0.70)
-        assert plot_y(page, 0) == pytest.approx(bars_expected(step, 10, temperature=temperature), abs=1e-6)
+        session.set(temperature=temperature)
+        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
 
         # one click on the stepper's Next: the bars show the next step's distribution
-        session = lm.session("Hi! My name is", seed=3)
-        assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         page.locator("button:text-is('Next')").first.click()
         session.step()
-        wait_for_bars(page, 1, bars_expected(session.next_step, 10))
-        assert plot_y(page, 1) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
+        wait_for_bars(page, 0, bars_expected(session.next_step, 10))
+        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
         page.screenshot(path=str(ARTIFACTS / "browser_widgets.png"), full_page=True)
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(
         {"slider_to_bars_ms": latencies, "median_ms": statistics.median(latencies)}, indent=2))
@@ -92,9 +92,13 @@ def test_quickstart_notebook_renders_bars_in_jupyterlab(lab):
     step = lm.generate("Hi! My name is", nsamples=3, length=20, seed=1, top_k=40)[0].steps[0]
     with browser_page() as page:
         open_and_run_all(page, url, "01_quickstart.ipynb")
-        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                               ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
-        bars = plot_y(page, 0)
+        root_sel = ".jp-OutputArea-output .gx-live.gx-explorer"
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{root_sel}'); return r && r.gx; }}",
+                               timeout=120_000)
+        page.evaluate(f"() => {{ window.__s = null; document.querySelector('{root_sel}').gx.ready()"
+                      f".then(s => {{ window.__s = s; }}); }}")
+        page.wait_for_function("() => window.__s", timeout=60_000)
+        bars = [t["p"] for t in page.evaluate("() => window.__s")["tokens"]]
         assert bars == pytest.approx(bars_expected(step, 20, top_k=40), abs=1e-6)
         assert sum(1 for y in bars if y > 0) == 40  # top_k=40: the bars reach the first cut token
         page.screenshot(path=str(ARTIFACTS / "browser_quickstart.png"), full_page=True)

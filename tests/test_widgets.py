@@ -90,3 +90,57 @@ def test_explorer_says_why_settings_cannot_go_together_and_keeps_what_it_drew(ru
     e.controls["min_p"].value = 0.0  # a redraw that works clears the message
     assert e.status.value == "" and e.readout.value != drawn[0]
     assert list(e.fig.data[1].y) == pytest.approx(bars_expected(e.step, 15, **e.settings), abs=1e-7)
+
+
+def _reply(ex, content):
+    sent = []
+    ex.view.send = lambda msg, buffers=None: sent.append((msg, buffers))
+    ex.view._on_msg(ex.view, dict(content, ask="a"), [])
+    return sent[-1]
+
+
+def test_the_live_explorer_gets_full_rows_and_follows_its_component(run):
+    from gpt2explore.widgets.front import decode
+
+    e = gx.explore(run, n=15)
+    assert e.view.data["kind"] == "explorer" and e.view.data["samples"][1]["index"] == run[1].index
+    msg, (ids, logits, own) = _reply(e, {"type": "row", "key": "1:2:null", "sample": 1, "step": 2, "layer": None})
+    step = run[1].steps[2]
+    ids, logits, own = decode(ids, "i4"), decode(logits, "f8"), decode(own, "f8")
+    assert msg["ask"] == "a" and sorted(ids.tolist()) == list(range(step.logits.shape[-1]))  # the whole row
+    assert logits.tolist() == step.logits.double()[ids].tolist() and list(logits) == sorted(logits, reverse=True)
+    assert own.tolist() == step.distribution().double()[ids].tolist()
+    assert msg["labels"][str(int(ids[0]))] == gx.next_token_bars(step, n=1).layout.xaxis.ticktext[0]
+    # the component moved its controls: the Python object follows, and its figure (for gx.save) too
+    e.view.state = dict(e.view.state, sample=1, step=3, settings=dict(e.view.state["settings"], top_k=4))
+    assert e.step is run[1].steps[3] and e.settings["top_k"] == 4
+    assert list(e.fig.data[1].y) == pytest.approx(bars_expected(e.step, 15, **e.settings), abs=1e-7)
+    # a control set in Python moves the component
+    e.controls["temperature"].value = 0.3
+    assert e.view.state["settings"]["temperature"] == 0.3 and e.view.state["step"] == 3
+    e.close()
+    assert e.view._steps is None
+
+
+def test_a_registered_sampler_is_computed_by_the_kernel(run):
+    from gpt2explore import registry
+    from gpt2explore.widgets.front import decode
+
+    def top_a(logits, a):
+        probs = logits.softmax(-1)
+        return logits.masked_fill(probs < a * probs.max() ** 2, float("-inf"))
+
+    registry.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a")
+    try:
+        e = gx.explore(run, n=15)
+        spec = next(s for s in e.view.data["samplers"] if s["name"] == "top_a")
+        assert spec["kernel"] and spec["more"]  # under "more samplers", answered by the kernel
+        settings = dict(e.view.state["settings"], top_a=0.5, temperature=0.8)
+        _, (ids, _, _) = _reply(e, {"type": "row", "key": "0:1:null", "sample": 0, "step": 1})
+        msg, (probs,) = _reply(e, {"type": "dist", "key": "k", "sample": 0, "step": 1, "settings": settings})
+        step = run[0].steps[1]
+        ids = decode(ids, "i4")
+        assert decode(probs, "f8").tolist() == step.distribution(**settings).double()[ids].tolist()
+        assert msg["drawn"] == step.resample(**settings)
+    finally:
+        registry.unregister_sampler("top_a")

@@ -44,6 +44,7 @@ CLASSIC = ("temperature", "top_k", "top_p", "min_p")  # a page always offers the
 IN_PAGE = ("repetition_penalty", "no_repeat_ngram_size", "temperature", "top_k", "top_p", "min_p", "typical_p",
            "epsilon_cutoff", "eta_cutoff")
 CONTEXT_STAGES = ("repetition_penalty", "no_repeat_ngram_size")
+SHOWN = ("temperature", "top_k", "top_p")  # always on show; a sampler the run never used waits under "more samplers"
 
 
 class PageError(ValueError):
@@ -60,15 +61,21 @@ def unb64(text: str, dtype) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype=np.dtype(dtype).newbyteorder("<"))
 
 
-def page_samplers(run) -> list[str]:
-    """The samplers a page of `run` offers: temperature, top-k, top-p and min-p always, and any
-    other the run's steps use. A sampler the browser cannot compute is a PageError naming it."""
+def used_samplers(run) -> list[str]:
+    """The samplers the steps of `run` set away from their "off" value."""
     used = []
     for sample in run.samples:
         for step in sample.steps:
             for name, value in step.settings.changed().items():
                 if name != "semantics" and name not in used:
                     used.append(name)
+    return used
+
+
+def page_samplers(run) -> list[str]:
+    """The samplers a page of `run` offers: temperature, top-k, top-p and min-p always, and any
+    other the run's steps use. A sampler the browser cannot compute is a PageError naming it."""
+    used = used_samplers(run)
     cannot = [n for n in used if n not in IN_PAGE]
     if cannot:
         values = ", ".join(cannot)
@@ -77,14 +84,21 @@ def page_samplers(run) -> list[str]:
     return [n for n in registry.names() if n in CLASSIC or n in used]
 
 
-def sampler_specs(names) -> list[dict]:
-    """Each offered sampler as the page's controls need it (generated from the registry)."""
+def sampler_specs(names, more=(), kernel=()) -> list[dict]:
+    """Each offered sampler as the page's controls need it (generated from the registry); those
+    in `more` sit in a collapsed "more samplers" section, those in `kernel` are computed by the
+    kernel (a live widget: samplers the browser cannot compute)."""
     out = []
     for name in names:
         s = registry.get(name)
-        out.append({"name": s.name, "label": s.label, "short": s.short, "off": s.off, "min": s.range[0],
-                    "max": s.range[1], "step": s.step, "integer": s.integer, "openai": s.openai,
-                    "rule": getattr(s.check, "rule", None)})  # the registry's check, as data
+        spec = {"name": s.name, "label": s.label, "short": s.short, "off": s.off, "min": s.range[0],
+                "max": s.range[1], "step": s.step, "integer": s.integer, "openai": s.openai,
+                "rule": getattr(s.check, "rule", None)}  # the registry's check, as data
+        if name in more:
+            spec["more"] = True
+        if name in kernel:
+            spec["kernel"] = True
+        out.append(spec)
     return out
 
 
@@ -210,18 +224,26 @@ def _sample_data(sample, offered, labels, width, bins) -> dict:
 
 
 def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int = WIDTH, bins: int = BINS,
-              facts: dict | None = None, settings: dict | None = None, title: str = "") -> dict:
+              facts: dict | None = None, settings: dict | None = None, title: str = "", live: bool = False) -> dict:
     """A run as one page's data: `kind` "explorer", "compare" (columns with the same draws) or
     "inspect" (a scored text); `samples` the indices shown (all by default); `n` bars per
-    figure; `settings` where the controls start (the first step's own by default)."""
+    figure; `settings` where the controls start (the first step's own by default). `live`: the
+    data of a notebook widget, whose kernel is there to answer: every registered sampler is
+    offered (those the run never used under "more samplers", those the browser cannot compute
+    marked for the kernel)."""
     _check_run(run)
     first = next((s.steps[0] for s in run.samples if s.steps), None)
     start = first.settings if first is not None else run.settings
     if settings:
         start = start.replace(**settings)
-    offered = page_samplers(run)
+    used, kernel = used_samplers(run) + [k for k in start.changed() if k != "semantics"], ()
+    if live:
+        offered = registry.names()
+        kernel = [n for n in offered if n not in IN_PAGE]
+    else:
+        offered = page_samplers(run)
     wanted = [k for k in start.changed() if k != "semantics" and k not in offered]  # a widget set to more
-    cannot = [k for k in wanted if k not in IN_PAGE]
+    cannot = [k for k in wanted if k not in IN_PAGE and not live]
     if cannot:
         raise PageError(f"the widget is set to {', '.join(f'{k}={start.as_dict()[k]}' for k in cannot)}, which a page "
                         f"cannot compute in the browser; set it back to off before saving the page")
@@ -238,7 +260,7 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
         "vocab": int(first.logits.shape[-1]) if first is not None else 0,
         "n": n,
         "scored": bool(run.meta.get("scored")),
-        "samplers": sampler_specs(offered),
+        "samplers": sampler_specs(offered, [n for n in offered if n not in SHOWN and n not in used], kernel),
         "others": {s.name: s.off for s in registry.samplers() if s.name not in offered},  # always at "off" here
         "start": {k: v for k, v in start.as_dict().items() if k in offered or k == "semantics"},
         "run_settings": describe(run.settings),

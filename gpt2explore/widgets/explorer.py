@@ -4,6 +4,11 @@ Each widget is a plain Python object holding its controls and figures; `.widget`
 ipywidgets box that shows them, and the object displays as that box. Tests drive the objects
 directly (set `.value`, call `.click()`, call the click handlers, read `fig.data`). Slider
 moves re-draw from stored logits: no model call.
+
+The explorer's view is the offline page's own component (gpt2explore.widgets.front): the
+browser redraws every control at once, exact at every setting from the rows the kernel sends,
+and the Python object follows its controls (`fig` is the plotly figure of what it shows, for
+gx.save); setting a control in Python moves the view.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from ..core.trace import require_run
 from ..figures import plots
 from ..figures.style import settings_text
 from ..model.generation import require_lm
+from ..views import page as page_view
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (  # noqa: F401
     SLIDER_LAYOUT,
@@ -33,6 +39,7 @@ from .controls import (  # noqa: F401
     settings_values,
     text_html,
 )
+from .front import Front
 from .why import WhyPanel
 
 CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
@@ -44,6 +51,7 @@ class Explorer(_Displayable):
     touched; it needs the run's model)."""
 
     page_fallback = True
+    CLICKS = [["fork", "fork"], ["explain", "why"]]  # what a click on a bar does (the click toggle's options)
 
     def __init__(self, run, n: int = 20):
         self.run, self.n = run, n
@@ -65,18 +73,81 @@ class Explorer(_Displayable):
         self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
         self.last_update_ms = 0.0
         self._ids: list[int] = []
-        self._on_change()  # the first state, on a plain figure: nothing is sent before the view exists
-        self.fig = figure_widget(self.fig)
+        self._on_change()  # the first state
         self.sample_select.observe(self._on_sample, names="value")
         self.step_slider.observe(self._on_step, names="value")
-        for c in [*self.controls.values(), self.log] + ([self.layer] if self.layer else []):
+        for c in [*self.controls.values(), self.log, self.click] + ([self.layer] if self.layer else []):
             c.observe(self._on_change, names="value")
+        try:
+            data = page_view.page_data(run, kind="explorer", n=n, settings=self.settings, live=True,
+                                       title=f"Next-token explorer · {run.model_name}")
+        except page_view.PageError:  # e.g. a top-N bundle: its steps lack the full rows the component needs
+            self.view = None
+            self.widget = self._plotly_widget()
+            return
+        data["layers"] = self.layer.max if self.layer is not None else None
+        data["clicks"] = self.CLICKS
+        self.view = Front(data, self._view_step, click=self._on_front_click, state=self._state())
+        self.view.observe(self._from_front, names="state")
+        self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
+
+    def _plotly_widget(self) -> W.VBox:
+        """The ipywidgets view, for a run whose steps lack their full logits (a top-N bundle):
+        Python redraws each move, marked exact or approximate as its figure says."""
+        self.fig = figure_widget(self.fig)
         for t in CLICKABLE:
             self.fig.data[t].on_click(self._on_click)
-        self.widget = W.VBox([
+        return W.VBox([
             W.HBox([self.sample_select, self.step_slider]),
             settings_box(self.controls), W.HBox([self.log, self.click] + ([self.layer] if self.layer else [])),
             self.readout, self.fig, self.status, self.text, self.why.widget, self.forks_box])
+
+    def _state(self) -> dict:
+        """The controls as the component reads them."""
+        return {"sample": self.sample_select.value, "step": self.step_slider.value, "log": bool(self.log.value),
+                "layer": self.layer.value if self.layer is not None else None, "click": self.click.value,
+                "settings": dict(self.settings)}
+
+    def _view_step(self, sample: int, step: int, layer):
+        """The Step a message of the component asks about (its lens view at `layer`)."""
+        s = self.run[sample].steps[step]
+        return s if layer is None else s.at_layer(int(layer))
+
+    def _from_front(self, change) -> None:
+        """The reader moved the component's controls: the Python object follows (one redraw)."""
+        state = change["new"] or {}
+        if state == self._state():
+            return
+        self._following = True
+        try:
+            self.sample_select.value = state.get("sample", self.sample_select.value)
+            self.step_slider.max = max(len(self.sample) - 1, 0)
+            self.step_slider.value = state.get("step", self.step_slider.value)
+            self.log.value = bool(state.get("log", self.log.value))
+            if self.layer is not None and state.get("layer") is not None:
+                self.layer.value = state["layer"]
+            if state.get("click"):
+                self.click.value = state["click"]
+            for name, value in (state.get("settings") or {}).items():
+                if name in self.controls and self.controls[name].value != value:
+                    _set_one(self.controls[name], value)
+        finally:
+            self._following = False
+        self._on_change()
+
+    def close(self) -> None:
+        """Close the view and every control, and let go of the run."""
+        if self.view is not None:
+            self.view.release()
+        super().close()
+
+    def _on_front_click(self, content: dict) -> None:
+        """A click on a bar in the component (its sample, step and token)."""
+        token = int(content["token"])
+        if self.click.value == "why":
+            self.why.explain(token)
+        else:
+            self.fork_at(int(content["sample"]), int(content["step"]), token)
 
     @property
     def sample(self):
@@ -116,6 +187,9 @@ class Explorer(_Displayable):
         t0 = time.perf_counter()
         if redraw_or_say(self.status, self._redraw):
             self.last_update_ms = (time.perf_counter() - t0) * 1000
+        view = getattr(self, "view", None)
+        if view is not None and view.state != self._state():
+            view.state = self._state()  # the component follows a control set in Python
 
     def _redraw(self):
         view = at_layer_or_self(self.step, self.layer)
@@ -268,6 +342,15 @@ class Stepper(_Displayable):
         self.back_btn.disabled = not self.session.steps
         if hasattr(self, "why"):
             self.why.show(preview, self._ids)
+
+
+def _set_one(control, value) -> None:
+    """Move one control to `value`, widening a slider's range where the value lies beyond it."""
+    if hasattr(control, "max") and value > control.max:
+        control.max = value
+    if hasattr(control, "min") and value < control.min:
+        control.min = value
+    control.value = value
 
 
 def click_mode(default: str) -> W.ToggleButtons:

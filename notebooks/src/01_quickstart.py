@@ -67,8 +67,10 @@ gx.table(run.to_frame(top=3).head(9))
 # the cut-off. The orange bar is the token this step's random number `u` draws under the
 # settings the sliders show: at the run's own settings that is the token the run drew; move a
 # slider and it can become another token (the title then says "u=… draws … under these
-# settings", and a ▼ marks the token the run drew). Moving a slider re-draws from the stored
-# logits, without running the model. "rules" picks whose arithmetic the sliders follow:
+# settings", and a ▼ marks the token the run drew). The explorer is drawn in the browser, so
+# a slider move redraws at once, without running the model; when you pick a step, the kernel
+# sends its full logits, so the numbers are exact at every setting. Samplers the run did not
+# use (min-p and the newer ones) wait under "more samplers". "rules" picks whose arithmetic the sliders follow:
 # transformers' (hf, the default, which every title names) or OpenAI's original sample.py
 # (openai), which differ in which token top-p keeps at the edge (notebook 02 shows where).
 # Tick "log scale" when the bars get too small to see, and

@@ -67,7 +67,8 @@ sorted(p.name for p in out.iterdir())
 # ## Living pages: an explorer your readers can play with
 #
 # An explorer saved as `.html` is a **page**: one file that works offline in any browser, with
-# no Python, whose sliders reshape the bars as the notebook does. It carries each step's 256
+# no Python, whose sliders reshape the bars as the notebook does (the notebook's explorer is
+# this same page, with the kernel there to send each step's full logits). It carries each step's 256
 # likeliest tokens and a summary of the rest of the vocabulary, and recomputes every
 # distribution in the browser with the package's own arithmetic. Where the stored tokens decide
 # the answer (any top-k up to 200, T=1, the run's own settings) the page's numbers are exact and

@@ -3,6 +3,9 @@
 //   el.gx.set({sample, step, temperature, top_k, top_p, min_p, semantics, log, ...}) -> Promise, resolved once redrawn
 //   el.gx.shown() -> {step, exact, bound, drawn, tokens: [{id, p, lo, hi}, ...], ...}: what the figure shows now
 //   el.gx.draw(100) -> Promise of the frequencies of 100 fresh draws, overlaid on the bars
+// The same script is the notebook widgets' front end (an anywidget module: GX.render below). There
+// the kernel sends each shown step's full logits row, so every setting is exact, and the controls'
+// state goes back to the kernel.
 (function () {
   "use strict";
   var GX = (window.GX = window.GX || {});
@@ -78,6 +81,8 @@
   }
 
   // ---- what one step's bars show (gpt2explore.views.bars.bars_data, in the browser) -------------
+  function label(data, id) { var l = data.labels[String(id)]; return l === undefined ? "#" + id : l; }
+
   function contextOf(sample, index) {
     var ctx = sample.context.slice();
     for (var i = 0; i < index; i++) ctx.push(sample.steps[i].token);
@@ -86,18 +91,21 @@
 
   function labelOf(data, step, id) { // a step names some tokens its own way: a part of a character, or what completes one
     var here = step && step.label_at;
-    return (here && here[String(id)]) || data.labels[String(id)];
+    return (here && here[String(id)]) || label(data, id);
   }
 
-  function view(data, sample, index, settings, n, reachCut) {
-    var step = sample.steps[index], u = math.unpack(step), own = same(settings, step.settings, data);
-    var dist = math.distribution(step, settings, data.samplers, contextOf(sample, index));
+  function view(data, sample, index, settings, n, reachCut, live) {
+    var stored = sample.steps[index];
+    var step = (live && live.step(sample, index)) || stored, u = math.unpack(step), own = same(settings, step.settings, data);
+    var kernel = live && live.needsKernel(settings) ? live.dist(sample, index, settings) : null;
+    var dist = kernel ? kernel.dist : math.distribution(step, settings, live ? live.order(settings) : data.samplers, contextOf(sample, index));
+    if (live && live.needsKernel(settings) && !kernel) { dist.exact = false; dist.bound = 1; } // the kernel's answer is on its way
     if (own) { // at the run's own settings: the stored own distribution, exactly what its token was drawn from
       dist.p = u.own; dist.lo = u.own; dist.hi = u.own; dist.gpLo = u.gown; dist.gpHi = u.gown;
       dist.exact = true; dist.bound = 0; dist.keptLo = dist.keptHi = step.own_kept;
       dist.entropy = step.own_entropy; dist.entropyExact = true; dist.own = true;
     }
-    var raw = math.raw(step), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
+    var raw = step._raw || (step._raw = math.raw(step)), W = u.ids.length, nKept = dist.keptLo, keptSure = dist.keptLo === dist.keptHi;
     var shownN = reachCut && keptSure && nKept < CUT_SHOWN_MAX ? Math.max(n, nKept + 1) : n;
     var rows = [];
     for (var r = 0; r < Math.min(shownN, W); r++) rows.push(r);
@@ -105,7 +113,7 @@
     var marked = null, kind, sure = true, beyond = false;
     if (step.forced || step.u === null) { marked = step.token >= 0 ? step.token : null; kind = data.scored ? "text" : "forced"; }
     else { // what the step's own u draws here; at the run's own settings that gives its token back
-      var got = math.pick(dist, step.u);
+      var got = kernel && !own ? { id: kernel.drawn, sure: true } : math.pick(dist, step.u);
       marked = got.id; sure = got.sure; beyond = !!got.beyond;
       kind = own && marked === step.token ? "drawn" : "u";
     }
@@ -113,9 +121,9 @@
     var at = {};
     for (var k = 0; k < W; k++) at[u.ids[k]] = k;
     [marked, runToken].forEach(function (t) { if (t !== null && at[t] !== undefined && rows.indexOf(at[t]) < 0) rows.push(at[t]); });
-    var labels = rows.map(function (k) { return labelOf(data, step, u.ids[k]); });
+    var labels = rows.map(function (k) { return labelOf(data, stored, u.ids[k]); });
     return {
-      step: index, named: step.label_at || {}, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
+      step: index, named: stored.label_at || {}, own: own, settings: settings, dist: dist, rows: rows, labels: labels,
       ids: rows.map(function (k) { return u.ids[k]; }), logits: rows.map(function (k) { return u.logits[k]; }),
       raw: rows.map(function (k) { return raw[k]; }), probs: rows.map(function (k) { return dist.p[k]; }),
       lo: rows.map(function (k) { return dist.lo[k]; }), hi: rows.map(function (k) { return dist.hi[k]; }),
@@ -123,7 +131,7 @@
       sureKept: rows.map(function (k) { return dist.lo[k] > 0 || (dist.exact && dist.p[k] > 0); }),
       marked: marked, kind: kind, sure: sure, beyond: beyond, runToken: runToken, token: step.token, u: step.u,
       markedProb: marked !== null && at[marked] !== undefined ? dist.p[at[marked]] : null,
-      nKept: nKept, keptHi: dist.keptHi, keptSure: keptSure, exact: dist.exact, bound: dist.bound
+      nKept: nKept, keptHi: dist.keptHi, keptSure: keptSure, exact: dist.exact, bound: dist.bound, live: !!step._live
     };
   }
 
@@ -132,13 +140,13 @@
       if (v.kind === "u" && v.beyond) return "u=" + number(v.u, 3) + " draws a token beyond the " + count(v.dist.ids.length, "stored token");
       return v.kind === "u" ? "u=" + number(v.u, 3) + ": the draw is not decided by what the page stores" : "";
     }
-    var label = pyRepr(v.named[String(v.marked)] || data.labels[String(v.marked)]), p = "p=" + prob(v.markedProb);
-    if (v.kind === "drawn") return "drawn " + label + " (" + p + ")";
-    if (v.kind === "forced") return "forced " + label + " (" + p + ")";
-    if (v.kind === "text") return "the text has " + label + " (" + p + ")";
-    var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + label + " (" + p + ")" + (short ? "" : " under these settings");
+    var name = pyRepr(v.named[String(v.marked)] || label(data, v.marked)), p = "p=" + prob(v.markedProb);
+    if (v.kind === "drawn") return "drawn " + name + " (" + p + ")";
+    if (v.kind === "forced") return "forced " + name + " (" + p + ")";
+    if (v.kind === "text") return "the text has " + name + " (" + p + ")";
+    var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + name + " (" + p + ")" + (short ? "" : " under these settings");
     if (v.runToken === null && v.marked === v.token) t += ", as in the run";
-    if (v.runToken !== null) t += " · the run drew " + pyRepr(v.named[String(v.runToken)] || data.labels[String(v.runToken)]);
+    if (v.runToken !== null) t += " · the run drew " + pyRepr(v.named[String(v.runToken)] || label(data, v.runToken));
     return t;
   }
 
@@ -329,11 +337,19 @@
 
   function settingsControls(page, container) {
     var data = page.data, controls = {};
-    var grid = document.createElement("div");
+    var grid = document.createElement("div"), more = null;
     grid.className = "gx-controls";
     data.samplers.forEach(function (sp) {
       var c = control(sp, page.settings[sp.name], function (name, v) { page.change(name, v); });
-      controls[sp.name] = c; grid.appendChild(c.box);
+      controls[sp.name] = c;
+      if (!sp.more) { grid.appendChild(c.box); return; }
+      if (!more) { // samplers the run never used: one click away
+        more = document.createElement("details"); more.className = "gx-more";
+        var summary = document.createElement("summary"); summary.textContent = "more samplers";
+        more.appendChild(summary);
+      }
+      more.appendChild(c.box);
+      if (page.settings[sp.name] !== sp.off) more.open = true;
     });
     var rules = document.createElement("div");
     rules.className = "gx-control gx-rules";
@@ -346,6 +362,7 @@
       rules.appendChild(b);
     });
     grid.appendChild(rules);
+    if (more) grid.appendChild(more);
     container.appendChild(grid);
     return {
       controls: controls,
@@ -412,6 +429,12 @@
     this.draws = o.keepDraws ? this.draws : null;
     this.render();
     this.lastMs = performance.now() - t0;
+    if (this.live) this.live.sync();
+  };
+  Page.prototype.ready = function () { return this.live ? this.live.ready() : Promise.resolve(); };
+  Page.prototype.state = function () {
+    return { sample: this.sample, step: this.step, log: this.log, layer: this.layer === undefined ? null : this.layer,
+             click: this.click || null, settings: copy(this.settings) };
   };
   Page.prototype.set = function (o) {
     var self = this;
@@ -420,7 +443,7 @@
         var next = {}, k;
         for (k in self.settings) next[k] = self.settings[k];
         for (k in o) {
-          if (k === "sample" || k === "step" || k === "log") continue;
+          if (k === "sample" || k === "step" || k === "log" || k === "layer" || k === "click") continue;
           if (!(k in next)) {
             var others = self.data.others || {};
             if (k in others && o[k] === others[k]) continue; // a sampler this page does not offer, left off
@@ -432,9 +455,10 @@
         if (o.sample !== undefined) self.setSample(o.sample);
         if (o.step !== undefined) self.setStep(o.step);
         if (o.log !== undefined) self.log = !!o.log;
+        if (o.layer !== undefined && o.layer !== null && self.data.layers) self.layer = o.layer;
         check(self.data, next);
         self.apply({ settings: next });
-        requestAnimationFrame(function () { resolve(self.shown()); });
+        self.ready().then(function () { requestAnimationFrame(function () { resolve(self.shown()); }); }, reject);
       } catch (err) { reject(err); }
     });
   };
@@ -477,6 +501,14 @@
     box.addEventListener("change", function () { self.log = box.checked; self.apply({ keepDraws: true }); });
     log.appendChild(box); log.appendChild(document.createTextNode(" log scale")); bar.appendChild(log);
     this.logBox = box;
+    if (this.live && this.data.layers) { // the logit lens: the kernel sends that layer's row
+      var lay = document.createElement("label"), li = document.createElement("input"), lo = document.createElement("span");
+      lay.className = "gx-control gx-kernel"; lay.innerHTML = "<span class='gx-name'>layer (lens)</span>";
+      li.type = "range"; li.min = 0; li.max = this.data.layers; li.step = 1; li.className = "gx-layer"; lo.className = "gx-value";
+      li.addEventListener("input", function () { self.layer = parseInt(li.value, 10); self.apply({}); });
+      lay.appendChild(li); lay.appendChild(lo); bar.appendChild(lay);
+      this.layerInput = li; this.layerOut = lo;
+    }
     return bar;
   };
   Page.prototype.sampleOptions = function () {
@@ -498,17 +530,30 @@
     reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
     if (this.draws !== undefined && this.canDraw) buttons.appendChild(draw);
     buttons.appendChild(reset);
+    if (this.live && this.data.clicks) { // the kernel answers a click on a bar
+      var cl = document.createElement("label"), sel = document.createElement("select");
+      cl.className = "gx-control gx-kernel"; cl.innerHTML = "<span class='gx-name'>click a bar</span>";
+      this.data.clicks.forEach(function (c) { var op = document.createElement("option"); op.value = c[1]; op.textContent = c[0]; sel.appendChild(op); });
+      sel.className = "gx-click";
+      sel.addEventListener("change", function () { self.click = sel.value; self.apply({ keepDraws: true }); });
+      cl.appendChild(sel); buttons.appendChild(cl); this.clickSelect = sel;
+    }
     root.appendChild(buttons);
     this.readout = document.createElement("div"); this.readout.className = "gx-readout";
     this.status = document.createElement("div"); this.status.className = "gx-status";
     this.figure = document.createElement("div"); this.figure.className = "gx-figure";
+    if (this.live) this.figure.addEventListener("click", function (e) {
+      var g = e.target.closest && e.target.closest(".gx-bar");
+      if (g) self.live.send({ type: "click", sample: self.sample, step: self.step, token: parseInt(g.dataset.id, 10) });
+    });
     this.textBox = document.createElement("div");
     root.appendChild(this.readout); root.appendChild(this.status); root.appendChild(this.figure); root.appendChild(this.textBox);
     var note = document.createElement("div");
     note.className = "gx-note";
     note.textContent = this.data.model + (this.data.scored ? ", a scored text" : ", seed " + this.data.seed) +
+      (this.live ? " · live: each step's full logits come from the kernel, so every setting is exact" :
       " · made with gpt2explore: probabilities recomputed in this page from the stored logits of " +
-      (this.data.scored ? "each position of the text" : "the run");
+      (this.data.scored ? "each position of the text" : "the run"));
     root.appendChild(note);
     this.render();
   };
@@ -521,6 +566,8 @@
     this.stepInput.max = this.stepCount() - 1; this.stepInput.value = this.step; this.stepOut.textContent = this.step;
     if (this.sampleSelect) this.sampleSelect.value = this.sample;
     this.logBox.checked = this.log;
+    if (this.layerInput) { this.layerInput.value = this.layer; this.layerOut.textContent = this.layer === this.data.layers ? this.layer + " = the model" : this.layer; }
+    if (this.clickSelect) this.clickSelect.value = this.click;
     this.panel.sync(this.settings);
   };
   Page.prototype.draw = function (n) {
@@ -547,8 +594,9 @@
     this.syncHeader();
     this.say();
     if (!this.error) {
-      var v = view(data, sample, this.step, this.settings, data.n, true);
+      var v = view(data, sample, this.step, this.settings, data.n, true, this.live);
       this.current = v;
+      if (this.live) this.live.labelsFor(v);
       bars(this.figure, v, data, { log: this.log, draws: this.draws });
       this.readout.innerHTML = readoutHtml(v, data, this.draws);
     }
@@ -558,7 +606,8 @@
     var v = this.current;
     return { kind: "explorer", sample: this.sample, step: this.step, settings: copy(this.settings), error: this.error || null,
              exact: v.exact, bound: v.bound, drawn: v.marked, drawn_kind: v.kind, drawn_sure: v.sure, own: v.own,
-             n_kept: v.keptSure ? v.nKept : null, tokens: tokensOf(v), draws: this.draws, ms: this.lastMs };
+             n_kept: v.keptSure ? v.nKept : null, tokens: tokensOf(v), labels: v.labels, draws: this.draws, ms: this.lastMs,
+             live: !!this.live, layer: this.layer === undefined ? null : this.layer };
   };
 
   function readoutHtml(v, data, draws) {
@@ -677,6 +726,156 @@
     return { kind: "inspect", step: this.step, settings: copy(this.settings), error: this.error || null, exact: v.exact, bound: v.bound,
              drawn: v.marked, drawn_kind: v.kind, tokens: tokensOf(v), allowed: this.allowed.map(function (a) { return a.state; }),
              probs: this.allowed.map(function (a) { return a.p; }), ms: this.lastMs };
+  };
+
+  // ---- live in a notebook: the kernel sends what the figure needs (an anywidget's model) ------------
+  // Each shown step's full logits row comes as binary buffers (ids in the row's order, float64 logits and
+  // the step's own distribution), so math.distribution has no groups left to bound: every setting is exact.
+  // A sampler the browser cannot compute (one registered in Python) is computed by the kernel.
+  var ROWS_KEPT = 12;
+  function Live(model, page) {
+    var self = this;
+    this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.waiting = {}; this.waiters = [];
+    this.sent = null; this.timer = null;
+    this.onMsg = function (msg, buffers) { self.receive(msg, buffers || []); };
+    model.on("msg:custom", this.onMsg);
+  }
+  Live.prototype.send = function (msg) { this.model.send(msg); };
+  Live.prototype.layerKey = function () { var p = this.page; return p.layer === undefined || p.layer === p.data.layers ? null : p.layer; };
+  Live.prototype.key = function (sample, index) {
+    return this.page.data.samples.indexOf(sample) + ":" + index + ":" + this.layerKey();
+  };
+  Live.prototype.ask = function (key, msg) {
+    if (this.waiting[key]) return;
+    this.waiting[key] = true;
+    msg.ask = key; // the kernel's reply names what it answers
+    this.send(msg);
+  };
+  Live.prototype.step = function (sample, index) { // the live row of a step, or null (asked for)
+    var key = this.key(sample, index);
+    if (this.rows[key]) return this.rows[key];
+    this.ask("row " + key, { type: "row", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey() });
+    return null;
+  };
+  Live.prototype.kernelNames = function () {
+    return this.page.data.samplers.filter(function (sp) { return sp.kernel; }).map(function (sp) { return sp.name; });
+  };
+  Live.prototype.needsKernel = function (settings) {
+    return this.page.data.samplers.some(function (sp) { return sp.kernel && settings[sp.name] !== sp.off; });
+  };
+  Live.prototype.order = function () { return this.page.data.samplers.filter(function (sp) { return !sp.kernel; }); };
+  Live.prototype.dist = function (sample, index, settings) { // the kernel's distribution at settings, or null (asked for)
+    var key = this.key(sample, index) + " " + JSON.stringify(settings);
+    if (this.dists[key]) return this.dists[key];
+    if (!this.rows[this.key(sample, index)]) return null; // the row first: the answer comes in its order
+    this.ask("dist " + key, { type: "dist", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey(), settings: settings });
+    return null;
+  };
+  Live.prototype.labelsFor = function (v) { // ask for the labels of shown tokens the data lacks
+    var data = this.page.data, missing = [];
+    v.ids.concat([v.marked, v.runToken]).forEach(function (id) {
+      if (id !== null && data.labels[String(id)] === undefined && missing.indexOf(id) < 0) missing.push(id);
+    });
+    if (missing.length) this.ask("labels " + missing.join(","), { type: "labels", key: "labels " + missing.join(","), ids: missing });
+  };
+  function f64of(b, Type) { // a buffer (DataView or ArrayBuffer) as a typed array
+    var buf = b.buffer ? b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) : b;
+    return new Type(buf);
+  }
+  Live.prototype.receive = function (msg, buffers) {
+    var data = this.page.data;
+    if (msg.labels) for (var id in msg.labels) data.labels[id] = msg.labels[id];
+    if (msg.type === "row") {
+      var parts = msg.key.split(":"), sample = data.samples[parseInt(parts[0], 10)], stored = sample.steps[parseInt(parts[1], 10)];
+      var ids = f64of(buffers[0], Int32Array), logits = f64of(buffers[1], Float64Array), own = f64of(buffers[2], Float64Array);
+      this.rows[msg.key] = {
+        _live: true, token: stored.token, u: stored.u, forced: stored.forced, settings: stored.settings,
+        own_kept: msg.own_kept, own_entropy: msg.own_entropy, own_rest: 0,
+        _u: { ids: ids, logits: logits, own: own, n: new Int32Array(0), lo: new Float32Array(0), hi: new Float32Array(0),
+              s: new Float64Array(0), gown: new Float64Array(0) }
+      };
+      this.keys.push(msg.key);
+      while (this.keys.length > ROWS_KEPT) delete this.rows[this.keys.shift()];
+    }
+    if (msg.type === "dist") {
+      var row = this.rows[msg.key.split(" ")[0]], p = f64of(buffers[0], Float64Array), kept = 0, h = 0;
+      for (var i = 0; i < p.length; i++) if (p[i] > 0) { kept++; h -= p[i] * Math.log(p[i]); }
+      this.dists[msg.key] = { drawn: msg.drawn, dist: {
+        ids: row ? row._u.ids : new Int32Array(0), z: row ? row._u.logits : new Float64Array(0), p: p, lo: p, hi: p, exact: true, bound: 0,
+        keptLo: kept, keptHi: kept, entropy: h, entropyExact: true, gzlo: [], gzhi: [], gpLo: [], gpHi: [], lost: false } };
+    }
+    if (msg.type === "status") this.page.kernelSays(msg.text);
+    delete this.waiting[msg.ask];
+    if (msg.type !== "status") this.page.apply({ keepDraws: true });
+    this.settle();
+  };
+  Live.prototype.ready = function () {
+    var self = this;
+    return new Promise(function (resolve) { self.waiters.push(resolve); self.settle(); });
+  };
+  Live.prototype.settle = function () { // resolve the waiters once nothing is on its way from the kernel
+    if (Object.keys(this.waiting).length) return;
+    var w = this.waiters; this.waiters = [];
+    w.forEach(function (r) { r(); });
+  };
+  Live.prototype.sync = function () { // the controls' state to the kernel (its Python object follows them)
+    var self = this;
+    if (this.timer) return;
+    this.timer = setTimeout(function () {
+      self.timer = null;
+      var st = self.page.state(), text = JSON.stringify(st);
+      if (text === self.sent) return;
+      self.sent = text;
+      self.model.set("state", st);
+      self.model.save_changes();
+    }, 60);
+  };
+  Live.prototype.fromKernel = function () { // the kernel moved the controls (Python set a value)
+    var st = this.model.get("state") || {}, text = JSON.stringify(st);
+    if (text === this.sent) return Promise.resolve();
+    this.sent = text;
+    var o = copy(st.settings || {});
+    ["sample", "step", "log", "layer"].forEach(function (k) { if (st[k] !== undefined && st[k] !== null) o[k] = st[k]; });
+    if (st.click) this.page.click = st.click;
+    return this.page.set(o).catch(function (err) { if (window.console) console.error(err); });
+  };
+  Live.prototype.close = function () { this.model.off("msg:custom", this.onMsg); clearTimeout(this.timer); };
+  Page.prototype.kernelSays = function (text) { this.status.textContent = text; };
+
+  // an anywidget's render: the page in the widget's element, its data from the kernel
+  GX.render = function (ctx) {
+    var model = ctx.model, el = ctx.el, data = model.get("data");
+    var root = document.createElement("div");
+    root.className = "gx-page gx-live gx-" + data.kind;
+    root.setAttribute("role", "figure");
+    root.setAttribute("aria-label", data.title || "gpt2explore " + data.kind);
+    el.appendChild(root);
+    var body = document.createElement("div");
+    body.className = "gx-body";
+    root.appendChild(body);
+    var page = new KINDS[data.kind](body, data);
+    page.live = new Live(model, page);
+    if (data.layers) page.layer = data.layers;
+    if (data.clicks) page.click = data.clicks[0][1];
+    var st = model.get("state") || {};
+    if (st.settings) for (var k in st.settings) if (k in page.settings) page.settings[k] = st.settings[k];
+    if (st.sample) page.sample = st.sample;
+    if (st.step) page.step = st.step;
+    if (st.log) page.log = !!st.log;
+    if (st.layer !== undefined && st.layer !== null) page.layer = st.layer;
+    if (st.click) page.click = st.click;
+    page.live.sent = JSON.stringify(st);
+    page.build();
+    var onState = function () { page.live.fromKernel(); };
+    model.on("change:state", onState);
+    root.gx = el.gx = {
+      set: function (o) { return page.set(o || {}); },
+      shown: function () { return page.shown(); },
+      draw: function (n) { return page.draw(n === undefined ? 100 : n); },
+      ready: function () { return page.ready().then(function () { return page.shown(); }); },
+      data: data, version: data.format, live: true
+    };
+    return function () { model.off("change:state", onState); page.live.close(); };
   };
 
   var KINDS = { explorer: Explorer, compare: Compare, inspect: Inspect };
