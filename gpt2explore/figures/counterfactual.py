@@ -2,8 +2,8 @@
 same token from two distributions (`coupling_figure`)."""
 from __future__ import annotations
 
-from ..core import formatting as fmt
 from ..core import arguments, provenance
+from ..core import formatting as fmt
 from ..core.trace import require_run, require_step
 from ..views.counterfactual import coupling_data, pair_data
 from .style import CHOSEN_COLOR, CUT_COLOR, FIGURE_MAX_PX, KEPT_COLOR, RAW_COLOR, finish, title
