@@ -28,6 +28,8 @@ def table(frame, prob_columns=None, number_columns=None):
     """A pandas Styler that shows `frame` under the one rule (probability columns by `prob`,
     other float columns by `number`), with whole texts wrapped and whitespace made visible, and
     a missing value (None, NaN: an MLP row's head) as "–"; the frame itself is unchanged. `gx.table(frame)` in a notebook."""
+    if not hasattr(frame, "columns") or not hasattr(frame, "style"):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
         c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and ("p(" in c or c.startswith("p "))]
     settings = [c for c in SETTING_COLUMNS if c in frame.columns]
