@@ -50,6 +50,21 @@ def test_nan_from_the_model_names_the_models_logits_and_nothing_is_drawn(lm):
         bad.score("Hi there")
 
 
+def test_a_callers_own_logits_are_the_logits_not_the_models(user_sampler):
+    nan = torch.full((4,), float("nan"))
+    for call in (gx.probabilities, gx.filter_logits):
+        with pytest.raises(guards.DistributionError, match=r"^the logits hold NaN \(4 of 4 values\); they make no "
+                                                           r"distribution \(pass finite logits") as err:
+            call(nan)
+        assert "model" not in str(err.value) and "step" not in str(err.value)
+    batch = torch.tensor([[0.0, 1.0], [float("inf"), 1.0]])
+    with pytest.raises(guards.DistributionError, match=r"^row 1: the logits hold \+inf"):
+        gx.probabilities(batch)
+    user_sampler("nan_s", lambda l, v: l * float("nan"), off=0.0)
+    with pytest.raises(guards.DistributionError, match="^the sampler 'nan_s' returned logits that hold NaN"):
+        gx.probabilities(torch.zeros(3), nan_s=0.5)
+
+
 BAD_OUTPUTS = [  # (stage, what the error says)
     (lambda l, v: l * float("nan"), "returned logits that hold NaN"),
     (lambda l, v: l * 0 + float("inf"), r"returned logits that hold \+inf"),

@@ -15,20 +15,33 @@ import math
 import torch
 
 MODEL = "the model's logits"
+GIVEN = "the logits"  # a caller's own logits (gx.probabilities, gx.filter_logits): not the model's
 
 
 class DistributionError(ValueError):
     """A step's logits (from the model, or after a sampler) are not a distribution to draw from.
-    `source` is "the model's logits" or "the sampler 'name'"; `problem` says what was wrong."""
+    `source` is "the model's logits" (or, for a caller's own, "the logits") or "the sampler
+    'name'"; `problem` says what was wrong."""
 
-    def __init__(self, source: str, problem: str, where: str = ""):
+    def __init__(self, source: str, problem: str, where: str = "", tail: str = "nothing was drawn from this step"):
         self.source, self.problem, self.where = source, problem, where
         lead = f"{where}: " if where else ""
-        super().__init__(f"{lead}{source} {problem}; nothing was drawn from this step")
+        super().__init__(f"{lead}{source} {problem}; {tail}")
 
     def at(self, where: str) -> "DistributionError":
         """The same error, saying which step it was (generation and sessions know)."""
         return DistributionError(self.source, self.problem, where)
+
+    def given(self) -> "DistributionError":
+        """The same error for logits a caller passed in (not the model's): "the logits", and
+        which row of a batch."""
+        source = GIVEN if self.source == MODEL else self.source
+        row = getattr(self, "row", None)
+        tail = ("they make no distribution (pass finite logits, -inf only for impossible tokens)"
+                if source == GIVEN else "there is no distribution to draw from")
+        err = DistributionError(source, self.problem, self.where or ("" if row is None else f"row {row}"), tail)
+        err.row = row
+        return err
 
 
 def sampler_source(name: str) -> str:

@@ -209,7 +209,7 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         rank[k] += int((logits[k, :t] == value[k]).sum())
     # softmax of the raw logits at the token, computed as `step.distribution()` computes it
     try:
-        raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
+        raw_p = sampling.distribution_under(logits, sampling.Settings()).gather(-1, targets[:, None])[:, 0]
     except guards.DistributionError as err:
         raise err.at(f"scoring position {positions[err.row or 0]}") from None
     if sampling.Settings() == settings:
@@ -220,7 +220,7 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
             full = list(sample.prompt_tokens) + sample.text_tokens
             context = [full[:p] for p in positions]
         try:
-            probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
+            probs = sampling.distribution_under(logits, settings, context)
         except guards.DistributionError as err:
             raise err.at(f"scoring position {positions[err.row or 0]}") from None
         prob = probs.gather(-1, targets[:, None])[:, 0]

@@ -215,7 +215,7 @@ class Session:
     # ---- internals --------------------------------------------------------------------
     def _next_probs(self) -> torch.Tensor:
         context = self.tokens if self.settings.uses_context else None
-        return sampling.probabilities(self.next_logits, **self.settings.as_dict(), context=context)
+        return sampling.distribution_under(self.next_logits, self.settings, context)  # the model's logits
 
     def _append(self, token: int, u: float | None, prob: float, forced: bool = False, noise=None) -> Step:
         if len(self.tokens) >= self.lm.n_ctx:
