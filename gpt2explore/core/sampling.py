@@ -69,7 +69,7 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     settings = Settings(temperature, top_k, top_p, semantics, **more)
     try:
         return filtered_under(logits, settings, context, stage_order, legacy)
-    except guards.DistributionError as err:  # the caller's own logits, not the model's
+    except guards.StepError as err:  # the caller's own logits, not the model's
         raise err.given() from None
 
 
@@ -81,7 +81,7 @@ def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_orde
     for r, (row, ctx) in enumerate(_rows(logits, context)):
         try:
             out.append(stage_trace(row, settings, ctx, stage_order, legacy)[-1][1])
-        except guards.DistributionError as err:
+        except guards.StepError as err:  # a bad distribution, or a sampler's output of the wrong kind
             err.row = r if logits.dim() > 1 else None  # which row of a batch (generation names its sample)
             raise
     return out
@@ -111,7 +111,7 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     settings = Settings(temperature, top_k, top_p, semantics, **more)
     try:
         return distribution_under(logits, settings, context, stage_order, legacy)
-    except guards.DistributionError as err:  # the caller's own logits, not the model's
+    except guards.StepError as err:  # the caller's own logits, not the model's
         raise err.given() from None
 
 

@@ -119,7 +119,7 @@ class Session:
                 u, noise = self._noise(k)
                 try:
                     probs = self._next_probs()
-                except guards.DistributionError as err:  # nothing is drawn from it, nothing appended
+                except guards.StepError as err:  # nothing is drawn from it, nothing appended
                     raise err.at(f"step {k} of the session") from None
                 token = int(sampling.pick(probs, u)) if noise is None else int(couplings.gumbel_pick(
                     probs, noise.values(probs.shape[-1])))
