@@ -52,7 +52,7 @@ class Comparer(_Displayable):
         self.lm, self.prompts, self.length, self.n = lm, list(prompts), length, n
         self.run = lm.generate(self.prompts, nsamples=nsamples, length=length, seed=seed, coupling=coupling,
                                **settings)
-        self.coupling = self.run.meta["coupling"]
+        self.coupling = self.run.meta.get("coupling", "cdf")  # runs from before the couplings: cdf
         self.seed = self.run.seed
         self.sample_select = W.Dropdown(options=self._sample_options(), value=0, description="sample #",
                                         style=STYLE)
