@@ -238,6 +238,7 @@ def report(r: dict) -> str:
         lines.append("Not measured: no CUDA device on the machine that ran this. On a GPU machine "
                      "`make bench` measures figures 1, 1b, 2 and 4 in fp32 and fp16, and 8's batched scoring, and names "
                      "the card.")
+    lines += ["", "## Plan: a name study on a GPU", ""] + bench_study.gpu_plan_lines()
     return "\n".join(lines) + "\n"
 
 

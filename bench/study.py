@@ -36,6 +36,51 @@ def study_speed(smoke: bool = False) -> dict:
             "words_rows": len(words)}
 
 
+# A name study of gpt2 on one GPU: the plan's assumed unit costs (estimates, not measured here)
+GPU_PLAN = {
+    "names": 8, "nsamples": 200, "length": 30, "batch": 8,
+    "forward_ms": 10.0,  # one batched forward of gpt2 (124M), KV cache, `padded` strategy: launch-bound
+    "row_gpu_ms": 0.3,  # one row's float64 stages, softmax and argmax over 50,257 tokens on the GPU
+    "noise_ms": 0.8,  # one row-step's Gumbel noise: Philox on the CPU (0.4-0.8 ms measured on the 2-core CPU)
+}
+
+
+def gpu_plan(plan: dict | None = None) -> dict:
+    """The arithmetic of the plan: rows, tokens, batched forwards and the estimated seconds."""
+    p = dict(GPU_PLAN, **(plan or {}))
+    rows = p["names"] * p["nsamples"]
+    tokens = rows * p["length"]
+    forwards = -(-rows // p["batch"]) * p["length"]  # ceil(rows / batch) batches, one forward a step
+    forward_s = forwards * p["forward_ms"] / 1000
+    row_s = tokens * (p["row_gpu_ms"] + p["noise_ms"]) / 1000
+    return {**p, "rows": rows, "tokens": tokens, "forwards": forwards, "forward_s": forward_s, "row_s": row_s,
+            "total_s": forward_s + row_s}
+
+
+def gpu_plan_lines(plan: dict | None = None) -> list[str]:
+    """The plan as a paragraph of docs/benchmarks.md."""
+    q = gpu_plan(plan)
+    return [
+        f"A name study of gpt2 (124M) on one GPU, {q['names']} names × {q['nsamples']} samples × {q['length']} "
+        f"tokens, is {q['rows']:,} rows of {q['length']} steps ({q['tokens']:,} tokens). Rows are independent: row "
+        f"(name, sample k) is drawn with its own noise, keyed by (seed, k), so a study splits across processes or "
+        f"GPUs by names and by sample range (`gx.study(lm, template, some_names, nsamples=n, first_sample=k0, "
+        f"seed=s)` in each), and the parts hold the same tokens as one run. On CUDA the `padded` batching "
+        f"strategy (chosen there by default where its calibration holds) puts a batch's rows in one forward "
+        f"without changing their bits.",
+        "",
+        f"**Estimate, not a measurement** (no GPU ran it; the unit costs are assumed): "
+        f"{q['rows']:,} rows ÷ batch {q['batch']} × {q['length']} steps = {q['forwards']:,} batched forwards "
+        f"× ~{q['forward_ms']:g} ms (launch-bound) ≈ {q['forward_s']:.0f} s; every row-step also costs "
+        f"~{q['noise_ms']:g} ms of Gumbel noise on the CPU and ~{q['row_gpu_ms']:g} ms of its own float64 "
+        f"stages and argmax on the GPU: {q['tokens']:,} × {q['noise_ms'] + q['row_gpu_ms']:g} ms ≈ "
+        f"{q['row_s']:.0f} s. About {q['total_s'] / 60:.0f} minutes in one process; the per-row half is CPU and "
+        f"Python work, so P processes sharing the GPU cut it about P-fold, and P GPUs cut the whole. `make "
+        f"bench` on a GPU machine measures the forward term (GPU table); the CPU figure 12 above is the "
+        f"measured study.",
+    ]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")

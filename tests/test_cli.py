@@ -100,6 +100,15 @@ def test_compare_prints_both_columns_and_top_tokens(rnd_dir, lm):
     assert max(len(line) for line in out.stdout.split("\n")) <= 100
 
 
+def test_compare_header_names_the_coupling(rnd_dir):
+    args = ["compare", f"--model={rnd_dir}", "--prompts", "Hi! My name is Isamu", "Hi! My name is John",
+            "--length=3", "--seed=2"]
+    gumbel, cdf = cli(*args, "--coupling=gumbel"), cli(*args)
+    assert gumbel.returncode == 0 and cdf.returncode == 0, gumbel.stderr + cdf.stderr
+    assert "1 sample(s) each, the same Gumbel noise for every prompt (seed 2)" in gumbel.stdout.split("\n")[0]
+    assert "1 sample(s) each, the same draws for every prompt (seed 2)" in cdf.stdout.split("\n")[0]
+
+
 def test_compare_reads_prompts_file(rnd_dir, tmp_path):
     f = tmp_path / "prompts.txt"
     f.write_text("Hi! My name is Isamu\nHi! My name is John\n\n")

@@ -50,6 +50,21 @@ def test_nan_from_the_model_names_the_models_logits_and_nothing_is_drawn(lm):
         bad.score("Hi there")
 
 
+def test_a_callers_own_logits_are_the_logits_not_the_models(user_sampler):
+    nan = torch.full((4,), float("nan"))
+    for call in (gx.probabilities, gx.filter_logits):
+        with pytest.raises(guards.DistributionError, match=r"^the logits hold NaN \(4 of 4 values\); they make no "
+                                                           r"distribution \(pass finite logits") as err:
+            call(nan)
+        assert "model" not in str(err.value) and "step" not in str(err.value)
+    batch = torch.tensor([[0.0, 1.0], [float("inf"), 1.0]])
+    with pytest.raises(guards.DistributionError, match=r"^row 1: the logits hold \+inf"):
+        gx.probabilities(batch)
+    user_sampler("nan_s", lambda l, v: l * float("nan"), off=0.0)
+    with pytest.raises(guards.DistributionError, match="^the sampler 'nan_s' returned logits that hold NaN"):
+        gx.probabilities(torch.zeros(3), nan_s=0.5)
+
+
 BAD_OUTPUTS = [  # (stage, what the error says)
     (lambda l, v: l * float("nan"), "returned logits that hold NaN"),
     (lambda l, v: l * 0 + float("inf"), r"returned logits that hold \+inf"),
@@ -108,11 +123,31 @@ WRONG_OUTPUTS = [
 
 
 @pytest.mark.parametrize("stage, kind, says", WRONG_OUTPUTS)
-def test_a_sampler_with_the_wrong_output_is_named_in_one_line(lm, user_sampler, stage, kind, says):
+def test_a_sampler_with_the_wrong_output_is_named_in_one_line_with_its_step(lm, user_sampler, stage, kind, says):
     user_sampler("odd_s", stage, off=0.0)
-    with pytest.raises(kind, match=f"^the sampler 'odd_s' {says}") as err:
+    with pytest.raises(kind, match=rf"^step 0 of sample 0 \(prompt 'Hi'\): the sampler 'odd_s' {says}") as err:
         lm.generate("Hi", length=2, seed=1, odd_s=0.5)
     assert "\n" not in str(err.value)
+    # a later step of a later sample in a batch, a session's step, a scored position: each says which
+    start = len(lm.start_tokens("Hi"))
+
+    def later(logits, v, context=None):  # wrong from the third step on
+        return logits if len(context) < start + 2 else stage(logits, v)
+
+    registry.register_sampler("odd_s", later, off=0.0, replace=True)
+    with pytest.raises(kind, match=f"^step 2 of sample 3 .*: the sampler 'odd_s' {says}"):
+        lm.generate("Hi", length=4, seed=1, nsamples=2, batch_size=2, first_sample=3, odd_s=0.5)
+    session = lm.session("Hi", seed=1, odd_s=0.5)
+    made = session.step(2)
+    with pytest.raises(kind, match=f"^step 2 of the session: the sampler 'odd_s' {says}"):
+        session.step()
+    assert session.steps == made
+    with pytest.raises(kind, match=f"^scoring position {start + 2}: the sampler 'odd_s' {says}"):
+        lm.score("Hi there, how are you", odd_s=0.5)
+    # a caller's own logits: the sampler named, and the row of a batch
+    registry.register_sampler("odd_s", stage, off=0.0, replace=True)
+    with pytest.raises(kind, match=f"^row 0: the sampler 'odd_s' {says}"):
+        gx.probabilities(torch.zeros(2, 50257), odd_s=0.5)
 
 
 def test_a_sampler_returning_float16_is_taken_in_the_draws_precision(lm, user_sampler):

@@ -47,6 +47,27 @@ def test_titles_and_readouts_use_the_rule(lm):
         assert "e-0" in readout_html(low)
 
 
+def test_view_data_name_their_ranks_rank0_and_figures_count_from_1(lm):
+    from gpt2explore.core.trace import rank_of
+    from gpt2explore.views.draws import draw_data
+    from gpt2explore.views.lens import lens_heatmap_data
+
+    step = lm.generate("Hello there", length=2, seed=3, layers=True)[0].steps[1]
+    data = plots.bars_data(step, n=8)
+    assert "ranks" not in data
+    logits = step.require_logits().float()
+    assert data["rank0"] == [rank_of(logits, i) for i in data["ids"]] and data["rank0"][:3] == [0, 1, 2]
+    rows = {row[0]: row[4] for row in gx.next_token_bars(step, n=8).data[1].customdata}  # id -> shown "#"
+    assert rows[step.token] == step.rank1 == data["rank0"][data["ids"].index(step.token)] + 1
+    assert all(rows[t.id] == t.rank for t in step.top(5))  # the hover's "#" is step.top()'s rank
+    d = draw_data(step)
+    assert "ranks" not in d and "rank" not in d and d["rank0"][:3] == [0, 1, 2]
+    assert d["ids"][d["rank0"].index(d["token_rank0"])] == step.token
+    assert f"at token #{d['token_rank0'] + 1} of" in gx.draw_figure(step).layout.title.text
+    lens = lens_heatmap_data(step, n=5)
+    assert "drawn_rank" not in lens and lens["drawn_rank0"][-1] == step.rank0
+
+
 # ---- 5: tables -------------------------------------------------------------------------------
 def test_step_top_is_a_readable_table_and_still_rows(lm):
     step = lm.generate("Hello", length=2, seed=1)[0].steps[0]

@@ -65,6 +65,9 @@ def test_study_shards_by_sample_and_groups(lm, small_study):
                     first_sample=3)
     whole = small_study.tokens()
     assert torch.equal(part.tokens(), whole[:, 3:, :])
+    one = gx.study(lm, TEMPLATE, ["John"], nsamples=2, length=6, seed=3, progress=False, temperature=1.2,
+                   first_sample=4)  # a shard by name and by sample: the same rows
+    assert torch.equal(one.tokens(), whole[1:2, 4:, :])
     grouped = gx.study(lm, TEMPLATE, {"a": ["Isamu"], "b": ["John", "Maria"]}, nsamples=2, length=3, seed=3,
                        progress=False)
     assert grouped.names == NAMES and grouped.frame.group.tolist()[:3] == ["a"] * 3

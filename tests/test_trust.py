@@ -118,19 +118,19 @@ def test_2_the_draw_figure_highlights_the_token_resample_gives(run):
         fig = gx.draw_figure(step, **kw)
         d = gx.drawplot.draw_data(step, **kw)
         assert d["token"] == step.resample(**kw)
-        at = d["ranks"].index(d["rank"])
+        at = d["rank0"].index(d["token_rank0"])
         assert fig.data[0].marker.color[at] == gx.style.CHOSEN_COLOR
         assert sum(c == gx.style.CHOSEN_COLOR for c in fig.data[0].marker.color) == 1
         assert d["before"][at] <= step.u < d["after"][at]  # the staircase passes u at that token
         assert list(fig.data[2].y) == [step.u, step.u]
-        if d["ranks"][-1] == d["kept"] - 1:  # the walk shown to its end: the total reaches 1
+        if d["rank0"][-1] == d["kept"] - 1:  # the walk shown to its end: the total reaches 1
             assert math.isclose(d["after"][-1], 1.0, rel_tol=1e-9)
 
 
 def test_2_the_draw_figure_reaches_a_token_deep_in_the_tail(lm):
     step = lm.generate("Hello", length=1, seed=1, temperature=5.0)[0].steps[0]
     d = gx.drawplot.draw_data(step)
-    assert d["rank"] > 100 and d["rank"] in d["ranks"] and d["gap_after"] == 19
+    assert d["token_rank0"] > 100 and d["token_rank0"] in d["rank0"] and d["gap_after"] == 19
     assert "skipped" in plain(gx.draw_figure(step).layout.title.text)
 
 

@@ -80,6 +80,27 @@ def test_compare_uses_the_same_draws_and_draws_more(lm):
     assert sorted(s.text for s in c.run) == sorted(again.texts)
 
 
+def test_compare_and_readouts_name_the_gumbel_coupling(lm):
+    prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+    c = gx.compare(lm, prompts, length=4, seed=5, coupling="gumbel")
+    note = c.widget.children[4].value
+    assert "the same Gumbel noise for every prompt" in c.summary.value and "same draws" not in c.summary.value
+    assert "Gumbel noise draws" in note and "u draws" not in note and "u now draws" not in note
+    e = gx.explore(c.run, n=10)
+    e.controls["temperature"].value = 0.5  # not the run's settings: the readout names what the noise draws
+    assert "p(the token its Gumbel noise draws here)" in e.readout.value and " u " not in e.readout.value
+    cdf = gx.compare(lm, prompts, length=4, seed=5)  # the default coupling keeps its words
+    assert "the same draws for every prompt" in cdf.summary.value
+    assert "u draws" in cdf.widget.children[4].value
+    e = gx.explore(cdf.run, n=10)
+    e.controls["temperature"].value = 0.5
+    assert "p(the token u draws here)" in e.readout.value
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)  # a session's next step (cdf)
+    assert "p(the token the next u draws)" in st.readout.value
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")
+    assert "p(the token the next Gumbel noise draws)" in st.readout.value
+
+
 def test_explorer_says_why_settings_cannot_go_together_and_keeps_what_it_drew(run):
     e = gx.explore(run, n=15)
     e.controls["min_p"].value = 0.1

@@ -10,6 +10,7 @@ import textwrap
 
 from ..core import formatting as fmt
 from ..core import sampling
+from ..core.coupling import shared_noise
 from ..core.settings import Settings
 from ..core.tokens import whole_text
 from ..model import loading
@@ -117,8 +118,8 @@ def cmd_compare(lm, args, seed: int, out) -> None:
     width = args.width or shutil.get_terminal_size((120, 24)).columns
     run = lm.generate(args.prompts, nsamples=args.nsamples, **generation_kwargs(args, seed))
     per_prompt = [[s for s in run if s.prompt_index == i] for i in range(len(args.prompts))]
-    print(f"{len(args.prompts)} prompts, {args.nsamples} sample(s) each, the same draws for every "
-          f"prompt (seed {seed})", file=out)
+    print(f"{len(args.prompts)} prompts, {args.nsamples} sample(s) each, "
+          f"{shared_noise(run.meta['coupling'])} for every prompt (seed {seed})", file=out)
     columns = [[s.text.strip() for s in samples] for samples in per_prompt]
     print(side_by_side(columns, args.prompts, width), file=out)
     print(file=out)

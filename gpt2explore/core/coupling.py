@@ -40,6 +40,12 @@ def check_coupling(value) -> str:
     return value
 
 
+def shared_noise(kind) -> str:
+    """What samples with one seed and sample index share, in words: "the same draws" (one
+    uniform u a step, the cdf coupling) or "the same Gumbel noise" (gumbel, hindsight)."""
+    return "the same Gumbel noise" if kind in ("gumbel", "posterior") else "the same draws"
+
+
 def _key(seed: int, sample_index: int) -> int:
     """(seed, sample index) -> one 64-bit Philox key word (splitmix64)."""
     x = (int(seed) * _GOLDEN + int(sample_index) + 1) & 0xFFFFFFFFFFFFFFFF

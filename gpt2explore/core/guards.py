@@ -15,20 +15,59 @@ import math
 import torch
 
 MODEL = "the model's logits"
+GIVEN = "the logits"  # a caller's own logits (gx.probabilities, gx.filter_logits): not the model's
 
 
-class DistributionError(ValueError):
-    """A step's logits (from the model, or after a sampler) are not a distribution to draw from.
-    `source` is "the model's logits" or "the sampler 'name'"; `problem` says what was wrong."""
+class StepError(Exception):
+    """An error in one step's arithmetic that generation, sessions and scoring locate: `at(where)`
+    gives the same error saying which step ("step 2 of sample 3 (prompt 'Hi')"); `row` is the
+    row of a batch it came from (None: a single row)."""
 
-    def __init__(self, source: str, problem: str, where: str = ""):
-        self.source, self.problem, self.where = source, problem, where
-        lead = f"{where}: " if where else ""
-        super().__init__(f"{lead}{source} {problem}; nothing was drawn from this step")
+    row = None
 
-    def at(self, where: str) -> "DistributionError":
+    def __init__(self, message: str, where: str = ""):
+        self.message, self.where = message, where
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def at(self, where: str) -> "StepError":
         """The same error, saying which step it was (generation and sessions know)."""
-        return DistributionError(self.source, self.problem, where)
+        err = type(self).__new__(type(self))
+        err.__dict__.update(self.__dict__)
+        err.where = where
+        err.args = (f"{where}: {self.message}",)
+        return err
+
+    def given(self) -> "StepError":
+        """The same error for logits a caller passed in: which row of a batch, if one."""
+        return self.at(f"row {self.row}") if self.row is not None and not self.where else self
+
+
+class DistributionError(StepError, ValueError):
+    """A step's logits (from the model, or after a sampler) are not a distribution to draw from.
+    `source` is "the model's logits" (or, for a caller's own, "the logits") or "the sampler
+    'name'"; `problem` says what was wrong."""
+
+    def __init__(self, source: str, problem: str, where: str = "", tail: str = "nothing was drawn from this step"):
+        self.source, self.problem = source, problem
+        super().__init__(f"{source} {problem}; {tail}", where)
+
+    def given(self) -> "DistributionError":
+        """The same error for logits a caller passed in (not the model's): "the logits", and
+        which row of a batch."""
+        if self.source != MODEL:
+            return super().given()
+        err = DistributionError(GIVEN, self.problem, self.where or ("" if self.row is None else f"row {self.row}"),
+                                "they make no distribution (pass finite logits, -inf only for impossible tokens)")
+        err.row = self.row
+        return err
+
+
+class SamplerOutputError(StepError, ValueError):
+    """A user's sampler returned logits of another shape than its input (one row)."""
+
+
+class SamplerOutputTypeError(StepError, TypeError):
+    """A user's sampler returned something that is not a tensor of floating-point logits."""
 
 
 def sampler_source(name: str) -> str:
@@ -64,16 +103,18 @@ def check_trace(trace) -> None:
 
 def check_output(name: str, out, row: torch.Tensor) -> torch.Tensor:
     """A user's stage output, checked where it is applied: a tensor of the input's shape and a
-    floating-point dtype (returned in the input's dtype and device); else one line naming it."""
+    floating-point dtype (returned in the input's dtype and device); else one line naming it
+    (a StepError, which generation, sessions and scoring locate at their step)."""
     remedy = f"return a tensor of logits of the same shape as its input {tuple(row.shape)}, e.g. logits.masked_fill(...)"
     if not isinstance(out, torch.Tensor):
-        raise TypeError(f"{sampler_source(name)} returned {type(out).__name__}, not a tensor: {remedy}")
+        raise SamplerOutputTypeError(f"{sampler_source(name)} returned {type(out).__name__}, not a tensor: {remedy}")
     if tuple(out.shape) != tuple(row.shape):
-        raise ValueError(f"{sampler_source(name)} returned shape {tuple(out.shape)} for one row of logits of "
-                         f"shape {tuple(row.shape)}: {remedy}")
+        raise SamplerOutputError(f"{sampler_source(name)} returned shape {tuple(out.shape)} for one row of logits of "
+                                 f"shape {tuple(row.shape)}: {remedy}")
     if not out.is_floating_point():
-        raise TypeError(f"{sampler_source(name)} returned {str(out.dtype).replace('torch.', '')} values: "
-                        f"return floating-point logits (e.g. logits.masked_fill(mask, float('-inf')))")
+        raise SamplerOutputTypeError(f"{sampler_source(name)} returned {str(out.dtype).replace('torch.', '')} "
+                                     f"values: return floating-point logits (e.g. logits.masked_fill(mask, "
+                                     f"float('-inf')))")
     if out.dtype != row.dtype or out.device != row.device:
         out = out.to(device=row.device, dtype=row.dtype)
     return out

@@ -66,7 +66,11 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     logits (V,), one list per row for (B, V)); needed only by the first two stages.
     Rows are computed one by one, so a row's result is the same bits whatever the batch."""
     _check_input(logits, context)
-    return filtered_under(logits, Settings(temperature, top_k, top_p, semantics, **more), context, stage_order, legacy)
+    settings = Settings(temperature, top_k, top_p, semantics, **more)
+    try:
+        return filtered_under(logits, settings, context, stage_order, legacy)
+    except guards.StepError as err:  # the caller's own logits, not the model's
+        raise err.given() from None
 
 
 def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_order, legacy) -> list[torch.Tensor]:
@@ -77,7 +81,7 @@ def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_orde
     for r, (row, ctx) in enumerate(_rows(logits, context)):
         try:
             out.append(stage_trace(row, settings, ctx, stage_order, legacy)[-1][1])
-        except guards.DistributionError as err:
+        except guards.StepError as err:  # a bad distribution, or a sampler's output of the wrong kind
             err.row = r if logits.dim() > 1 else None  # which row of a batch (generation names its sample)
             raise
     return out
@@ -104,8 +108,11 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits),
     float64, one row at a time (see `filter_logits`)."""
     _check_input(logits, context)
-    return distribution_under(logits, Settings(temperature, top_k, top_p, semantics, **more), context, stage_order,
-                              legacy)
+    settings = Settings(temperature, top_k, top_p, semantics, **more)
+    try:
+        return distribution_under(logits, settings, context, stage_order, legacy)
+    except guards.StepError as err:  # the caller's own logits, not the model's
+        raise err.given() from None
 
 
 def _check_input(logits, context) -> None:

@@ -125,8 +125,8 @@ def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
 
 
 def _customdata(data) -> list[list]:
-    return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank + 1, label] for i, lg, r, p, rank, label in
-            zip(data["ids"], data["logits"], data["raw"], data["probs"], data["ranks"], data["labels"])]
+    return [[i, fmt.number(lg), fmt.prob(r), fmt.prob(p), rank0 + 1, label] for i, lg, r, p, rank0, label in
+            zip(data["ids"], data["logits"], data["raw"], data["probs"], data["rank0"], data["labels"])]
 
 
 def _cutoff_x(data) -> float | None:

@@ -26,13 +26,13 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     d = draw_data(step, temperature, top_k, top_p, semantics, **more)
     if d["coupling"] != "cdf":
         return _gumbel_figure(step, d)
-    x = list(range(len(d["ranks"])))
-    at = d["ranks"].index(d["rank"])
+    x = list(range(len(d["rank0"])))
+    at = d["rank0"].index(d["token_rank0"])
     fig = go.Figure()
     fig.add_bar(x=x, y=d["probs"], name="each token's p", marker_color=[
         CHOSEN_COLOR if i == at else KEPT_COLOR for i in x], opacity=0.85,
         customdata=[[r + 1, lab, fmt.prob(p), fmt.number(b, 4), fmt.number(a, 4)] for r, lab, p, b, a in
-                    zip(d["ranks"], d["labels"], d["probs"], d["before"], d["after"])],
+                    zip(d["rank0"], d["labels"], d["probs"], d["before"], d["after"])],
         hovertemplate="<b>#%{customdata[0]} %{customdata[1]}</b><br>p %{customdata[2]}<br>running total "
                       "%{customdata[3]} → %{customdata[4]}<extra></extra>")
     # the staircase: flat across each token at the total after it, rising at the token's left edge
@@ -52,9 +52,9 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
         labels = [f"⋯ {lab}" if i == d["gap_after"] + 1 else lab for i, lab in enumerate(labels)]
     shown = repr(step_label(step, d["token"]))
     main = f"How u draws at step {step.index} · {settings_text(d['settings'])}"
-    subs = [f"the running total first passes u={fmt.number(d['u'], 4)} at token #{d['rank'] + 1} of "
+    subs = [f"the running total first passes u={fmt.number(d['u'], 4)} at token #{d['token_rank0'] + 1} of "
             f"{fmt.count(d['kept'], 'kept token')}: {shown}"
-            + ("" if d["gap_after"] is None else f" (ranks 21–{d['ranks'][HEAD] } skipped)")]
+            + ("" if d["gap_after"] is None else f" (ranks 21–{d['rank0'][HEAD] } skipped)")]
     head, top = title(main, subs, width=100, height=460)
     fig.update_layout(title=head, height=460, margin=dict(t=top + 40, b=bottom_margin(labels, 45)),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
@@ -77,7 +77,7 @@ def _gumbel_figure(step, d):
                         line=dict(color=CHOSEN_COLOR if win[i] else RAW_COLOR, width=2), hoverinfo="skip")
     custom = [[lab, fmt.prob(p), fmt.number(lp, 3), fmt.number(g, 3), fmt.number(s, 3),
                "–" if r is None else r + 1] for lab, p, lp, g, s, r in
-              zip(d["labels"], d["probs"], d["logp"], d["g"], d["scores"], d["prob_ranks"])]
+              zip(d["labels"], d["probs"], d["logp"], d["g"], d["scores"], d["prob_rank0"])]
     fig.add_scatter(x=x, y=d["logp"], mode="markers", name="log p (these settings)",
                     marker=dict(color=KEPT_COLOR, size=9), customdata=custom,
                     hovertemplate="<b>%{customdata[0]}</b><br>p %{customdata[1]} (#%{customdata[5]})<br>log p "
@@ -94,7 +94,7 @@ def _gumbel_figure(step, d):
     shown = repr(step_label(step, d["token"]))
     kind = "its hindsight (posterior) Gumbel noise" if d["coupling"] == "posterior" else "its Gumbel noise"
     main = f"How {kind} draws at step {step.index} · {settings_text(d['settings'])}"
-    rank = "" if d["rank"] is None else f", #{d['rank'] + 1} by probability of {fmt.count(d['kept'], 'kept token')}"
+    rank = "" if d["token_rank0"] is None else f", #{d['token_rank0'] + 1} by probability of {fmt.count(d['kept'], 'kept token')}"
     subs = [f"token = argmax of log p + g over the vocabulary: {shown} (p={fmt.prob(d['probs'][d['ids'].index(d['token'])])}"
             f"{rank}); tokens by perturbed score"]
     head, top = title(main, subs, width=100, height=460)

@@ -32,10 +32,10 @@ def lens_heatmap(step, n: int = 10, **settings):
         x = d["ids"].index(step.token)
         fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=-0.5, y1=len(d["layers"]) - 0.5,
                       line=dict(color=CHOSEN_COLOR, width=3), row=1, col=1)
-    if d["drawn_rank"][0] is not None:
-        fig.add_scatter(x=[r + 1 for r in d["drawn_rank"]], y=d["layers"], mode="lines+markers",
+    if d["drawn_rank0"][0] is not None:
+        fig.add_scatter(x=[r + 1 for r in d["drawn_rank0"]], y=d["layers"], mode="lines+markers",
                         line=dict(color=CHOSEN_COLOR), showlegend=False,
-                        customdata=[f"{r + 1:,}" for r in d["drawn_rank"]],
+                        customdata=[f"{r + 1:,}" for r in d["drawn_rank0"]],
                         hovertemplate="layer %{y}: rank %{customdata}<extra></extra>", row=1, col=2)
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(d["ids"]))), ticktext=d["labels"], tickangle=-45,
                      row=1, col=1)

@@ -272,8 +272,8 @@ def _generate_batch(lm, jobs: list[Job], samples: list[Sample], draws: list[list
                 # draw from exactly the values kept, so the bars show what the token came from
                 logits = logits.to(torch.float16)
             try:
-                probs = sampling.probabilities(logits, **settings.as_dict(), context=contexts)  # (B, V)
-            except guards.DistributionError as err:  # nothing is drawn, nothing is kept
+                probs = sampling.distribution_under(logits, settings, contexts)  # (B, V), the model's logits
+            except guards.StepError as err:  # nothing is drawn, nothing is kept
                 job = jobs[err.row or 0]
                 raise err.at(f"step {t} of sample {job.index}"
                              f"{'' if job.prompt is None else f' (prompt {job.prompt[:40]!r})'}") from None

@@ -209,8 +209,8 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
         rank[k] += int((logits[k, :t] == value[k]).sum())
     # softmax of the raw logits at the token, computed as `step.distribution()` computes it
     try:
-        raw_p = sampling.probabilities(logits).gather(-1, targets[:, None])[:, 0]
-    except guards.DistributionError as err:
+        raw_p = sampling.distribution_under(logits, sampling.Settings()).gather(-1, targets[:, None])[:, 0]
+    except guards.StepError as err:
         raise err.at(f"scoring position {positions[err.row or 0]}") from None
     if sampling.Settings() == settings:
         prob = raw_p  # no stage is active: the distribution is the model's own
@@ -220,8 +220,8 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
             full = list(sample.prompt_tokens) + sample.text_tokens
             context = [full[:p] for p in positions]
         try:
-            probs = sampling.probabilities(logits, **settings.as_dict(), context=context)
-        except guards.DistributionError as err:
+            probs = sampling.distribution_under(logits, settings, context)
+        except guards.StepError as err:
             raise err.at(f"scoring position {positions[err.row or 0]}") from None
         prob = probs.gather(-1, targets[:, None])[:, 0]
     rank_h, raw_h, prob_h, tok_h = rank.tolist(), raw_p.tolist(), prob.tolist(), targets.tolist()

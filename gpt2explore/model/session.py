@@ -119,7 +119,7 @@ class Session:
                 u, noise = self._noise(k)
                 try:
                     probs = self._next_probs()
-                except guards.DistributionError as err:  # nothing is drawn from it, nothing appended
+                except guards.StepError as err:  # nothing is drawn from it, nothing appended
                     raise err.at(f"step {k} of the session") from None
                 token = int(sampling.pick(probs, u)) if noise is None else int(couplings.gumbel_pick(
                     probs, noise.values(probs.shape[-1])))
@@ -215,7 +215,7 @@ class Session:
     # ---- internals --------------------------------------------------------------------
     def _next_probs(self) -> torch.Tensor:
         context = self.tokens if self.settings.uses_context else None
-        return sampling.probabilities(self.next_logits, **self.settings.as_dict(), context=context)
+        return sampling.distribution_under(self.next_logits, self.settings, context)  # the model's logits
 
     def _append(self, token: int, u: float | None, prob: float, forced: bool = False, noise=None) -> Step:
         if len(self.tokens) >= self.lm.n_ctx:

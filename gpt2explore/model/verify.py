@@ -107,8 +107,8 @@ def _replays(step, fresh: torch.Tensor) -> bool:
     precision of single-precision arithmetic)."""
     if step.replays:
         return step.resample() == step.token
-    probs = sampling.probabilities(fresh, **step.settings.as_dict(), legacy=True,
-                                   context=step.context_tokens if step.settings.uses_context else None)
+    probs = sampling.distribution_under(fresh, step.settings, step.context_tokens if step.settings.uses_context
+                                        else None, legacy=True)
     return within(step, probs, FLOAT32_SLACK)
 
 

@@ -61,7 +61,7 @@ def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n:
         "n_kept": n_kept,
         "entropy": float(sampling.entropy(probs)),
         "entropy_raw": float(sampling.entropy(raw)),
-        "ranks": [rank_of(logits, i) for i in ids],
+        "rank0": [rank_of(logits, i) for i in ids],  # by raw logit, counted from 0 (people read rank0 + 1)
         "marked": marked, "marked_kind": kind,
         "marked_prob": None if marked is None else float(probs[marked]),
         "run_token": run_token,

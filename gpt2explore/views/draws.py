@@ -14,8 +14,9 @@ AROUND = 4  # tokens shown on each side of the drawn one when it lies beyond the
 
 
 def draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> dict:
-    """What `draw_figure` shows, as plain lists: the walk's ranks, ids, labels, probabilities
-    and running totals (before and after each token), u, and the drawn token and its rank."""
+    """What `draw_figure` shows, as plain lists: the walk's positions `rank0` (by probability
+    under the settings, counted from 0: people read rank0 + 1), ids, labels, probabilities and
+    running totals (before and after each token), u, and the drawn token and its `token_rank0`."""
     if step.noise is not None:
         return gumbel_draw_data(step, temperature, top_k, top_p, semantics, **more)
     if step.u is None:
@@ -26,18 +27,19 @@ def draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **
     total = ranked.cumsum(-1)
     kept = int((ranked > 0).sum())
     rank = min(int((total <= step.u).sum()), kept - 1)  # the first token whose running total passes u
-    ranks = list(range(min(HEAD, kept)))
+    rank0 = list(range(min(HEAD, kept)))  # the walk's positions shown, counted from 0
     if rank >= HEAD:
-        ranks += list(range(max(HEAD, rank - AROUND), min(kept, rank + AROUND + 1)))
+        rank0 += list(range(max(HEAD, rank - AROUND), min(kept, rank + AROUND + 1)))
     elif kept > HEAD:
-        ranks += list(range(HEAD, min(kept, HEAD + 2)))
-    ids = [int(order[r]) for r in ranks]
+        rank0 += list(range(HEAD, min(kept, HEAD + 2)))
+    ids = [int(order[r]) for r in rank0]
     return {
-        "ranks": ranks, "ids": ids, "labels": [step_label(step, i) for i in ids],
-        "probs": [float(ranked[r]) for r in ranks],
-        "before": [float(total[r - 1]) if r else 0.0 for r in ranks],
-        "after": [float(total[r]) for r in ranks],
-        "u": float(step.u), "token": int(order[rank]), "rank": rank, "kept": kept, "settings": settings.as_dict(),
+        "rank0": rank0, "ids": ids, "labels": [step_label(step, i) for i in ids],
+        "probs": [float(ranked[r]) for r in rank0],
+        "before": [float(total[r - 1]) if r else 0.0 for r in rank0],
+        "after": [float(total[r]) for r in rank0],
+        "u": float(step.u), "token": int(order[rank]), "token_rank0": rank, "kept": kept,
+        "settings": settings.as_dict(),
         "gap_after": HEAD - 1 if rank >= HEAD + AROUND + 1 else None,  # where the shown ranks jump
         "coupling": "cdf",
     }
@@ -68,6 +70,6 @@ def gumbel_draw_data(step, temperature=None, top_k=None, top_p=None, semantics=N
         "coupling": step.noise.kind, "ids": ids, "labels": [step_label(step, i) for i in ids],
         "logp": [float(probs[i].log()) for i in ids], "g": [float(g[i]) for i in ids],
         "scores": [float(score[i]) for i in ids], "probs": [float(probs[i]) for i in ids],
-        "prob_ranks": [rank_of.get(i) for i in ids], "token": token, "rank": rank_of.get(token), "kept": kept,
+        "prob_rank0": [rank_of.get(i) for i in ids], "token": token, "token_rank0": rank_of.get(token), "kept": kept,
         "settings": settings.as_dict(),
     }

@@ -22,5 +22,5 @@ def lens_heatmap_data(step, n: int = 10, **settings) -> dict:
         probs = view.distribution(**settings)
         z.append([float(probs[i]) for i in ids])
         ranks.append(step_rank(view) if step.token >= 0 else None)
-    return {"ids": ids, "labels": [step_label(step, i) for i in ids], "z": z, "drawn_rank": ranks,
+    return {"ids": ids, "labels": [step_label(step, i) for i in ids], "z": z, "drawn_rank0": ranks,
             "final": [float(final[i]) for i in ids], "layers": list(range(layers))}

@@ -1,4 +1,5 @@
-"""`gx.compare(lm, prompts)`: several prompts sampled with the same draws, in columns that wrap.
+"""`gx.compare(lm, prompts)`: several prompts sampled with the same draws (or the same Gumbel noise),
+in columns that wrap.
 
 Each column is a fixed width (the plot inside it is drawn at that width), and the columns
 sit in a wrapping row: two fit side by side in a 1400-pixel JupyterLab window with the file
@@ -12,6 +13,7 @@ import html
 import ipywidgets as W
 
 from ..core import formatting as fmt
+from ..core.coupling import shared_noise
 from ..figures import plots
 from ..model.generation import check_count, normalize_prompts, require_lm, string_list
 from .controls import (
@@ -28,15 +30,20 @@ from .controls import (
 
 COLUMN_PX = 455  # one prompt's column: two, with their gaps, fit the 953 px output area beside the file browser
 PLOT_PX = 440  # its plot
-LEGEND_NOTE = ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
-               "(what is sampled) · orange: the token the step's u draws under these settings (at the run's own "
-               "settings, the token it drew) · ▼ the token the run drew, when u now draws another · grey ×: cut by the "
-               "settings</span>")
+
+
+def legend_note(kind: str = "cdf") -> str:
+    """The colours in words, naming what the columns share: each step's u (cdf) or its Gumbel noise."""
+    noise = "Gumbel noise" if kind in ("gumbel", "posterior") else "u"
+    return ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
+            f"(what is sampled) · orange: the token the step's {noise} draws under these settings (at the run's "
+            f"own settings, the token it drew) · ▼ the token the run drew, when {noise} now draws another · grey ×: "
+            f"cut by the settings · the columns share {shared_noise(kind)}</span>")
 
 
 class Comparer(_Displayable):
-    """One column per prompt, samples drawn with the same uniforms, next-token bars side by
-    side, a step slider, and a button for more samples."""
+    """One column per prompt, samples drawn with the same noise (uniforms, or Gumbel noise),
+    next-token bars side by side, a step slider, and a button for more samples."""
 
     page_fallback = True
 
@@ -45,7 +52,7 @@ class Comparer(_Displayable):
         self.lm, self.prompts, self.length, self.n = lm, list(prompts), length, n
         self.run = lm.generate(self.prompts, nsamples=nsamples, length=length, seed=seed, coupling=coupling,
                                **settings)
-        self.coupling = self.run.meta.get("coupling", coupling)
+        self.coupling = self.run.meta.get("coupling", "cdf")  # runs from before the couplings: cdf
         self.seed = self.run.seed
         self.sample_select = W.Dropdown(options=self._sample_options(), value=0, description="sample #",
                                         style=STYLE)
@@ -79,7 +86,7 @@ class Comparer(_Displayable):
         self.widget = W.VBox([
             W.HBox([self.sample_select, self.step_slider, self.more_btn]),
             settings_box(self.controls),
-            self.status, self.summary, W.HTML(LEGEND_NOTE), self.grid])
+            self.status, self.summary, W.HTML(legend_note(self.coupling)), self.grid])
 
     def _sample_options(self):
         return sorted({s.index for s in self.run})
@@ -130,7 +137,8 @@ class Comparer(_Displayable):
             d = plots.divergences(dists[0], dists[j])
             facts.append(f"{html.escape(self.prompts[0])} vs {html.escape(self.prompts[j])}: "
                          f"Jensen–Shannon <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
-        self.summary.value = (f"<div style='font-family:monospace;white-space:normal'>same draws for every prompt "
+        self.summary.value = (f"<div style='font-family:monospace;white-space:normal'>"
+                              f"{shared_noise(self.coupling)} for every prompt "
                               f"(seed {self.seed}); step {self.step_slider.value}: " + "; ".join(facts) + "</div>")
 
 

@@ -149,15 +149,23 @@ def close_widget(widget) -> None:
 
 READOUT_NAMES = {"drawn": "drawn token", "u": "the token u draws here", "next": "the token the next u draws",
                  "forced": "forced token", "text": "the text's token"}
+GUMBEL_READOUT_NAMES = {**READOUT_NAMES, "u": "the token its Gumbel noise draws here",
+                        "next": "the token the next Gumbel noise draws"}  # coupling="gumbel" (or hindsight)
+
+
+def readout_name(data) -> str:
+    """The marked token in words, naming the step's noise: its u (cdf) or its Gumbel noise."""
+    names = GUMBEL_READOUT_NAMES if data.get("coupling") in ("gumbel", "posterior") else READOUT_NAMES
+    return names[data["marked_kind"]]
 
 
 def readout_html(data, cuts=None) -> str:  # cuts: None = the view's own (data["cuts"])
     """Entropy, tokens kept and the marked token's probability under the current settings (the
-    token the step's u draws there, or a forced one), and (given `cuts` from
+    token the step's noise draws there, named as its u or its Gumbel noise, or a forced one), and (given `cuts` from
     pipeline.stage_cuts) which stage removed how many of its rivals."""
     cuts = data.get("cuts") if cuts is None else cuts
     tok = "" if data["marked_prob"] is None else (
-        f" · p({READOUT_NAMES[data['marked_kind']]}) <b>{fmt.prob(data['marked_prob'])}</b>")
+        f" · p({readout_name(data)}) <b>{fmt.prob(data['marked_prob'])}</b>")
     cut = "" if cuts is None else f"<br>{html.escape(cuts_text(cuts))}"
     source = "model" if data.get("layer") is None else f"layer {data['layer']}, logit lens"
     return (f"<span style='font-family:monospace'>entropy <b>{fmt.number(data['entropy'])}</b> nats "
