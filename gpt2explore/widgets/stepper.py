@@ -8,7 +8,9 @@ Next, Next ×N, Back, Force, Fork and a click on a bar are messages to the kerne
 answers {type: "moved", ask, error} once it has. The settings a move carries are the
 component's: a move draws with what the reader sees.
 
-Tests drive the object as the component does (`handle(message)`) or through its methods.
+The Python object keeps the settings controls (`controls`, `layer`), as the explorer does: set
+in Python, they set the session's settings and move the view. Tests drive the object as the
+component does (`handle(message)`) or through its methods (next, back, force, fork).
 """
 from __future__ import annotations
 
@@ -17,11 +19,14 @@ import html
 
 import ipywidgets as W
 
+from ..core import arguments, extensions
 from ..core.tokens import show_text
 from ..core.trace import Run
 from ..figures import plots
+from ..model.generation import require_lm
 from ..views import page as page_view
-from .controls import _Displayable, message_html
+from .controls import _Displayable, message_html, set_controls, settings_controls
+from .explorer import at_layer_or_self, layer_slider
 from .front import Front
 from .why import WhyPanel
 
@@ -39,12 +44,40 @@ class LiveStepper(_Displayable):
         self.forks: list[LiveStepper] = []
         self.forks_box = W.VBox()
         self.why = WhyPanel()
+        self.controls = settings_controls(session.settings)
+        self.layer = layer_slider(session.next_step)
+        self._following = False  # set while the controls follow the session
         data = self._data()
         self.view = Front(data, self._view_step, click=self.handle, state=self._state(data))
         self.view.observe(self._from_front, names="state")
         session.on_change(self._on_session)
+        for name, c in self.controls.items():
+            c.observe(lambda change, name=name: self._on_control(name, change), names="value")
+        if self.layer is not None:
+            self.layer.observe(lambda _: self._push_state(), names="value")
         self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
         self._follow_why()
+
+    def _do(self, fn, *args, **kwargs) -> str | None:
+        """Run a session move; a bad input shows as a message (until the next move that works),
+        not an exception; returns the message."""
+        try:
+            fn(*args, **kwargs)
+        except (ValueError, TypeError) as err:
+            self.status.value = message_html(str(err))
+            return str(err)
+        self.status.value = ""
+        return None
+
+    def _on_control(self, name: str, change) -> None:
+        """A control set in Python: only that setting of the session changes."""
+        if not self._following:
+            self._do(self.session.set, **{name: change["new"]})
+
+    def _push_state(self) -> None:
+        state = self._state(self.view.data)
+        if self.view.state != state:
+            self.view.state = state
 
     # ---- what the view shows ----------------------------------------------------------
     def _data(self) -> dict:
@@ -71,8 +104,9 @@ class LiveStepper(_Displayable):
         mine = old.get("settings") or {}
         if mine and all(now.get(k, v) == v for k, v in mine.items()):
             now = mine  # the component's own (the same values): no echo back to it
+        layer = getattr(self, "layer", None)
         return {"sample": 0, "step": len(self.session.steps), "log": bool(old.get("log", False)),
-                "layer": old.get("layer", data.get("layers")), "click": old.get("click") or "force",
+                "layer": layer.value if layer is not None else None, "click": old.get("click") or "force",
                 "settings": now}
 
     def _view_step(self, sample: int, step: int, layer):
@@ -83,9 +117,13 @@ class LiveStepper(_Displayable):
 
     def _on_session(self, session) -> None:
         """The session moved (a button here, or session.step() in another cell): the view follows."""
-        data = self._data()
-        self.view.data = data
-        self.view.state = self._state(data)
+        self._following = True
+        try:
+            set_controls(self.controls, session.settings)
+        finally:
+            self._following = False
+        self.view.data = self._data()
+        self._push_state()
         self._follow_why()
 
     def _follow_why(self) -> None:
@@ -95,7 +133,14 @@ class LiveStepper(_Displayable):
 
     def _from_front(self, change) -> None:
         """The reader moved a slider: the session's settings follow (the next draws use them)."""
-        self._settle((change["new"] or {}).get("settings") or {})
+        state = change["new"] or {}
+        if self.layer is not None and state.get("layer") is not None and state["layer"] != self.layer.value:
+            self._following = True
+            try:
+                self.layer.value = state["layer"]
+            finally:
+                self._following = False
+        self._do(self._settle, state.get("settings") or {})
 
     def _settle(self, settings: dict) -> None:
         now = self.session.settings.as_dict()
@@ -151,9 +196,10 @@ class LiveStepper(_Displayable):
 
     @property
     def fig(self):
-        """The plotly figure of the next step's bars at the view's settings (for gx.save)."""
+        """The plotly figure of the next step's bars (its lens view at the layer shown), for gx.save."""
         state = self.view.state or {}
-        return plots.next_token_bars(self.session.next_step, n=self.n, log=bool(state.get("log")))
+        view = at_layer_or_self(self.session.next_step, self.layer)
+        return plots.next_token_bars(view, n=self.n, log=bool(state.get("log")))
 
     def close(self) -> None:
         """Stop following the session and close the view (and its forks')."""
@@ -162,3 +208,12 @@ class LiveStepper(_Displayable):
             self.session._stepper = None
         self.view.release()
         super().close()
+
+
+def stepper(lm, prompt=None, n: int = 20, **settings) -> LiveStepper:
+    """A step-through session on `prompt` with buttons and live next-token bars."""
+    lm, n = require_lm(lm), arguments.count("n", n)
+    return LiveStepper(lm.session(prompt, **settings), n=n)
+
+
+extensions.register("Session", "stepper", LiveStepper)  # session.widget()
