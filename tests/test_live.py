@@ -178,6 +178,8 @@ def test_live_stepper_draws_what_a_session_draws_and_shows_its_exact_next_step(l
             assert after["generated"][-1] == drawn.token and after["text"] == twin.text
             assert after["next"] == twin.next_step.token and after["own"] and after["exact"]
         call(page, "set", {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0}, sel=STEPPER)
+        # the session follows the sliders: its next step, drawn at them, comes back as the view's own
+        page.wait_for_function(f"() => document.querySelector('{STEPPER}').gx.shown().own", timeout=60_000)
         size = page.evaluate(SIZE, STEPPER)
         page.locator(STEPPER).screenshot(path=str(ARTIFACTS / "live_stepper.png"))
         page.screenshot(path=str(ARTIFACTS / "live_stepper_lab.png"))

@@ -526,7 +526,7 @@
     draw.className = "gx-draw"; draw.textContent = "draw 100 times";
     draw.title = "100 fresh draws from the distribution shown: their shares appear as outlines on the bars";
     draw.addEventListener("click", function () { self.draw(100); });
-    reset.className = "gx-reset"; reset.textContent = this.data.scored ? "the starting settings" : "the run's own settings";
+    reset.className = "gx-reset"; reset.textContent = this.data.scored ? "the starting settings" : this.data.kind === "stepper" ? "the session's settings" : "the run's own settings";
     reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
     if (this.draws !== undefined && this.canDraw) buttons.appendChild(draw);
     buttons.appendChild(reset);
