@@ -662,8 +662,14 @@
   };
   Stepper.prototype.newData = function (data) { // the session moved: its steps and next step, fresh from the kernel
     for (var id in this.data.labels) if (data.labels[id] === undefined) data.labels[id] = this.data.labels[id];
+    var before = this.data.samples[0].steps, now = data.samples[0].steps, same = before.length === now.length;
+    for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
-    this.live.rows = {}; this.live.keys = []; this.live.dists = {};
+    this.live.dists = {};
+    if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
+      var key = this.live.key(data.samples[0], now.length - 1);
+      if (this.live.rows[key]) this.live.ask("row " + key + " #" + (++this.moves), { type: "row", key: key, sample: 0, step: now.length - 1, layer: this.live.layerKey() });
+    } else { this.live.rows = {}; this.live.keys = []; }
     this.step = this.stepCount() - 1;
     this.apply({});
   };
