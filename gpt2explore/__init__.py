@@ -38,7 +38,7 @@ PUBLIC = {
     "attention_view": "figures.attention", "attention_overview": "figures.attention",
     "attribution_figure": "figures.why", "attribution_heatmap": "figures.why",
     "attribution_by_layer": "model.attribution",
-    "explore": "widgets.explorer", "stepper": "widgets.explorer", "compare": "widgets.comparer",
+    "explore": "widgets.explorer", "stepper": "widgets.stepper", "compare": "widgets.comparer",
     "inspect": "widgets.inspector",
     "counterfactual_view": "figures.counterfactual", "coupling_figure": "figures.counterfactual",
     "study": "model.study",
@@ -62,7 +62,7 @@ _extensions.PROVIDERS.update({
     ("Run", "counterfactual"): "gpt2explore.model.counterfactual",
     ("Step", "layer_logits"): "gpt2explore.model.lens", ("Step", "at_layer"): "gpt2explore.model.lens",
     ("Step", "lens"): "gpt2explore.model.lens", ("Step", "attribution"): "gpt2explore.model.attribution",
-    ("Session", "stepper"): "gpt2explore.widgets.explorer", ("TopTable", "html"): "gpt2explore.files.tables",
+    ("Session", "stepper"): "gpt2explore.widgets.stepper", ("TopTable", "html"): "gpt2explore.files.tables",
     ("Study", "agreement_figure"): "gpt2explore.figures.study", ("Study", "words_figure"): "gpt2explore.figures.study",
 })
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import bars_expected
-from lab import browser_page, lab_server, open_and_run_all, plot_y, require_chromium, write_notebook
+from lab import browser_page, lab_server, open_and_run_all, require_chromium, write_notebook
 
 import gpt2explore as gx
 
@@ -36,9 +36,24 @@ def lab(tmp_path_factory):
         yield root, url
 
 
+STEPPER = ".jp-OutputArea-output .gx-live.gx-stepper"
+
+
+def shown_when(page, condition: str, timeout: int = 60_000) -> dict:
+    """The stepper's `el.gx.shown()` once `condition` (JS on `s`, the shown state) holds: the
+    settled state asked for, not merely a first change."""
+    probe = f"() => {{ const r = document.querySelector('{STEPPER}'); if (!r || !r.gx) return false;" \
+            f" const s = r.gx.shown(); return ({condition}) ? s : false; }}"
+    return page.wait_for_function(probe, timeout=timeout, polling=5).json_value()
+
+
+def shown_probs(shown) -> tuple[list[int], list[float]]:
+    return [t["id"] for t in shown["tokens"]], [t["p"] for t in shown["tokens"]]
+
+
 def test_stepper_slider_and_next_in_jupyterlab(lab, rnd_dir):
-    """The stepper's plotly bars follow its sliders and its Next button (the explorer is the
-    page's component: tests/test_live.py)."""
+    """The stepper (the page's own component) follows its temperature slider in the browser,
+    exact from the kernel's row, and its Next button draws what the session draws."""
     root, url = lab
     ARTIFACTS.mkdir(exist_ok=True)
     write_notebook(root / "widgets.ipynb", [
@@ -49,33 +64,32 @@ def test_stepper_slider_and_next_in_jupyterlab(lab, rnd_dir):
     session = lm.session("Hi! My name is", seed=3)
     with browser_page() as page:
         open_and_run_all(page, url, "widgets.ipynb")
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=120_000)
-        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                               ".every(p => p.data && p.data.length >= 2)", timeout=60_000)
-        before = plot_y(page, 0)
-        assert before == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
+        before = shown_when(page, "s.live && s.exact && s.own", timeout=120_000)
+        ids, probs = shown_probs(before)
+        assert probs == pytest.approx(session.next_step.distribution()[ids].tolist(), abs=1e-6)
 
-        # move the temperature slider with the keyboard; the bars follow
-        slider = page.locator(SLIDER.format("temperature")).first
-        handle = slider.locator(".noUi-handle")
+        # move the temperature slider down step by step; the bars follow, exact
+        slider = page.locator(f"{STEPPER} input[data-name=temperature]")
         latencies = []
         for k in range(6):
-            handle.focus()
+            want = round(1.0 - 0.05 * (k + 1), 2)
             t0 = time.perf_counter()
-            page.keyboard.press("ArrowLeft")
-            # each press moves one step of 0.05: wait until the bars show that temperature
-            wait_for_bars(page, 0, bars_expected(session.next_step, 10, temperature=round(1.0 - 0.05 * (k + 1), 2)))
+            # one step down, as an arrow key moves a range input (JupyterLab keeps the arrow keys)
+            slider.evaluate("i => { i.stepDown(); i.dispatchEvent(new Event('input', {bubbles: true})); }")
+            shown = shown_when(page, f"Math.abs(s.settings.temperature - {want}) < 1e-9 && s.exact")
             latencies.append((time.perf_counter() - t0) * 1000)
-        temperature = float(slider.locator(".widget-readout").inner_text())
-        assert temperature == pytest.approx(0.70)
-        session.set(temperature=temperature)
-        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
+            ids, probs = shown_probs(shown)
+            assert probs == pytest.approx(session.next_step.distribution(temperature=want)[ids].tolist(), abs=1e-6)
+        session.set(temperature=0.7)
+        assert shown["drawn"] == session.next_step.token
 
-        # one click on the stepper's Next: the bars show the next step's distribution
-        page.locator("button:text-is('Next')").first.click()
-        session.step()
-        wait_for_bars(page, 0, bars_expected(session.next_step, 10))
-        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
+        # one click on Next: the kernel draws at the slider's temperature, as the session does
+        page.locator(f"{STEPPER} button.gx-next").click()
+        after = shown_when(page, "s.generated.length === 1 && s.exact")
+        (drawn,) = session.step()
+        assert after["generated"] == [drawn.token] and after["text"] == session.text
+        ids, probs = shown_probs(after)
+        assert probs == pytest.approx(session.next_step.distribution()[ids].tolist(), abs=1e-6)
         page.screenshot(path=str(ARTIFACTS / "browser_widgets.png"), full_page=True)
     (ARTIFACTS / "browser_latency.json").write_text(json.dumps(
         {"slider_to_bars_ms": latencies, "median_ms": statistics.median(latencies)}, indent=2))
@@ -163,15 +177,15 @@ def test_clicking_a_bar_in_the_stepper_forces_that_token(lab, rnd_dir):
     session.force(ids[2])
     with browser_page() as page:
         open_and_run_all(page, url, "click.ipynb")
-        page.wait_for_function("Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                               ".some(p => p.data && p.data.length >= 2)", timeout=120_000)
-        bar = page.locator(".js-plotly-plot g.trace.bars").nth(0).locator("g.point").nth(2)
-        box = bar.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + max(box["height"] - 3, 1))
-        wait_for_bars(page, 0, bars_expected(session.next_step, 10))
-        assert plot_y(page, 0) == pytest.approx(bars_expected(session.next_step, 10), abs=1e-6)
-        text = page.locator(".widget-html-content").all_inner_texts()
-        assert any(session.text in t for t in text)
+        shown_when(page, "s.live && s.exact", timeout=120_000)
+        page.locator(f"{STEPPER} .gx-bar[data-id='{ids[2]}']").click()
+        after = shown_when(page, "s.generated.length === 1 && s.exact")
+        assert after["generated"] == [ids[2]] and after["text"] == session.text
+        assert after["next"] == session.next_step.token
+        shown, probs = shown_probs(after)
+        assert probs == pytest.approx(session.next_step.distribution()[shown].tolist(), abs=1e-6)
+        text = page.locator(f"{STEPPER} .gx-text").inner_text()
+        assert text.replace("\n", "") == session.text
 
 
 def test_compare_plots_are_never_empty_from_a_fresh_kernel(lab, rnd_dir):

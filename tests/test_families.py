@@ -166,21 +166,19 @@ def test_the_stepper_moves_its_session_and_draws_the_next_stepsbars_expected(flm
     st = gx.stepper(flm, PROMPTS[0], seed=4, n=10)
     s = st.session
     preview = s.next_step
-    st.next_btn.click()
+    st.next()
     assert [x.token for x in s.steps] == [preview.token]
-    st.n_box.value = 3
-    st.next_n_btn.click()
-    st.back_btn.click()
+    st.next(3)
+    st.back()
     assert len(s.steps) == 3
-    st.force_text.value = " John"
-    st.force_btn.click()
+    st.force(" John")
     assert s.steps[-1].forced and s.text.endswith(" John")
     st.controls["top_k"].value = 5
     assert s.settings.top_k == 5
     assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10, top_k=5), abs=1e-7)
     assert sum(1 for y in st.fig.data[1].y if y > 0) == 5
     child = st.fork()
-    child.next_btn.click()
+    child.next()
     assert len(child.session.steps) == 5 and len(s.steps) == 4
 
 

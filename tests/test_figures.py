@@ -152,16 +152,14 @@ def test_pdf_title_by_incremental_update():
 # ---- 11: widgets' small things ------------------------------------------------------------
 def test_stepper_message_clears_on_the_next_success(lm):
     st = gx.stepper(lm, "Hi! My name is", seed=1)
-    st.force_text.value = "two tokens here"
-    st.force_btn.click()
+    st.force("two tokens here")
     assert "not one" in st.status.value
-    st.next_btn.click()
+    st.next()
     assert st.status.value == ""
-    st.force_text.value = "two tokens here"
-    st.force_btn.click()
+    st.force("two tokens here")
     st.controls["temperature"].value = 0.5  # a settings change is a success too
     assert st.status.value == ""
-    st.force_btn.click()
+    st.force("two tokens here")
     st.session.step()  # a move from another cell
     assert st.status.value == ""
 
@@ -199,7 +197,8 @@ def test_compare_figure_states_the_reading(lm):
 def test_clicking_a_stepper_bar_forces_that_token(lm):
     st = gx.stepper(lm, "Hi! My name is", seed=1, n=10)
     ids = [row[0] for row in st.fig.data[0].customdata]
-    st._on_click(st.fig.data[1], SimpleNamespace(point_inds=[3]))
+    st.view.send = lambda msg, buffers=None: None
+    st.view._on_msg(st.view, {"type": "click", "sample": 0, "step": 0, "token": ids[3]}, [])  # as the component sends it
     step = st.session.steps[-1]
     assert step.forced and step.token == ids[3]
     assert st.session.text == "Hi! My name is" + lm.decode([ids[3]])

@@ -140,3 +140,50 @@ def test_a_registered_samplers_slider_gives_the_kernels_numbers(lab, rnd_dir):
                 assert shown["n_kept"] == int((probs > 0).sum())
     finally:
         registry.unregister_sampler("top_a")
+
+
+STEPPER = ".jp-OutputArea-output .gx-live.gx-stepper"
+
+
+def test_live_stepper_draws_what_a_session_draws_and_shows_its_exact_next_step(lab, rnd_dir):
+    root, url = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    write_notebook(root / "stepper.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "st = gx.stepper(lm, 'Hi! My name is', seed=3, n=10)\nst"])
+    lm = gx.load(str(rnd_dir), device="cpu")
+    twin = lm.session("Hi! My name is", seed=3)
+    rng = random.Random(5)
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "stepper.ipynb")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{STEPPER}'); return r && r.gx && r.gx.next; }}",
+                               timeout=120_000)
+        first = call(page, "ready", sel=STEPPER)
+        assert first["kind"] == "stepper" and first["exact"] and first["own"] and first["generated"] == []
+        assert first["next"] == twin.next_step.token and first["drawn"] == first["next"]
+        for i in range(4):
+            settings = random_settings(rng)
+            shown = call(page, "set", settings, sel=STEPPER)
+            full = shown["settings"]
+            twin.set(**{k: v for k, v in full.items() if k != "semantics"})
+            probs = twin.next_step.distribution(**full)
+            ids = [t["id"] for t in shown["tokens"]]
+            assert shown["error"] is None and shown["exact"] and shown["bound"] == 0, settings
+            assert [t["p"] for t in shown["tokens"]] == pytest.approx(probs[ids].tolist(), abs=1e-6), settings
+            assert shown["drawn"] == twin.next_step.token, settings
+            # Next: the kernel draws at the settings shown, the same token as a session's step()
+            after = call(page, "next", sel=STEPPER)
+            (drawn,) = twin.step()
+            assert after["generated"] == twin.tokens[len(twin.sample.prompt_tokens):], (i, settings)
+            assert after["generated"][-1] == drawn.token and after["text"] == twin.text
+            assert after["next"] == twin.next_step.token and after["own"] and after["exact"]
+        call(page, "set", {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0}, sel=STEPPER)
+        # the session follows the sliders: its next step, drawn at them, comes back as the view's own
+        page.wait_for_function(f"() => document.querySelector('{STEPPER}').gx.shown().own", timeout=60_000)
+        size = page.evaluate(SIZE, STEPPER)
+        page.locator(STEPPER).screenshot(path=str(ARTIFACTS / "live_stepper.png"))
+        page.screenshot(path=str(ARTIFACTS / "live_stepper_lab.png"))
+    assert size["files"] > 150  # the file browser is open
+    assert size["scroll"] <= size["client"] + 1 and size["width"] <= size["output"] + 1, size
+    assert size["height"] <= 720, size
+    assert size["svgBottom"] <= 800 and size["controlsTop"] >= 0, size  # controls and bars on screen together

@@ -297,22 +297,21 @@ def test_13_compare_takes_one_string_as_one_prompt(lm):
 
 
 def test_14_the_stepper_view_matches_the_session_at_the_context_limit(lm):
-    from gpt2explore.widgets.explorer import text_html
+    from gpt2explore.core.tokens import show_text
 
     st = gx.stepper(lm, "Hello there", seed=1)
     room = st.session.room
-    st.n_box.value = room + 5
-    st.next_n_btn.click()
+    st.next(room + 5)
     assert "do not fit" in st.status.value
     assert len(st.session.steps) == 0  # refused whole, nothing half-done
-    st.n_box.value = room
-    st.next_n_btn.click()
+    st.next(room)
     assert len(st.session.steps) == room and st.status.value == ""
-    assert not st.back_btn.disabled
-    assert st.text.value == text_html(st.session.sample, highlight=room - 1)
-    st.next_btn.click()  # full: a message, and the view still shows the session
+    data = st.view.data
+    assert data["room"] == 0 and len(data["samples"][0]["steps"]) == room + 1  # the steps and the next one
+    assert "".join(data["samples"][0]["pieces"]) == show_text(st.session.generated_text)
+    st.next()  # full: a message, and the view still shows the session
     assert "full" in st.status.value or "fit" in st.status.value
-    st.back_btn.click()
+    st.back()
     assert st.status.value == "" and len(st.session.steps) == room - 1
 
 

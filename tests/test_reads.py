@@ -272,25 +272,18 @@ def test_notebook_02_names_the_greedy_token(lm):
     assert said == f"{gx.tokens.token_label(step, greedy)} (id {greedy})"
 
 
-def test_notebook_08_says_how_the_more_samplers_section_opens_and_which_widget_follows(lm):
-    import ipywidgets as W
-
+def test_notebook_08_says_where_the_newer_samplers_sit_and_which_widget_follows(lm):
     source = (ROOT / "notebooks" / "src" / "08_modern_samplers.py").read_text()
     assert "explorer below" not in source or "gx.explore(" in source.split("explorer below", 1)[1]
     call = re.search(r"gx\.stepper\(lm, PROMPT, (.*)\)", source).group(1)
     settings = dict(kv.split("=") for kv in call.replace(" ", "").split(",") if "=" in kv and "seed" not in kv)
     stepper = gx.stepper(lm, "Hi! My name is", **{k: float(v) if "." in v else int(v) for k, v in settings.items()})
 
-    def accordions(w):
-        if isinstance(w, W.Accordion):
-            yield w
-        for child in getattr(w, "children", ()):
-            yield from accordions(child)
-
-    (section,) = [a for a in accordions(stepper.widget) if "more samplers" in a.titles[0]]
-    opened = section.selected_index == 0
-    assert opened  # a newer sampler is set in the notebook's call
-    assert "open" in source and "have a collapsed" not in source
+    more = {s["name"]: s.get("more", False) for s in stepper.view.data["samplers"]}
+    newer = [k for k in settings if k not in ("temperature", "top_k", "top_p")]
+    assert newer and not any(more[k] for k in newer)  # set in the notebook's call: beside the classic controls
+    assert any(more.values())  # the others wait in the collapsed section
+    assert "sits beside them" in source and "min_p=0.05" in source
 
 
 # ---- exports that describe themselves --------------------------------------------------------

@@ -405,7 +405,7 @@ def test_17_closed_widgets_free_their_runs_and_sessions(lm):
         ex.close()
         refs.append(weakref.ref(run))
         st = gx.stepper(lm, "Hi", seed=i)
-        st.next_btn.click()
+        st.next()
         refs.append(weakref.ref(st.session))
         st.close()
         del run, ex, st

@@ -29,38 +29,6 @@ def test_explore_every_control_redraws_from_the_step(run):
     assert "application/vnd.jupyter.widget-view+json" in e._repr_mimebundle_()
 
 
-def test_stepper_buttons_move_the_session(lm):
-    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
-    s = st.session
-    preview = s.next_step
-    st.next_btn.click()
-    assert [x.token for x in s.steps] == [preview.token]
-    st.n_box.value = 3
-    st.next_n_btn.click()
-    assert len(s.steps) == 4
-    st.back_btn.click()
-    assert len(s.steps) == 3
-    st.force_text.value = " John"
-    st.force_btn.click()
-    assert s.steps[-1].forced and s.text.endswith(" John")
-    st.force_text.value = "two tokens here"
-    st.force_btn.click()
-    assert "not one" in st.status.value and len(s.steps) == 4
-    # the bars always show the next step's distribution
-    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10), abs=1e-7)
-    child = st.fork()
-    child.next_btn.click()
-    assert len(child.session.steps) == 5 and len(s.steps) == 4
-    assert len(st.forks_box.children) == 1
-    # a session.step() in another cell updates the same view
-    s.step(2)
-    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10), abs=1e-7)
-    assert s.generated_text.split()[-1] in st.text.value or s.steps[-1].text in st.text.value
-    st.controls["temperature"].value = 0.0
-    assert s.settings.temperature == 0.0
-    assert sum(1 for y in st.fig.data[1].y if y > 0) == 1
-
-
 def test_compare_uses_the_same_draws_and_draws_more(lm):
     c = gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=5, top_k=40)
     a, b = c.sample_of(0), c.sample_of(1)
@@ -165,3 +133,64 @@ def test_a_registered_sampler_is_computed_by_the_kernel(run):
         assert msg["drawn"] == step.resample(**settings)
     finally:
         registry.unregister_sampler("top_a")
+
+
+def _move(st, content):
+    """A message of the stepper's component, as the browser sends it; the kernel's answer."""
+    sent = []
+    st.view.send = lambda msg, buffers=None: sent.append(msg)
+    st.view._on_msg(st.view, dict(content, type="click", ask="m"), [])
+    assert sent and sent[-1]["type"] == "moved" and sent[-1]["ask"] == "m"
+    return sent[-1]
+
+
+def test_the_live_stepper_moves_its_session_by_messages_and_its_view_follows(lm):
+    from gpt2explore.widgets.front import decode
+
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
+    s = st.session
+    assert st.view.data["kind"] == "stepper" and len(st.view.data["samples"][0]["steps"]) == 1
+    preview = s.next_step
+    assert _move(st, {"action": "next"})["error"] is None
+    assert [x.token for x in s.steps] == [preview.token]
+    data = st.view.data["samples"][0]
+    assert [x["token"] for x in data["steps"][:-1]] == [preview.token] and len(data["pieces"]) == 1
+    assert data["steps"][-1]["token"] == s.next_step.token and st.view.state["step"] == 1
+    _move(st, {"action": "next", "n": 3})
+    assert len(s.steps) == 4
+    _move(st, {"action": "back"})
+    assert len(s.steps) == 3
+    _move(st, {"action": "force", "text": " John"})
+    assert s.steps[-1].forced and s.text.endswith(" John")
+    bad = _move(st, {"action": "force", "text": "two tokens here"})
+    assert "not one" in bad["error"] and "not one" in st.status.value and len(s.steps) == 4
+    # a click on a bar forces that token; the settings a move carries are the component's
+    token = int(s.next_step.distribution().argsort()[-3])
+    _move(st, {"action": "bar", "token": token, "sample": 0, "step": 4})
+    assert s.steps[-1].token == token and s.steps[-1].forced
+    settings = dict(st.view.state["settings"], temperature=0.5, top_k=7)
+    _move(st, {"action": "next", "settings": settings})
+    assert s.settings.temperature == 0.5 and s.settings.top_k == 7 and s.steps[-1].settings.top_k == 7
+    # the row the component asks for is the next step's, whole
+    sent = []
+    st.view.send = lambda msg, buffers=None: sent.append((msg, buffers))
+    st.view._on_msg(st.view, {"type": "row", "key": "0:6:null", "sample": 0, "step": 6, "ask": "r"}, [])
+    msg, (ids, logits, own) = sent[-1]
+    ids = decode(ids, "i4").copy()
+    assert decode(own, "f8").tolist() == s.next_step.distribution().double()[ids].tolist()
+    # a slider moved in the browser sets the session's settings
+    st.view.state = dict(st.view.state, settings=dict(st.view.state["settings"], top_p=0.4))
+    assert s.settings.top_p == 0.4 and st.view.data["samples"][0]["steps"][-1]["settings"]["top_p"] == 0.4
+    child = _move(st, {"action": "fork"}) and st.forks[-1]
+    child.next()
+    assert len(child.session.steps) == 7 and len(s.steps) == 6 and len(st.forks_box.children) == 1
+    # a session.step() in another cell updates the same view
+    s.step(2)
+    assert len(st.view.data["samples"][0]["steps"]) == 9 and st.view.state["step"] == 8
+    assert list(st.fig.data[1].y) == pytest.approx(bars_expected(s.next_step, 10), abs=1e-7)
+    # a control set in Python sets that one setting and moves the view
+    st.controls["temperature"].value = 0.0
+    assert s.settings.temperature == 0.0 and s.settings.top_p == 0.4 and st.view.state["settings"]["temperature"] == 0.0
+    assert sum(1 for y in st.fig.data[1].y if y > 0) == 1
+    st.close()
+    assert st.view._steps is None and st._on_session not in s._listeners

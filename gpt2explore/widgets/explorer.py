@@ -17,11 +17,10 @@ import time
 
 import ipywidgets as W
 
-from ..core import arguments, extensions
+from ..core import arguments
 from ..core.trace import require_run
 from ..figures import plots
 from ..figures.style import settings_text
-from ..model.generation import require_lm
 from ..views import page as page_view
 from .comparer import Comparer, compare  # noqa: F401  (gx.compare)
 from .controls import (  # noqa: F401
@@ -241,7 +240,8 @@ class Explorer(_Displayable):
 
 
 class Stepper(_Displayable):
-    """`gx.stepper(lm, prompt)` or `session.widget()`: Next, Next ×N, Back, Force, Fork, with
+    """The ipywidgets stepper a click in the explorer forks (gx.stepper and session.widget() are
+    the page's own component: gpt2explore.widgets.stepper): Next, Next ×N, Back, Force, Fork, with
     live bars of the next token's distribution. Clicking a bar forces that token. Calling
     `session.step()` in another cell updates the same view."""
 
@@ -394,10 +394,3 @@ def explore(run, n: int = 20) -> Explorer:
     return Explorer(run, n=n)
 
 
-def stepper(lm, prompt=None, n: int = 20, **settings) -> Stepper:
-    """A step-through session on `prompt` with buttons and live next-token bars."""
-    lm, n = require_lm(lm), arguments.count("n", n)
-    return Stepper(lm.session(prompt, **settings), n=n)
-
-
-extensions.register("Session", "stepper", Stepper)  # session.widget()

@@ -128,9 +128,9 @@ gx.pipeline_figure(own[0].steps[0])
 # %% [markdown]
 # ## In the widgets
 #
-# The stepper and the explorer keep the newer samplers in a **more samplers** section under
-# the four classic controls. It starts collapsed, and open when one of them is set: below it is
-# open, since `min_p=0.05` is. The readout names the stages that cut the drawn token's rivals.
+# The stepper and the explorer keep the newer samplers they do not use in a collapsed **more
+# samplers** section under the four classic controls; one that is set sits beside them: below,
+# min-p does, since `min_p=0.05` is. The readout names the stages that cut the drawn token's rivals.
 
 # %%
 gx.stepper(lm, PROMPT, seed=SEED, top_k=40, min_p=0.05)

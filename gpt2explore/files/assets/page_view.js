@@ -526,7 +526,7 @@
     draw.className = "gx-draw"; draw.textContent = "draw 100 times";
     draw.title = "100 fresh draws from the distribution shown: their shares appear as outlines on the bars";
     draw.addEventListener("click", function () { self.draw(100); });
-    reset.className = "gx-reset"; reset.textContent = this.data.scored ? "the starting settings" : "the run's own settings";
+    reset.className = "gx-reset"; reset.textContent = this.data.scored ? "the starting settings" : this.data.kind === "stepper" ? "the session's settings" : "the run's own settings";
     reset.addEventListener("click", function () { self.apply({ settings: self.ownSettings() }); });
     if (this.draws !== undefined && this.canDraw) buttons.appendChild(draw);
     buttons.appendChild(reset);
@@ -608,6 +608,86 @@
              exact: v.exact, bound: v.bound, drawn: v.marked, drawn_kind: v.kind, drawn_sure: v.sure, own: v.own,
              n_kept: v.keptSure ? v.nKept : null, tokens: tokensOf(v), labels: v.labels, draws: this.draws, ms: this.lastMs,
              live: !!this.live, layer: this.layer === undefined ? null : this.layer };
+  };
+
+  // the stepper (a live widget only): the session's next step, the moves are the kernel's
+  function Stepper(root, data) { Explorer.call(this, root, data); this.step = this.stepCount() - 1; this.moves = 0; this.pending = {}; }
+  Stepper.prototype = Object.create(Explorer.prototype);
+  Stepper.prototype.header = function () {
+    var bar = Page.prototype.header.call(this);
+    this.stepInput.parentNode.style.display = "none"; // always the next step: the text shows the steps so far
+    return bar;
+  };
+  Stepper.prototype.build = function () {
+    var self = this;
+    Page.prototype.build.call(this);
+    var row = document.createElement("div");
+    row.className = "gx-row gx-moves";
+    var button = function (cls, text, title, fn) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = cls; b.textContent = text; b.title = title;
+      b.addEventListener("click", function () { fn().catch(function () {}); });
+      row.appendChild(b);
+      return b;
+    };
+    this.nextButton = button("gx-next", "Next", "draw the next token with its u at these settings", function () { return self.next(); });
+    this.nInput = document.createElement("input");
+    this.nInput.type = "number"; this.nInput.min = 1; this.nInput.max = 1000; this.nInput.value = 5; this.nInput.className = "gx-n";
+    button("gx-next-n", "Next ×N", "draw N tokens", function () { return self.next(parseInt(self.nInput.value, 10)); });
+    row.appendChild(this.nInput);
+    this.backButton = button("gx-back", "Back", "undo the last step", function () { return self.move("back", {}); });
+    this.forceInput = document.createElement("input");
+    this.forceInput.type = "text"; this.forceInput.placeholder = "a token, e.g. ' John'"; this.forceInput.className = "gx-force-text";
+    row.appendChild(this.forceInput);
+    button("gx-force", "Force", "append this token instead of drawing one", function () { return self.move("force", { text: self.forceInput.value }); });
+    button("gx-fork", "Fork", "a second stepper from here (below)", function () { return self.move("fork", {}); });
+    this.root.insertBefore(row, this.root.firstChild);
+    this.render();
+  };
+  Stepper.prototype.render = function () {
+    this.step = this.stepCount() - 1;
+    Explorer.prototype.render.call(this);
+    this.textBox.replaceChildren(textPanel(this.data.samples[0], -1, function () {}));
+    if (this.backButton) this.backButton.disabled = this.step === 0;
+    if (this.nextButton) this.nextButton.disabled = this.data.room === 0;
+  };
+  Stepper.prototype.next = function (n) { return this.move("next", { n: n === undefined ? 1 : n }); };
+  Stepper.prototype.move = function (action, extra) { // a move is the kernel's; resolved once its result is shown
+    var self = this, ask = "move " + (++this.moves), msg = { type: "click", action: action, ask: ask, settings: copy(this.settings) };
+    for (var k in extra) msg[k] = extra[k];
+    return new Promise(function (resolve, reject) {
+      self.pending[ask] = { resolve: resolve, reject: reject };
+      self.live.send(msg);
+    });
+  };
+  Stepper.prototype.newData = function (data) { // the session moved: its steps and next step, fresh from the kernel
+    for (var id in this.data.labels) if (data.labels[id] === undefined) data.labels[id] = this.data.labels[id];
+    var before = this.data.samples[0].steps, now = data.samples[0].steps, same = before.length === now.length;
+    for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
+    this.data = data;
+    this.live.dists = {};
+    if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
+      var key = this.live.key(data.samples[0], now.length - 1);
+      if (this.live.rows[key]) this.live.ask("row " + key + " #" + (++this.moves), { type: "row", key: key, sample: 0, step: now.length - 1, layer: this.live.layerKey() });
+    } else { this.live.rows = {}; this.live.keys = []; }
+    this.step = this.stepCount() - 1;
+    this.apply({});
+  };
+  Stepper.prototype.moved = function (msg) {
+    var self = this, p = this.pending[msg.ask];
+    delete this.pending[msg.ask];
+    this.status.textContent = msg.error || "";
+    if (!p) return;
+    if (msg.error) { p.reject(new Error(msg.error)); return; }
+    this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
+  };
+  Stepper.prototype.shown = function () {
+    var out = Explorer.prototype.shown.call(this), sample = this.data.samples[0];
+    out.kind = "stepper";
+    out.text = sample.prompt + sample.pieces.join("");
+    out.generated = sample.steps.slice(0, -1).map(function (s) { return s.token; });
+    out.next = sample.steps[sample.steps.length - 1].token;
+    return out;
   };
 
   function readoutHtml(v, data, draws) {
@@ -784,6 +864,7 @@
   }
   Live.prototype.receive = function (msg, buffers) {
     var data = this.page.data;
+    if (msg.type === "moved") { this.page.moved(msg); return; }
     if (msg.labels) for (var id in msg.labels) data.labels[id] = msg.labels[id];
     if (msg.type === "row") {
       var parts = msg.key.split(":"), sample = data.samples[parseInt(parts[0], 10)], stored = sample.steps[parseInt(parts[1], 10)];
@@ -868,6 +949,8 @@
     page.build();
     var onState = function () { page.live.fromKernel(); };
     model.on("change:state", onState);
+    var onData = function () { if (page.newData) { page.newData(model.get("data")); root.gx.data = page.data; } };
+    model.on("change:data", onData);
     root.gx = el.gx = {
       set: function (o) { return page.set(o || {}); },
       shown: function () { return page.shown(); },
@@ -875,10 +958,11 @@
       ready: function () { return page.ready().then(function () { return page.shown(); }); },
       data: data, version: data.format, live: true
     };
-    return function () { model.off("change:state", onState); page.live.close(); };
+    if (page.next) root.gx.next = function (n) { return page.next(n === undefined ? 1 : n); };
+    return function () { model.off("change:state", onState); model.off("change:data", onData); page.live.close(); };
   };
 
-  var KINDS = { explorer: Explorer, compare: Compare, inspect: Inspect };
+  var KINDS = { explorer: Explorer, stepper: Stepper, compare: Compare, inspect: Inspect };
 
   GX.mount = function (root) {
     if (root.gx) return root.gx;
