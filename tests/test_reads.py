@@ -371,3 +371,16 @@ def test_the_stepper_holds_back_a_character_its_next_token_will_complete(lm, sco
     session.force(sample.tokens[cut + 1])
     completed = sample.pieces[cut + 1].text
     assert _visible(stepper.text.value).endswith(completed) and session.sample.pieces[-2].begins == completed[0]
+
+
+
+def test_bytes_that_no_token_completes_name_no_character():
+    """A character's first bytes followed by a token that does not continue it (a sampled byte
+    sequence that is not UTF-8) are labelled by their bytes alone, never 'of \ufffd'."""
+    from gpt2explore.core.pieces import whole_pieces
+
+    first, after = whole_pieces(["日".encode()[:2], b" the"])
+    assert first.label == "‹e6 97›" and "\ufffd" not in first.label
+    assert "no token completes" in first.note
+    good = whole_pieces(["日".encode()[:2], "日".encode()[2:]])  # completed: the character is named
+    assert good[0].label == "‹e6 97› of 日" and good[1].text == "日"

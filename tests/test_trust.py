@@ -141,14 +141,19 @@ def test_2_a_forced_step_has_no_draw_to_show(lm):
 
 
 # ---- 3. fits the notebook --------------------------------------------------------------------
-def test_3_every_figure_fits_940_px(lm):
-    layered = lm.generate("Hi! My name is John", length=12, seed=1, layers=True)
+def test_3_every_figure_fits_the_output_area_of_a_1280_px_window(lm):
+    """JupyterLab's output area beside the open file browser is about 848 px wide in a 1280-px window."""
+    layered = lm.generate("Hi! My name is John", length=12, seed=1, layers=True, attention=True)
     step = layered[0].steps[0]
+    gumbel = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=1, coupling="gumbel")
+    cf = gumbel.counterfactual("Hi! My name is Maria")
     figs = [gx.temperature_sweep(step), gx.lens_heatmap(step), gx.lens_grid(layered[0]),
             gx.pipeline_figure(step, min_p=0.1, top_k=20), gx.next_token_bars(step, top_k=50),
-            gx.draw_figure(step)]
+            gx.draw_figure(step), gx.draw_figure(gumbel[0].steps[0]), gx.attribution_figure(step),
+            gx.attention_view(step), gx.attention_overview(step), gx.generation_overview(layered[0]),
+            gx.counterfactual_view(gumbel, cf), gx.coupling_figure(gumbel[0].steps[0], gumbel[1].steps[0])]
     for fig in figs:
-        assert (fig.layout.width or 700) <= 940, fig.layout.title.text
+        assert (fig.layout.width or 700) <= 848, fig.layout.title.text
 
 
 def test_3_long_titles_wrap_instead_of_being_cut(lm):

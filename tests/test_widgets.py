@@ -63,9 +63,10 @@ def test_compare_and_readouts_name_the_gumbel_coupling(lm):
     e = gx.explore(cdf.run, n=10)
     e.controls["temperature"].value = 0.5
     assert "p(the token u draws here)" in e.readout.value
-    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)  # a session's next step (cdf)
-    assert "p(the token the next u draws)" in st.readout.value
-    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")
+    assert gx.explore(c.run).view is None  # the page's component redraws from one u: a gumbel run keeps ipywidgets
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)  # a cdf session: the page's component
+    assert st.view is not None and st.view.data["kind"] == "stepper"
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")  # Python draws what its noise does
     assert "p(the token the next Gumbel noise draws)" in st.readout.value
 
 

@@ -97,6 +97,7 @@ def whole_pieces(chunks: Sequence[bytes], carry: bytes = b"", final: bool = True
         begins = ""
         if carries[i]:  # the character it began: the first one of the next text that is not empty
             begins = next((texts[j][0] for j in range(i + 1, len(texts)) if texts[j]), "")
+            begins = "" if begins == "\ufffd" else begins  # bytes no token completes into a character name none
         pieces.append(Piece(texts[i], bytes(raw), completes[i], begins, carries[i]))
     return pieces
 

@@ -42,7 +42,7 @@ from .style import (
 
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
-MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area with JupyterLab's file browser open is about 953
+MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area beside the open file browser in a 1280-px window
 LEGEND = dict(font=dict(size=12), entrywidth=0.33, entrywidthmode="fraction")  # three entries a row
 PLOT_PX = 270  # the plotting area's height; the figure grows with its title, legend and labels
 HOVER = ("<b>#%{customdata[4]} %{customdata[5]}</b><br>id %{customdata[0]}<br>logit %{customdata[1]}"

@@ -7,7 +7,17 @@ import math
 from ..core import arguments, provenance
 from ..core import formatting as fmt
 from ..views.stages import sampling_stages
-from .style import CHOSEN_COLOR, CUT_COLOR, KEPT_COLOR, RAW_COLOR, bottom_margin, finish, settings_text, title
+from .style import (
+    CHOSEN_COLOR,
+    CUT_COLOR,
+    FIGURE_MAX_PX,
+    KEPT_COLOR,
+    RAW_COLOR,
+    bottom_margin,
+    finish,
+    settings_text,
+    title,
+)
 
 
 def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **settings):
@@ -62,7 +72,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
                          tickfont=dict(size=11), row=r, col=c)
         fig.update_yaxes(range=[0, top * 1.08], tickformat="~g", row=r, col=c, showticklabels=(c == 1))
     # at most 940 px wide, so that it fits a notebook's output area (about 965 px in a 1400 px window)
-    fig.update_layout(height=height, width=300 * ncols + 40, title=head,
+    fig.update_layout(height=height, width=min(FIGURE_MAX_PX, 300 * ncols + 40), title=head,
                       margin=dict(t=top_px, b=gap, l=60, r=20), bargap=0.2)
     for ann in fig.layout.annotations:
         ann.font = dict(size=13)

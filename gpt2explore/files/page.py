@@ -86,10 +86,6 @@ def data_of(obj, n: int | None = None) -> dict:
     first = next((s.steps[0] for s in run.samples if s.steps), None)
     if first is None:
         raise page_view.PageError("this run has no steps to show; generate at least one token")
-    if any(s.noise is not None for x in run.samples for s in x.steps):
-        raise page_view.PageError("a page redraws each token from its one uniform u; this run was drawn with Gumbel "
-                                  "noise (coupling='gumbel': one number per vocabulary token and step), which a "
-                                  "page does not carry: make the page from a run generated with coupling='cdf'")
     facts = provenance.for_step(first, None, f"page ({kind})")
     title = {"explorer": "Next-token explorer", "compare": "Prompts compared with the same draws",
              "inspect": "A text, token by token"}[kind]

@@ -114,6 +114,10 @@ def _check_run(run) -> None:
             if step.legacy:
                 raise PageError("this run was drawn by format 1's single-precision arithmetic (a bundle of an "
                                 "earlier version); a page recomputes in double precision: generate the run again")
+            if step.noise is not None:
+                raise PageError("a page redraws each token from its one uniform u; this run was drawn with Gumbel "
+                                "noise (coupling='gumbel': one number per vocabulary token and step), which a "
+                                "page does not carry: make the page from a run generated with coupling='cdf'")
 
 
 def tail_summary(values: torch.Tensor, own: torch.Tensor, bins: int = BINS) -> dict:

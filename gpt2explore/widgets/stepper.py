@@ -26,7 +26,7 @@ from ..figures import plots
 from ..model.generation import require_lm
 from ..views import page as page_view
 from .controls import _Displayable, message_html, set_controls, settings_controls
-from .explorer import at_layer_or_self, layer_slider
+from .explorer import Stepper, at_layer_or_self, layer_slider
 from .front import Front
 from .why import WhyPanel
 
@@ -210,10 +210,17 @@ class LiveStepper(_Displayable):
         super().close()
 
 
-def stepper(lm, prompt=None, n: int = 20, **settings) -> LiveStepper:
+def stepper(lm, prompt=None, n: int = 20, **settings):
     """A step-through session on `prompt` with buttons and live next-token bars."""
     lm, n = require_lm(lm), arguments.count("n", n)
-    return LiveStepper(lm.session(prompt, **settings), n=n)
+    return session_widget(lm.session(prompt, **settings), n=n)
 
 
-extensions.register("Session", "stepper", LiveStepper)  # session.widget()
+def session_widget(session, n: int = 20):
+    """The stepper of a session: the page's component, which redraws a step from its one
+    uniform u; a session drawn with Gumbel noise (one number per token) keeps the ipywidgets
+    stepper, whose Python side computes what its noise draws."""
+    return LiveStepper(session, n=n) if session.coupling == "cdf" else Stepper(session, n=n)
+
+
+extensions.register("Session", "stepper", session_widget)  # session.widget()

@@ -94,8 +94,9 @@ gx.compare_next_token([session.next_step, branch.next_step], ["original (T=1)", 
 #
 # Now let both run on 8 steps. They draw with the same `u` at every step, so they write the same
 # tokens until a `u` lands on different tokens under the two temperatures (a `u` near 1 reaches
-# into the tail, which T=1.5 has fattened, so it parts them soonest). The first row whose tokens
-# differ is where they part; from there each continues its own context:
+# into the tail, which T=1.5 has fattened, so it parts them soonest), and that can be the very
+# first step. The first row whose tokens differ is where they part; from there each continues its
+# own context, so the rows after it compare two different texts:
 
 # %%
 session.step(8)

@@ -19,7 +19,7 @@
 # (nostalgebraist, 2020) applies that same final layer norm and LM head to the residual stream
 # after *every* block, as if the model stopped there. gpt2explore records the residual stream
 # when you pass `layers=True`, and reads each layer under the same sampling settings as the
-# final one: what would T=0.7, top-k 40 draw if the model stopped at layer 3?
+# final one: what would T=0.5 or T=1.5 draw if the model stopped at layer 2?
 
 # %% [markdown]
 # The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.

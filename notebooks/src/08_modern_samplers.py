@@ -43,9 +43,11 @@ print(f"peaked: step {peaked.index}, flat: step {flat.index}")
 # ## Min-p against top-p
 #
 # Top-p keeps the likeliest tokens until they hold p of the probability. Min-p keeps every token
-# whose probability is at least min_p times the top token's. On a **peaked** step (the model is
-# sure) both keep few tokens; on a **flat** step top-p=0.9 has to reach deep into the tail,
-# while min-p scales its bar with the model's confidence:
+# whose probability is at least min_p times the top token's. On a **peaked** step (the model's
+# top token holds 40-80% of the probability) min-p keeps the few tokens near the top one, while
+# top-p=0.9 still has to collect the last tenth of the probability from the tail, often a hundred
+# tokens or more (the first table counts them); on a **flat** step top-p=0.9 reaches deeper
+# still, while min-p scales its bar with the model's confidence:
 
 # %%
 compare = [dict(top_p=0.9), dict(min_p=0.1), dict(top_p=0.5), dict(min_p=0.3)]

@@ -97,7 +97,7 @@ for kind in ("cdf", "gumbel"):
     common = [agreed(a, b) for a, b in zip(drawn, drawn.counterfactual(B))]
     rows[kind] = {"first token the same": sum(c > 0 for c in common) / len(common),
                   "mean tokens in common at the start": sum(common) / len(common)}
-gx.table(pd.DataFrame(rows).T.round(2))
+gx.table(pd.DataFrame(rows).T.rename_axis("coupling").reset_index().round(2))  # one row per coupling
 
 # %% [markdown]
 # On the bundled model, in these 40 samples, the shared Gumbel noise keeps the first token more
