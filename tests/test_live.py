@@ -187,3 +187,34 @@ def test_live_stepper_draws_what_a_session_draws_and_shows_its_exact_next_step(l
     assert size["scroll"] <= size["client"] + 1 and size["width"] <= size["output"] + 1, size
     assert size["height"] <= 720, size
     assert size["svgBottom"] <= 800 and size["controlsTop"] >= 0, size  # controls and bars on screen together
+
+
+def test_re_running_a_cell_frees_the_explorer_it_replaced(lab, rnd_dir):
+    """Re-running a cell removes its old explorer's view: the component tells the kernel, the old
+    widget closes and its run is freed (runs do not pile up); the new one is live."""
+    import time
+
+    from lab import PROMPTS
+
+    root, url = lab
+    write_notebook(root / "rerun.ipynb", [
+        f"import gc, weakref\nimport gpt2explore as gx\nif 'lm' not in globals():\n"
+        f"    lm = gx.load(r'{rnd_dir}', device='cpu')\n    refs = []",
+        "w = gx.explore(lm.generate('Hi! My name is', length=3, seed=len(refs)), n=10)\n"
+        "refs.append(weakref.ref(w.run))\ndisplay(w)\ndel w",
+        "gc.collect()\nprint('freed', [r() is None for r in refs])"])
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "rerun.ipynb", wait=True)
+        for runs in (2, 3):
+            time.sleep(3)  # the old view's "gone" reaches the kernel after a second's grace
+            page.click("text=Run")
+            page.click("li[data-command='runmenu:run-all']")
+            page.wait_for_function(f"() => ({PROMPTS})().map(p => p.replace(/[^0-9]/g, '')).join(',') === "
+                                   f"'{','.join(str(3 * (runs - 1) + i) for i in (1, 2, 3))}'", timeout=120_000)
+        page.wait_for_function("() => document.querySelector('.gx-live.gx-explorer')?.gx", timeout=60_000)
+        out = page.locator(".jp-CodeCell").nth(2).locator(".jp-OutputArea-output").inner_text()
+        assert page.locator(".gx-live.gx-explorer").count() == 1
+        shown = call(page, "ready", sel=".gx-live.gx-explorer")
+    # the first explorer (replaced by the second run) was freed; the third is the live one
+    assert out.strip().startswith("freed [True, ") and out.strip().endswith("False]"), out
+    assert shown["exact"] and shown["error"] is None

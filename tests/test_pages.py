@@ -461,3 +461,29 @@ def test_huge_temperatures_tie_in_float64_and_the_page_follows_python_or_says_ap
             checked += 1
     assert checked == 20
     opened.close()
+
+
+def test_every_approximate_interval_holds_pythons_value_without_tolerance(browser, run, explorer_page):
+    """Where the page is approximate it proves an interval [lo, hi] for each probability: the
+    float rounding of its own sums and of Python's never leaves Python's value outside it."""
+    opened = Opened(browser, explorer_page)
+    rng = random.Random(5)
+    offered = [s["name"] for s in pages.data_of(run)["samplers"]]
+    approximate, tokens = 0, 0
+    for _ in range(600):  # half of them at temperatures where the probabilities nearly or exactly tie
+        settings = _random_settings(rng, offered)
+        if rng.random() < 0.5:
+            settings["temperature"] = rng.choice([1e15, 1e16, 1e300, round(rng.uniform(3, 50), 1), 1e5, 1e10])
+        si, st = rng.randrange(len(run)), rng.randrange(64)
+        shown = opened.set(dict(settings, sample=si, step=st))
+        assert shown["error"] is None
+        if shown["exact"] or shown["bound"] >= 1:
+            continue
+        py = run[si].steps[st].distribution(**settings)
+        for t in shown["tokens"]:
+            want = float(py[t["id"]])
+            assert t["lo"] <= want <= t["hi"], (settings, si, st, t, want)
+            tokens += 1
+        approximate += 1
+    assert approximate >= 150 and tokens >= 1500, (approximate, tokens)  # enough approximate answers were checked
+    opened.close()

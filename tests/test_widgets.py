@@ -195,3 +195,37 @@ def test_the_live_stepper_moves_its_session_by_messages_and_its_view_follows(lm)
     assert sum(1 for y in st.fig.data[1].y if y > 0) == 1
     st.close()
     assert st.view._steps is None and st._on_session not in s._listeners
+
+
+@pytest.mark.parametrize("kind", ["explorer", "stepper"])
+def test_a_widget_whose_last_view_is_gone_closes_and_lets_go_of_its_run(lm, kind):
+    """Re-running a cell removes the old widget's views; the component then says so ("gone") and
+    the widget closes, so that its run (or session) is freed: runs do not pile up."""
+    import gc
+    import weakref
+
+    def make():
+        if kind == "explorer":
+            w = gx.explore(lm.generate("Hi! My name is", length=3, seed=2), n=10)
+            return w, weakref.ref(w.run)
+        w = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
+        return w, weakref.ref(w.session)
+
+    kept, kept_ref = make()  # no message: ipywidgets keeps the widget, and with it the run
+    kept_view = weakref.ref(kept.view)
+    del kept
+    gc.collect()
+    assert kept_ref() is not None
+    gone, gone_ref = make()
+    view = gone.view
+    del gone
+    view._on_msg(view, {"type": "gone"}, [])
+    del view
+    gc.collect()
+    assert gone_ref() is None, gc.get_referrers(gone_ref())
+    # the widget kept without the message is still open; it closes the same way
+    view = kept_view()
+    view._on_msg(view, {"type": "gone"}, [])
+    del view
+    gc.collect()
+    assert kept_ref() is None and kept_view() is None

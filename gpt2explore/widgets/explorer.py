@@ -86,7 +86,7 @@ class Explorer(_Displayable):
             return
         data["layers"] = self.layer.max if self.layer is not None else None
         data["clicks"] = self.CLICKS
-        self.view = Front(data, self._view_step, click=self._on_front_click, state=self._state())
+        self.view = Front(data, self._view_step, click=self._on_front_click, gone=self.close, state=self._state())
         self.view.observe(self._from_front, names="state")
         self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
 

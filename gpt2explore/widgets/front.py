@@ -11,6 +11,9 @@ in the `state` trait. What needs the kernel is a message:
   sampler registered in Python), in the same order, with the token the step's u draws there.
 - {type: "labels", ids}: the labels of tokens the data does not carry.
 - {type: "click", ...}: handed to the widget's own handler (fork, explain).
+- {type: "gone"}: the component's last view was removed (its cell re-run or cleared, its output
+  closed): the widget closes itself and lets go of its run or session, so that re-running a cell
+  does not pile up runs. A closed widget is not shown again; make a new one.
 """
 from __future__ import annotations
 
@@ -57,14 +60,22 @@ class Front(anywidget.AnyWidget):
     data = traitlets.Dict().tag(sync=True)
     state = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, data: dict, steps, click=None, **kwargs):
-        """`steps(sample, step, layer)` gives the Step (or lens view) a message asks about."""
+    def __init__(self, data: dict, steps, click=None, gone=None, **kwargs):
+        """`steps(sample, step, layer)` gives the Step (or lens view) a message asks about;
+        `gone()` closes the widget that owns this view once its last view is removed (by
+        default the view releases itself)."""
         super().__init__(data=data, **kwargs)
-        self._steps, self._click = steps, click
+        self._steps, self._click, self._gone = steps, click, gone
         self.on_msg(self._on_msg)
 
     def _on_msg(self, _widget, content, buffers=None):
         kind = content.get("type")
+        if kind == "gone":
+            gone = self._gone
+            if gone is not None:
+                gone()
+            self.release()
+            return
         if kind == "click":
             if self._click is not None:
                 self._click(content)
@@ -78,7 +89,7 @@ class Front(anywidget.AnyWidget):
 
     def release(self) -> None:
         """Forget the run (its steps) and close the view."""
-        self._steps = self._click = None
+        self._steps = self._click = self._gone = None
         self.close()
 
 

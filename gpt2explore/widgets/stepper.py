@@ -48,7 +48,7 @@ class LiveStepper(_Displayable):
         self.layer = layer_slider(session.next_step)
         self._following = False  # set while the controls follow the session
         data = self._data()
-        self.view = Front(data, self._view_step, click=self.handle, state=self._state(data))
+        self.view = Front(data, self._view_step, click=self.handle, gone=self.close, state=self._state(data))
         self.view.observe(self._from_front, names="state")
         session.on_change(self._on_session)
         for name, c in self.controls.items():

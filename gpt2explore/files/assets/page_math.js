@@ -10,6 +10,12 @@
   if (GX.math) return;
   var K = 1, C = 0, M = 2;
   var SLACK = 1e-12; // relative slack on the provable bounds (rounding of the sums)
+  // Where a probability is approximate, its interval is widened outward by this relative amount: the
+  // page's own divisions and Python's float64 softmax each round, and an interval proved in exact
+  // arithmetic could otherwise miss Python's value by an ulp or two. Exact values are never touched.
+  var ROUND = 64 * Math.pow(2, -52);
+  function down(x) { return x * (1 - ROUND); }
+  function up(x) { return Math.min(1, x * (1 + ROUND)); }
   var TIE = 1e-12; // probabilities this close (relative) may tie, or not, by the last bits of exp and the sums
 
   function decode(text, Type) {
@@ -409,6 +415,7 @@
       lo[i] = s.st[i] === K ? ms.e[i] / zh : 0;
       hi[i] = Math.min(1, ms.e[i] / (s.st[i] === K ? zl : zl + ms.e[i]));
       p[i] = (lo[i] + hi[i]) / 2;
+      lo[i] = down(lo[i]); hi[i] = up(hi[i]);
     }
     if (s.lost) bound = 1;
     else if (uncertain) for (i = 0; i < m; i++) bound = Math.max(bound, (hi[i] - lo[i]) / 2);
@@ -430,13 +437,14 @@
     for (b = 0; b < g; b++) {
       gzlo[b] = s.zlo(b); gzhi[b] = s.zhi(b);
       if (s.gst[b] === C || s.lost) { if (s.lost) gpHi[b] = 1; continue; }
-      gpLo[b] = uncertain ? ms.mlo[b] / zh : ms.mlo[b] / zl;
-      gpHi[b] = uncertain ? Math.min(1, ms.mhi[b] / zl) : gpLo[b];
+      gpLo[b] = uncertain ? down(ms.mlo[b] / zh) : ms.mlo[b] / zl;
+      gpHi[b] = uncertain ? up(ms.mhi[b] / zl) : gpLo[b];
     }
     return {
       gzlo: gzlo, gzhi: gzhi, gpLo: gpLo, gpHi: gpHi,
       ids: s.ids, z: lean ? s.z : s.z.slice(), p: p, lo: lo, hi: hi, exact: !uncertain, bound: bound, keptLo: keptLo, keptHi: keptHi,
-      tailLo: s.lost ? 0 : tailLo / zh, tailHi: s.lost ? 1 : Math.min(1, tailHi / (zl || zh)), tailTop: s.tailTop(),
+      tailLo: s.lost ? 0 : uncertain ? down(tailLo / zh) : tailLo / zh,
+      tailHi: s.lost ? 1 : uncertain ? up(tailHi / (zl || zh)) : Math.min(1, tailHi / (zl || zh)), tailTop: s.tailTop(),
       entropy: entropy, entropyExact: entropyExact, status: lean ? s.st : s.st.slice(), lost: s.lost
     };
   }

@@ -923,6 +923,7 @@
   Live.prototype.close = function () { this.model.off("msg:custom", this.onMsg); clearTimeout(this.timer); };
   Page.prototype.kernelSays = function (text) { this.status.textContent = text; };
 
+  var GONE_MS = 1000; // how long a widget without a view waits before it tells the kernel
   // an anywidget's render: the page in the widget's element, its data from the kernel
   GX.render = function (ctx) {
     var model = ctx.model, el = ctx.el, data = model.get("data");
@@ -936,6 +937,7 @@
     root.appendChild(body);
     var page = new KINDS[data.kind](body, data);
     page.live = new Live(model, page);
+    model.gxViews = (model.gxViews || 0) + 1;
     if (data.layers) page.layer = data.layers;
     if (data.clicks) page.click = data.clicks[0][1];
     var st = model.get("state") || {};
@@ -959,7 +961,15 @@
       data: data, version: data.format, live: true
     };
     if (page.next) root.gx.next = function (n) { return page.next(n === undefined ? 1 : n); };
-    return function () { model.off("change:state", onState); model.off("change:data", onData); page.live.close(); };
+    return function () {
+      model.off("change:state", onState); model.off("change:data", onData); page.live.close();
+      // the last view gone (its cell re-run or cleared): the kernel closes the widget and lets go of
+      // its run, unless a view comes back at once (an output moved or re-rendered)
+      model.gxViews -= 1;
+      if (model.gxViews === 0) setTimeout(function () {
+        if (model.gxViews === 0) try { model.send({ type: "gone" }); } catch (err) { /* the kernel is gone too */ }
+      }, GONE_MS);
+    };
   };
 
   var KINDS = { explorer: Explorer, stepper: Stepper, compare: Compare, inspect: Inspect };
