@@ -384,3 +384,18 @@ def test_bytes_that_no_token_completes_name_no_character():
     assert "no token completes" in first.note
     good = whole_pieces(["日".encode()[:2], "日".encode()[2:]])  # completed: the character is named
     assert good[0].label == "‹e6 97› of 日" and good[1].text == "日"
+
+
+def test_the_stage_table_ranks_tokens_as_every_table_does(lm):
+    """sampling_stages' `rank1` is the token's rank under the raw logits (1 = the likeliest), as
+    step.top() counts; its place in the table is `row`, never called a rank."""
+    step = lm.generate("Hi! My name is", length=2, seed=1)[0].steps[0]  # T=1, nothing cut: top() is the raw order
+    table = gx.sampling_stages(step, n=5, top_k=40, temperature=3.0)
+    assert "rank" not in table.columns and {"row", "rank1"} <= set(table.columns)
+    tops = {t.id: t.rank for t in step.top(200)}
+    raw = step.logits.double()
+    for r in table[table.stage_index == 0].itertuples():
+        assert r.rank1 == int((raw > raw[r.token_id]).sum()) + int((raw[:r.token_id] == raw[r.token_id]).sum()) + 1
+        if r.token_id in tops:
+            assert r.rank1 == tops[r.token_id]
+    assert list(table[table.stage_index == 0].row) == list(range(1, len(table[table.stage_index == 0]) + 1))

@@ -64,7 +64,7 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
                     row=r, col=c)
         cut = part[part.removed_here]
         if len(cut):
-            fig.add_scatter(x=[r - 1 for r in cut["rank"]], y=[0] * len(cut), mode="markers",
+            fig.add_scatter(x=[r - 1 for r in cut["row"]], y=[0] * len(cut), mode="markers",
                             marker=dict(symbol="x-thin", size=10, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
                             showlegend=False, cliponaxis=False, hovertemplate="%{text}: removed here<extra></extra>",
                             text=list(cut.token), row=r, col=c)

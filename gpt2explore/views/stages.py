@@ -15,7 +15,7 @@ import torch
 from ..core import arguments, sampling
 from ..core import formatting as fmt
 from ..core.pieces import step_label
-from ..core.trace import require_step
+from ..core.trace import rank_of, require_step
 
 
 def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor, bool]]:
@@ -75,18 +75,22 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
 
 
 def stage_rows(step, n: int = 10, stage_order=None, **settings) -> list[dict]:
-    """`sampling_stages`' rows as plain dicts (stage_index, stage, label, rank, token_id, token,
-    prob, alive, removed_here, survivors, u_draws, drawn, exact), one per stage and token."""
+    """`sampling_stages`' rows as plain dicts (stage_index, stage, label, row, rank1, token_id,
+    token, prob, alive, removed_here, survivors, u_draws, drawn, exact), one per stage and token:
+    `row` is the token's place in this table (1 = first), `rank1` its rank under the model's raw
+    logits (1 = the likeliest, ties to the lower id), the rank every table and figure shows."""
     dists = stage_distributions(step, stage_order, **settings)
     marked = _marked(step, dists[-1][2])
     ids = _shown_ids(step, n, marked)
+    rank1 = {tid: rank_of(dists[0][2], tid) + 1 for tid in ids}  # under the raw logits
     rows = []
     before = None
     for k, (name, label, probs, exact) in enumerate(dists):
         alive = probs > 0
         survivors = int(alive.sum())
-        for rank, tid in enumerate(ids, start=1):
-            rows.append({"stage_index": k, "stage": name, "label": label, "rank": rank, "token_id": tid,
+        for row, tid in enumerate(ids, start=1):
+            rows.append({"stage_index": k, "stage": name, "label": label, "row": row, "rank1": rank1[tid],
+                         "token_id": tid,
                          "token": step_label(step, tid), "prob": float(probs[tid]), "alive": bool(alive[tid]),
                          "removed_here": bool(before is not None and before[tid] and not alive[tid]),
                          "survivors": survivors, "u_draws": tid == marked, "drawn": tid == step.token,
