@@ -65,12 +65,8 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
     logits (V,), one list per row for (B, V)); needed only by the first two stages.
     Rows are computed one by one, so a row's result is the same bits whatever the batch."""
-    _check_input(logits, context)
-    settings = Settings(temperature, top_k, top_p, semantics, **more)
-    try:
-        return filtered_under(logits, settings, context, stage_order, legacy)
-    except guards.StepError as err:  # the caller's own logits, not the model's
-        raise err.given() from None
+    return _on_callers_logits(filtered_under, logits, context, stage_order, legacy,
+                              temperature, top_k, top_p, semantics, more)
 
 
 def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_order, legacy) -> list[torch.Tensor]:
@@ -107,11 +103,18 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
                   **more) -> torch.Tensor:
     """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits),
     float64, one row at a time (see `filter_logits`)."""
+    return _on_callers_logits(distribution_under, logits, context, stage_order, legacy,
+                              temperature, top_k, top_p, semantics, more)
+
+
+def _on_callers_logits(under, logits, context, stage_order, legacy, temperature, top_k, top_p, semantics, more):
+    """A public call on a caller's own logits: the input checked, then the settings, then `under`;
+    a step error speaks of "the logits", not the model's."""
     _check_input(logits, context)
     settings = Settings(temperature, top_k, top_p, semantics, **more)
     try:
-        return distribution_under(logits, settings, context, stage_order, legacy)
-    except guards.StepError as err:  # the caller's own logits, not the model's
+        return under(logits, settings, context, stage_order, legacy)
+    except guards.StepError as err:
         raise err.given() from None
 
 
