@@ -84,6 +84,17 @@ def met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def rng(x, f="{:.2f}") -> str:
+    """A measured figure as 'median [min–max], n=N'."""
+    return f"{f.format(x['median'])} [{f.format(x['min'])}–{f.format(x['max'])}], n={x['n']}"
+
+
+def _redraw_row(figure: int, what: str, k: dict) -> str:
+    """A report row of a browser redraw measurement: the redraw and the next frame, against one frame."""
+    return (f"| {figure} | {what} | {rng(k['redraw_ms'], '{:.1f}')} ms; {rng(k['to_next_frame_ms'], '{:.1f}')} ms | "
+            f"{TARGETS['page_redraw']} | {met(k['redraw_ms']['median'] <= 16)} |")
+
+
 def report(r: dict) -> str:
     m = r["machine"]
     c, d, b, s, mem, st = r["capture"], r["decode"], r["batching"], r["slider"], r["memory"], r["startup"]
@@ -98,9 +109,6 @@ def report(r: dict) -> str:
         f"torch {m['torch']}, transformers {m['transformers']}, gpt2explore {m['gpt2explore']}.", "",
         "| # | figure | result | target | |", "|---|---|---|---|---|",
     ]
-
-    def rng(x, f="{:.2f}"):
-        return f"{f.format(x['median'])} [{f.format(x['min'])}–{f.format(x['max'])}], n={x['n']}"
 
     for batch in ("batch1", "batch8"):
         x = c[batch]
@@ -189,10 +197,8 @@ def report(r: dict) -> str:
                      f"{met(e['bytes'] <= 1.5 * 2**20)} |")
         for kind in ("explorer", "compare", "inspect"):
             k = pg[kind]
-            lines.append(f"| 10 | {kind} page in Chromium: redraw after a control change ({pg['moves']} changes of "
-                         f"T, top-k, top-p, step); to the next frame | {rng(k['redraw_ms'], '{:.1f}')} ms; "
-                         f"{rng(k['to_next_frame_ms'], '{:.1f}')} ms | {TARGETS['page_redraw']} | "
-                         f"{met(k['redraw_ms']['median'] <= 16)} |")
+            lines.append(_redraw_row(10, f"{kind} page in Chromium: redraw after a control change ({pg['moves']} "
+                                         f"changes of T, top-k, top-p, step); to the next frame", k))
     st = r.get("study")
     if st:
         lines.append(f"| 12 | a name study (`gx.study`, gumbel coupling): {st['names']} names × {st['nsamples']} samples × "
@@ -205,9 +211,7 @@ def report(r: dict) -> str:
             for kind, what in (("settings", "a change of T, top-k or top-p"), ("step", "a change of step")):
                 k = lv[home][kind]
                 where = "live explorer in JupyterLab" if home == "live" else "its saved page"
-                lines.append(f"| 13 | {where} ({lv['run']}), el.gx.set: redraw after {what}; resolved | "
-                             f"{rng(k['redraw_ms'], '{:.1f}')} ms; {rng(k['to_next_frame_ms'], '{:.1f}')} ms | "
-                             f"{TARGETS['page_redraw']} | {met(k['redraw_ms']['median'] <= 16)} |")
+                lines.append(_redraw_row(13, f"{where} ({lv['run']}), el.gx.set: redraw after {what}; resolved", k))
     lines += ["", "## Notes on the misses", ""] + notes(r)
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
               "| operator | share |", "|---|---|"]
