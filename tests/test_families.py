@@ -197,7 +197,7 @@ def test_the_inspector_recolours_the_text_by_the_settings(flm):
 
     ins = gx.inspect(flm, "Hi! My name is Isamu and I like the cat")
     ins.controls["top_k"].value = 3
-    bad = sum(1 for shape in ins.view.layout.shapes if shape.fillcolor == IMPOSSIBLE)
+    bad = sum(1 for shape in ins.figure().layout.shapes if shape.fillcolor == IMPOSSIBLE)
     assert bad == sum(1 for x in ins.sample.steps if x.rank0 >= 3) > 0
     assert f"<b>{bad} token" in ins.totals.value
 

@@ -96,7 +96,7 @@ def test_every_text_view_shows_the_characters_whole(lm, scored):
     assert TEXT in _visible(stepper.text.value) and "\ufffd" not in _visible(stepper.text.value)
     # inspect's coloured text: the figure's pieces and hover
     ins = gx.inspect(lm, TEXT)
-    trace = ins.view.data[0]
+    trace = ins.figure().data[0]
     assert "".join(trace.text) == TEXT and "\ufffd" not in "".join(trace.hovertext)
     assert any("U+201D" in h for h in trace.hovertext)
     # a saved page's data (what its script renders as it is)

@@ -3,7 +3,6 @@ import html
 import math
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -183,10 +182,10 @@ def test_inspect_recolours_without_the_model(lm, monkeypatch):
     ins.controls["top_k"].value = 10
     from gpt2explore.figures.textview import IMPOSSIBLE
 
-    bad = sum(1 for s in ins.view.layout.shapes if s.fillcolor == IMPOSSIBLE)
+    bad = sum(1 for s in ins.figure().layout.shapes if s.fillcolor == IMPOSSIBLE)
     assert bad == sum(1 for s in ins.sample.steps if s.rank0 >= 10)
     assert f"<b>{bad} token" in ins.totals.value
-    ins._on_click(ins.view.data[0], SimpleNamespace(point_inds=[4]))
+    ins.view.state = dict(ins.view.state, step=4)  # a click on the fifth token in the component
     assert ins.position.value == 4
     step = ins.sample.steps[4]
     from helpers import shown_ids

@@ -50,6 +50,43 @@ def _layout(pieces: list[str], start_col: int = 0):
     return places, line + 1
 
 
+def rank_fills(ranks: list[int]) -> list[str]:
+    """GLTR's colour of each rank (counted from 0): top 10, 100, 1000, beyond."""
+    return [GLTR[rank_bucket(r)] for r in ranks]
+
+
+def rank_legend(ranks: list[int]) -> list[tuple[str, str]]:
+    """(colour, name) of each of GLTR's buckets, with the share of the tokens in it."""
+    buckets = [rank_bucket(r) for r in ranks]
+    return [(c, f"{label} ({buckets.count(i) / max(len(ranks), 1):.0%})")
+            for i, ((_, label), c) in enumerate(zip(RANK_BUCKETS, GLTR))]
+
+
+def surprisal_top(surprisal: list[float]) -> float:
+    """The top of the surprisal scale: the largest finite surprisal (1 when there is none)."""
+    return max((s for s in surprisal if math.isfinite(s)), default=1.0)
+
+
+def surprisal_fills(surprisal: list[float], top: float) -> list[str]:
+    """Each surprisal's colour on the YlOrRd scale from 0 to `top` nats."""
+    from plotly.colors import sample_colorscale
+
+    return sample_colorscale("YlOrRd", [min(v, top) / top if top else 0 for v in surprisal])
+
+
+def text_colours(sample) -> dict:
+    """The colours of the settings-free modes, as a live view paints them: for "rank" and
+    "surprisal", each token's fill and the legend's (colour, name) entries."""
+    steps = require_sample(sample).steps[:MAX_TOKENS]
+    ranks = [step_rank(s) for s in steps]
+    surprisal = [-math.log(p) if p > 0 else math.inf for p in (step_raw_prob(s) for s in steps)]
+    top = surprisal_top(surprisal)
+    low, high = surprisal_fills([0.0, top], top)
+    return {"rank": {"fills": rank_fills(ranks), "legend": rank_legend(ranks), "what": "rank under the model (GLTR's buckets)"},
+            "surprisal": {"fills": surprisal_fills(surprisal, top), "what": "surprisal, -log p (nats)",
+                          "legend": [(low, "0 nats"), (high, f"{fmt.number(top, 2)} nats or more")]}}
+
+
 def text_view(sample, color: str = "rank", **settings):
     """The sample's tokens coloured by `color`: "rank" (GLTR: top 10 green, top 100 yellow,
     top 1000 red, beyond purple), "surprisal" (-log p, nats, a sequential scale) or "allowed"
@@ -76,11 +113,11 @@ def text_view(sample, color: str = "rank", **settings):
     x = [(col + w / 2) * CHAR_PX for _, col, w in places]
     y = [-line * LINE_PX for line, _, _ in places]
     if color == "rank":
-        fills = [GLTR[rank_bucket(r)] for r in ranks]
+        fills = rank_fills(ranks)
     elif color == "allowed":
         fills = [IMPOSSIBLE if p == 0 else ALLOWED for p in probs]
     else:
-        top = max((s for s in surprisal if math.isfinite(s)), default=1.0)
+        top = surprisal_top(surprisal)
         fills = None
     hover = [f"<b>{w.label}</b> (step {s.index}){'<br><i>' + w.note + '</i>' if w.note else ''}<br>rank {r + 1:,}<br>model p {fmt.prob(rp)} · surprisal "
              f"{fmt.number(su, 2)} nats<br>after settings p {fmt.prob(p)}{' (impossible)' if p == 0 else ''}"
@@ -90,9 +127,7 @@ def text_view(sample, color: str = "rank", **settings):
     if fills is None:
         marker = dict(symbol="square", size=1, opacity=0, color=[min(v, top) for v in surprisal], cmin=0, cmax=top,
                       colorscale="YlOrRd", showscale=True, colorbar=dict(title="surprisal (nats)", thickness=14))
-        from plotly.colors import sample_colorscale
-
-        fills = sample_colorscale("YlOrRd", [min(v, top) / top if top else 0 for v in surprisal])
+        fills = surprisal_fills(surprisal, top)
     shapes = [dict(type="rect", x0=col * CHAR_PX + 0.5, x1=(col + w) * CHAR_PX - 0.5, y0=yy - LINE_PX / 2 + 2,
                    y1=yy + LINE_PX / 2 - 2, fillcolor=f, line=dict(width=0), layer="below")
               for (_, col, w), yy, f in zip(places, y, fills)]
@@ -104,10 +139,9 @@ def text_view(sample, color: str = "rank", **settings):
                         textfont=dict(family="DejaVu Sans Mono, monospace", size=13, color="#1f3b73"),
                         hoverinfo="skip", name="prompt")
     if color == "rank":
-        for (limit, label), c in zip(RANK_BUCKETS, GLTR):
-            share = sum(1 for r in ranks if rank_bucket(r) == RANK_BUCKETS.index((limit, label))) / len(ranks)
+        for c, name in rank_legend(ranks):
             fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=c),
-                            name=f"{label} ({share:.0%})", showlegend=True)
+                            name=name, showlegend=True)
     elif color == "allowed":
         n_bad = sum(1 for p in probs if p == 0)
         fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=IMPOSSIBLE),

@@ -11,6 +11,8 @@ in the `state` trait. What needs the kernel is a message:
   sampler registered in Python), in the same order, with the token the step's u draws there.
 - {type: "labels", ids}: the labels of tokens the data does not carry.
 - {type: "click", ...}: handed to the widget's own handler (fork, explain).
+- any other type a widget answers itself (`answers`): e.g. the inspector's {type: "allowed",
+  settings}, each position's probability of the text's token under those settings.
 - {type: "gone"}: the component's last view was removed (its cell re-run or cleared, its output
   closed): the widget closes itself and lets go of its run or session, so that re-running a cell
   does not pile up runs. A closed widget is not shown again; make a new one.
@@ -60,12 +62,14 @@ class Front(anywidget.AnyWidget):
     data = traitlets.Dict().tag(sync=True)
     state = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, data: dict, steps, click=None, gone=None, **kwargs):
+    def __init__(self, data: dict, steps, click=None, gone=None, answers=None, **kwargs):
         """`steps(sample, step, layer)` gives the Step (or lens view) a message asks about;
         `gone()` closes the widget that owns this view once its last view is removed (by
-        default the view releases itself)."""
+        default the view releases itself); `answers` maps a message type to the widget's own
+        answer, `fn(content) -> (reply, buffers)`."""
         super().__init__(data=data, **kwargs)
         self._steps, self._click, self._gone = steps, click, gone
+        self._answers = dict(answers or {})
         self.on_msg(self._on_msg)
 
     def _on_msg(self, _widget, content, buffers=None):
@@ -81,7 +85,8 @@ class Front(anywidget.AnyWidget):
                 self._click(content)
             return
         try:
-            reply, out = answer(content, self._steps)
+            own = self._answers.get(kind)
+            reply, out = own(content) if own is not None else answer(content, self._steps)
         except (ValueError, IndexError, KeyError) as err:
             reply, out = {"type": "status", "key": content.get("key"), "text": str(err)}, []
         reply["ask"] = content.get("ask")  # what the component asked: it waits for this reply
@@ -90,6 +95,7 @@ class Front(anywidget.AnyWidget):
     def release(self) -> None:
         """Forget the run (its steps) and close the view."""
         self._steps = self._click = self._gone = None
+        self._answers = {}
         self.close()
 
 

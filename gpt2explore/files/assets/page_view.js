@@ -763,49 +763,110 @@
              }, this), ms: this.lastMs };
   };
 
-  // inspect: a scored text recoloured by the settings; the bars of one position
+  // inspect: a scored text recoloured by the settings; the bars of one position. Live in a notebook,
+  // the kernel sends the position's row (its bars are exact everywhere) and answers, for the settings
+  // shown, each position's probability of the text's token: what the stored tokens leave undecided
+  // waits for that answer, the rest is coloured at once.
+  var COLOUR_MODES = ["allowed", "rank", "surprisal"];
   function Inspect(root, data) { Page.call(this, root, data); this.colour = "allowed"; }
   Inspect.prototype = Object.create(Page.prototype);
+  Inspect.prototype.header = function () {
+    var self = this, bar = Page.prototype.header.call(this);
+    if (!this.data.colours) return bar; // a saved page colours by the settings only
+    var lab = document.createElement("label"), sel = document.createElement("select");
+    lab.className = "gx-control"; lab.innerHTML = "<span class='gx-name'>colour</span>";
+    sel.className = "gx-colour";
+    COLOUR_MODES.forEach(function (m) { var op = document.createElement("option"); op.value = m; op.textContent = m; sel.appendChild(op); });
+    sel.addEventListener("change", function () { self.colour = sel.value; self.apply({ keepDraws: true }); });
+    lab.appendChild(sel); bar.appendChild(lab);
+    this.colourSelect = sel;
+    return bar;
+  };
+  Inspect.prototype.syncHeader = function () {
+    Page.prototype.syncHeader.call(this);
+    if (this.colourSelect) this.colourSelect.value = this.colour;
+  };
+  Inspect.prototype.state = function () {
+    var st = Page.prototype.state.call(this);
+    if (this.data.colours) st.colour = this.colour;
+    return st;
+  };
+  Inspect.prototype.set = function (o) {
+    o = copy(o || {});
+    if (o.colour !== undefined) {
+      var modes = this.data.colours ? COLOUR_MODES : ["allowed"];
+      if (modes.indexOf(o.colour) < 0) return Promise.reject(new Error("colour must be one of " + modes.join(", ") + ", got " + pyRepr(String(o.colour))));
+      this.colour = o.colour;
+      delete o.colour;
+    }
+    return Page.prototype.set.call(this, o);
+  };
   Inspect.prototype.render = function () {
     var self = this, data = this.data, sample = data.samples[0];
     this.syncHeader();
     this.say();
     if (this.error) return;
-    var v = view(data, sample, this.step, this.settings, data.n, true);
+    var v = view(data, sample, this.step, this.settings, data.n, true, this.live);
     this.current = v;
+    if (this.live) this.live.labelsFor(v);
     bars(this.figure, v, data, { log: this.log, draws: this.draws, heading: "Position " + this.step + ": the text has " + pyRepr(labelOf(data, sample.steps[this.step], sample.steps[this.step].token)) });
     var key = JSON.stringify(this.settings); // the text's colours change with the settings only, not with the position
-    if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; }
+    if (this.allowedKey !== key) { this.allowed = sample.steps.map(function (step, i) { return self.allowedAt(sample, i); }); this.allowedKey = key; this.told = null; }
+    var told = this.live ? this.live.allowed(this.settings) : null; // the kernel's answer, or null (asked for)
+    if (told && this.told !== told) {
+      this.allowed = this.allowed.map(function (a, i) { return self.decided(sample, i, told.p[i], a.alt); });
+      this.told = told;
+    }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
     var maybe = this.allowed.filter(function (a) { return a.state === "maybe"; }).length;
-    this.readout.innerHTML = "<b>" + bad.toLocaleString("en-US") + " of " + count(sample.steps.length, "token") + "</b> impossible under " + esc(describe(data, this.settings)) +
-      (maybe ? " · " + maybe + " undecided by what the page stores" : "") + "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);
-    var colours = this.allowed.map(function (a) { return { fill: a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED, title: a.title }; });
-    var key = document.createElement("div");
-    key.className = "gx-key";
-    key.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
+    var lp = this.told ? " · log-prob under them " + (this.told.logprob === null ? "-∞" : number(this.told.logprob, 2)) : "";
+    this.readout.innerHTML = "<b>" + bad.toLocaleString("en-US") + " of " + count(sample.steps.length, "token") + "</b> impossible under " + esc(describe(data, this.settings)) + lp +
+      (maybe ? " · " + maybe + (this.live ? " undecided until the kernel answers" : " undecided by what the page stores") : "") +
+      "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);
+    var mode = data.colours && data.colours[this.colour] ? data.colours[this.colour] : null;
+    var colours = this.allowed.map(function (a, i) {
+      var fill = mode ? mode.fills[i] || ALLOWED : a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED;
+      return { fill: fill, title: a.title };
+    });
+    var legend = document.createElement("div");
+    legend.className = "gx-key";
+    if (mode) legend.innerHTML = "the text, each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
+      return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ") +
+      " · hover a token for its probability under these settings; click it for its bars";
+    else legend.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
       "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
-      "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
+      (this.live ? "" : "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> ") + "· hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
-    this.textBox.replaceChildren(key, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
+    this.textBox.replaceChildren(legend, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
   };
   Inspect.prototype.allowedAt = function (sample, i) {
     var step = sample.steps[i], un = math.unpack(step), at = -1;
     for (var k = 0; k < un.ids.length; k++) if (un.ids[k] === step.token) { at = k; break; }
     var own = same(this.settings, step.settings, this.data);
-    var d = own ? { p: un.own, lo: un.own, hi: un.own, exact: true } : math.distribution(step, this.settings, this.data.samplers, contextOf(sample, i), true); // read at once
+    var kernel = !own && this.live && this.live.needsKernel(this.settings); // a sampler only the kernel computes
+    var d = own ? { p: un.own, lo: un.own, hi: un.own, exact: true } :
+      math.distribution(step, this.settings, this.live ? this.live.order(this.settings) : this.data.samplers, contextOf(sample, i), true); // read at once
     var lo = d.lo[at], hi = d.hi[at], p = d.p[at];
-    var state = hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
+    var state = kernel ? "maybe" : hi === 0 ? "impossible" : lo > 0 || p > 0 && d.exact !== false ? "allowed" : "maybe";
     var alt = [];
     for (k = 0; k < Math.min(5, un.ids.length); k++) alt.push(this.data.labels[String(un.ids[k])] + " " + prob(d.p[k]));
-    return { state: state, p: p, title: "position " + i + " · " + labelOf(this.data, step, step.token) + ": p " + prob(p) + " under these settings" +
-             (state === "impossible" ? " (impossible)" : "") + "\nlikeliest: " + alt.join(" · ") };
+    return this.titled(sample, i, state, p, kernel ? [] : alt);
+  };
+  Inspect.prototype.decided = function (sample, i, p, alt) { // a position the kernel decided: its p is Python's
+    return this.titled(sample, i, p > 0 ? "allowed" : "impossible", p, alt);
+  };
+  Inspect.prototype.titled = function (sample, i, state, p, alt) {
+    var step = sample.steps[i];
+    return { state: state, p: p, alt: alt, title: "position " + i + " · " + labelOf(this.data, step, step.token) + ": p " + prob(p) + " under these settings" +
+             (state === "impossible" ? " (impossible)" : "") + (alt.length ? "\nlikeliest: " + alt.join(" · ") : "") };
   };
   Inspect.prototype.shown = function () {
     var v = this.current;
     return { kind: "inspect", step: this.step, settings: copy(this.settings), error: this.error || null, exact: v.exact, bound: v.bound,
              drawn: v.marked, drawn_kind: v.kind, tokens: tokensOf(v), allowed: this.allowed.map(function (a) { return a.state; }),
-             probs: this.allowed.map(function (a) { return a.p; }), ms: this.lastMs };
+             probs: this.allowed.map(function (a) { return a.p; }), ms: this.lastMs, colour: this.colour, live: !!this.live,
+             impossible: this.told ? this.told.impossible : null, logprob: this.told ? this.told.logprob : null,
+             labels: v.labels };
   };
 
   // ---- live in a notebook: the kernel sends what the figure needs (an anywidget's model) ------------
@@ -851,6 +912,14 @@
     this.ask("dist " + key, { type: "dist", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey(), settings: settings });
     return null;
   };
+  Live.prototype.allowed = function (settings) { // the inspector's: each position's p of its token at settings, or null (asked for)
+    var key = "allowed " + JSON.stringify(settings);
+    this.told = this.told || {};
+    if (this.told[key]) return this.told[key];
+    for (var k in this.waiting) if (k.indexOf("allowed ") === 0) return null; // one at a time: the latest settings are asked next
+    this.ask(key, { type: "allowed", key: key, settings: settings });
+    return null;
+  };
   Live.prototype.labelsFor = function (v) { // ask for the labels of shown tokens the data lacks
     var data = this.page.data, missing = [];
     v.ids.concat([v.marked, v.runToken]).forEach(function (id) {
@@ -885,6 +954,12 @@
         ids: row ? row._u.ids : new Int32Array(0), z: row ? row._u.logits : new Float64Array(0), p: p, lo: p, hi: p, exact: true, bound: 0,
         keptLo: kept, keptHi: kept, entropy: h, entropyExact: true, gzlo: [], gzhi: [], gpLo: [], gpHi: [], lost: false } };
     }
+    if (msg.type === "allowed") {
+      this.told = this.told || {}; this.toldKeys = this.toldKeys || [];
+      this.told[msg.key] = { p: f64of(buffers[0], Float64Array), impossible: msg.impossible, logprob: msg.logprob };
+      this.toldKeys.push(msg.key);
+      while (this.toldKeys.length > ROWS_KEPT) delete this.told[this.toldKeys.shift()];
+    }
     if (msg.type === "status") this.page.kernelSays(msg.text);
     delete this.waiting[msg.ask];
     if (msg.type !== "status") this.page.apply({ keepDraws: true });
@@ -918,6 +993,7 @@
     var o = copy(st.settings || {});
     ["sample", "step", "log", "layer"].forEach(function (k) { if (st[k] !== undefined && st[k] !== null) o[k] = st[k]; });
     if (st.click) this.page.click = st.click;
+    if (st.colour) o.colour = st.colour; // the inspector's colour mode
     return this.page.set(o).catch(function (err) { if (window.console) console.error(err); });
   };
   Live.prototype.close = function () { this.model.off("msg:custom", this.onMsg); clearTimeout(this.timer); };
@@ -947,6 +1023,7 @@
     if (st.log) page.log = !!st.log;
     if (st.layer !== undefined && st.layer !== null) page.layer = st.layer;
     if (st.click) page.click = st.click;
+    if (st.colour) page.colour = st.colour;
     page.live.sent = JSON.stringify(st);
     page.build();
     var onState = function () { page.live.fromKernel(); };
