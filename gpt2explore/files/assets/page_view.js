@@ -801,6 +801,10 @@
     }
     return Page.prototype.set.call(this, o);
   };
+  Inspect.prototype.build = function () {
+    Page.prototype.build.call(this);
+    if (this.live) this.root.insertBefore(this.textBox, this.readout); // in a notebook the text sits by the sliders, above the bars
+  };
   Inspect.prototype.render = function () {
     var self = this, data = this.data, sample = data.samples[0];
     this.syncHeader();
@@ -830,12 +834,13 @@
     });
     var legend = document.createElement("div");
     legend.className = "gx-key";
-    if (mode) legend.innerHTML = "the text, each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
-      return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ") +
-      " · hover a token for its probability under these settings; click it for its bars";
+    if (mode) legend.innerHTML = "each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
+      return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ") + " · click a token for its bars";
+    else if (this.live) legend.innerHTML = "each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
+      "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> · hover a token for its p; click it for its bars";
     else legend.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
       "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
-      (this.live ? "" : "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> ") + "· hover a token for its " +
+      "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
     this.textBox.replaceChildren(legend, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
   };
