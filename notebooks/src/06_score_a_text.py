@@ -92,9 +92,13 @@ for settings in [dict(top_k=40), dict(top_p=0.9), dict(temperature=0.7, top_k=40
 # %% [markdown]
 # ## Explore it
 #
-# `gx.inspect` scores the text once; the sliders then recolour the forbidden tokens and update
-# the totals from the stored logits, with no model call. Click a token (or move the position
-# slider) for the bars at that position; the text's actual token is orange.
+# `gx.inspect` scores the text once and shows it above the bars of one position, with the same
+# controls as the explorer. Moving a slider recolours the tokens those settings forbid and
+# updates the totals (how many tokens are impossible, the log-probability under the settings)
+# from the stored logits, with no model call: the browser colours at once what it can decide,
+# and the kernel answers the rest, so every colour and number is exact. Click a token (or move
+# the position slider) for the bars at that position; the text's actual token is orange. The
+# colour menu switches to GLTR's rank buckets or to surprisal.
 
 # %%
 gx.inspect(lm, text, top_k=40)
