@@ -105,3 +105,15 @@ def test_closing_the_inspector_frees_its_run(tiny):
     del ins
     gc.collect()
     assert ref() is None
+
+
+def test_an_inspector_whose_last_view_is_gone_closes_and_lets_go_of_its_run(tiny):
+    """Re-running the cell removes its view; the component says so ("gone"), the inspector closes
+    and its run is freed."""
+    ins = gx.inspect(tiny, TEXT)
+    ref, view = weakref.ref(ins.run), ins.view
+    del ins
+    view._on_msg(view, {"type": "gone"}, [])
+    del view
+    gc.collect()
+    assert ref() is None
