@@ -835,7 +835,7 @@
     var legend = document.createElement("div");
     legend.className = "gx-key";
     if (mode) legend.innerHTML = "each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
-      return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ") + " · click a token for its bars";
+      return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ");
     else if (this.live) legend.innerHTML = "each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
       "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> · hover a token for its p; click it for its bars";
     else legend.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
