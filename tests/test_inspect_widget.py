@@ -112,8 +112,8 @@ def test_an_inspector_whose_last_view_is_gone_closes_and_lets_go_of_its_run(tiny
     and its run is freed."""
     ins = gx.inspect(tiny, TEXT)
     ref, view = weakref.ref(ins.run), ins.view
-    del ins
     view._on_msg(view, {"type": "gone"}, [])
-    del view
+    ins.close()  # closed already: nothing more to do
+    del ins, view
     gc.collect()
     assert ref() is None

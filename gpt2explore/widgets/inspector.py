@@ -57,7 +57,7 @@ class Inspector(_Displayable):
                                     layout=SLIDER_LAYOUT, style=STYLE)
         self.totals, self.status = W.HTML(), W.HTML()
         self._told: OrderedDict = OrderedDict()  # settings -> each position's probability of its token
-        self._following, self._log = False, False
+        self._following, self._log, self._closed = False, False, False
         self.fig = plots.next_token_bars(self.step, n=n, **self.settings)
         self._on_change()  # the first state
         data = page_view.page_data(self.run, kind="inspect", samples=[0], n=n, settings=self.settings, live=True,
@@ -168,9 +168,11 @@ class Inspector(_Displayable):
             self.totals.value = ""  # the component asks for these settings; its answer fills the totals
 
     def close(self) -> None:
-        """Close the view and every control, and let go of the run."""
-        self.view.unobserve(self._from_front, names="state")
-        self.view.release()
+        """Close the view and every control, and let go of the run (a second call does nothing more)."""
+        if not self._closed:
+            self._closed = True
+            self.view.unobserve(self._from_front, names="state")
+            self.view.release()
         self._told.clear()
         super().close()
 
