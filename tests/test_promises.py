@@ -290,7 +290,7 @@ def test_12_verify_reports_another_model_shape(tmp_path, lm, change):
 
 def test_13_compare_takes_one_string_as_one_prompt(lm):
     c = gx.compare(lm, "Hello", length=3, seed=1)
-    assert c.prompts == ["Hello"] and len(c.figs) == 1
+    assert c.prompts == ["Hello"] and len(c.view.data["samples"]) == 1  # one column
     for bad in (None, 3, [], ["Hi", ""], ["Hi", None]):
         with pytest.raises(ValueError, match="prompt"):
             gx.compare(lm, bad, length=3, seed=1)

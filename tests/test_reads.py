@@ -341,8 +341,8 @@ def test_the_comparer_columns_show_the_characters_whole(lm, monkeypatch):
               meta=dict(scored[0].run.meta), lm=lm)
     monkeypatch.setattr(lm, "generate", lambda *args, **kwargs: run)  # columns whose text is known
     comparer = gx.compare(lm, prompts)
-    for i, text in enumerate(comparer.texts):
-        shown = _visible(text.value)
+    for i, sample in enumerate(comparer.view.data["samples"]):  # the text under each column of the component
+        shown = sample["prompt"] + "".join(sample["pieces"])
         assert shown == prompts[i] + TEXT and "\ufffd" not in shown
 
 

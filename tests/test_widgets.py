@@ -29,23 +29,64 @@ def test_explore_every_control_redraws_from_the_step(run):
     assert "application/vnd.jupyter.widget-view+json" in e._repr_mimebundle_()
 
 
+def _click(w, content):
+    """A click message of a widget's component, as the browser sends it; the kernel's answers."""
+    sent = []
+    w.view.send = lambda msg, buffers=None: sent.append(msg)
+    w.view._on_msg(w.view, dict(content, type="click", ask="m"), [])
+    assert sent and sent[-1]["ask"] == "m"
+    return sent[-1]
+
+
 def test_compare_uses_the_same_draws_and_draws_more(lm):
-    c = gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=5, top_k=40)
+    from gpt2explore.widgets.front import decode
+
+    prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+    c = gx.compare(lm, prompts, length=6, seed=5, top_k=40)
     a, b = c.sample_of(0), c.sample_of(1)
     assert [s.u for s in a.steps] == [s.u for s in b.steps] == sampling.uniforms(5, 0, 6).tolist()
+    data = c.view.data
+    assert data["kind"] == "compare" and [s["prompt"] for s in data["samples"]] == prompts
+    # each column's row, whole, from the kernel: the component's bars are exact at every setting
     c.step_slider.value = 2
-    for i, fig in enumerate(c.figs):
-        assert list(fig.data[1].y) == pytest.approx(bars_expected(c.step_of(i), c.n, False, **c.settings), abs=1e-7)
-    c.controls["temperature"].value = 0.5
-    assert list(c.figs[1].data[1].y) == pytest.approx(bars_expected(c.step_of(1), c.n, False, **c.settings), abs=1e-7)
+    assert c.view.state["step"] == 2  # a control set in Python moves the component
+    for i in range(2):
+        place = c.run.samples.index(c.sample_of(i))
+        msg, (ids, logits, own) = _reply(c, {"type": "row", "key": f"{place}:2:null", "sample": place, "step": 2})
+        ids, step = decode(ids, "i4").copy(), c.step_of(i)
+        assert sorted(ids.tolist()) == list(range(step.logits.shape[-1]))
+        assert decode(logits, "f8").tolist() == step.logits.double()[ids].tolist()
+        assert decode(own, "f8").tolist() == step.distribution().double()[ids].tolist()
+    # the component moved its controls: the Python object follows, its summary and figure too
+    c.view.state = dict(c.view.state, settings=dict(c.view.state["settings"], temperature=0.5))
+    assert c.settings["temperature"] == 0.5 and c.step_slider.value == 2
     js = plots.divergences(c.step_of(0).distribution(**c.settings), c.step_of(1).distribution(**c.settings))["js"]
-    assert f"{js:.3f}" in c.summary.value
-    c.more_btn.click()
-    assert c.sample_select.value == 1 and len(c.run) == 4
+    assert f"{js:.3f}" in c.summary.value and "step 2" in c.summary.value
+    fig = c.figure()  # gx.save's static figure: what the columns show now
+    assert [t.name for t in fig.data] == prompts
+    assert max(fig.data[1].y) == pytest.approx(float(c.step_of(1).distribution(**c.settings).max()), abs=1e-9)
+    # the summary line the component shows is the kernel's, for the state it asks about
+    asked = _click(c, {"action": "summary", "key": "k", "sample": 0, "step": 3, "settings": dict(c.settings, top_k=5)})
+    js = plots.divergences(c.sample_of(0).steps[3].distribution(**dict(c.settings, top_k=5)),
+                           c.sample_of(1).steps[3].distribution(**dict(c.settings, top_k=5)))["js"]
+    assert asked["type"] == "summary" and asked["key"] == "k" and f"{js:.3f}" in asked["html"]
+    assert "step 3" in asked["html"] and "the same draws for every prompt" in asked["html"]
+    # "More samples" in the component: the kernel draws them, the view's data and selector follow
+    moved = _click(c, {"action": "more"})
+    assert moved["type"] == "moved" and moved["error"] is None
+    assert c.sample_select.value == 1 and len(c.run) == 4 and c.view.state["sample"] == 1
+    assert [s["index"] for s in c.view.data["samples"]] == [0, 1, 0, 1]
     assert [s.u for s in c.sample_of(1).steps] == sampling.uniforms(5, 1, 6).tolist()
-    # the new samples are the ones a single call with nsamples=2 would give
-    again = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=6, seed=5, top_k=40)
+    # the new samples are the ones a single call with nsamples=2 would give; more() from Python too
+    again = lm.generate(prompts, nsamples=2, length=6, seed=5, top_k=40)
     assert sorted(s.text for s in c.run) == sorted(again.texts)
+    c.more_btn.click()
+    assert c.sample_select.value == 2 and len(c.view.data["samples"]) == 6 and c.view.state["sample"] == 2
+    thrice = lm.generate(prompts, nsamples=3, length=6, seed=5, top_k=40)
+    assert [s.tokens for s in c.run] == [s.tokens for s in thrice]
+    # the component chose sample #0 again: the object follows
+    c.view.state = dict(c.view.state, sample=0)
+    assert c.sample_select.value == 0 and c.sample_of(1).index == 0
 
 
 def test_compare_and_readouts_name_the_gumbel_coupling(lm):
@@ -57,9 +98,10 @@ def test_compare_and_readouts_name_the_gumbel_coupling(lm):
     e = gx.explore(c.run, n=10)
     e.controls["temperature"].value = 0.5  # not the run's settings: the readout names what the noise draws
     assert "p(the token its Gumbel noise draws here)" in e.readout.value and " u " not in e.readout.value
+    assert c.view is None and len(c.figs) == 2  # Gumbel noise is not the component's to redraw: plotly columns
     cdf = gx.compare(lm, prompts, length=4, seed=5)  # the default coupling keeps its words
     assert "the same draws for every prompt" in cdf.summary.value
-    assert "u draws" in cdf.widget.children[4].value
+    assert cdf.view.data["kind"] == "compare" and "legend_note" not in repr(cdf.widget.children)  # the key is the component's
     e = gx.explore(cdf.run, n=10)
     e.controls["temperature"].value = 0.5
     assert "p(the token u draws here)" in e.readout.value
@@ -197,7 +239,7 @@ def test_the_live_stepper_moves_its_session_by_messages_and_its_view_follows(lm)
     assert st.view._steps is None and st._on_session not in s._listeners
 
 
-@pytest.mark.parametrize("kind", ["explorer", "stepper"])
+@pytest.mark.parametrize("kind", ["explorer", "stepper", "compare"])
 def test_a_widget_whose_last_view_is_gone_closes_and_lets_go_of_its_run(lm, kind):
     """Re-running a cell removes the old widget's views; the component then says so ("gone") and
     the widget closes, so that its run (or session) is freed: runs do not pile up."""
@@ -207,6 +249,9 @@ def test_a_widget_whose_last_view_is_gone_closes_and_lets_go_of_its_run(lm, kind
     def make():
         if kind == "explorer":
             w = gx.explore(lm.generate("Hi! My name is", length=3, seed=2), n=10)
+            return w, weakref.ref(w.run)
+        if kind == "compare":
+            w = gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=3, seed=2)
             return w, weakref.ref(w.run)
         w = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
         return w, weakref.ref(w.session)

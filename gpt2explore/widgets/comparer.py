@@ -1,10 +1,17 @@
 """`gx.compare(lm, prompts)`: several prompts sampled with the same draws (or the same Gumbel noise),
 in columns that wrap.
 
-Each column is a fixed width (the plot inside it is drawn at that width), and the columns
-sit in a wrapping row: two fit side by side in a 1400-pixel JupyterLab window with the file
-browser open, and three or more wrap onto further rows instead of being squeezed. Every
-column starts with a header of the same height, so the plots start at the same height.
+The view is the offline page's own component (gpt2explore.widgets.front, kind "compare"): a
+column per prompt (its prompt as header, bars, text), a step slider, the settings, and a "More
+samples" button whose samples the kernel draws. In a live notebook each column's bars are exact
+at every setting from the full logits row the kernel sends for it; the line naming how the
+columns differ (Jensen–Shannon) is the kernel's, asked for each shown state. Two columns stand
+side by side in the 953-pixel output area JupyterLab has beside its file browser at 1280x800;
+three or more wrap. The Python object follows the component's controls, and setting a control
+in Python moves the view.
+
+A run drawn with Gumbel noise (coupling="gumbel") carries one number per vocabulary token and
+step, which the component does not: its columns stay plotly figures redrawn by Python.
 """
 from __future__ import annotations
 
@@ -16,29 +23,48 @@ from ..core import formatting as fmt
 from ..core.coupling import shared_noise
 from ..figures import plots
 from ..model.generation import check_count, normalize_prompts, require_lm, string_list
+from ..views import page as page_view
 from .controls import (
     SLIDER_LAYOUT,
     STYLE,
     _Displayable,
     figure_widget,
+    message_html,
     redraw_or_say,
+    set_one,
     settings_box,
     settings_controls,
     settings_values,
     text_html,
 )
+from .front import Front
 
-COLUMN_PX = 455  # one prompt's column: two, with their gaps, fit the 953 px output area beside the file browser
+COLUMN_PX = 455  # one prompt's column (the Gumbel view): two, with their gaps, fit the 953 px output area beside the file browser
 PLOT_PX = 440  # its plot
+TITLE = "Prompts compared with the same draws"  # gpt2explore.files.page names a saved compare page the same
 
 
 def legend_note(kind: str = "cdf") -> str:
-    """The colours in words, naming what the columns share: each step's u (cdf) or its Gumbel noise."""
+    """The colours in words, naming what the columns share: each step's u (cdf) or its Gumbel noise
+    (the Gumbel view; the component writes its own key)."""
     noise = "Gumbel noise" if kind in ("gumbel", "posterior") else "u"
     return ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
             f"(what is sampled) · orange: the token the step's {noise} draws under these settings (at the run's "
             f"own settings, the token it drew) · ▼ the token the run drew, when {noise} now draws another · grey ×: "
             f"cut by the settings · the columns share {shared_noise(kind)}</span>")
+
+
+def summary_html(steps, prompts, settings: dict, coupling: str, seed, step: int) -> str:
+    """How each column's distribution differs from the first's at these settings (Jensen–Shannon,
+    nats, and a plain reading). A ValueError where the settings cannot go together."""
+    dists = [s.distribution(**settings) for s in steps]
+    facts = []
+    for j in range(1, len(dists)):
+        d = plots.divergences(dists[0], dists[j])
+        facts.append(f"{html.escape(prompts[0])} vs {html.escape(prompts[j])}: "
+                     f"Jensen–Shannon <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
+    return (f"<div style='font-family:monospace;white-space:normal'>{shared_noise(coupling)} for every prompt "
+            f"(seed {seed}); step {step}: " + "; ".join(facts) + "</div>")
 
 
 class Comparer(_Displayable):
@@ -60,33 +86,52 @@ class Comparer(_Displayable):
                                        layout=SLIDER_LAYOUT, style=STYLE)
         self.more_btn = W.Button(description="More samples", icon="plus")
         self.controls = settings_controls(self.run.settings)
-        self.texts = [W.HTML() for _ in self.prompts]
-        self.figs = []
-        for i in range(len(self.prompts)):
-            fig = plots.next_token_bars(self.step_of(i), n=n, compact=True)
-            fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
-                              title_font_size=15)
-            self.figs.append(fig)
+        self.log = False  # the component's log-scale box
         self.summary, self.status = W.HTML(), W.HTML()
-        self._on_change()  # the first state, on plain figures: nothing is sent before the views exist
-        self.figs = [figure_widget(f) for f in self.figs]
+        self._following = False  # set while the controls follow the component
+        self.figs, self.texts = [], []
+        self.view = None
+        try:
+            data = self._data()
+        except page_view.PageError:  # a Gumbel run: its noise is not the component's to redraw
+            self.widget = self._plotly_widget()
+        else:
+            self._on_change()  # the first state
+            self.view = Front(data, self._view_step, click=self._on_front_click, gone=self.close,
+                              state=self._state())
+            self.view.observe(self._from_front, names="state")
+            self.widget = W.VBox([self.view, self.status])
         self.sample_select.observe(self._on_change, names="value")
         self.step_slider.observe(self._on_change, names="value")
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
         self.more_btn.on_click(lambda _: self.more())
-        self.columns = [
+
+    def _data(self) -> dict:
+        """The component's data: every sample of the run, the controls where they stand."""
+        return page_view.page_data(self.run, kind="compare", n=self.n, settings=self.settings, live=True,
+                                   title=f"{TITLE} · {self.run.model_name}")
+
+    def _plotly_widget(self) -> W.VBox:
+        """The ipywidgets view of a Gumbel run: Python redraws each column's plotly figure."""
+        self.texts = [W.HTML() for _ in self.prompts]
+        for i in range(len(self.prompts)):
+            fig = plots.next_token_bars(self.step_of(i), n=self.n, compact=True)
+            fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
+                              title_font_size=15)
+            self.figs.append(fig)
+        self._on_change()  # the first state, on plain figures: nothing is sent before the views exist
+        self.figs = [figure_widget(f) for f in self.figs]
+        columns = [
             W.VBox([W.HTML(f"<div style='font-weight:bold;height:2.8em;overflow:hidden;line-height:1.4em;"
                            f"overflow-wrap:anywhere' title='{html.escape(p)}'>{html.escape(p)}</div>"), f, t],
                    layout=W.Layout(width=f"{COLUMN_PX}px", min_width=f"{COLUMN_PX}px", margin="0 10px 16px 0",
                                    overflow="hidden"))
             for p, t, f in zip(self.prompts, self.texts, self.figs)]
-        self.grid = W.Box(self.columns, layout=W.Layout(display="flex", flex_flow="row wrap",
-                                                        align_items="flex-start", width="100%"))
-        self.widget = W.VBox([
-            W.HBox([self.sample_select, self.step_slider, self.more_btn]),
-            settings_box(self.controls),
-            self.status, self.summary, W.HTML(legend_note(self.coupling)), self.grid])
+        grid = W.Box(columns, layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start",
+                                              width="100%"))
+        return W.VBox([W.HBox([self.sample_select, self.step_slider, self.more_btn]), settings_box(self.controls),
+                       self.status, self.summary, W.HTML(legend_note(self.coupling)), grid])
 
     def _sample_options(self):
         return sorted({s.index for s in self.run})
@@ -117,13 +162,85 @@ class Comparer(_Displayable):
                                  first_sample=first, coupling=self.coupling, **self.run.settings.as_dict())
         self.run.samples.extend(extra.samples)
         self.run.samples.sort(key=lambda s: (s.prompt_index, s.index))
-        self.sample_select.options = self._sample_options()
+        self._following = True  # one redraw, once the new sample is chosen
+        try:
+            self.sample_select.options = self._sample_options()
+        finally:
+            self._following = False
+        if self.view is not None:
+            self.view.data = self._data()  # the component's sample selector offers the new ones
         self.sample_select.value = first
 
+    # ---- the component ------------------------------------------------------------------
+    def _state(self) -> dict:
+        """The controls as the component reads them (its sample: a place in the selector's list)."""
+        return {"sample": list(self.sample_select.options).index(self.sample_select.value),
+                "step": self.step_slider.value, "log": bool(self.log), "layer": None, "click": None,
+                "settings": dict(self.settings)}
+
+    def _view_step(self, sample: int, step: int, layer):
+        """The Step a message of the component asks about (`sample`: its place in the run)."""
+        return self.run.samples[sample].steps[step]
+
+    def _from_front(self, change) -> None:
+        """The reader moved the component's controls: the Python object follows (one redraw)."""
+        state = change["new"] or {}
+        if state == self._state():
+            return
+        self._following = True
+        try:
+            options = list(self.sample_select.options)
+            if state.get("sample") is not None and 0 <= state["sample"] < len(options):
+                self.sample_select.value = options[state["sample"]]
+            self.step_slider.value = state.get("step", self.step_slider.value)
+            self.log = bool(state.get("log", self.log))
+            for name, value in (state.get("settings") or {}).items():
+                if name in self.controls and self.controls[name].value != value:
+                    set_one(self.controls[name], value)
+        finally:
+            self._following = False
+        self._on_change()
+
+    def _on_front_click(self, content: dict) -> None:
+        """A message of the component: "more" (the next sample of every prompt) or "summary" (how
+        the columns differ at a shown state); each is answered, so that the component can wait."""
+        action, ask = content.get("action"), content.get("ask")
+        if action == "more":
+            error = None
+            try:
+                self.more()
+            except ValueError as err:  # e.g. no room left in the model's context
+                error = str(err)
+            self.status.value = message_html(error) if error else ""
+            self.view.send({"type": "moved", "ask": ask, "error": error})
+            return
+        if action == "summary":
+            try:
+                number = list(self.sample_select.options)[int(content["sample"])]
+                samples = [next(s for s in self.samples_of(i) if s.index == number) for i in range(len(self.prompts))]
+                step = int(content["step"])
+                text = summary_html([s.steps[min(step, len(s) - 1)] for s in samples], self.prompts,
+                                    dict(content["settings"]), self.coupling, self.seed, step)
+            except (ValueError, TypeError, IndexError, KeyError, StopIteration) as err:
+                text = html.escape(str(err))
+            self.view.send({"type": "summary", "ask": ask, "key": content.get("key"), "html": text})
+
+    def close(self) -> None:
+        """Close the view and every control, and let go of the run."""
+        if self.view is not None:
+            self.view.release()
+        super().close()
+
+    # ---- redraws --------------------------------------------------------------------------
     def _on_change(self, change=None):
-        """Redraw every column; settings that cannot go together (a newer sampler with OpenAI's
-        rules) show as a message, the figures keep what they showed."""
+        """Redraw (the summary; the Gumbel view's columns too); settings that cannot go together
+        (a newer sampler with OpenAI's rules) show as a message, the figures keep what they
+        showed. The component follows a control set in Python."""
+        if self._following:
+            return
         redraw_or_say(self.status, self._redraw)
+        if self.view is not None and self.view.state != self._state():
+            self.view.state = self._state()
 
     def _redraw(self):
         steps = [self.step_of(i) for i in range(len(self.prompts))]
@@ -131,15 +248,8 @@ class Comparer(_Displayable):
             with fig.batch_update():
                 plots.update_bars(fig, step, n=self.n, **self.settings)
             self.texts[i].value = text_html(self.sample_of(i), highlight=step.index)
-        dists = [s.distribution(**self.settings) for s in steps]
-        facts = []
-        for j in range(1, len(dists)):
-            d = plots.divergences(dists[0], dists[j])
-            facts.append(f"{html.escape(self.prompts[0])} vs {html.escape(self.prompts[j])}: "
-                         f"Jensen–Shannon <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
-        self.summary.value = (f"<div style='font-family:monospace;white-space:normal'>"
-                              f"{shared_noise(self.coupling)} for every prompt "
-                              f"(seed {self.seed}); step {self.step_slider.value}: " + "; ".join(facts) + "</div>")
+        self.summary.value = summary_html(steps, self.prompts, self.settings, self.coupling, self.seed,
+                                          self.step_slider.value)
 
 
 def compare(lm, prompts, nsamples: int = 1, length: int = 20, seed: int | None = None, coupling: str = "cdf",

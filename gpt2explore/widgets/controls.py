@@ -182,6 +182,15 @@ def message_html(text: str) -> str:
     return f"<span style='color:#b00020'>{html.escape(text)}</span>"
 
 
+def set_one(control, value) -> None:
+    """Move one control to `value`, widening a slider's range where the value lies beyond it."""
+    if hasattr(control, "max") and value > control.max:
+        control.max = value
+    if hasattr(control, "min") and value < control.min:
+        control.min = value
+    control.value = value
+
+
 def redraw_or_say(status, redraw) -> bool:
     """Run `redraw()`; settings that cannot go together (a ValueError: a newer sampler with
     OpenAI's rules) show in `status` instead, and what was drawn stays. True when it redrew."""

@@ -38,6 +38,7 @@ from .controls import (  # noqa: F401
     settings_values,
     text_html,
 )
+from .controls import set_one as _set_one
 from .front import Front
 from .why import WhyPanel
 
@@ -342,15 +343,6 @@ class Stepper(_Displayable):
         self.back_btn.disabled = not self.session.steps
         if hasattr(self, "why"):
             self.why.show(preview, self._ids)
-
-
-def _set_one(control, value) -> None:
-    """Move one control to `value`, widening a slider's range where the value lies beyond it."""
-    if hasattr(control, "max") and value > control.max:
-        control.max = value
-    if hasattr(control, "min") and value < control.min:
-        control.min = value
-    control.value = value
 
 
 def click_mode(default: str) -> W.ToggleButtons:

@@ -32,7 +32,8 @@ TOP_LABELS = 300  # labels sent with a row: above the bars shown up to the cut (
 
 
 # the notebook's compact rows: three controls a row, so that the controls and the bars are on a
-# 1280x800 screen together beside JupyterLab's file browser
+# 1280x800 screen together beside JupyterLab's file browser; compare's columns share the output's
+# width, two side by side there (each at least 380 px), three or more wrap
 LIVE_CSS = """
 .gx-live.gx-page { max-width: 100%; margin: 0; }
 .gx-live.gx-page .gx-row, .gx-live.gx-page .gx-controls { gap: 2px 14px; margin: 2px 0; }
@@ -48,6 +49,9 @@ LIVE_CSS = """
 .gx-page .gx-more { display: flex; flex-wrap: wrap; gap: 2px 14px; width: 100%; }
 .gx-page .gx-more summary { cursor: pointer; color: #1f5fa8; width: 100%; }
 .gx-page .gx-more:not([open]) { width: auto; }
+.gx-live.gx-page .gx-columns { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0 10px; }
+.gx-live.gx-page .gx-column { width: auto; }
+.gx-live.gx-page .gx-summary { margin: 2px 0; font-size: 13px; }
 """
 
 

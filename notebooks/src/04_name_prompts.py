@@ -80,7 +80,21 @@ gx.table(pd.DataFrame([{"prompt": s.prompt, **plots.divergences(s.steps[0].distr
 
 # %% [markdown]
 # ## The comparison widget
-# One column per prompt; move the step slider to compare later steps, or draw more samples.
+# One column per prompt, drawn with the same draws: its prompt, the next-token bars, the text. The
+# sliders are the saved page's, and every column is exact at every setting (the kernel sends each
+# shown step's whole row). Move the step slider to compare later steps; the line above the columns
+# gives their Jensen–Shannon divergence at the step and settings shown. **More samples** draws the
+# next sample of every prompt (the same seed) and shows it; the sample selector goes back.
 
 # %%
-gx.compare(lm, pair, nsamples=1, length=20, seed=SEED)
+c = gx.compare(lm, pair, nsamples=1, length=20, seed=SEED)
+c
+
+# %% [markdown]
+# The widget is a Python object too: its controls follow the sliders, and setting one moves the view.
+# `c.more()` draws more samples from Python, and `c.figure()` is what the columns show now as one
+# static figure, for `gx.save`.
+
+# %%
+c.step_slider.value = 3
+c.figure()

@@ -705,7 +705,7 @@
   function copy(o) { var c = {}; for (var k in o) c[k] = o[k]; return c; }
 
   // compare: one column per prompt, the same sample number (the same draws), the same step and settings
-  function Compare(root, data) { Page.call(this, root, data); this.sample = 0; this.canDraw = false; }
+  function Compare(root, data) { Page.call(this, root, data); this.sample = 0; this.canDraw = false; this.summaries = {}; this.moves = 0; this.pending = {}; }
   Compare.prototype = Object.create(Page.prototype);
   Compare.prototype.numbers = function () { // the sample numbers (each a set of columns, one per prompt)
     var seen = [];
@@ -728,7 +728,11 @@
     grid.className = "gx-columns";
     this.views = [];
     var columns = this.columns();
-    columns.forEach(function (sample) { self.views.push(view(data, sample, self.step, self.settings, data.n, false)); });
+    columns.forEach(function (sample) { // live: each column's own full row from the kernel, so every setting is exact
+      var v = view(data, sample, self.step, self.settings, data.n, false, self.live);
+      if (self.live) self.live.labelsFor(v);
+      self.views.push(v);
+    });
     var room = Math.max.apply(null, this.views.map(function (v) { return labelRoom(v.labels, 45); })); // plots start and end level
     var span = sharedRange(this.views); // one probability axis for every column: side by side reads true
     columns.forEach(function (sample, i) {
@@ -746,6 +750,7 @@
       "the step's u draws under these settings (at the run's own settings, the token it drew) · ▼ the token the run drew, " +
       "when u now draws another · grey ×: cut by the settings · the columns share the same draws";
     this.figure.replaceChildren(key, grid);
+    if (this.live) this.figure.insertBefore(this.summaryLine(), key);
     this.current = this.views[0];
     var exact = this.views.every(function (v) { return v.exact; }), none = this.views.every(function (v) { return !v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
@@ -753,6 +758,47 @@
     this.textBox.replaceChildren();
   };
   Compare.prototype.draw = function () { return Promise.resolve(null); };
+  // live: how the columns' distributions differ, in the kernel's words (asked for each shown state)
+  Compare.prototype.summaryLine = function () {
+    var key = JSON.stringify([this.sample, this.step, this.settings]), div = document.createElement("div");
+    div.className = "gx-summary";
+    if (this.summaries[key] === undefined) {
+      this.live.ask("summary " + key, { type: "click", action: "summary", key: key, sample: this.sample, step: this.step, settings: copy(this.settings) });
+      div.innerHTML = this.lastSummary || ""; div.classList.add("gx-stale"); // the kernel's answer is on its way
+    } else div.innerHTML = this.lastSummary = this.summaries[key];
+    return div;
+  };
+  Compare.prototype.build = function () {
+    var self = this;
+    Page.prototype.build.call(this);
+    if (!this.live) return;
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "gx-more-samples"; b.textContent = "More samples";
+    b.title = "the next sample for every prompt: the same seed, the next draws";
+    b.addEventListener("click", function () { self.more().catch(function () {}); });
+    this.root.firstChild.appendChild(b);
+  };
+  Compare.prototype.more = function () { // the kernel draws the next sample of every prompt; resolved once shown
+    var self = this, ask = "more " + (++this.moves);
+    return new Promise(function (resolve, reject) {
+      self.pending[ask] = { resolve: resolve, reject: reject };
+      self.live.send({ type: "click", action: "more", ask: ask });
+    });
+  };
+  Compare.prototype.moved = function (msg) {
+    var self = this, p = this.pending[msg.ask];
+    delete this.pending[msg.ask];
+    this.status.textContent = msg.error || "";
+    if (!p) return;
+    if (msg.error) { p.reject(new Error(msg.error)); return; }
+    this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
+  };
+  Compare.prototype.newData = function (data) { // more samples: the run's samples, fresh from the kernel
+    for (var id in this.data.labels) if (data.labels[id] === undefined) data.labels[id] = this.data.labels[id];
+    this.data = data;
+    this.live.rows = {}; this.live.keys = []; this.live.dists = {}; // rows are keyed by a sample's place in the data
+    this.build();
+  };
   Compare.prototype.shown = function () {
     return { kind: "compare", sample: this.sample, step: this.step, settings: copy(this.settings), error: this.error || null,
              exact: this.views.every(function (v) { return v.exact; }), bound: Math.max.apply(null, this.views.map(function (v) { return v.bound; })),
@@ -878,7 +924,7 @@
   // Each shown step's full logits row comes as binary buffers (ids in the row's order, float64 logits and
   // the step's own distribution), so math.distribution has no groups left to bound: every setting is exact.
   // A sampler the browser cannot compute (one registered in Python) is computed by the kernel.
-  var ROWS_KEPT = 12;
+  var ROWS_KEPT = 12; // at least: a page with several columns keeps three rows of each
   function Live(model, page) {
     var self = this;
     this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.waiting = {}; this.waiters = [];
@@ -950,7 +996,8 @@
               s: new Float64Array(0), gown: new Float64Array(0) }
       };
       this.keys.push(msg.key);
-      while (this.keys.length > ROWS_KEPT) delete this.rows[this.keys.shift()];
+      var most = Math.max(ROWS_KEPT, 3 * (this.page.columns ? this.page.columns().length : 1));
+      while (this.keys.length > most) delete this.rows[this.keys.shift()];
     }
     if (msg.type === "dist") {
       var row = this.rows[msg.key.split(" ")[0]], p = f64of(buffers[0], Float64Array), kept = 0, h = 0;
@@ -966,6 +1013,7 @@
       while (this.toldKeys.length > ROWS_KEPT) delete this.told[this.toldKeys.shift()];
     }
     if (msg.type === "status") this.page.kernelSays(msg.text);
+    if (msg.type === "summary" && this.page.summaries) this.page.summaries[msg.key] = msg.html;
     delete this.waiting[msg.ask];
     if (msg.type !== "status") this.page.apply({ keepDraws: true });
     this.settle();
@@ -1043,6 +1091,7 @@
       data: data, version: data.format, live: true
     };
     if (page.next) root.gx.next = function (n) { return page.next(n === undefined ? 1 : n); };
+    if (page.more) root.gx.more = function () { return page.more(); };
     return function () {
       model.off("change:state", onState); model.off("change:data", onData); page.live.close();
       // the last view gone (its cell re-run or cleared): the kernel closes the widget and lets go of
