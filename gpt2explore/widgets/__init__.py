@@ -1,2 +1,2 @@
-"""The notebook widgets: the explorer is the page's own front-end component (an anywidget, front.py);
-the stepper, compare and inspect are ipywidgets + plotly (everything below)."""
+"""The notebook widgets: the explorer and the stepper are the page's own front-end component (an
+anywidget, front.py); compare and inspect are ipywidgets + plotly (everything below)."""

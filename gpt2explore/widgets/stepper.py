@@ -25,8 +25,7 @@ from ..core.trace import Run
 from ..figures import plots
 from ..model.generation import require_lm
 from ..views import page as page_view
-from .controls import _Displayable, message_html, set_controls, settings_controls
-from .explorer import Stepper, at_layer_or_self, layer_slider
+from .controls import _Displayable, at_layer_or_self, layer_slider, message_html, set_controls, settings_controls
 from .front import Front
 from .why import WhyPanel
 
@@ -217,10 +216,10 @@ def stepper(lm, prompt=None, n: int = 20, **settings):
 
 
 def session_widget(session, n: int = 20):
-    """The stepper of a session: the page's component, which redraws a step from its one
-    uniform u; a session drawn with Gumbel noise (one number per token) keeps the ipywidgets
-    stepper, whose Python side computes what its noise draws."""
-    return LiveStepper(session, n=n) if session.coupling == "cdf" else Stepper(session, n=n)
+    """The stepper of a session: the page's component. It redraws what a step's one uniform u
+    draws in the browser; a session drawn with Gumbel noise (one number per vocabulary token) asks
+    the kernel what its noise draws under the settings shown."""
+    return LiveStepper(session, n=n)
 
 
 extensions.register("Session", "stepper", session_widget)  # session.widget()
