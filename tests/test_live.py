@@ -285,6 +285,8 @@ def test_a_gumbel_sessions_live_stepper_marks_and_draws_what_its_noise_draws(lab
             (drawn,) = twin.step()
             assert after["generated"] == twin.tokens[len(twin.sample.prompt_tokens):], (i, settings)
             assert after["generated"][-1] == drawn.token and after["next"] == twin.next_step.token
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(STEPPER).screenshot(path=str(ARTIFACTS / "live_stepper_gumbel.png"))
     assert moved  # the settings moved the mark somewhere: the kernel's answer is not the session's token
 
 
