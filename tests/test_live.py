@@ -311,3 +311,37 @@ def test_the_live_explorer_of_a_gumbel_run_marks_what_its_noise_draws(lab, rnd_d
             moved += shown["drawn"] != step.token
         words = page.evaluate(f"() => document.querySelector('{ROOT}').querySelector('.gx-readout').textContent")
     assert moved and "Gumbel noise" in words and "u=" not in words
+
+
+def test_a_live_widget_never_speaks_of_stored_tokens_and_the_stepper_of_its_next_token_not_the_runs(lab, rnd_dir):
+    """Before the kernel's row arrives, a live explorer does not say where its u falls among the
+    tokens a saved page stores ("u=… draws a token beyond the 256 stored tokens"): "…" until the
+    row is there. The stepper's next step is not drawn yet: its legend never says "drawn in the run"."""
+    root, url = lab
+    write_notebook(root / "words.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "ex = gx.explore(lm.generate('Hi! My name is', length=5, seed=2), n=10)\nex",
+        "st = gx.stepper(lm, 'Hi! My name is', seed=2, n=10, layers=True)\nst"])
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "words.ipynb")
+        wait_for(page, ROOT)
+        call(page, "ready")
+        # a step not shown yet: its row is asked for; what shows at once is read before any reply
+        at_once = page.evaluate(f"() => {{ const r = document.querySelector('{ROOT}'); r.gx.set({{step: 4, temperature: 1.7}});"
+                                "return r.querySelector('.gx-readout').textContent + ' | ' + r.querySelector('.gx-figure').textContent; }")
+        later = call(page, "set", {"step": 4, "temperature": 1.7})
+        words = page.evaluate(f"() => document.querySelector('{ROOT}').querySelector('.gx-figure').textContent")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{STEPPER}'); return r && r.gx && r.gx.next; }}",
+                               timeout=120_000)
+        own = call(page, "ready", sel=STEPPER)
+        legends = [page.evaluate(f"() => document.querySelector('{STEPPER}').querySelector('.gx-figure').textContent")]
+        lens = []
+        for layer in (0, 1):  # the logit lens of a layer: its u may draw another token there than next
+            lens.append(call(page, "set", {"layer": layer}, sel=STEPPER))
+            legends.append(page.evaluate(f"() => document.querySelector('{STEPPER}').querySelector('.gx-figure').textContent"))
+    assert "beyond the" not in at_once and "not decided" not in at_once and "…" in at_once, at_once
+    assert later["live"] and later["exact"] and "u=" in words and "draws" in words
+    assert own["drawn_kind"] == "drawn" and "the token its u draws next" in legends[0] and "next (p=" in legends[0]
+    assert not any("drawn in the run" in t for t in legends), legends
+    moved = [t for s, t in zip(lens, legends[1:]) if s["drawn"] != own["next"]]
+    assert moved and all("the token its u draws next" in t and "next it draws" in t for t in moved), legends
