@@ -240,7 +240,7 @@ def _settings(rng) -> dict:
             "semantics": "hf"}
 
 
-def test_the_kernel_says_what_gumbel_noise_draws_in_the_explorer_and_the_stepper(lm):
+def test_the_kernel_says_what_gumbel_noise_draws_in_the_explorer_and_the_stepper(lm, tmp_path):
     import random
 
     rng = random.Random(11)
@@ -256,6 +256,9 @@ def test_the_kernel_says_what_gumbel_noise_draws_in_the_explorer_and_the_stepper
         assert msg["drawn"] == step.resample(**settings), settings
         moved += msg["drawn"] != step.token
     assert moved  # the noise draws another token somewhere: the answer is not the run's token
+    with pytest.raises(gx.PageError, match="Gumbel noise") as err:  # a saved page has no kernel to ask
+        gx.save(e, tmp_path / "gumbel.html")
+    assert "\n" not in str(err.value)
     # the stepper of a gumbel session: the kernel's draw at the settings shown, and Next draws it
     st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")
     twin = lm.session("Hi! My name is", seed=4, coupling="gumbel")
