@@ -6,7 +6,11 @@ exact at every setting from the row the kernel sends, and redraws the sliders in
 Next, Next ×N, Back, Force, Fork and a click on a bar are messages to the kernel
 ({type: "click", action, ...}); the session moves, the view's data follows, and the kernel
 answers {type: "moved", ask, error} once it has. The settings a move carries are the
-component's: a move draws with what the reader sees.
+component's: a move draws with what the reader sees. A session drawn with Gumbel noise (one
+number per vocabulary token) is the same component: the browser asks the kernel what the
+step's noise draws under the settings shown ({type: "drawn"}, gpt2explore.widgets.front).
+
+The explorer's click-to-fork opens this stepper too (Explorer.fork_at).
 
 The Python object keeps the settings controls (`controls`, `layer`), as the explorer does: set
 in Python, they set the session's settings and move the view. Tests drive the object as the
