@@ -272,6 +272,12 @@ def test_the_kernel_says_what_gumbel_noise_draws_in_the_explorer_and_the_stepper
         st.view._on_msg(st.view, {"type": "click", "action": "next", "ask": "m", "settings": settings}, [])
         (drawn,) = twin.step()
         assert st.session.tokens == twin.tokens and drawn.token == msg["drawn"]
+    st.back()  # Back and Force as for a cdf session; the view's data follows the session
+    twin.back()
+    st.force(" John")
+    twin.force(" John")
+    assert st.session.tokens == twin.tokens and st.view.data["samples"][0]["steps"][-2]["forced"]
+    assert st.view.data["samples"][0]["steps"][-1]["token"] == twin.next_step.token
 
 
 def test_the_explorer_refuses_a_top_n_bundle_in_one_line(lm, tmp_path):
