@@ -122,11 +122,7 @@ def test_the_why_panel_draws_when_open_and_explains_a_clicked_bar(lm):
     assert panel.attention_fig is not None and panel.attribution_fig is not None and panel.status.value == ""
     rival = explorer._ids[3]
     explorer.click.value = "why"
-
-    class Points:
-        point_inds = [3]
-
-    explorer._on_click(explorer.fig.data[1], Points())
+    explorer.view._on_msg(explorer.view, {"type": "click", "sample": 0, "step": 0, "token": rival}, [])  # the component's click
     assert panel.vs.value == rival and not explorer.forks
     assert panel.attribution_fig.layout.meta["attribution"]["vs"] == rival
     explorer.step_slider.value = 2

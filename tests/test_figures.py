@@ -3,7 +3,6 @@ messages and clicks (the layout of the bars and the sweep is in test_plots.py)."
 import json
 import math
 import re
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -210,9 +209,10 @@ def test_clicking_an_explorer_bar_forks_a_stepper_at_that_step(lm):
     ex = gx.explore(run, n=10)
     ex.step_slider.value = 3
     ids = [row[0] for row in ex.fig.data[0].customdata]
-    ex._on_click(ex.fig.data[0], SimpleNamespace(point_inds=[5]))
+    ex.view._on_msg(ex.view, {"type": "click", "sample": 0, "step": 3, "token": ids[5]}, [])  # as the component sends it
     assert run[0].tokens == before  # the run is untouched
     child = ex.forks[-1]
+    assert child.view.data["kind"] == "stepper"  # the page's component, as gx.stepper
     session = child.session
     assert session.sample.tokens == before[:3] + [ids[5]] and session.steps[-1].forced
     assert len(ex.forks_box.children) == 1
@@ -224,7 +224,7 @@ def test_clicking_an_explorer_bar_forks_a_stepper_at_that_step(lm):
 def test_explorer_of_a_bundle_says_why_it_cannot_fork(lm, tmp_path):
     run = lm.generate("Hi", length=3, seed=1)
     ex = gx.explore(gx.load_run(run.save(tmp_path / "b")))
-    ex._on_click(ex.fig.data[1], SimpleNamespace(point_inds=[0]))
+    ex.view._on_msg(ex.view, {"type": "click", "sample": 0, "step": 0, "token": int(run[0].steps[0].token)}, [])
     assert "without its model" in ex.status.value and ex.forks == []
 
 

@@ -218,3 +218,130 @@ def test_re_running_a_cell_frees_the_explorer_it_replaced(lab, rnd_dir):
     # the first explorer (replaced by the second run) was freed; the third is the live one
     assert out.strip().startswith("freed [True, ") and out.strip().endswith("False]"), out
     assert shown["exact"] and shown["error"] is None
+
+
+def wait_for(page, sel: str, timeout: int = 120_000) -> None:
+    page.wait_for_function(f"() => {{ const r = document.querySelector('{sel}'); return r && r.gx; }}", timeout=timeout)
+
+
+
+
+
+def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_draws(lab, rnd_dir):
+    root, url = lab
+    write_notebook(root / "fork.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "run = lm.generate('Hi! My name is', length=5, seed=7, top_k=40)\nex = gx.explore(run, n=10)\nex"])
+    lm = gx.load(str(rnd_dir), device="cpu")
+    run = lm.generate("Hi! My name is", length=5, seed=7, top_k=40)
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "fork.ipynb")
+        wait_for(page, ROOT)
+        shown = call(page, "set", {"step": 2, "temperature": 0.8})
+        token = shown["tokens"][3]["id"]
+        page.evaluate("([sel, id]) => document.querySelector(sel).querySelector(`.gx-bar[data-id=\"${id}\"]`)"
+                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", [ROOT, token])
+        wait_for(page, STEPPER)  # the fork: the page's own component, under the explorer
+        caption = page.evaluate(f"() => document.querySelector('{STEPPER}').closest('.jp-OutputArea-output')"
+                                ".textContent")
+        first = call(page, "ready", sel=STEPPER)
+        twin = lm.session("Hi! My name is", seed=7, sample_index=run[0].index,
+                          **dict(run[0].steps[0].settings.as_dict(), temperature=0.8)).replay(run[0].steps[:2])
+        twin.force(token)
+        assert first["kind"] == "stepper" and first["generated"] == twin.tokens[len(twin.sample.prompt_tokens):]
+        assert first["next"] == twin.next_step.token and first["exact"]
+        after = call(page, "next", sel=STEPPER)
+        (drawn,) = twin.step()
+        assert after["generated"][-1] == drawn.token and after["text"] == twin.text
+    assert "fork 1" in caption and "step 2 forced" in caption and "T=0.8" in caption
+
+
+def test_a_gumbel_sessions_live_stepper_marks_and_draws_what_its_noise_draws(lab, rnd_dir):
+    root, url = lab
+    write_notebook(root / "gumbel_stepper.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "st = gx.stepper(lm, 'Hi! My name is', seed=4, n=10, coupling='gumbel')\nst"])
+    lm = gx.load(str(rnd_dir), device="cpu")
+    twin = lm.session("Hi! My name is", seed=4, coupling="gumbel")
+    rng, moved = random.Random(8), 0
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "gumbel_stepper.ipynb")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{STEPPER}'); return r && r.gx && r.gx.next; }}",
+                               timeout=120_000)
+        first = call(page, "ready", sel=STEPPER)
+        assert first["drawn"] == first["next"] == twin.next_step.token and first["own"]
+        for i in range(4):
+            settings = random_settings(rng)
+            preview = twin.next_step  # the step the settings are shown on, before the session follows them
+            shown = call(page, "set", settings, sel=STEPPER)
+            full = shown["settings"]
+            assert shown["drawn"] == preview.resample(**full), settings  # what its Gumbel noise draws there
+            moved += shown["drawn"] != preview.token
+            words = page.evaluate(f"() => {{ const r = document.querySelector('{STEPPER}');"
+                                  "return r.querySelector('.gx-readout').textContent + ' | ' + r.querySelector('.gx-figure').textContent; }")
+            assert "Gumbel noise" in words and "u=" not in words and "u draws" not in words, words
+            twin.set(**{k: v for k, v in full.items() if k != "semantics"})
+            after = call(page, "next", sel=STEPPER)
+            (drawn,) = twin.step()
+            assert after["generated"] == twin.tokens[len(twin.sample.prompt_tokens):], (i, settings)
+            assert after["generated"][-1] == drawn.token and after["next"] == twin.next_step.token
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(STEPPER).screenshot(path=str(ARTIFACTS / "live_stepper_gumbel.png"))
+    assert moved  # the settings moved the mark somewhere: the kernel's answer is not the session's token
+
+
+def test_the_live_explorer_of_a_gumbel_run_marks_what_its_noise_draws(lab, rnd_dir):
+    root, url = lab
+    write_notebook(root / "gumbel_explorer.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "run = lm.generate(['Hi! My name is', 'Hello'], length=5, seed=9, coupling='gumbel')\nex = gx.explore(run, n=12)\nex"])
+    run = gx.load(str(rnd_dir), device="cpu").generate(["Hi! My name is", "Hello"], length=5, seed=9, coupling="gumbel")
+    rng, moved = random.Random(12), 0
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "gumbel_explorer.ipynb")
+        wait_for(page, ROOT)
+        first = call(page, "ready")
+        assert first["own"] and first["drawn"] == run[0].steps[0].token and first["drawn_kind"] == "drawn"
+        for i in range(6):
+            settings = random_settings(rng)
+            sample, index = i % 2, rng.randrange(5)
+            shown = call(page, "set", dict(settings, sample=sample, step=index))
+            step = run[sample].steps[index]
+            assert shown["exact"] and shown["drawn"] == step.resample(**shown["settings"]), settings
+            moved += shown["drawn"] != step.token
+        words = page.evaluate(f"() => document.querySelector('{ROOT}').querySelector('.gx-readout').textContent")
+    assert moved and "Gumbel noise" in words and "u=" not in words
+
+
+def test_a_live_widget_never_speaks_of_stored_tokens_and_the_stepper_of_its_next_token_not_the_runs(lab, rnd_dir):
+    """Before the kernel's row arrives, a live explorer does not say where its u falls among the
+    tokens a saved page stores ("u=… draws a token beyond the 256 stored tokens"): "…" until the
+    row is there. The stepper's next step is not drawn yet: its legend never says "drawn in the run"."""
+    root, url = lab
+    write_notebook(root / "words.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "ex = gx.explore(lm.generate('Hi! My name is', length=5, seed=2), n=10)\nex",
+        "st = gx.stepper(lm, 'Hi! My name is', seed=2, n=10, layers=True)\nst"])
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "words.ipynb")
+        wait_for(page, ROOT)
+        call(page, "ready")
+        # a step not shown yet: its row is asked for; what shows at once is read before any reply
+        at_once = page.evaluate(f"() => {{ const r = document.querySelector('{ROOT}'); r.gx.set({{step: 4, temperature: 1.7}});"
+                                "return r.querySelector('.gx-readout').textContent + ' | ' + r.querySelector('.gx-figure').textContent; }")
+        later = call(page, "set", {"step": 4, "temperature": 1.7})
+        words = page.evaluate(f"() => document.querySelector('{ROOT}').querySelector('.gx-figure').textContent")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{STEPPER}'); return r && r.gx && r.gx.next; }}",
+                               timeout=120_000)
+        own = call(page, "ready", sel=STEPPER)
+        legends = [page.evaluate(f"() => document.querySelector('{STEPPER}').querySelector('.gx-figure').textContent")]
+        lens = []
+        for layer in (0, 1):  # the logit lens of a layer: its u may draw another token there than next
+            lens.append(call(page, "set", {"layer": layer}, sel=STEPPER))
+            legends.append(page.evaluate(f"() => document.querySelector('{STEPPER}').querySelector('.gx-figure').textContent"))
+    assert "beyond the" not in at_once and "not decided" not in at_once and "…" in at_once, at_once
+    assert later["live"] and later["exact"] and "u=" in words and "draws" in words
+    assert own["drawn_kind"] == "drawn" and "the token its u draws next" in legends[0] and "next (p=" in legends[0]
+    assert not any("drawn in the run" in t for t in legends), legends
+    moved = [t for s, t in zip(lens, legends[1:]) if s["drawn"] != own["next"]]
+    assert moved and all("the token its u draws next" in t and "next it draws" in t for t in moved), legends

@@ -18,7 +18,7 @@ import gpt2explore as gx
 from gpt2explore.core.pieces import token_bytes, whole_pieces
 from gpt2explore.views import page as page_view
 from gpt2explore.widgets.controls import text_html
-from gpt2explore.widgets.explorer import Stepper
+from gpt2explore.widgets.stepper import LiveStepper
 
 TEXT = "To pass “That's just” café, 日本 and 🙂 here."
 WHOLE = ["“", "”", "é", "日", "本", "🙂"]
@@ -28,6 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def _visible(markup: str) -> str:
     """What a reader sees of an HTML text view: the tags dropped, the entities read."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def _stepper_text(stepper) -> str:
+    """The text a stepper's component shows: its prompt and the pieces of the steps so far."""
+    sample = stepper.view.data["samples"][0]
+    return sample["prompt"] + "".join(sample["pieces"])
 
 
 def test_gpt2_pieces_join_to_the_text_with_every_character_whole(lm):
@@ -92,8 +98,8 @@ def test_every_text_view_shows_the_characters_whole(lm, scored):
     session = lm.session(None)
     for t in sample.tokens:
         session.force(t)
-    stepper = Stepper(session)
-    assert TEXT in _visible(stepper.text.value) and "\ufffd" not in _visible(stepper.text.value)
+    stepper = LiveStepper(session)
+    assert TEXT in _stepper_text(stepper) and "\ufffd" not in _stepper_text(stepper)
     # inspect's coloured text: the figure's pieces and hover
     ins = gx.inspect(lm, TEXT)
     trace = ins.figure().data[0]
@@ -363,14 +369,14 @@ def test_the_stepper_holds_back_a_character_its_next_token_will_complete(lm, sco
     session = lm.session(None)
     for t in sample.tokens[:cut + 1]:
         session.force(t)
-    stepper = Stepper(session)
-    shown = _visible(stepper.text.value)
+    stepper = LiveStepper(session)
+    shown = _stepper_text(stepper)
     assert "\ufffd" not in shown and shown.endswith("".join(p.text for p in sample.pieces[:cut]))
     last = session.sample.pieces[-1]
     assert last.partial and last.label.startswith("‹") and "yet" in last.note
     session.force(sample.tokens[cut + 1])
     completed = sample.pieces[cut + 1].text
-    assert _visible(stepper.text.value).endswith(completed) and session.sample.pieces[-2].begins == completed[0]
+    assert _stepper_text(stepper).endswith(completed) and session.sample.pieces[-2].begins == completed[0]
 
 
 

@@ -105,11 +105,13 @@ def test_compare_and_readouts_name_the_gumbel_coupling(lm):
     e = gx.explore(cdf.run, n=10)
     e.controls["temperature"].value = 0.5
     assert "p(the token u draws here)" in e.readout.value
-    assert gx.explore(c.run).view is None  # the page's component redraws from one u: a gumbel run keeps ipywidgets
-    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)  # a cdf session: the page's component
-    assert st.view is not None and st.view.data["kind"] == "stepper"
-    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")  # Python draws what its noise does
-    assert "p(the token the next Gumbel noise draws)" in st.readout.value
+    # the page's component for both: a gumbel run's says so, and its kernel says what the noise draws
+    assert gx.explore(c.run).view.data["coupling"] == "gumbel" and gx.explore(cdf.run).view.data["coupling"] == "cdf"
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10)
+    assert st.view.data["kind"] == "stepper" and st.view.data["coupling"] == "cdf"
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")
+    assert st.view.data["kind"] == "stepper" and st.view.data["coupling"] == "gumbel"
+    assert st.view.data["samples"][0]["steps"][-1]["u"] is None  # no u to redraw from: the kernel's draw
 
 
 def test_explorer_says_why_settings_cannot_go_together_and_keeps_what_it_drew(run):
@@ -274,3 +276,60 @@ def test_a_widget_whose_last_view_is_gone_closes_and_lets_go_of_its_run(lm, kind
     del view
     gc.collect()
     assert kept_ref() is None and kept_view() is None
+
+
+def _settings(rng) -> dict:
+    """Random settings as the component sends them (every offered sampler, semantics too)."""
+    return {"temperature": rng.choice([0.0, round(rng.uniform(0.2, 2.5), 3)]), "top_k": rng.choice([0, rng.randint(1, 50)]),
+            "top_p": rng.choice([1.0, round(rng.uniform(0.1, 0.99), 3)]), "min_p": rng.choice([0.0, 0.05]),
+            "semantics": "hf"}
+
+
+def test_the_kernel_says_what_gumbel_noise_draws_in_the_explorer_and_the_stepper(lm, tmp_path):
+    import random
+
+    rng = random.Random(11)
+    run = lm.generate(["Hi! My name is", "Hello"], length=4, seed=6, coupling="gumbel")
+    e = gx.explore(run, n=10)
+    moved = 0
+    for _ in range(12):
+        settings, sample, index = _settings(rng), rng.randrange(2), rng.randrange(4)
+        step = run[sample].steps[index]
+        msg, buffers = _reply(e, {"type": "drawn", "key": "k", "sample": sample, "step": index, "layer": None,
+                                  "settings": settings})
+        assert msg["type"] == "drawn" and msg["ask"] == "a" and buffers == []
+        assert msg["drawn"] == step.resample(**settings), settings
+        moved += msg["drawn"] != step.token
+    assert moved  # the noise draws another token somewhere: the answer is not the run's token
+    with pytest.raises(gx.PageError, match="Gumbel noise") as err:  # a saved page has no kernel to ask
+        gx.save(e, tmp_path / "gumbel.html")
+    assert "\n" not in str(err.value)
+    # the stepper of a gumbel session: the kernel's draw at the settings shown, and Next draws it
+    st = gx.stepper(lm, "Hi! My name is", seed=4, n=10, coupling="gumbel")
+    twin = lm.session("Hi! My name is", seed=4, coupling="gumbel")
+    st.view.send = lambda msg, buffers=None: None
+    for _ in range(4):
+        settings = _settings(rng)
+        msg, _ = _reply(st, {"type": "drawn", "key": "k", "sample": 0, "step": len(st.session.steps), "layer": None,
+                             "settings": settings})
+        twin.set(**{k: v for k, v in settings.items() if k != "semantics"})
+        assert msg["drawn"] == twin.next_step.token == st.session.next_step.resample(**settings)
+        st.view._on_msg(st.view, {"type": "click", "action": "next", "ask": "m", "settings": settings}, [])
+        (drawn,) = twin.step()
+        assert st.session.tokens == twin.tokens and drawn.token == msg["drawn"]
+    st.back()  # Back and Force as for a cdf session; the view's data follows the session
+    twin.back()
+    st.force(" John")
+    twin.force(" John")
+    assert st.session.tokens == twin.tokens and st.view.data["samples"][0]["steps"][-2]["forced"]
+    assert st.view.data["samples"][0]["steps"][-1]["token"] == twin.next_step.token
+
+
+def test_the_explorer_refuses_a_top_n_bundle_in_one_line(lm, tmp_path):
+    run = lm.generate("Hi! My name is", length=3, seed=1)
+    loaded = gx.load_run(run.save(tmp_path / "top", logits="top", top=16))
+    with pytest.raises(ValueError, match="top-N bundle") as err:
+        gx.explore(loaded)
+    assert "\n" not in str(err.value) and "logits='full'" in str(err.value) and "next_token_bars" in str(err.value)
+    assert gx.next_token_bars(loaded[0].steps[1]).data  # the remedy it names draws the step
+    assert gx.explore(gx.load_run(run.save(tmp_path / "full"))).view.data["kind"] == "explorer"  # a full bundle

@@ -102,7 +102,9 @@ def sampler_specs(names, more=(), kernel=()) -> list[dict]:
     return out
 
 
-def _check_run(run) -> None:
+def _check_run(run, live: bool = False) -> None:
+    """A PageError for a run a page cannot show; `live` (a notebook widget, whose kernel says what
+    each step's Gumbel noise draws) lets Gumbel noise through."""
     for sample in run.samples:
         for step in sample.steps:
             if step.logits is None:
@@ -114,7 +116,7 @@ def _check_run(run) -> None:
             if step.legacy:
                 raise PageError("this run was drawn by format 1's single-precision arithmetic (a bundle of an "
                                 "earlier version); a page recomputes in double precision: generate the run again")
-            if step.noise is not None:
+            if step.noise is not None and not live:
                 raise PageError("a page redraws each token from its one uniform u; this run was drawn with Gumbel "
                                 "noise (coupling='gumbel': one number per vocabulary token and step), which a "
                                 "page does not carry: make the page from a run generated with coupling='cdf'")
@@ -235,7 +237,7 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
     data of a notebook widget, whose kernel is there to answer: every registered sampler is
     offered (those the run never used under "more samplers", those the browser cannot compute
     marked for the kernel)."""
-    _check_run(run)
+    _check_run(run, live)
     first = next((s.steps[0] for s in run.samples if s.steps), None)
     start = first.settings if first is not None else run.settings
     if settings:
@@ -271,4 +273,13 @@ def page_data(run, kind: str = "explorer", samples=None, n: int = 20, width: int
         "labels": {str(k): v for k, v in labels.items()},
         "samples": data_samples,
         "facts": facts or {},
+        **({"coupling": noise_kind(run)} if live else {}),
     }
+
+
+def noise_kind(run) -> str:
+    """How the run's tokens were drawn: "cdf" (one uniform u per step: the browser redraws them),
+    or "gumbel" / "posterior" (Gumbel noise, one number per vocabulary token: the kernel says
+    what it draws)."""
+    kinds = [s.noise.kind for x in run.samples for s in x.steps if s.noise is not None]
+    return kinds[0] if kinds else run.meta.get("coupling") or "cdf"

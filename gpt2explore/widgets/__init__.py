@@ -1,2 +1,2 @@
-"""The notebook widgets: the explorer, the stepper and inspect are the page's own front-end
-component (an anywidget, front.py); compare is ipywidgets + plotly."""
+"""The notebook widgets: the explorer, the stepper, compare and inspect are the page's own
+front-end component (an anywidget, front.py); a compare drawn with Gumbel noise keeps plotly columns."""

@@ -271,3 +271,18 @@ class _Displayable:
         display(self._repr_mimebundle_(), raw=True)
 
 
+
+
+def layer_slider(step) -> W.IntSlider | None:
+    """A layer slider (0 = embeddings, last = the final block) when the step has layers."""
+    if step is None or step.residual is None:
+        return None
+    last = step.residual.shape[0] - 1
+    return W.IntSlider(value=last, min=0, max=last, description="layer (lens)", layout=SLIDER_LAYOUT, style=STYLE)
+
+
+def at_layer_or_self(step, slider):
+    """The step itself at the last layer (its exact logits), else its lens view."""
+    if slider is None or slider.value == slider.max:
+        return step
+    return step.at_layer(slider.value)

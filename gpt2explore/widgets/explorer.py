@@ -1,9 +1,9 @@
-"""Notebook widgets: explore (a run) and stepper (a session); compare lives in comparer.py.
+"""The explorer of a run (gx.explore); the stepper lives in stepper.py, compare in comparer.py.
 
-Each widget is a plain Python object holding its controls and figures; `.widget` is the
-ipywidgets box that shows them, and the object displays as that box. Tests drive the objects
-directly (set `.value`, call `.click()`, call the click handlers, read `fig.data`). Slider
-moves re-draw from stored logits: no model call.
+The widget is a plain Python object holding its controls; `.widget` is the ipywidgets box that
+shows it, and the object displays as that box. Tests drive the object directly (set `.value`,
+send the component's messages, read `fig.data`). Slider moves re-draw from stored logits: no
+model call.
 
 The explorer's view is the offline page's own component (gpt2explore.widgets.front): the
 browser redraws every control at once, exact at every setting from the rows the kernel sends,
@@ -27,28 +27,28 @@ from .controls import (  # noqa: F401
     SLIDER_LAYOUT,
     STYLE,
     _Displayable,
-    figure_widget,
+    at_layer_or_self,
+    layer_slider,
     log_toggle,
     message_html,
     readout_html,
     redraw_or_say,
     set_controls,
-    settings_box,
     settings_controls,
     settings_values,
     text_html,
 )
 from .controls import set_one as _set_one
 from .front import Front
+from .stepper import LiveStepper
 from .why import WhyPanel
-
-CLICKABLE = (0, 1, 2)  # the bar traces of next_token_bars: a click on any picks that token
 
 
 class Explorer(_Displayable):
     """`gx.explore(run)`: pick a sample and a step; sliders reshape its bars live. Clicking a
-    bar opens a stepper forked at that step with the clicked token forced (the run is not
-    touched; it needs the run's model)."""
+    bar opens a stepper (the same component) forked at that step with the clicked token forced
+    (the run is not touched; it needs the run's model). A run drawn with Gumbel noise works the
+    same way: the kernel says what each step's noise draws under the settings shown."""
 
     page_fallback = True
     CLICKS = [["fork", "fork"], ["explain", "why"]]  # what a click on a bar does (the click toggle's options)
@@ -64,7 +64,7 @@ class Explorer(_Displayable):
         self.controls = settings_controls(first.settings if first is not None else run.settings)
         self.log = log_toggle()
         self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
-        self.forks: list[Stepper] = []
+        self.forks: list[LiveStepper] = []
         self.forks_box = W.VBox()
         self.why = WhyPanel()
         self.click = click_mode("fork")
@@ -78,29 +78,13 @@ class Explorer(_Displayable):
         self.step_slider.observe(self._on_step, names="value")
         for c in [*self.controls.values(), self.log, self.click] + ([self.layer] if self.layer else []):
             c.observe(self._on_change, names="value")
-        try:
-            data = page_view.page_data(run, kind="explorer", n=n, settings=self.settings, live=True,
-                                       title=f"Next-token explorer · {run.model_name}")
-        except page_view.PageError:  # e.g. a top-N bundle: its steps lack the full rows the component needs
-            self.view = None
-            self.widget = self._plotly_widget()
-            return
+        data = page_view.page_data(run, kind="explorer", n=n, settings=self.settings, live=True,
+                                   title=f"Next-token explorer · {run.model_name}")
         data["layers"] = self.layer.max if self.layer is not None else None
         data["clicks"] = self.CLICKS
         self.view = Front(data, self._view_step, click=self._on_front_click, gone=self.close, state=self._state())
         self.view.observe(self._from_front, names="state")
         self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
-
-    def _plotly_widget(self) -> W.VBox:
-        """The ipywidgets view, for a run whose steps lack their full logits (a top-N bundle):
-        Python redraws each move, marked exact or approximate as its figure says."""
-        self.fig = figure_widget(self.fig)
-        for t in CLICKABLE:
-            self.fig.data[t].on_click(self._on_click)
-        return W.VBox([
-            W.HBox([self.sample_select, self.step_slider]),
-            settings_box(self.controls), W.HBox([self.log, self.click] + ([self.layer] if self.layer else [])),
-            self.readout, self.fig, self.status, self.text, self.why.widget, self.forks_box])
 
     def _state(self) -> dict:
         """The controls as the component reads them."""
@@ -137,8 +121,7 @@ class Explorer(_Displayable):
 
     def close(self) -> None:
         """Close the view and every control, and let go of the run."""
-        if self.view is not None:
-            self.view.release()
+        self.view.release()
         super().close()
 
     def _on_front_click(self, content: dict) -> None:
@@ -201,18 +184,7 @@ class Explorer(_Displayable):
         if hasattr(self, "why"):
             self.why.show(self.step, self._ids)
 
-    def _on_click(self, trace, points, selector=None):
-        """A click on a bar forks there with that token forced, or (click mode "explain") asks
-        the why panel to set that token against the step's own."""
-        token = clicked_token(trace, points, self._ids)
-        if token is None:
-            return
-        if self.click.value == "why":
-            self.why.explain(token)
-        else:
-            self.fork_at(self.sample_select.value, self.step_slider.value, token)
-
-    def fork_at(self, sample: int, step: int, token) -> "Stepper | None":
+    def fork_at(self, sample: int, step: int, token) -> LiveStepper | None:
         """A stepper on sample `sample` forked just before step `step`, with `token` forced
         there, going on at the explorer's current settings; shown under the explorer. The run
         itself is not changed."""
@@ -229,7 +201,7 @@ class Explorer(_Displayable):
         except ValueError as err:  # e.g. a scored text longer than the context: no room to fork there
             self.status.value = message_html(f"cannot fork at step {step}: {err}")
             return None
-        child = Stepper(session, n=self.n)
+        child = LiveStepper(session, n=self.n)
         self.forks.append(child)
         self.forks_box.children = tuple(
             W.VBox([W.HTML(f"<b>fork {i + 1}</b>: sample {f.session.sample_index}, step "
@@ -240,140 +212,12 @@ class Explorer(_Displayable):
         return child
 
 
-class Stepper(_Displayable):
-    """The ipywidgets stepper a click in the explorer forks (gx.stepper and session.widget() are
-    the page's own component: gpt2explore.widgets.stepper): Next, Next ×N, Back, Force, Fork, with
-    live bars of the next token's distribution. Clicking a bar forces that token. Calling
-    `session.step()` in another cell updates the same view."""
-
-    def __init__(self, session, n: int = 20):
-        self.session, self.n = session, n
-        self.next_btn = W.Button(description="Next", button_style="primary", icon="step-forward")
-        self.next_n_btn = W.Button(description="Next ×N")
-        self.n_box = W.BoundedIntText(value=5, min=1, max=1000, description="N", layout=W.Layout(width="120px"))
-        self.back_btn = W.Button(description="Back", icon="step-backward")
-        self.force_text = W.Text(placeholder="a token, e.g. ' John'", description="force",
-                                 layout=W.Layout(width="260px"))
-        self.force_btn = W.Button(description="Force")
-        self.fork_btn = W.Button(description="Fork", icon="code-fork")
-        self.controls = settings_controls(session.settings)
-        self.log = log_toggle()
-        self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
-        self.forks: list[Stepper] = []
-        self.forks_box = W.VBox()
-        self._ids: list[int] = []
-        self.why = WhyPanel()
-        self.click = click_mode("force")
-        self.layer = layer_slider(session.next_step)
-        self.fig = plots.next_token_bars(session.next_step, n=n)
-        self.refresh()  # the first state, on a plain figure
-        self.fig = figure_widget(self.fig)
-        self.next_btn.on_click(lambda _: self._do(self.session.step))
-        self.next_n_btn.on_click(lambda _: self._do(self.session.step, self.n_box.value))
-        self.back_btn.on_click(lambda _: self._do(self.session.back))
-        self.force_btn.on_click(lambda _: self._do(self.session.force, self.force_text.value))
-        self.fork_btn.on_click(lambda _: self.fork())
-        for name, c in self.controls.items():
-            c.observe(lambda change, name=name: self._on_settings(name, change), names="value")
-        self.log.observe(lambda _: self.refresh(), names="value")
-        if self.layer is not None:
-            self.layer.observe(lambda _: self.refresh(), names="value")
-        for t in CLICKABLE:
-            self.fig.data[t].on_click(self._on_click)
-        session.on_change(self._on_session)
-        self.widget = W.VBox([
-            W.HBox([self.next_btn, self.next_n_btn, self.n_box, self.back_btn, self.force_text,
-                    self.force_btn, self.fork_btn]),
-            settings_box(self.controls), W.HBox([self.log, self.click] + ([self.layer] if self.layer else [])),
-            self.status, self.text, self.readout, self.fig, self.why.widget, self.forks_box])
-
-    def _do(self, fn, *args, **kwargs):
-        """Run a session move; a bad input shows as a message (until the next move that
-        works), not an exception."""
-        try:
-            fn(*args, **kwargs)
-            self.status.value = ""
-        except ValueError as err:
-            self.status.value = message_html(str(err))
-            self.refresh()  # whatever the move did before it failed is shown
-
-    def _on_settings(self, name: str, change) -> None:
-        """Only the control that moved changes the session's settings."""
-        self._do(self.session.set, **{name: change["new"]})
-
-    def _on_session(self, session) -> None:
-        self.status.value = ""
-        self.refresh()
-
-    def _on_click(self, trace, points, selector=None):
-        """A click on a bar forces that token, as typing it in the force box would, or (click
-        mode "explain") asks the why panel to set it against the token the next u draws."""
-        token = clicked_token(trace, points, self._ids)
-        if token is None:
-            return
-        if self.click.value == "why":
-            self.why.explain(token)
-        else:
-            self._do(self.session.force, token)
-
-    def close(self) -> None:
-        """Stop following the session and close every control and figure (and its forks')."""
-        self.session.off_change(self._on_session)
-        if self.session._stepper is self:
-            self.session._stepper = None
-        super().close()
-
-    def fork(self) -> "Stepper":
-        child = Stepper(self.session.fork(), n=self.n)
-        self.forks.append(child)
-        self.forks_box.children = tuple(
-            W.VBox([W.HTML(f"<b>fork {i + 1}</b>"), f.widget]) for i, f in enumerate(self.forks))
-        return child
-
-    def refresh(self):
-        """Re-draw from the session: text so far and the next token's bars."""
-        preview = self.session.next_step
-        view = at_layer_or_self(preview, getattr(self, "layer", None))
-        with self.fig.batch_update():
-            data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value)
-        self._ids = data["ids"]
-        self.readout.value = readout_html(data) + (
-            " <span style='color:#555'>· click a bar to force that token</span>")
-        self.text.value = text_html(self.session.sample, highlight=len(self.session.steps) - 1)
-        self.back_btn.disabled = not self.session.steps
-        if hasattr(self, "why"):
-            self.why.show(preview, self._ids)
-
-
 def click_mode(default: str) -> W.ToggleButtons:
     """What a click on a bar does: `default` ("fork" in the explorer, "force" in the stepper) or
     "explain" (the why panel sets that token against the step's own)."""
     return W.ToggleButtons(options=[(default, default), ("explain", "why")], value=default,
                            description="click a bar", style=STYLE,
                            tooltips=[f"{default} with the clicked token", "why this token and not the clicked one"])
-
-
-def clicked_token(trace, points, ids: list[int]) -> int | None:
-    """The token id of the first bar a plotly click hit (bars sit at x = their index in `ids`)."""
-    for i in getattr(points, "point_inds", []) or []:
-        x = trace.x[i] if trace.x is not None else i
-        return ids[int(round(x))]
-    return None
-
-
-def layer_slider(step) -> W.IntSlider | None:
-    """A layer slider (0 = embeddings, last = the final block) when the step has layers."""
-    if step is None or step.residual is None:
-        return None
-    last = step.residual.shape[0] - 1
-    return W.IntSlider(value=last, min=0, max=last, description="layer (lens)", layout=SLIDER_LAYOUT, style=STYLE)
-
-
-def at_layer_or_self(step, slider):
-    """The step itself at the last layer (its exact logits), else its lens view."""
-    if slider is None or slider.value == slider.max:
-        return step
-    return step.at_layer(slider.value)
 
 
 def explore(run, n: int = 20) -> Explorer:
@@ -383,6 +227,22 @@ def explore(run, n: int = 20) -> Explorer:
     run, n = require_run(run), arguments.count("n", n)
     if not any(len(s) for s in run.samples):
         raise ValueError("this run has no steps to explore; generate at least one token")
+    require_full_rows(run)
     return Explorer(run, n=n)
+
+
+def require_full_rows(run) -> None:
+    """The explorer is exact at every setting from each step's full logits row, redrawn in double
+    precision: a run that lacks them is a ValueError naming what shows it instead."""
+    steps = [s for x in run.samples for s in x.steps]
+    if any(s.truncation is not None for s in steps):
+        raise ValueError("gx.explore needs every step's full logits row; this run was loaded from a top-N bundle "
+                         "(logits='top'), which keeps each step's likeliest tokens only: explore the run itself or a "
+                         "bundle saved with logits='full', or draw one step with gx.next_token_bars(step), which "
+                         "says where it is exact")
+    if any(s.legacy for s in steps):
+        raise ValueError("gx.explore redraws in double precision; this run was drawn by format 1's single-precision "
+                         "arithmetic (a bundle of an earlier version): generate the run again, or draw one step "
+                         "with gx.next_token_bars(step)")
 
 

@@ -9,6 +9,9 @@ in the `state` trait. What needs the kernel is a message:
   left to bound, so every setting is exact.
 - {type: "dist", sample, step, layer, settings}: a distribution the browser cannot compute (a
   sampler registered in Python), in the same order, with the token the step's u draws there.
+- {type: "drawn", sample, step, layer, settings}: the token the step's Gumbel noise draws under
+  `settings` (a run or session drawn with coupling="gumbel": one number per vocabulary token,
+  which the browser does not hold).
 - {type: "labels", ids}: the labels of tokens the data does not carry.
 - {type: "click", ...}: handed to the widget's own handler (fork, explain).
 - any other type a widget answers itself (`answers`): e.g. the inspector's {type: "allowed",
@@ -117,6 +120,8 @@ def answer(content: dict, steps) -> tuple[dict, list]:
         step = steps(0, 0, None)
         return {"type": "labels", "key": key, "labels": {str(int(i)): token_label(step, int(i)) for i in content["ids"]}}, []
     step = steps(int(content["sample"]), int(content["step"]), content.get("layer"))
+    if kind == "drawn":
+        return {"type": "drawn", "key": key, "drawn": drawn_under(step, dict(content["settings"]))}, []
     logits = step.require_logits().double()
     order = row_order(logits)
     if kind == "row":
@@ -130,9 +135,15 @@ def answer(content: dict, steps) -> tuple[dict, list]:
     if kind == "dist":
         settings = dict(content["settings"])
         probs = step.distribution(**settings).double()
-        drawn = None if step.u is None else int(step.resample(**settings))
+        drawn = drawn_under(step, settings)
         return {"type": "dist", "key": key, "drawn": drawn}, [probs[order].numpy().astype("<f8").tobytes()]
     raise ValueError(f"unknown message type {kind!r}")
+
+
+def drawn_under(step, settings: dict) -> int | None:
+    """The token the step's noise (its u, or its Gumbel noise) draws under `settings`; None for
+    a step without noise (a scored text's)."""
+    return None if step.u is None and step.noise is None else int(step.resample(**settings))
 
 
 def decode(buffer: bytes, dtype) -> np.ndarray:

@@ -6,7 +6,11 @@ exact at every setting from the row the kernel sends, and redraws the sliders in
 Next, Next ×N, Back, Force, Fork and a click on a bar are messages to the kernel
 ({type: "click", action, ...}); the session moves, the view's data follows, and the kernel
 answers {type: "moved", ask, error} once it has. The settings a move carries are the
-component's: a move draws with what the reader sees.
+component's: a move draws with what the reader sees. A session drawn with Gumbel noise (one
+number per vocabulary token) is the same component: the browser asks the kernel what the
+step's noise draws under the settings shown ({type: "drawn"}, gpt2explore.widgets.front).
+
+The explorer's click-to-fork opens this stepper too (Explorer.fork_at).
 
 The Python object keeps the settings controls (`controls`, `layer`), as the explorer does: set
 in Python, they set the session's settings and move the view. Tests drive the object as the
@@ -25,8 +29,7 @@ from ..core.trace import Run
 from ..figures import plots
 from ..model.generation import require_lm
 from ..views import page as page_view
-from .controls import _Displayable, message_html, set_controls, settings_controls
-from .explorer import Stepper, at_layer_or_self, layer_slider
+from .controls import _Displayable, at_layer_or_self, layer_slider, message_html, set_controls, settings_controls
 from .front import Front
 from .why import WhyPanel
 
@@ -217,10 +220,10 @@ def stepper(lm, prompt=None, n: int = 20, **settings):
 
 
 def session_widget(session, n: int = 20):
-    """The stepper of a session: the page's component, which redraws a step from its one
-    uniform u; a session drawn with Gumbel noise (one number per token) keeps the ipywidgets
-    stepper, whose Python side computes what its noise draws."""
-    return LiveStepper(session, n=n) if session.coupling == "cdf" else Stepper(session, n=n)
+    """The stepper of a session: the page's component. It redraws what a step's one uniform u
+    draws in the browser; a session drawn with Gumbel noise (one number per vocabulary token) asks
+    the kernel what its noise draws under the settings shown."""
+    return LiveStepper(session, n=n)
 
 
 extensions.register("Session", "stepper", session_widget)  # session.widget()

@@ -110,11 +110,12 @@
     var rows = [];
     for (var r = 0; r < Math.min(shownN, W); r++) rows.push(r);
     // the marked token: what u draws under these settings (or the forced / text token)
-    var marked = null, kind, sure = true, beyond = false;
-    if (step.forced || step.u === null) { marked = step.token >= 0 ? step.token : null; kind = data.scored ? "text" : "forced"; }
-    else { // what the step's own u draws here; at the run's own settings that gives its token back
-      var got = kernel && !own ? { id: kernel.drawn, sure: true } : math.pick(dist, step.u);
-      marked = got.id; sure = got.sure; beyond = !!got.beyond;
+    var marked = null, kind, sure = true, beyond = false, pending = !!live && !step._live;
+    var noise = !!live && !data.scored && !step.forced && step.u === null && isGumbel(data); // the kernel says what it draws
+    if (step.forced || (step.u === null && !noise)) { marked = step.token >= 0 ? step.token : null; kind = data.scored ? "text" : "forced"; }
+    else { // what the step's own u (or Gumbel noise) draws here; at the run's own settings that gives its token back
+      var got = kernel && !own ? { id: kernel.drawn, sure: true } : noise ? live.drawn(sample, index, settings, own, step) : math.pick(dist, step.u);
+      marked = got.id; sure = got.sure; beyond = !!got.beyond; pending = pending || !!got.pending;
       kind = own && marked === step.token ? "drawn" : "u";
     }
     var runToken = kind === "u" && step.token >= 0 && step.token !== marked ? step.token : null;
@@ -131,23 +132,40 @@
       sureKept: rows.map(function (k) { return dist.lo[k] > 0 || (dist.exact && dist.p[k] > 0); }),
       marked: marked, kind: kind, sure: sure, beyond: beyond, runToken: runToken, token: step.token, u: step.u,
       markedProb: marked !== null && at[marked] !== undefined ? dist.p[at[marked]] : null,
-      nKept: nKept, keptHi: dist.keptHi, keptSure: keptSure, exact: dist.exact, bound: dist.bound, live: !!step._live
+      nKept: nKept, keptHi: dist.keptHi, keptSure: keptSure, exact: dist.exact, bound: dist.bound, live: !!step._live,
+      pending: pending, gumbel: noise
     };
   }
 
   function markText(v, data, short) {
+    var next = data.kind === "stepper"; // the stepper's step is the next one: not drawn yet
+    var noise = v.gumbel ? "its Gumbel noise" : v.u === null ? "" : "u=" + number(v.u, 3);
     if (v.marked === null) {
+      if (v.pending) return "…"; // a live widget: the kernel's row (or its draw) is on its way
       if (v.kind === "u" && v.beyond) return "u=" + number(v.u, 3) + " draws a token beyond the " + count(v.dist.ids.length, "stored token");
       return v.kind === "u" ? "u=" + number(v.u, 3) + ": the draw is not decided by what the page stores" : "";
     }
     var name = pyRepr(v.named[String(v.marked)] || label(data, v.marked)), p = "p=" + prob(v.markedProb);
-    if (v.kind === "drawn") return "drawn " + name + " (" + p + ")";
+    if (v.kind === "drawn") return next ? noise + " draws " + name + " next (" + p + ")" : "drawn " + name + " (" + p + ")";
     if (v.kind === "forced") return "forced " + name + " (" + p + ")";
     if (v.kind === "text") return "the text has " + name + " (" + p + ")";
-    var t = "u=" + number(v.u, 3) + (v.sure ? " draws " : " most likely draws ") + name + " (" + p + ")" + (short ? "" : " under these settings");
-    if (v.runToken === null && v.marked === v.token) t += ", as in the run";
-    if (v.runToken !== null) t += " · the run drew " + pyRepr(v.named[String(v.runToken)] || label(data, v.runToken));
+    var t = noise + (v.sure ? " draws " : " most likely draws ") + name + " (" + p + ")" + (short ? "" : " under these settings");
+    if (v.runToken === null && v.marked === v.token) t += next ? ", as it draws next" : ", as in the run";
+    if (v.runToken !== null) t += (next ? " · next it draws " : " · the run drew ") + pyRepr(v.named[String(v.runToken)] || label(data, v.runToken));
     return t;
+  }
+
+  // the marked token's names in the legend and the readout, naming the step's noise (u, or its Gumbel
+  // noise: one number per token, which the kernel holds) and, in the stepper, that the step is the next one
+  function isGumbel(data) { return !!data.coupling && data.coupling !== "cdf"; }
+  function markNames(data, names) {
+    var out = copy(names), g = isGumbel(data), noise = g ? "its Gumbel noise" : "its u";
+    if (g) out.u = names === READOUT_NAMES ? "the token its Gumbel noise draws here" : "its Gumbel noise draws (these settings)";
+    if (data.kind === "stepper") out.drawn = "the token " + noise + " draws next";
+    return out;
+  }
+  function runTokenName(data) {
+    return data.kind === "stepper" ? "the token " + (isGumbel(data) ? "its Gumbel noise" : "its u") + " draws next" : "drawn in the run";
   }
 
   function keptText(v) {
@@ -214,11 +232,11 @@
     var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · " + entropyText(v, 2, false)) +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
-    if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, MARK_NAMES[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
+    if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, markNames(data, MARK_NAMES)[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
     if (v.kept.indexOf(false) >= 0) legend.push(["x", CUT, "cut by the settings"]);
     var cutAt = cutoffX(v);
     if (cutAt !== null) legend.push(["dash", "#666", "cut-off: kept | cut"]);
-    if (v.runToken !== null) legend.push(["tri", CHOSEN, "drawn in the run"]);
+    if (v.runToken !== null) legend.push(["tri", CHOSEN, runTokenName(data)]);
     if (!v.exact) legend.push(["whisker", "#222", "where p can lie"]);
     if (opts.draws) legend.push(["outline", "#111", opts.draws.total + " fresh draws (share)"]);
     var legendRows = compact ? 0 : Math.ceil(legend.length / 3);
@@ -630,7 +648,7 @@
       row.appendChild(b);
       return b;
     };
-    this.nextButton = button("gx-next", "Next", "draw the next token with its u at these settings", function () { return self.next(); });
+    this.nextButton = button("gx-next", "Next", "draw the next token with " + (isGumbel(this.data) ? "its Gumbel noise" : "its u") + " at these settings", function () { return self.next(); });
     this.nInput = document.createElement("input");
     this.nInput.type = "number"; this.nInput.min = 1; this.nInput.max = 1000; this.nInput.value = 5; this.nInput.className = "gx-n";
     button("gx-next-n", "Next ×N", "draw N tokens", function () { return self.next(parseInt(self.nInput.value, 10)); });
@@ -665,7 +683,7 @@
     var before = this.data.samples[0].steps, now = data.samples[0].steps, same = before.length === now.length;
     for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
-    this.live.dists = {};
+    this.live.dists = {}; this.live.draws = {};
     if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
       var key = this.live.key(data.samples[0], now.length - 1);
       if (this.live.rows[key]) this.live.ask("row " + key + " #" + (++this.moves), { type: "row", key: key, sample: 0, step: now.length - 1, layer: this.live.layerKey() });
@@ -693,7 +711,7 @@
   function readoutHtml(v, data, draws) {
     var t = "<b>" + esc(keptText(v)) + "</b>";
     if (v.dist.entropy !== null) t += " · " + entropyText(v, 3, true);
-    if (v.markedProb !== null) t += " · p(" + esc(READOUT_NAMES[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
+    if (v.markedProb !== null) t += " · p(" + esc(markNames(data, READOUT_NAMES)[v.kind]) + ") <b>" + prob(v.markedProb) + "</b>";
     t += " · <span class='" + (v.exact ? "gx-exact" : "gx-approx") + "'>" + esc(exactText(v)) + "</span>";
     if (draws) {
       var on = 0;
@@ -927,7 +945,7 @@
   var ROWS_KEPT = 12; // at least: a page with several columns keeps three rows of each
   function Live(model, page) {
     var self = this;
-    this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.waiting = {}; this.waiters = [];
+    this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.draws = {}; this.waiting = {}; this.waiters = [];
     this.sent = null; this.timer = null;
     this.onMsg = function (msg, buffers) { self.receive(msg, buffers || []); };
     model.on("msg:custom", this.onMsg);
@@ -971,6 +989,14 @@
     this.ask(key, { type: "allowed", key: key, settings: settings });
     return null;
   };
+  Live.prototype.drawn = function (sample, index, settings, own, step) { // what a step's Gumbel noise draws at settings
+    var layer = this.layerKey();
+    if (own && layer === null) return { id: step.token, sure: true }; // its own settings: the token it drew
+    var key = this.key(sample, index) + " " + JSON.stringify(settings), got = this.draws[key];
+    if (got !== undefined) return { id: got, sure: true };
+    this.ask("drawn " + key, { type: "drawn", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: layer, settings: settings });
+    return { id: null, sure: false, pending: true };
+  };
   Live.prototype.labelsFor = function (v) { // ask for the labels of shown tokens the data lacks
     var data = this.page.data, missing = [];
     v.ids.concat([v.marked, v.runToken]).forEach(function (id) {
@@ -1012,6 +1038,7 @@
       this.toldKeys.push(msg.key);
       while (this.toldKeys.length > ROWS_KEPT) delete this.told[this.toldKeys.shift()];
     }
+    if (msg.type === "drawn") this.draws[msg.key] = msg.drawn;
     if (msg.type === "status") this.page.kernelSays(msg.text);
     if (msg.type === "summary" && this.page.summaries) this.page.summaries[msg.key] = msg.html;
     delete this.waiting[msg.ask];
