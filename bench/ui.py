@@ -22,7 +22,7 @@ def slider(step, reps: int) -> dict:
     for i in range(reps):
         kw = SETTINGS[i % len(SETTINGS)]
         dist.append(timed(lambda: step.distribution(**kw)) * 1000)
-        bars.append(timed(lambda: plots.bars_data(step, n=20, **kw)) * 1000)
+        bars.append(timed(lambda: plots.bars_data(step, step.settings_for(**kw), n=20)) * 1000)
     out = {"distribution_ms": summary(dist), "bars_data_ms": summary(bars)}
     browser = REPO / "tests" / "artifacts" / "browser_latency.json"
     if browser.exists():

@@ -115,9 +115,9 @@ def test_figures_follow_the_gumbel_draw(lm):
 
     step = lm.generate("Hi! My name is John", nsamples=1, length=3, seed=8, coupling="gumbel")[0][1]
     for settings in ({}, dict(temperature=0.4), dict(top_k=2)):
-        data = bars_data(step, **settings)
+        data = bars_data(step, step.settings_for(**settings))
         assert data["marked"] == step.resample(**settings) and data["coupling"] == "gumbel"
-        d = draw_data(step, **settings)
+        d = draw_data(step, step.settings_for(**settings))
         assert d["token"] == step.resample(**settings) == d["ids"][0]  # the highest perturbed score
         assert d["scores"] == sorted(d["scores"], reverse=True)
         for lp, g, s in zip(d["logp"], d["g"], d["scores"]):

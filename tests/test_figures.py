@@ -38,10 +38,10 @@ def test_titles_and_readouts_use_the_rule(lm):
     assert math.copysign(1, float(sampling.entropy(step.distribution(temperature=0)))) == 1.0
     from gpt2explore.widgets.controls import readout_html
 
-    data = plots.bars_data(step, temperature=0)
+    data = plots.bars_data(step, step.settings_for(temperature=0))
     html = readout_html(data)
     assert "<b>1 token</b> kept" in html and "-0" not in html
-    low = plots.bars_data(step, temperature=1.0)
+    low = plots.bars_data(step, step.settings_for(temperature=1.0))
     if low["token_prob"] < 1e-3:
         assert "e-0" in readout_html(low)
 
@@ -326,21 +326,22 @@ def test_every_view_is_plain_json_data(tiny_run, tmp_path):
     session.force(" John")
     gumbel = lm.generate("Hi", length=2, seed=1, coupling="gumbel")[0].steps[1]
     views = {
-        "bars_data": lambda s: bars.bars_data(s, temperature=np.float32(0.7), top_k=np.int64(5)),
+        "bars_data": lambda s: bars.bars_data(s, s.settings_for(temperature=np.float32(0.7), top_k=np.int64(5))),
         "marked_token": lambda s: bars.marked_token(s, s.distribution(), True),
-        "sweep_data": lambda s: sweep.sweep_data(s, np.array([0.5, 1.0, 2.0], dtype=np.float32), top_k=5),
-        "draw_data": lambda s: draws.draw_data(s, top_p=0.9),
-        "gumbel_draw_data": lambda s: draws.gumbel_draw_data(s, temperature=np.float32(0.7)),
-        "lens_heatmap_data": lambda s: lens.lens_heatmap_data(s, n=5, top_k=5),
-        "stage_rows": lambda s: stages.stage_rows(s, n=5, top_k=5, min_p=0.05),
-        "stage_cuts": lambda s: stages.stage_cuts(s, top_k=5, min_p=0.05),
-        "cuts_text": lambda s: stages.cuts_text(stages.stage_cuts(s, top_k=5)),
+        "sweep_data": lambda s: sweep.sweep_data(s, s.settings_for(top_k=5),
+                                                 np.array([0.5, 1.0, 2.0], dtype=np.float32)),
+        "draw_data": lambda s: draws.draw_data(s, s.settings_for(top_p=0.9)),
+        "gumbel_draw_data": lambda s: draws.gumbel_draw_data(s, s.settings_for(temperature=np.float32(0.7))),
+        "lens_heatmap_data": lambda s: lens.lens_heatmap_data(s, s.settings_for(top_k=5), n=5),
+        "stage_rows": lambda s: stages.stage_rows(s, s.settings_for(top_k=5, min_p=0.05), n=5),
+        "stage_cuts": lambda s: stages.stage_cuts(s, s.settings_for(top_k=5, min_p=0.05)),
+        "cuts_text": lambda s: stages.cuts_text(stages.stage_cuts(s, s.settings_for(top_k=5))),
         "divergences": lambda s: compare.divergences(s.distribution(temperature=0.7), s.distribution()),
         "divergence_reading": lambda s: compare.divergence_reading(compare.divergences(s.distribution(),
                                                                                        s.distribution())),
     }
     # not views of their own: the stages' tensors under the views, and the table of stage_rows
-    under = {"stage_distributions", "stages_under", "cuts_of", "sampling_stages"}
+    under = {"stages_under", "cuts_of", "sampling_stages"}
     defined = {name for m in (bars, compare, draws, lens, stages, sweep) for name, f in vars(m).items()
                if inspect.isfunction(f) and f.__module__ == m.__name__ and not name.startswith("_")}
     assert defined - under == set(views)  # a new view gets a case here
@@ -358,8 +359,10 @@ def test_every_view_is_plain_json_data(tiny_run, tmp_path):
 
     run = gumbel.sample.run
     json.dumps(counterfactual.pair_data(run, run.counterfactual(" John")), allow_nan=False)
-    json.dumps(counterfactual.coupling_data(step, gumbel, top_k=np.int64(5)), allow_nan=False)
-    assert json.loads(json.dumps(sweep.sweep_data(step, np.array([0.5], dtype=np.float32))))["temperatures"] == [0.5]
-    assert gx.sampling_stages(step, n=5, top_k=5).to_dict("records") == stages.stage_rows(step, n=5, top_k=5)
+    json.dumps(counterfactual.coupling_data(step, gumbel, step.settings_for(top_k=np.int64(5)),
+                                            gumbel.settings_for(top_k=np.int64(5))), allow_nan=False)
+    assert json.loads(json.dumps(sweep.sweep_data(step, None, np.array([0.5], dtype=np.float32))))["temperatures"] == [0.5]
+    assert gx.sampling_stages(step, n=5, top_k=5).to_dict("records") == stages.stage_rows(step, step.settings_for(top_k=5),
+                                                                                         n=5)
     kl = compare.divergences(step.distribution(), step.distribution(top_k=5))["kl_pq"]  # may hold inf
     assert math.isinf(kl) and json.dumps(kl) == "Infinity"

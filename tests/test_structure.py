@@ -316,3 +316,96 @@ def test_the_maths_never_checks_again(lm, monkeypatch):
     assert counts == {"check": 0, "stage": 1}
     assert torch.equal(probs, step.distribution(temperature=0.7, top_k=5))
     assert counts["check"] == 1  # distribution(...) checks once, where the values enter
+
+
+# ---- settings travel as one value -----------------------------------------------------------
+
+CLASSIC = {"temperature", "top_k", "top_p"}
+SETTINGS_ROUTES = {"settings", "more", "samplers"}  # a **kwargs of sampler values by name
+
+
+def _takes_settings_by_name(path: Path, root: Path = PACKAGE) -> list[str]:
+    """'module:qualified.name' of each function that takes sampler values by name: two or more of
+    temperature / top_k / top_p, or a **settings / **more / **samplers."""
+    found = []
+
+    def walk(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                walk(child, prefix + [child.name])
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = child.args
+                names = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+                if len(names & CLASSIC) >= 2 or (a.kwarg is not None and a.kwarg.arg in SETTINGS_ROUTES):
+                    module = ".".join(path.relative_to(root).with_suffix("").parts)
+                    found.append(f"{module}:{'.'.join(prefix + [child.name])}")
+                walk(child, prefix + [child.name])
+
+    walk(ast.parse(path.read_text()), [])
+    return found
+
+
+# Where a person's values enter, by name; each builds its Settings once and hands that on.
+# Everything else inside the package takes `settings: Settings` (None = a step's own).
+SETTINGS_DOORS = {
+    "gx": ["core.sampling:filter_logits", "core.sampling:probabilities", "figures.bars:next_token_bars",
+           "figures.counterfactual:coupling_figure", "figures.drawplot:draw_figure", "figures.lensplots:lens_heatmap",
+           "figures.lensplots:lens_grid", "figures.pipeline:pipeline_figure", "figures.plots:temperature_sweep",
+           "figures.plots:generation_overview", "figures.plots:compare_next_token", "figures.plots:log_ratio_table",
+           "figures.textview:text_view", "model.generation:generate", "model.study:study",
+           "views.stages:sampling_stages", "widgets.comparer:compare", "widgets.inspector:inspect",
+           "widgets.stepper:stepper"],
+    "method": ["core.settings:Settings.__init__", "core.settings:Settings.replace",
+               "core.trace:Step.layer_distribution", "core.trace:Step.lens", "core.trace:Step.distribution",
+               "core.trace:Step.exact_for", "core.trace:Step.settings_for", "core.trace:Step.resample",
+               "core.trace:Step.top", "core.trace:Run.summary", "core.trace:Run.counterfactual",
+               "model.session:Session.__init__", "model.session:Session.set",
+               "widgets.comparer:Comparer.__init__", "widgets.inspector:Inspector.__init__"],
+    "extension": ["model.counterfactual:counterfactual", "model.lens:lens_table", "model.scoring:summary"],
+    "LM": ["model.counterfactual:hindsight", "model.scoring:score"],
+    "notebooks": ["teaching.demos:temperature_samples"],
+    "widgets' call": ["figures.bars:update_bars"],  # the widgets redraw their bars by name (over redraw_bars)
+}
+
+
+def test_settings_travel_as_one_value():
+    """Sampler values by name (temperature, top_k, top_p, ..., or **settings) are taken only
+    where a person's values enter: public functions and methods, which build one Settings and
+    pass it down. A new internal function that takes them by name fails here: give it
+    `settings: Settings` instead."""
+    import importlib
+
+    from gpt2explore.core import extensions
+
+    found = {hit for path in sorted(PACKAGE.rglob("*.py")) for hit in _takes_settings_by_name(path)}
+    doors = {name for names in SETTINGS_DOORS.values() for name in names}
+    assert found - doors == set(), "takes settings by name inside the package: " + ", ".join(sorted(found - doors))
+    assert doors - found == set(), "no longer a door (drop it from SETTINGS_DOORS): " + ", ".join(sorted(doors - found))
+
+    def resolve(door):
+        module, name = door.split(":")
+        obj = importlib.import_module(f"gpt2explore.{module}")
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    for door in SETTINGS_DOORS["gx"]:  # each is the public name it says it is
+        assert getattr(gx, door.split(":")[1]) is resolve(door), door
+    public_classes = {"Settings", "Step", "Run", "Session"} | {"Comparer", "Inspector"}  # gx.compare / gx.inspect
+    for door in SETTINGS_DOORS["method"]:
+        assert door.split(":")[1].split(".")[0] in public_classes, door
+    assert (gx.compare.__annotations__["return"], gx.inspect.__annotations__["return"]) == ("Comparer", "Inspector")
+    for owner, name in extensions.PROVIDERS:
+        importlib.import_module(extensions.PROVIDERS[(owner, name)])
+    registered = list(extensions._FUNCTIONS.values())
+    for door in SETTINGS_DOORS["extension"]:  # run.counterfactual(...), step.lens(...), run.summary(...)
+        assert any(resolve(door) is fn for fn in registered), door
+    for door in SETTINGS_DOORS["LM"]:  # lm.hindsight(...), lm.score(...)
+        assert callable(getattr(gx.LM, door.split(":")[1])), door
+
+
+def test_the_settings_walk_sees_an_internal_function_taking_them_by_name(tmp_path):
+    module = tmp_path / "probe.py"
+    module.write_text("def f(step, settings):\n    pass\n\n\ndef g(step, temperature=None, top_k=None):\n    pass\n\n\n"
+                      "class A:\n    def h(self, n, **more):\n        pass\n\n    def k(self, top_k):\n        pass\n")
+    assert _takes_settings_by_name(module, tmp_path) == ["probe:g", "probe:A.h"]

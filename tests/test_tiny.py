@@ -169,3 +169,27 @@ def test_tokens_recorded_before_double_precision_part_only_at_precision_flips(ti
     old = json.loads((Path(__file__).parent / "data" / "reference_tokens_float32.json").read_text())
     changed = _samples_parted_at_precision(tiny, old["cases"])
     assert 1 <= changed <= 3  # of 10 samples: those drawn at T >= 1 with no truncation
+
+
+def test_same_settings_same_probabilities_as_recorded(tiny):
+    """Existing behaviour is a promise for the numbers too: the distributions a step gives under
+    several settings (the classic three, the newer samplers, OpenAI's rules, greedy), and the
+    bars and the temperature sweep that show them, as recorded. Within single precision's
+    rounding of the forward pass, which differs between CPUs."""
+    import json
+
+    recorded = json.loads((Path(__file__).parent / "data" / "reference_probs.json").read_text())
+    assert tiny.weights_sha256 == recorded["weights_sha256"]
+    run = tiny.generate(**recorded["generate"])
+    for at in recorded["steps"]:
+        step = run[0].steps[at["index"]]
+        assert [t.id for t in step.top(8)] == at["ids"]
+        for case in at["cases"]:
+            kw = case["settings"]
+            assert step.distribution(**kw)[at["ids"]].tolist() == pytest.approx(case["probs"], rel=1e-4, abs=1e-7), kw
+            bars = gx.next_token_bars(step, n=8, **kw)
+            assert [int(c[0]) for c in bars.data[1].customdata] == case["bars_ids"], kw
+            assert list(bars.data[1].y) == pytest.approx(case["bars_probs"], rel=1e-4, abs=1e-7), kw
+            sweep = gx.temperature_sweep(step, temperatures=[0.5, 1.0, 2.0], n=4,
+                                         **{k: v for k, v in kw.items() if k != "temperature"})
+            assert list(sweep.data[4].y) == pytest.approx(case["sweep_entropy"], rel=1e-4, abs=1e-7), kw

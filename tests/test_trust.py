@@ -117,7 +117,7 @@ def test_2_the_draw_figure_highlights_the_token_resample_gives(run):
         step = rng.choice([s for x in run for s in x.steps])
         kw = rng.choice(SETTINGS)
         fig = gx.draw_figure(step, **kw)
-        d = gx.drawplot.draw_data(step, **kw)
+        d = gx.drawplot.draw_data(step, step.settings_for(**kw))
         assert d["token"] == step.resample(**kw)
         at = d["rank0"].index(d["token_rank0"])
         assert fig.data[0].marker.color[at] == gx.style.CHOSEN_COLOR

@@ -21,7 +21,7 @@ import torch
 
 from . import arguments, guards, registry
 from .registry import SEMANTICS  # noqa: F401  (re-exported: the rule sets)
-from .settings import Settings, settings_with  # noqa: F401  (re-exported)
+from .settings import Settings  # noqa: F401  (re-exported)
 from .stages import OPENAI_FILTER_VALUE, apply_temperature, apply_top_k, apply_top_p, greedy  # noqa: F401
 
 DRAW_DTYPE = torch.float64  # the distribution a token is drawn from is computed in double precision
@@ -65,8 +65,9 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     top-p, min-p, typical, epsilon, eta. `context`: the tokens so far (a list of ids for
     logits (V,), one list per row for (B, V)); needed only by the first two stages.
     Rows are computed one by one, so a row's result is the same bits whatever the batch."""
-    return _on_callers_logits(filtered_under, logits, context, stage_order, legacy,
-                              temperature, top_k, top_p, semantics, more)
+    _check_input(logits, context)
+    settings = Settings(temperature, top_k, top_p, semantics, **more)
+    return _on_callers_logits(filtered_under, logits, settings, context, stage_order, legacy)
 
 
 def _filtered_rows(logits: torch.Tensor, settings: Settings, context, stage_order, legacy) -> list[torch.Tensor]:
@@ -103,15 +104,14 @@ def probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
                   **more) -> torch.Tensor:
     """Raw logits -> the probabilities a token is drawn from (softmax of the filtered logits),
     float64, one row at a time (see `filter_logits`)."""
-    return _on_callers_logits(distribution_under, logits, context, stage_order, legacy,
-                              temperature, top_k, top_p, semantics, more)
-
-
-def _on_callers_logits(under, logits, context, stage_order, legacy, temperature, top_k, top_p, semantics, more):
-    """A public call on a caller's own logits: the input checked, then the settings, then `under`;
-    a step error speaks of "the logits", not the model's."""
     _check_input(logits, context)
     settings = Settings(temperature, top_k, top_p, semantics, **more)
+    return _on_callers_logits(distribution_under, logits, settings, context, stage_order, legacy)
+
+
+def _on_callers_logits(under, logits, settings: Settings, context, stage_order, legacy):
+    """`under` on a caller's own logits (checked, as the settings were, by the public call):
+    a step error speaks of "the logits", not the model's."""
     try:
         return under(logits, settings, context, stage_order, legacy)
     except guards.StepError as err:

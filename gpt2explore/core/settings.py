@@ -122,8 +122,3 @@ def defaults() -> dict:
     """Every setting's default ("off") value, by name."""
     return Settings().as_dict()
 
-
-def settings_with(temperature, top_k, top_p, semantics, samplers: dict) -> Settings:
-    """Settings from the classic arguments plus the other samplers by name; an unknown name is
-    a ValueError listing the settings there are."""
-    return Settings(temperature, top_k, top_p, semantics, **samplers)

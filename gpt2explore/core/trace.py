@@ -160,7 +160,8 @@ class Step:
     def layer_distribution(self, layer: int, temperature=None, top_k=None, top_p=None, semantics=None,
                            **more) -> torch.Tensor:
         """The distribution this step's settings (or the given ones) give at `layer`."""
-        return self.at_layer(layer).distribution(temperature, top_k, top_p, semantics, **more)
+        view = self.at_layer(layer)
+        return view.distribution_under(view.settings_for(temperature, top_k, top_p, semantics, **more))
 
     def at_layer(self, layer: int) -> "Step":
         """A copy of this step whose logits are the lens logits at `layer`."""
@@ -195,11 +196,7 @@ class Step:
         (min_p, typical_p, epsilon_cutoff, eta_cutoff, repetition_penalty, no_repeat_ngram_size)
         go by name; the last two read the step's context (prompt and earlier steps).
         `stage_order` runs the stages in another order (only the default is transformers')."""
-        settings = self.settings_for(temperature, top_k, top_p, semantics, **more)
-        own = self.own_distribution() if settings == self.settings and stage_order is None else None
-        if own is not None:
-            return own
-        return self.distribution_under(settings, stage_order)
+        return self.distribution_under(self.settings_for(temperature, top_k, top_p, semantics, **more), stage_order)
 
     def distribution_under(self, settings: Settings, stage_order=None) -> torch.Tensor:
         """`distribution` for Settings already checked (a figure or widget that made them once)."""
@@ -286,7 +283,7 @@ class Step:
     def resample(self, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> int:
         """The token the same noise picks under other settings (the step's own by default): the
         same uniform (cdf), or the argmax of log p + the same Gumbel noise (gumbel)."""
-        return self.draw_from(self.distribution(temperature, top_k, top_p, semantics, **more))
+        return self.draw_from(self.distribution_under(self.settings_for(temperature, top_k, top_p, semantics, **more)))
 
     @property
     def coupling(self) -> str | None:
@@ -328,7 +325,7 @@ class Step:
         settings: rows of (rank, id, text, prob, logit, label, prob_raw), rank 1 = the likeliest, prob_raw
         the model's own probability; shows as a table."""
         n = arguments.count("n", n)
-        probs = self.distribution(temperature, top_k, top_p, semantics, **more)
+        probs = self.distribution_under(self.settings_for(temperature, top_k, top_p, semantics, **more))
         logits = self.require_logits().float()
         values, ids = torch.topk(logits, min(n, logits.shape[-1]))
         ids, p, raw = ids.tolist(), probs[ids].tolist(), logits.softmax(-1)[ids].tolist()

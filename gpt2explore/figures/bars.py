@@ -24,6 +24,7 @@ import math
 
 from ..core import arguments, provenance
 from ..core import formatting as fmt
+from ..core.settings import Settings
 from ..core.trace import require_step
 from ..views.bars import bars_data, marked_token  # noqa: F401  (the view this figure draws)
 from .style import (
@@ -149,6 +150,7 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     distributions (T=100). None = the step's own settings."""
     step, n = require_step(step), arguments.count("n", n)
     log, compact = arguments.flag("log", log), arguments.flag("compact", compact)
+    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -170,19 +172,27 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
-    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)  # finishes it
+    redraw_bars(fig, step, settings, n=n, log=log, compact=compact)  # finishes it
     return fig
 
 
 def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
                 log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
-    """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
+    """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings, given by
+    name (None = the step's own): `redraw_bars` for a person's values."""
+    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
+    return redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading)
+
+
+def redraw_bars(fig, step, settings: Settings, n: int = 20, log: bool | None = None, compact: bool | None = None,
+                heading: str | None = None) -> dict:
+    """Re-draw a `next_token_bars` figure (or FigureWidget) in place under `settings`.
     `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
     if log is None:
         log = fig.layout.yaxis.type == "log"
     if compact is None:
         compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
-    data = bars_data(step, temperature, top_k, top_p, semantics, n, reach_cut=not compact, **more)
+    data = bars_data(step, settings, n, reach_cut=not compact)
     x = list(range(len(data["ids"])))
     custom = _customdata(data)
     raw, after, marked, cut, line, run_mark = fig.data[:6]

@@ -85,7 +85,7 @@ def coupling_figure(step_a, step_b, **settings):
     import plotly.graph_objects as go
 
     step_a, step_b = require_step(step_a, "step_a"), require_step(step_b, "step_b")
-    d = coupling_data(step_a, step_b, **settings)
+    d = coupling_data(step_a, step_b, step_a.settings_for(**settings), step_b.settings_for(**settings))
     names = ["cdf (one uniform u)", "gumbel (one Gumbel per token)", "ceiling: 1 − TV"]
     values = [d["cdf"], d["gumbel"], d["ceiling"]]
     fig = go.Figure()

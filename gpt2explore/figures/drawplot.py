@@ -23,7 +23,7 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     step = require_step(step)
     import plotly.graph_objects as go
 
-    d = draw_data(step, temperature, top_k, top_p, semantics, **more)
+    d = draw_data(step, step.settings_for(temperature, top_k, top_p, semantics, **more))
     if d["coupling"] != "cdf":
         return _gumbel_figure(step, d)
     x = list(range(len(d["rank0"])))

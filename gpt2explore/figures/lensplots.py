@@ -20,7 +20,8 @@ def lens_heatmap(step, n: int = 10, **settings):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    d = lens_heatmap_data(step, n, **settings)
+    chosen = step.settings_for(**settings)
+    d = lens_heatmap_data(step, chosen, n)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.78, 0.22], horizontal_spacing=0.09,
                         subplot_titles=("probability at each layer", "the step's token's rank"))
     hover = [[f"layer {layer}: <b>{label}</b> p {fmt.prob(p)}" for label, p in zip(d["labels"], row)]
@@ -42,7 +43,6 @@ def lens_heatmap(step, n: int = 10, **settings):
     fig.update_xaxes(type="log", title_text="rank (1 = top)", tickformat="~s", row=1, col=2)
     fig.update_yaxes(title_text="layer (0 = embeddings)", dtick=1, row=1, col=1)
     fig.update_yaxes(dtick=1, row=1, col=2)
-    chosen = step.settings_for(**settings)
     drawn = step_label(step, step.token) if step.token >= 0 else "?"
     head, top = title(f"Logit lens at step {step.index} · {settings_text(chosen)}",
                       [f"the step's token {drawn!r} is outlined; early layers read through the final layer norm"],
@@ -66,9 +66,10 @@ def lens_grid(sample, color: str = "prob", **settings):
     layers = require_residual(steps[0]).shape[0]
     z, text, hover = [[None] * len(steps) for _ in range(layers)], [[""] * len(steps) for _ in range(layers)], \
         [[""] * len(steps) for _ in range(layers)]
-    for j, step in enumerate(steps):
+    under = [step.settings_for(**settings) for step in steps]
+    for j, (step, chosen) in enumerate(zip(steps, under)):
         for layer in range(layers):
-            probs = at_layer(step, layer).distribution(**settings)
+            probs = at_layer(step, layer).distribution_under(chosen)
             top = torch.topk(probs, 5)
             label = step_label(step, int(top.indices[0]))
             z[layer][j] = float(top.values[0]) if color == "prob" else float(sampling.entropy(probs))
@@ -83,7 +84,7 @@ def lens_grid(sample, color: str = "prob", **settings):
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(steps))),
                      ticktext=[step_label(s, s.token) for s in steps], tickangle=-45, title_text="next token")
     fig.update_yaxes(dtick=1, title_text="layer (0 = embeddings)")
-    chosen = steps[0].settings_for(**settings)
+    chosen = under[0]
     height = 120 + 34 * layers + 150
     head, top_px = title(f"Logit lens over {fmt.count(len(steps), 'position')} · {settings_text(chosen)}",
                          ["each cell: the layer's top token; colour: " + ("its probability" if color == "prob"

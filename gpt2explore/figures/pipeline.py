@@ -6,7 +6,8 @@ import math
 
 from ..core import arguments, provenance
 from ..core import formatting as fmt
-from ..views.stages import sampling_stages
+from ..core.trace import require_step
+from ..views.stages import stage_rows
 from .style import (
     CHOSEN_COLOR,
     CUT_COLOR,
@@ -26,16 +27,18 @@ def pipeline_figure(step, n: int = 10, stage_order=None, columns: int = 3, **set
     gets a grey cross, a token removed earlier is left empty; orange: the token the step's u
     draws under these settings (at the run's own settings, the token it drew)."""
     n, columns = arguments.count("n", n), arguments.count("columns", columns)
+    import pandas as pd
     from plotly.subplots import make_subplots
 
-    table = sampling_stages(step, n, stage_order, **settings)
+    step = require_step(step)
+    chosen = step.settings_for(**settings)
+    table = pd.DataFrame(stage_rows(step, chosen, n, stage_order))
     stages = list(dict.fromkeys(zip(table.stage_index, table.label)))
     ncols = min(columns, len(stages))
     nrows = math.ceil(len(stages) / ncols)
     exact = {k: bool(table[table.stage_index == k].exact.all()) for k, _ in stages}
     titles = [f"{k}. {label} · {'' if exact[k] else '~'}{int(table[table.stage_index == k].survivors.iloc[0]):,} left"
               for k, label in stages]
-    chosen = step.settings_for(**settings)
     order = "transformers' order" if stage_order is None else "order " + " → ".join(s for _, s in stages[1:])
     main = f"Stage by stage at step {step.index}"
     final = table[table.stage_index == stages[-1][0]]

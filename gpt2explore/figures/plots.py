@@ -14,7 +14,7 @@ from ..core import formatting as fmt
 from ..core.trace import require_sample, require_step
 from ..views.compare import divergence_reading, divergences  # noqa: F401  (re-exported: gx.plots.divergences)
 from ..views.sweep import NUCLEUS_P, sweep_data  # noqa: F401
-from .bars import bars_data, bars_title, next_token_bars, update_bars  # noqa: F401  (the bars live in bars.py)
+from .bars import bars_data, bars_title, next_token_bars, redraw_bars, update_bars  # noqa: F401  (the bars live in bars.py)
 from .style import (  # noqa: F401
     CHOSEN_COLOR,
     CUT_COLOR,
@@ -47,8 +47,8 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    d = sweep_data(step, temperatures, n, top_k, top_p, semantics, **more)
     settings = step.settings_for(None, top_k, top_p, semantics, **more)
+    d = sweep_data(step, settings, temperatures, n)
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.1,
                         subplot_titles=("top tokens' probability", "entropy (nats)",
                                         f"tokens holding {NUCLEUS_P:.0%} of p"))
@@ -86,9 +86,10 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
     sample = require_sample(sample)
     import plotly.graph_objects as go
 
+    under = [step.settings_for(temperature, top_k, top_p, semantics, **more) for step in sample.steps]
     labels, chosen, ent = [], [], []
-    for step in sample.steps:
-        probs = step.distribution(temperature, top_k, top_p, semantics, **more)
+    for step, settings in zip(sample.steps, under):
+        probs = step.distribution_under(settings)
         labels.append(step_label(step, step.token))
         chosen.append(float(probs[step.token]))
         ent.append(float(sampling.entropy(probs)))
@@ -116,8 +117,7 @@ def generation_overview(sample, temperature=None, top_k=None, top_p=None, semant
                                   range=[0, e_hi * 1.02], dtick=dstep, tick0=0, tickformat="~g",
                                   showline=True, linecolor="#444", ticks="outside"))
     first = sample.steps[0] if sample.steps else None
-    facts = None if first is None else provenance.for_step(
-        first, first.settings_for(temperature, top_k, top_p, semantics, **more), "generation_overview")
+    facts = None if first is None else provenance.for_step(first, under[0], "generation_overview")
     return finish(fig, facts, legend="above", legend_more=dict(y=1.0))
 
 
@@ -149,7 +149,8 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
 
     steps = _first_steps(items)
     labels = labels or [repr(s.sample.prompt) if s.sample is not None else f"#{i}" for i, s in enumerate(steps)]
-    dists = [s.distribution(temperature, top_k, top_p, semantics, **more) for s in steps]
+    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in steps]
+    dists = [s.distribution_under(c) for s, c in zip(steps, chosen)]
     union = []
     for d in dists:
         for i in torch.topk(d, min(n, d.numel())).indices.tolist():
@@ -167,7 +168,6 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         dv = divergences(dists[0], dists[j])
         facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, KL {fmt.number(dv['kl_pq'])} "
                      f"— {divergence_reading(dv)}")
-    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in steps]
     settings = chosen[0]
     if all(c == settings for c in chosen):
         main = f"Next token: {' vs '.join(labels)} · {settings_text(settings)}"
@@ -194,8 +194,8 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     n, pool = arguments.count("n", n), arguments.count("pool", pool)
     import pandas as pd
 
-    pa = step_a.distribution(temperature, top_k, top_p, semantics, **more).double()
-    pb = step_b.distribution(temperature, top_k, top_p, semantics, **more).double()
+    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in (step_a, step_b)]
+    pa, pb = (s.distribution_under(c).double() for s, c in zip((step_a, step_b), chosen))
     plausible = torch.zeros_like(pa, dtype=torch.bool)
     for d in (pa, pb):
         plausible[torch.topk(d, min(pool, d.numel())).indices] = True
@@ -208,7 +208,6 @@ def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, t
     table = pd.DataFrame({"token": [step_label(step_a, i) for i in ids], "id": ids,
                           f"p after {name_a}": pa[ids].tolist(), f"p after {name_b}": pb[ids].tolist(),
                           "log ratio": ratio[ids].tolist()})
-    chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in (step_a, step_b)]
     return finish(table, [provenance.for_step(s, c, "log_ratio_table") for s, c in zip((step_a, step_b), chosen)])
 
 

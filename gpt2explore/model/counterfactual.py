@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..core import coupling as couplings
 from ..core import extensions, sampling
-from ..core.settings import describe
+from ..core.settings import Settings, describe
 from ..core.trace import Run
 from .generation import Job, check_count, choose_length, generate_jobs, normalize_prompts, prior_noise
 
@@ -123,7 +123,7 @@ def hindsight(lm, prompt, text: str, n: int = 1, seed: int | None = None, temper
     (hindsight Gumbel sampling). Returns a gumbel Run of n samples, each drawing `text` again;
     `run.counterfactual(...)` then gives n counterfactual texts. A token the settings make
     impossible is a ValueError naming it and its position."""
-    settings_obj = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
+    settings_obj = Settings(temperature, top_k, top_p, semantics, **samplers)
     n = check_count("n", n)
     seed = sampling.check_seed(seed)
     if not isinstance(text, str) or not text:

@@ -178,7 +178,7 @@ def generate(lm, prompt=None, nsamples: int = 1, batch_size: int = 1, length: in
     """
     lm = require_lm(lm)
     check_flags(stop_at_eos=stop_at_eos, progress=progress, layers=layers, attention=attention)
-    settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
+    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
     prompts = normalize_prompts(prompt)
     nsamples = check_count("nsamples", nsamples)
     batch_size = check_count("batch_size", batch_size)

@@ -153,10 +153,11 @@ def lens_table(step, top: int = 10, **settings):
     top = arguments.count("top", top)
     import pandas as pd
 
-    rows = []
-    for layer in range(require_residual(step).shape[0]):
+    rows, layers = [], require_residual(step).shape[0]
+    chosen = step.settings_for(**settings)
+    for layer in range(layers):
         view = at_layer(step, layer)
-        probs = view.distribution(**settings)
+        probs = view.distribution_under(chosen)
         logits = view.logits
         ids = torch.topk(logits, top).indices.tolist()
         drawn_rank = step_rank(view) if step.token >= 0 else None

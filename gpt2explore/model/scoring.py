@@ -135,7 +135,7 @@ def score(lm, text, prompt=None, temperature: float = 1.0, top_k: int = 0, top_p
     layers: also keep each token's residual stream per layer (the logit lens), 4 x (n_layer + 1)
     x d_model bytes a token.
     """
-    settings = sampling.settings_with(temperature, top_k, top_p, semantics, samplers)
+    settings = Settings(temperature, top_k, top_p, semantics, **samplers)
     keep = check_keep_logits(keep_logits)
     batch_size = check_count("batch_size", batch_size)
     samples, plan = [], []

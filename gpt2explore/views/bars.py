@@ -9,6 +9,7 @@ import torch
 
 from ..core import sampling
 from ..core.pieces import step_label
+from ..core.settings import Settings
 from ..core.trace import rank_of
 from .stages import cuts_of, stages_under
 
@@ -29,13 +30,12 @@ def marked_token(step, probs: torch.Tensor, own: bool) -> tuple[int | None, str]
     return token, ("drawn" if own and token == step.token else "u")
 
 
-def bars_data(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-              reach_cut: bool = True, **more) -> dict:
-    """The top-n tokens of a step (by raw logit) with both distributions, as host lists; the
-    newer samplers (min_p=, ...) by name. When the settings keep fewer than 60 tokens the bars
+def bars_data(step, settings: Settings | None = None, n: int = 20, reach_cut: bool = True) -> dict:
+    """The top-n tokens of a step (by raw logit) with both distributions under `settings` (None
+    = the step's own), as host lists. When the settings keep fewer than 60 tokens the bars
     reach the first cut one (unless `reach_cut` is False); the marked token and the run's own
     are always among them."""
-    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)  # checked here, once
+    settings = step.settings if settings is None else settings
     own = settings == step.settings
     logits = step.require_logits().float()
     stages = stages_under(step, settings)  # the pipeline runs once: its last stage is the distribution

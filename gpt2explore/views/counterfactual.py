@@ -6,6 +6,7 @@ import torch
 
 from ..core import coupling
 from ..core.pieces import step_label
+from ..core.settings import Settings
 
 TOP = 8  # the likeliest tokens of each side shown at the parting step
 
@@ -43,14 +44,15 @@ def pair_data(run, cf, sample: int = 0, top: int = TOP) -> dict:
     }
 
 
-def coupling_data(step_a, step_b, **settings) -> dict:
-    """For the distributions of two steps (under their own settings, or the given ones): the
-    exact probability that the cdf coupling and the Gumbel coupling draw the same token from
-    both, the ceiling 1 - TV of every coupling and the Gumbel coupling's floor."""
-    p = step_a.distribution(**settings) if settings else step_a.distribution()
-    q = step_b.distribution(**settings) if settings else step_b.distribution()
+def coupling_data(step_a, step_b, settings_a: Settings | None = None, settings_b: Settings | None = None) -> dict:
+    """For the distributions of two steps (under `settings_a` and `settings_b`; None = the step's
+    own): the exact probability that the cdf coupling and the Gumbel coupling draw the same token
+    from both, the ceiling 1 - TV of every coupling and the Gumbel coupling's floor."""
+    settings_a = step_a.settings if settings_a is None else settings_a
+    settings_b = step_b.settings if settings_b is None else settings_b
+    p, q = step_a.distribution_under(settings_a), step_b.distribution_under(settings_b)
     if p.shape != q.shape:
         raise ValueError(f"the steps' vocabularies differ ({p.shape[-1]} and {q.shape[-1]} tokens)")
     bounds = coupling.agreement_bounds(p, q)
     return {**bounds, "cdf": coupling.cdf_agreement(p, q), "gumbel": coupling.gumbel_agreement(p, q),
-            "settings": step_a.settings_for(**settings).as_dict() if settings else step_a.settings.as_dict()}
+            "settings": settings_a.as_dict()}

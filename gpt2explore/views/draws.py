@@ -8,20 +8,22 @@ import torch
 
 from ..core import coupling
 from ..core.pieces import step_label
+from ..core.settings import Settings
 
 HEAD = 20  # the likeliest tokens always shown
 AROUND = 4  # tokens shown on each side of the drawn one when it lies beyond the head
 
 
-def draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> dict:
+def draw_data(step, settings: Settings | None = None) -> dict:
     """What `draw_figure` shows, as plain lists: the walk's positions `rank0` (by probability
     under the settings, counted from 0: people read rank0 + 1), ids, labels, probabilities and
-    running totals (before and after each token), u, and the drawn token and its `token_rank0`."""
+    running totals (before and after each token), u, and the drawn token and its `token_rank0`,
+    under `settings` (None = the step's own)."""
     if step.noise is not None:
-        return gumbel_draw_data(step, temperature, top_k, top_p, semantics, **more)
+        return gumbel_draw_data(step, settings)
     if step.u is None:
         raise ValueError("this step was forced (or is a scored text's token): it has no uniform u to draw with")
-    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
+    settings = step.settings if settings is None else settings
     probs = step.distribution_under(settings).double()
     ranked, order = torch.sort(probs, descending=True, stable=True)  # the walk: likeliest first, ties by id
     total = ranked.cumsum(-1)
@@ -48,11 +50,11 @@ def draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **
 GUMBEL_SHOWN = 16  # the tokens of highest perturbed score shown
 
 
-def gumbel_draw_data(step, temperature=None, top_k=None, top_p=None, semantics=None, **more) -> dict:
+def gumbel_draw_data(step, settings: Settings | None = None) -> dict:
     """What `draw_figure` shows for a step drawn with Gumbel noise: the kept tokens of highest
     perturbed score log p + g (and the likeliest few), in descending score order, each with
     log p, its noise g and the score; the first is the token drawn (`step.resample(**settings)`)."""
-    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
+    settings = step.settings if settings is None else settings
     probs = step.distribution_under(settings).double().cpu()
     g = step.gumbels(probs.shape[-1]).cpu()
     score = coupling.scores(probs, g)  # -inf where the settings cut

@@ -1,7 +1,7 @@
 """The stage-by-stage view: what each sampling stage does to one step's distribution, as plain
 data (`stage_rows`, one dict a row, and `sampling_stages`, the same rows as a table; `stage_cuts`,
-the counts the widgets' readout names). Under them, `stage_distributions` and `stages_under` give
-the stages' probabilities as tensors, for the views to read (not plain data). They read
+the counts the widgets' readout names). Under them, `stages_under` gives the stages'
+probabilities as tensors, for the views to read (not plain data). They read
 `sampling.stage_trace`, the arithmetic the distribution itself is computed with, so the last
 stage is exactly `step.distribution(...)`. For a step of a top-N bundle the stages before a cut
 that provably keeps only stored tokens are estimates (the dropped tail's logits are not known):
@@ -15,18 +15,15 @@ import torch
 from ..core import arguments, sampling
 from ..core import formatting as fmt
 from ..core.pieces import step_label
+from ..core.settings import Settings
 from ..core.trace import rank_of, require_step
 
 
-def stage_distributions(step, stage_order=None, **settings) -> list[tuple[str, str, torch.Tensor, bool]]:
+def stages_under(step, chosen: Settings, stage_order=None) -> list[tuple[str, str, torch.Tensor, bool]]:
     """(name, label, probabilities, exact) for the model's distribution, then after each active
-    stage in order. The last one equals `step.distribution(**settings)` (with that stage_order)."""
-    return stages_under(step, step.settings_for(**settings), stage_order)
-
-
-def stages_under(step, chosen, stage_order=None) -> list[tuple[str, str, torch.Tensor, bool]]:
-    """`stage_distributions` for Settings already checked: the pipeline runs once, and its last
-    stage is the step's distribution under them (its stored own one, for a top-N step)."""
+    stage of `chosen` in order: the pipeline runs once, and its last stage is the step's
+    distribution under them (`step.distribution_under(chosen, stage_order)`; its stored own one,
+    for a top-N step)."""
     context = step.context_tokens if chosen.uses_context else None
     trace = sampling.stage_trace(step.require_logits(), chosen, context, stage_order, legacy=step.legacy)
     whole = step.truncation is None
@@ -71,15 +68,16 @@ def sampling_stages(step, n: int = 10, stage_order=None, **settings):
     step, n = require_step(step), arguments.count("n", n)
     import pandas as pd
 
-    return pd.DataFrame(stage_rows(step, n, stage_order, **settings))
+    return pd.DataFrame(stage_rows(step, step.settings_for(**settings), n, stage_order))
 
 
-def stage_rows(step, n: int = 10, stage_order=None, **settings) -> list[dict]:
+def stage_rows(step, settings: Settings | None = None, n: int = 10, stage_order=None) -> list[dict]:
     """`sampling_stages`' rows as plain dicts (stage_index, stage, label, row, rank1, token_id,
     token, prob, alive, removed_here, survivors, u_draws, drawn, exact), one per stage and token:
     `row` is the token's place in this table (1 = first), `rank1` its rank under the model's raw
-    logits (1 = the likeliest, ties to the lower id), the rank every table and figure shows."""
-    dists = stage_distributions(step, stage_order, **settings)
+    logits (1 = the likeliest, ties to the lower id), the rank every table and figure shows.
+    `settings`: None = the step's own."""
+    dists = stages_under(step, step.settings if settings is None else settings, stage_order)
     marked = _marked(step, dists[-1][2])
     ids = _shown_ids(step, n, marked)
     rank1 = {tid: rank_of(dists[0][2], tid) + 1 for tid in ids}  # under the raw logits
@@ -99,13 +97,14 @@ def stage_rows(step, n: int = 10, stage_order=None, **settings) -> list[dict]:
     return rows
 
 
-def stage_cuts(step, stage_order=None, **settings) -> list[tuple[str, int]]:
-    """(stage label, tokens it removed) for each active stage that removed any."""
-    return cuts_of(stage_distributions(step, stage_order, **settings))
+def stage_cuts(step, settings: Settings | None = None, stage_order=None) -> list[tuple[str, int]]:
+    """(stage label, tokens it removed) for each active stage that removed any (`settings`:
+    None = the step's own)."""
+    return cuts_of(stages_under(step, step.settings if settings is None else settings, stage_order))
 
 
 def cuts_of(dists) -> list[tuple[str, int]]:
-    """(stage label, tokens it removed) from `stage_distributions`' list."""
+    """(stage label, tokens it removed) from `stages_under`' list."""
     cuts = []
     for (_, _, before, _), (_, label, after, _) in zip(dists, dists[1:]):
         removed = int(((before > 0) & (after == 0)).sum())
