@@ -399,3 +399,20 @@ def test_the_stage_table_ranks_tokens_as_every_table_does(lm):
         if r.token_id in tops:
             assert r.rank1 == tops[r.token_id]
     assert list(table[table.stage_index == 0].row) == list(range(1, len(table[table.stage_index == 0]) + 1))
+
+
+def test_score_reads_a_file_and_stdin_alike(rnd_dir, tmp_path, monkeypatch):
+    from gpt2explore.cli import parse
+
+    for content, text in [("the river\n", "the river"), ("the river\r\n", "the river"),
+                          ("the river", "the river"), ("two\n\n", "two\n")]:  # one newline, no more
+        path = tmp_path / "t.txt"
+        path.write_bytes(content.encode())
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content.encode())))
+        assert parse.read_text(str(path)) == parse.read_text("-") == text, content
+    path.write_text("the river runs\n")
+    base = [sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "--format=csv"]
+    by_file = subprocess.run(base + [str(path)], capture_output=True, text=True, timeout=120)
+    by_stdin = subprocess.run(base + ["-"], input="the river runs\n", capture_output=True, text=True, timeout=120)
+    assert by_file.returncode == by_stdin.returncode == 0, by_file.stderr + by_stdin.stderr
+    assert by_file.stdout == by_stdin.stdout and len(by_file.stdout.splitlines()) == 1 + 3
