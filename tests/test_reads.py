@@ -416,3 +416,25 @@ def test_score_reads_a_file_and_stdin_alike(rnd_dir, tmp_path, monkeypatch):
     by_stdin = subprocess.run(base + ["-"], input="the river runs\n", capture_output=True, text=True, timeout=120)
     assert by_file.returncode == by_stdin.returncode == 0, by_file.stderr + by_stdin.stderr
     assert by_file.stdout == by_stdin.stdout and len(by_file.stdout.splitlines()) == 1 + 3
+
+
+def test_each_rank_band_is_named_by_the_ranks_it_holds(lm):
+    from gpt2explore.model.scoring import RANK_BUCKETS, rank_bucket
+
+    low = 1
+    for i, (_, label) in enumerate(RANK_BUCKETS):  # ranks counted from 1, rank0 = rank - 1
+        m = re.fullmatch(r"rank (\d+)-(\d+)", label) or re.fullmatch(r"rank > (\d+)", label)
+        assert m, label
+        first, last = (int(m[1]), int(m[2])) if m.lastindex == 2 else (int(m[1]) + 1, None)
+        assert first == low and rank_bucket(first - 1) == i, label  # no band is named for a top it only ends
+        if last is not None:
+            assert rank_bucket(last - 1) == i and rank_bucket(last) == i + 1, label
+            low = last + 1
+    run = lm.score("the river runs to the sea")
+    sample = run[0]
+    names = [label for _, label in RANK_BUCKETS]
+    assert list(gx.rank_histogram([sample]).data[0].x) == names
+    assert [t.name.split(" (")[0] for t in gx.text_view(sample).data if t.showlegend] == names
+    assert [c for c in run.summary().columns if c.startswith("share")] == [f"share {n}" for n in names]
+    prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
+    assert "top 100" not in prose and "top 1000" not in prose
