@@ -438,3 +438,20 @@ def test_each_rank_band_is_named_by_the_ranks_it_holds(lm):
     assert [c for c in run.summary().columns if c.startswith("share")] == [f"share {n}" for n in names]
     prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
     assert "top 100" not in prose and "top 1000" not in prose
+
+
+def test_notebook_09s_two_bar_charts_each_name_their_prompt(monkeypatch):
+    import jupytext
+
+    nb = jupytext.reads((ROOT / "notebooks" / "src" / "09_why_this_token.py").read_text(), fmt="py:percent")
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    upto = next(i for i, c in enumerate(cells) if "next_token_bars" in c)
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    scope: dict = {}
+    for source in cells[:upto + 1]:
+        exec(compile(source, "09_why_this_token", "exec"), scope)
+    titles = [fig.layout.title.text.split("<br>")[0] for fig in shown]
+    assert len(titles) == 2 and titles[0] != titles[1], titles
+    for title, prompt in zip(titles, scope["pair"]):
+        assert html.escape(repr(prompt)) in title

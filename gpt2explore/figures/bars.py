@@ -20,6 +20,7 @@ Traces, in this order (widgets and tests rely on it):
 """
 from __future__ import annotations
 
+import html
 import math
 
 from ..core import arguments, provenance
@@ -138,7 +139,7 @@ def _cutoff_x(data) -> float | None:
 
 
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                    log: bool = False, compact: bool = False, **more):
+                    log: bool = False, compact: bool = False, heading: str | None = None, **more):
     """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
     beside the distribution after the settings. Orange: the token the step's uniform draws
     under the settings shown (at the run's own settings, the token it drew; a forced or a
@@ -146,8 +147,12 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     another. Each token the settings cut has a grey cross at its foot (the marked token too,
     which a scored text's can be: its legend entry then says so), and a dashed line marks
     the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
-    distributions (T=100). None = the step's own settings."""
+    distributions (T=100). `heading`: the title's first line (plain text) in place of "Next
+    token at step N · settings", e.g. to tell apart two figures of the same step. None = the
+    step's own settings."""
     step, n = require_step(step), arguments.count("n", n)
+    if heading is not None and not isinstance(heading, str):
+        raise TypeError(f"heading must be a string or None, got {type(heading).__name__}")
     log, compact = arguments.flag("log", log), arguments.flag("compact", compact)
     import plotly.graph_objects as go
 
@@ -170,7 +175,9 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
-    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, **more)  # finishes it
+    heading = None if heading is None else html.escape(heading)  # plain text, shown as written
+    update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, heading=heading,
+                **more)  # finishes it
     return fig
 
 

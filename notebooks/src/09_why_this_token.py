@@ -42,11 +42,12 @@ print(f"the same u = {isamu.u:.3f} draws {isamu.text!r} after Isamu and {john.te
 # %% [markdown]
 # ## The bars of the first step
 #
-# The same uniform `u` draws from two different distributions, so it lands on different tokens:
+# The same uniform `u` draws from two different distributions, so it lands on different tokens
+# (each figure's title names its prompt):
 
 # %%
-gx.next_token_bars(isamu).show()
-gx.next_token_bars(john).show()
+for step, prompt in [(isamu, pair[0]), (john, pair[1])]:
+    gx.next_token_bars(step, heading=f"The first token after {prompt!r}").show()
 
 # %% [markdown]
 # ## What each position looked at
