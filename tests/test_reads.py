@@ -455,3 +455,22 @@ def test_notebook_09s_two_bar_charts_each_name_their_prompt(monkeypatch):
     assert len(titles) == 2 and titles[0] != titles[1], titles
     for title, prompt in zip(titles, scope["pair"]):
         assert html.escape(repr(prompt)) in title
+
+
+def test_compare_next_token_marks_a_token_cut_in_one_column(lm):
+    from gpt2explore.figures.plots import _group_offset
+
+    a = lm.session("Hi! My name is", seed=1, top_k=3)
+    b = a.fork()
+    b.set(top_k=0)
+    fig = gx.compare_next_token([a.next_step, b.next_step], ["top-k 3", "no top-k"])
+    bars = [t for t in fig.data if t.type == "bar"]
+    cut = next(t for t in fig.data if t.name == "cut by the settings")
+    expected = [x + _group_offset(j, 2) for j, t in enumerate(bars) for x, y in zip(t.x, t.y) if y == 0]
+    assert len(expected) == len(bars[0].x) - 3 and len(expected) > 0  # top-k 3 cuts all but 3; no top-k none
+    assert list(cut.x) == pytest.approx(expected) and set(cut.y) == {0.0} and cut.showlegend
+    assert all(text.endswith("(top-k 3)") for text in cut.text)
+    assert all(max(t.y[x] for t in bars) > 0 for x in range(len(bars[0].x)))  # no token cut in every column
+    assert bars[0].width is None and fig.layout.bargap == 0.15  # the offsets assume the figure's own bargap
+    none = next(t for t in gx.compare_next_token([b.next_step, b.next_step]).data if t.name == "cut by the settings")
+    assert not none.x and not none.showlegend  # nothing cut: no mark and no legend entry

@@ -141,7 +141,9 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                        n: int = 12, **more):
     """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
     stated. `items`: steps, samples (their first step) or runs (their first sample's first
-    step). None settings = each step's own; the title names them for each item when they differ."""
+    step). None settings = each step's own; the title names them for each item when they differ.
+    A token the settings cut in one column gets a grey × at the foot of that column's bar, as in
+    `next_token_bars` (trace after the bars: "cut by the settings")."""
     n = arguments.count("n", n)
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"items must be a non-empty list of steps, samples or runs, got {type(items).__name__}")
@@ -153,7 +155,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     union = []
     for d in dists:
         for i in torch.topk(d, min(n, d.numel())).indices.tolist():
-            if i not in union:
+            if i not in union and float(d[i]) > 0:  # a column's top n, never the tokens its settings cut
                 union.append(i)
     union.sort(key=lambda i: -max(float(d[i]) for d in dists))
     union = union[: max(n, 1) * 2]
@@ -162,6 +164,16 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     for label, d in zip(labels, dists):
         fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
                     textposition="none", hovertemplate="<b>%{text}</b><br>p %{y:.4f}<extra>" + label + "</extra>")
+    cut_x, cut_text = [], []  # a grey × at the foot of each column's bar the settings cut, as next_token_bars marks
+    for j, (label, d) in enumerate(zip(labels, dists)):
+        for x, i in enumerate(union):
+            if float(d[i]) == 0:
+                cut_x.append(x + _group_offset(j, len(dists)))
+                cut_text.append(f"{ticks[x]} ({label})")
+    fig.add_scatter(name="cut by the settings", mode="markers", cliponaxis=False, x=cut_x, y=[0.0] * len(cut_x),
+                    text=cut_text, showlegend=bool(cut_x),
+                    marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
+                    hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
     facts = []
     for j in range(1, len(dists)):
         dv = divergences(dists[0], dists[j])
@@ -176,12 +188,18 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
     _, top = title(main, facts)
     head, _ = title(main, facts, height=440 + top)
-    fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
+    fig.update_layout(barmode="group", bargap=0.15, height=440 + top, yaxis_title="probability", title=head,
                       margin=dict(t=top + 45, b=bottom_margin(ticks)),
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
                                  tickangle=-45))
     return finish(fig, [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)],
                   legend="above", meta={"divergences": [divergences(dists[0], d) for d in dists[1:]]})
+
+
+def _group_offset(j: int, m: int, bargap: float = 0.15) -> float:
+    """x offset of the j-th of m grouped bars from its category's centre (the template's bargap)."""
+    width = (1 - bargap) / m
+    return -(1 - bargap) / 2 + width * (j + 0.5)
 
 
 def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
