@@ -474,3 +474,25 @@ def test_compare_next_token_marks_a_token_cut_in_one_column(lm):
     assert bars[0].width is None and fig.layout.bargap == 0.15  # the offsets assume the figure's own bargap
     none = next(t for t in gx.compare_next_token([b.next_step, b.next_step]).data if t.name == "cut by the settings")
     assert not none.x and not none.showlegend  # nothing cut: no mark and no legend entry
+
+
+def test_probabilities_read_alike_in_step_top_the_cli_and_the_compare_figure(lm):
+    from gpt2explore.core import formatting as fmt
+    from gpt2explore.files.tables import table
+
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    rows = step.top(8)
+    frame = rows.frame()
+    markup = table(frame).to_html()
+    body = re.findall(r"<tr>(.*?)</tr>", markup, re.S)[1:]  # the header row first
+    cells = [[html.unescape(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)] for tr in body]
+    columns = list(frame.columns)
+    for col, attr in (("prob", "prob"), ("model p", "prob_raw")):  # both columns under the one rule
+        assert [row[columns.index(col)] for row in cells] == [fmt.prob(getattr(r, attr)) for r in rows], col
+    text = repr(rows)
+    for r in rows:
+        assert fmt.prob(r.prob) in text and fmt.prob(r.prob_raw) in text
+    for p, s in [(0.087, "0.0870"), (0.04, "0.0400"), (0.0237, "0.0237")]:  # three digits each, zeros kept
+        assert fmt.prob(p) == s
+    fig = gx.compare_next_token([step, step])
+    assert list(fig.data[0].customdata) == [fmt.prob(v) for v in fig.data[0].y]

@@ -162,8 +162,9 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     ticks = [step_label(steps[0], i) for i in union]
     fig = go.Figure()
     for label, d in zip(labels, dists):
-        fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
-                    textposition="none", hovertemplate="<b>%{text}</b><br>p %{y:.4f}<extra>" + label + "</extra>")
+        ys = d[union].tolist()
+        fig.add_bar(name=label, x=list(range(len(union))), y=ys, text=ticks, customdata=[fmt.prob(v) for v in ys],
+                    textposition="none", hovertemplate="<b>%{text}</b><br>p %{customdata}<extra>" + label + "</extra>")
     cut_x, cut_text = [], []  # a grey × at the foot of each column's bar the settings cut, as next_token_bars marks
     for j, (label, d) in enumerate(zip(labels, dists)):
         for x, i in enumerate(union):

@@ -23,8 +23,9 @@
   function prob(p) {
     if (p === null || p === undefined || isNaN(p)) return "nan";
     if (p === 0) return "0";
+    if (p === 1) return "1";
     if (Math.abs(p) < 1e-3) return exp2(p.toExponential(1));
-    return String(parseFloat(p.toPrecision(3)));
+    return p.toPrecision(3); // three significant digits, zeros kept (0.0400), as Python's fmt.prob
   }
   function number(x, d) {
     d = d === undefined ? 3 : d;
