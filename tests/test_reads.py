@@ -496,3 +496,24 @@ def test_probabilities_read_alike_in_step_top_the_cli_and_the_compare_figure(lm)
         assert fmt.prob(p) == s
     fig = gx.compare_next_token([step, step])
     assert list(fig.data[0].customdata) == [fmt.prob(v) for v in fig.data[0].y]
+
+
+def test_the_attention_and_attribution_figures_name_context_tokens_by_whole_characters(lm):
+    from gpt2explore.figures.why import _labels
+    from gpt2explore.views.attention import attention_data, attention_overview_data
+
+    run = lm.generate(TEXT, length=3, seed=1, attention=True)
+    step = run[0].steps[2]
+    d = attention_data(step)
+    n_prompt = len(run[0].prompt_tokens)
+    assert "".join(d["pieces"][:n_prompt]) == TEXT  # the prompt as it was written, every character whole
+    assert not any("\ufffd" in t for t in d["pieces"] + d["labels"])
+    assert any(re.fullmatch(r"‹[0-9a-f ]+› of 日", label) for label in d["labels"]), d["labels"]
+    fig = gx.attention_view(step)
+    assert "".join(fig.data[0].text[:n_prompt]) == TEXT
+    assert not any("\ufffd" in h for h in fig.data[0].hovertext)
+    cells = {t for row in attention_overview_data(step)["token"] for t in row}
+    assert cells <= set(d["labels"])
+    df = type("Attributed", (), {"attrs": {"token": step.token, "vs": int(step.logits.argsort()[-2])}})()
+    from gpt2explore.core.pieces import step_label
+    assert _labels(step, df) == (step_label(step, step.token), step_label(step, df.attrs["vs"]))
