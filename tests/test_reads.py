@@ -517,3 +517,14 @@ def test_the_attention_and_attribution_figures_name_context_tokens_by_whole_char
     df = type("Attributed", (), {"attrs": {"token": step.token, "vs": int(step.logits.argsort()[-2])}})()
     from gpt2explore.core.pieces import step_label
     assert _labels(step, df) == (step_label(step, step.token), step_label(step, df.attrs["vs"]))
+
+
+def test_notebook_code_fits_a_notebook_column():
+    import jupytext
+
+    for path in sorted((ROOT / "notebooks" / "src").glob("*.py")):  # JupyterLab clips longer lines at 1280 px
+        nb = jupytext.reads(path.read_text(), fmt="py:percent")
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                long = [line for line in cell.source.splitlines() if len(line) > 88]
+                assert not long, f"{path.name}: {long}"

@@ -70,9 +70,10 @@ gx.rank_histogram(samples, names)
 # %%
 import pandas as pd
 
-gx.table(pd.concat([s.summary().assign(text=name) for s, name in zip(samples, names)], ignore_index=True)
-         [["text", "tokens", "perplexity", "worst rank", "share rank 1-10", "share rank 11-100",
-           "share rank 101-1000", "share rank > 1000"]])
+summaries = [s.summary().assign(text=name) for s, name in zip(samples, names)]
+gx.table(pd.concat(summaries, ignore_index=True)
+         [["text", "tokens", "perplexity", "worst rank", "share rank 1-10",
+           "share rank 11-100", "share rank 101-1000", "share rank > 1000"]])
 
 # %% [markdown]
 # ## Which tokens would these settings never write?

@@ -35,9 +35,11 @@ from gpt2explore.teaching import why
 
 lm = gx.load(MODEL, device=DEVICE)
 pair = ["Hi! My name is Isamu", "Hi! My name is John"]
-run = lm.generate(pair, length=20, seed=SEED, attention=True)  # the same draws for both; attention recorded
+# the same draws for both; attention recorded
+run = lm.generate(pair, length=20, seed=SEED, attention=True)
 isamu, john = run[0].steps[0], run[1].steps[0]  # the first token after each name
-print(f"the same u = {isamu.u:.3f} draws {isamu.text!r} after Isamu and {john.text!r} after John")
+print(f"the same u = {isamu.u:.3f} draws {isamu.text!r} after Isamu "
+      f"and {john.text!r} after John")
 
 # %% [markdown]
 # ## The bars of the first step
