@@ -528,3 +528,26 @@ def test_notebook_code_fits_a_notebook_column():
             if cell.cell_type == "code":
                 long = [line for line in cell.source.splitlines() if len(line) > 88]
                 assert not long, f"{path.name}: {long}"
+
+
+def test_the_staircase_legend_shows_each_bar_colour_and_the_rules_label_clears_the_run_marker(lm):
+    from gpt2explore import teaching
+    from gpt2explore.figures.style import CHOSEN_COLOR, KEPT_COLOR
+
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    fig = gx.draw_figure(step, temperature=0.5)
+    bars = fig.data[0]
+    assert bars.showlegend is False  # its own swatch would take the first bar's colour
+    swatches = {t.name: t.marker.color for t in fig.data if t.type == "scatter" and t.x == (None,)}
+    assert swatches == {"each token's p": KEPT_COLOR, "the drawn token's p": CHOSEN_COLOR}
+    assert set(bars.marker.color) == {KEPT_COLOR, CHOSEN_COLOR}
+    tiny = gx.load("tiny", device="cpu")  # notebook 02's model and run
+    demo = teaching.rules_demo(tiny.generate("Hi! My name is", nsamples=2, length=30, seed=1))
+    for fig in teaching.rules_figures(demo):
+        note = fig.layout.annotations[-1]
+        run_mark = fig.data[5]
+        if run_mark.x and abs(run_mark.x[0] - note.x) < 0.5:  # the ▼ over the annotated token
+            assert note.y >= max(run_mark.y) and note.ay < 0, (note.y, run_mark.y)
+            break
+    else:
+        pytest.fail("no rules figure marks the run's token where the label points; the check saw nothing")

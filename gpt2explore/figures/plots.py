@@ -243,8 +243,10 @@ def annotate_token(fig, token_id: int, text: str):
         return fig
     x = ids.index(token_id)
     y = max(fig.data[0].y[x], fig.data[1].y[x] or 0)
+    if len(fig.data) > 5 and fig.data[5].x and any(abs(mx - x) < 0.5 for mx in fig.data[5].x):
+        y = max(y, max(fig.data[5].y))  # the ▼ of the token the run drew sits above the bars: point above it
     log = fig.layout.yaxis.type == "log"
-    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=90,
-                       ay=-20, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
+    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=95,
+                       ay=-45, standoff=8, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
                        bgcolor="rgba(255,255,255,0.9)")
     return fig
