@@ -551,3 +551,17 @@ def test_the_staircase_legend_shows_each_bar_colour_and_the_rules_label_clears_t
             break
     else:
         pytest.fail("no rules figure marks the run's token where the label points; the check saw nothing")
+
+
+def test_the_temperature_sweep_reads_in_a_blog_column_and_its_caption_names_the_swept_range(lm, tmp_path):
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    fig = gx.temperature_sweep(step)
+    said = gx.caption(fig)
+    assert "T swept from 0.05 to " in said and "T=1" not in said, said
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # under the panels, not beside them
+    svg = gx.save(fig, tmp_path / "sweep.svg", preset="blog").read_text()
+    assert 'width="720"' in svg
+    ticks = re.findall(r'<g class="xtick">(.*?)</g>', svg, re.S)
+    assert ticks and not any("rotate(" in t for t in ticks)  # upright tick labels at 720 px
+    titles = re.findall(r'class="annotation-text"[^>]*>(.*?)</text>', svg, re.S)
+    assert "tokens holding 90% of p" in [html.unescape(t) for t in titles]

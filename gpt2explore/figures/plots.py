@@ -54,7 +54,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                                         f"tokens holding {NUCLEUS_P:.0%} of p"))
     for j, label in enumerate(d["labels"]):
         fig.add_trace(go.Scatter(x=d["temperatures"], y=[p[j] for p in d["probs"]], name=label,
-                                 mode="lines", legendgroup="tokens"), row=1, col=1)
+                                 mode="lines"), row=1, col=1)
     fig.add_trace(go.Scatter(x=d["temperatures"], y=d["entropy"], name="entropy", mode="lines",
                              line=dict(color="#333"), showlegend=False), row=1, col=2)
     fig.add_trace(go.Scatter(x=d["temperatures"], y=d["mass90"], name=f"tokens holding {NUCLEUS_P:.0%}",
@@ -66,18 +66,24 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                       row=1, col=3)
     t_lo, t_hi = min(d["temperatures"]), max(d["temperatures"])
     fig.update_xaxes(type="log", title_text="temperature", tickvals=_ticks_within(TEMPERATURE_TICKS, t_lo, t_hi),
-                     tickformat="~g", minor=dict(showgrid=False, ticks=""))
+                     tickformat="~g", minor=dict(showgrid=False, ticks=""), tickangle=0, tickfont=dict(size=11),
+                     title_standoff=4)  # upright even in a blog's 720-px column
     counts = d["mass90"] + (d["nucleus"] if cuts else [])
     c_hi = max(counts)
     fig.update_yaxes(type="log", row=1, col=3, tickvals=_ticks_within(COUNT_TICKS, 1, c_hi * 1.5),
                      tickformat="~s", range=[-0.05, math.log10(max(c_hi, 2)) + 0.1])
     fig.update_yaxes(tickformat=".1f", row=1, col=2)
     fig.update_yaxes(tickformat="~g", row=1, col=1, rangemode="tozero")
-    fig.update_layout(height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
-                      title=f"Temperature at step {step.index} · {settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')}"
-                            "<br><sup>from the stored logits, no model call</sup>")
-    return finish(fig, provenance.for_step(step, settings, "temperature_sweep"), legend="right",
-                  legend_more=dict(font=dict(size=12)))
+    fig.update_annotations(font_size=14, yshift=6)  # the panels' titles, clear of the axes below them
+    rest = settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')
+    head, top = title(f"Temperature at step {step.index} · {rest}", ["from the stored logits, no model call"],
+                      height=480)
+    fig.update_layout(height=480, width=FIGURE_MAX_PX, margin=dict(t=top + 40, r=20, b=120), title=head)
+    facts = provenance.for_step(step, settings, "temperature_sweep")
+    facts["swept"] = {"temperature": [t_lo, t_hi]}  # the caption names the range, not the step's own T
+    return finish(fig, facts, legend="right",  # under the panels: every panel keeps the figure's width
+                  legend_more=dict(orientation="h", x=0, xanchor="left", y=-0.24, yanchor="top",
+                                   font=dict(size=12)))
 
 
 def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
