@@ -565,3 +565,21 @@ def test_the_temperature_sweep_reads_in_a_blog_column_and_its_caption_names_the_
     assert ticks and not any("rotate(" in t for t in ticks)  # upright tick labels at 720 px
     titles = re.findall(r'class="annotation-text"[^>]*>(.*?)</text>', svg, re.S)
     assert "tokens holding 90% of p" in [html.unescape(t) for t in titles]
+
+
+def test_n_is_the_most_bars_when_the_bars_need_not_reach_the_cut(lm):
+    import torch
+
+    run = lm.generate("Hi! My name is", length=6, seed=3, top_k=40)
+    for step in run[0].steps:
+        reached = gx.next_token_bars(step, n=20)
+        assert len(reached.data[0].x) >= 41  # top_k=40 keeps 40: the bars go on to the first cut token
+        fig = gx.next_token_bars(step, n=20, reach_cut=False)
+        ids = [row[0] for row in fig.data[0].customdata]
+        top = torch.topk(step.logits.float(), 20).indices.tolist()
+        assert ids[:20] == top
+        marked = {fig.data[2].customdata[0][0]} if len(fig.data[2].x) else set()
+        ran = {ids[int(round(x - 0.2125))] for x in fig.data[5].x}
+        assert set(ids[20:]) <= marked | ran  # beyond n: only the marked token and the run's, each marked
+        gx.plots.update_bars(fig, step, temperature=0.8, n=20)  # a redraw keeps the figure's choice
+        assert len(fig.data[0].x) <= 22

@@ -139,9 +139,14 @@ def _cutoff_x(data) -> float | None:
 
 
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                    log: bool = False, compact: bool = False, heading: str | None = None, **more):
-    """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
-    beside the distribution after the settings. Orange: the token the step's uniform draws
+                    log: bool = False, compact: bool = False, heading: str | None = None,
+                    reach_cut: bool = True, **more):
+    """Bars of a step's top-n tokens (by raw logit): the model's own distribution (softmax of raw
+    logits) beside the distribution after the settings. How many bars: n; but when the
+    settings keep fewer than 60 tokens and n does not reach the first cut one, the bars go on
+    to it (so the cut-off shows) unless `reach_cut=False` (always so when `compact`): then n
+    is the most. The token the step's u draws and the token the run drew, when outside those
+    bars, are added after them, each marked (orange bar, ▼). Orange: the token the step's uniform draws
     under the settings shown (at the run's own settings, the token it drew; a forced or a
     scored text's token is marked as such); a triangle marks the token the run drew when
     another. Each token the settings cut has a grey cross at its foot (the marked token too,
@@ -176,20 +181,26 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
     heading = None if heading is None else html.escape(heading)  # plain text, shown as written
+    reach_cut = arguments.flag("reach_cut", reach_cut)
     update_bars(fig, step, temperature, top_k, top_p, semantics, n=n, log=log, compact=compact, heading=heading,
-                **more)  # finishes it
+                reach_cut=reach_cut, **more)  # finishes it
     return fig
 
 
 def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
+                log: bool | None = None, compact: bool | None = None, heading: str | None = None,
+                reach_cut: bool | None = None, **more) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings.
-    `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
+    `log` / `compact` / `reach_cut` None keep the figure's current choice; `heading` see
+    `bars_title`."""
     if log is None:
         log = fig.layout.yaxis.type == "log"
     if compact is None:
         compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
-    data = bars_data(step, temperature, top_k, top_p, semantics, n, reach_cut=not compact, **more)
+    if reach_cut is None:
+        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+        reach_cut = bool(meta.get("reach_cut", True))
+    data = bars_data(step, temperature, top_k, top_p, semantics, n, reach_cut=reach_cut and not compact, **more)
     x = list(range(len(data["ids"])))
     custom = _customdata(data)
     raw, after, marked, cut, line, run_mark = fig.data[:6]
@@ -244,7 +255,7 @@ def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=N
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
     fig.layout.shapes = []
     finish(fig, provenance.for_step(step, data["settings"], "next_token_bars"), legend="above",
-           legend_more=LEGEND, meta={"compact": compact})
+           legend_more=LEGEND, meta={"compact": compact, "reach_cut": reach_cut})
     return data
 
 
