@@ -76,7 +76,7 @@ def test_saving_a_widget_saves_what_it_shows(tmp_path, run):
     assert alone["data"][1]["y"] == data["data"][1]["y"]
     c = gx.compare(run.lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=3, seed=1)
     data = json.loads(gx.save(c, tmp_path / "compare.json").read_text())
-    assert [t["name"] for t in data["data"]] == ["Hi! My name is Isamu", "Hi! My name is John"]
+    assert [t["name"] for t in data["data"] if t["type"] == "bar"] == ["Hi! My name is Isamu", "Hi! My name is John"]
 
 
 def test_bad_export_requests(tmp_path, fig):

@@ -345,3 +345,38 @@ def test_a_live_widget_never_speaks_of_stored_tokens_and_the_stepper_of_its_next
     assert not any("drawn in the run" in t for t in legends), legends
     moved = [t for s, t in zip(lens, legends[1:]) if s["drawn"] != own["next"]]
     assert moved and all("the token its u draws next" in t and "next it draws" in t for t in moved), legends
+
+
+def test_a_focused_slider_takes_the_arrow_keys_from_jupyterlab(lab, rnd_dir):
+    """JupyterLab's notebook handles keydown (command mode: arrows move between cells); a focused
+    slider of the live explorer keeps its keys, so ArrowRight and ArrowDown move it, as in a page."""
+    root, url = lab
+    write_notebook(root / "keys.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "run = lm.generate('Hi! My name is', length=3, seed=2)\nex = gx.explore(run, n=12)\nex", "1 + 1"])
+    slider = f"{ROOT} input[type=range][data-name=temperature]"
+    shown = ("(sel) => { const i = document.querySelector(sel);"
+             " return [i.value, i.closest('label').querySelector('.gx-value').textContent]; }")
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "keys.ipynb", wait=True)
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); return r && r.gx; }}",
+                               timeout=120_000)
+        start = page.evaluate(shown, slider)
+        page.focus(slider)
+        for key in ("ArrowRight", "ArrowDown"):  # up one slider step, then back down
+            before = page.evaluate(shown, slider)
+            page.keyboard.press(key)
+            page.wait_for_function(f"([sel, v]) => ({shown})(sel)[1] !== v", arg=[slider, before[1]],
+                                   timeout=30_000)  # the readout shows the new temperature
+            after = page.evaluate(shown, slider)
+            moved = float(after[0]) - float(before[0])
+            assert moved > 0 if key == "ArrowRight" else moved < 0, (key, before, after)
+            assert call(page, "shown")["settings"]["temperature"] == pytest.approx(float(after[0]))
+        assert page.evaluate(shown, slider) == start
+        step = f"{ROOT} input.gx-step"  # the step slider too
+        page.focus(step)
+        page.keyboard.press("End")
+        page.wait_for_function("(sel) => document.querySelector(sel).value === document.querySelector(sel).max",
+                               arg=step, timeout=30_000)
+        last = int(page.evaluate("(sel) => document.querySelector(sel).max", step))
+        assert last > 0 and call(page, "shown")["step"] == last

@@ -405,3 +405,187 @@ def test_the_stage_table_ranks_tokens_as_every_table_does(lm):
         if r.token_id in tops:
             assert r.rank1 == tops[r.token_id]
     assert list(table[table.stage_index == 0].row) == list(range(1, len(table[table.stage_index == 0]) + 1))
+
+
+def test_score_reads_a_file_and_stdin_alike(rnd_dir, tmp_path, monkeypatch):
+    from gpt2explore.cli import parse
+
+    for content, text in [("the river\n", "the river"), ("the river\r\n", "the river"),
+                          ("the river", "the river"), ("two\n\n", "two\n")]:  # one newline, no more
+        path = tmp_path / "t.txt"
+        path.write_bytes(content.encode())
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content.encode())))
+        assert parse.read_text(str(path)) == parse.read_text("-") == text, content
+    path.write_text("the river runs\n")
+    base = [sys.executable, "-m", "gpt2explore", "score", f"--model_name={rnd_dir}", "--format=csv"]
+    by_file = subprocess.run(base + [str(path)], capture_output=True, text=True, timeout=120)
+    by_stdin = subprocess.run(base + ["-"], input="the river runs\n", capture_output=True, text=True, timeout=120)
+    assert by_file.returncode == by_stdin.returncode == 0, by_file.stderr + by_stdin.stderr
+    assert by_file.stdout == by_stdin.stdout and len(by_file.stdout.splitlines()) == 1 + 3
+
+
+def test_each_rank_band_is_named_by_the_ranks_it_holds(lm):
+    from gpt2explore.model.scoring import RANK_BUCKETS, rank_bucket
+
+    low = 1
+    for i, (_, label) in enumerate(RANK_BUCKETS):  # ranks counted from 1, rank0 = rank - 1
+        m = re.fullmatch(r"rank (\d+)-(\d+)", label) or re.fullmatch(r"rank > (\d+)", label)
+        assert m, label
+        first, last = (int(m[1]), int(m[2])) if m.lastindex == 2 else (int(m[1]) + 1, None)
+        assert first == low and rank_bucket(first - 1) == i, label  # no band is named for a top it only ends
+        if last is not None:
+            assert rank_bucket(last - 1) == i and rank_bucket(last) == i + 1, label
+            low = last + 1
+    run = lm.score("the river runs to the sea")
+    sample = run[0]
+    names = [label for _, label in RANK_BUCKETS]
+    assert list(gx.rank_histogram([sample]).data[0].x) == names
+    assert [t.name.split(" (")[0] for t in gx.text_view(sample).data if t.showlegend] == names
+    assert [c for c in run.summary().columns if c.startswith("share")] == [f"share {n}" for n in names]
+    prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
+    assert "top 100" not in prose and "top 1000" not in prose
+
+
+def test_notebook_09s_two_bar_charts_each_name_their_prompt(monkeypatch):
+    import jupytext
+
+    nb = jupytext.reads((ROOT / "notebooks" / "src" / "09_why_this_token.py").read_text(), fmt="py:percent")
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    upto = next(i for i, c in enumerate(cells) if "next_token_bars" in c)
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    scope: dict = {}
+    for source in cells[:upto + 1]:
+        exec(compile(source, "09_why_this_token", "exec"), scope)
+    titles = [fig.layout.title.text.split("<br>")[0] for fig in shown]
+    assert len(titles) == 2 and titles[0] != titles[1], titles
+    for title, prompt in zip(titles, scope["pair"]):
+        assert html.escape(repr(prompt)) in title
+
+
+def test_compare_next_token_marks_a_token_cut_in_one_column(lm):
+    from gpt2explore.figures.plots import _group_offset
+
+    a = lm.session("Hi! My name is", seed=1, top_k=3)
+    b = a.fork()
+    b.set(top_k=0)
+    fig = gx.compare_next_token([a.next_step, b.next_step], ["top-k 3", "no top-k"])
+    bars = [t for t in fig.data if t.type == "bar"]
+    cut = next(t for t in fig.data if t.name == "cut by the settings")
+    expected = [x + _group_offset(j, 2) for j, t in enumerate(bars) for x, y in zip(t.x, t.y) if y == 0]
+    assert len(expected) == len(bars[0].x) - 3 and len(expected) > 0  # top-k 3 cuts all but 3; no top-k none
+    assert list(cut.x) == pytest.approx(expected) and set(cut.y) == {0.0} and cut.showlegend
+    assert all(text.endswith("(top-k 3)") for text in cut.text)
+    assert all(max(t.y[x] for t in bars) > 0 for x in range(len(bars[0].x)))  # no token cut in every column
+    assert bars[0].width is None and fig.layout.bargap == 0.15  # the offsets assume the figure's own bargap
+    none = next(t for t in gx.compare_next_token([b.next_step, b.next_step]).data if t.name == "cut by the settings")
+    assert not none.x and not none.showlegend  # nothing cut: no mark and no legend entry
+
+
+def test_probabilities_read_alike_in_step_top_the_cli_and_the_compare_figure(lm):
+    from gpt2explore.core import formatting as fmt
+    from gpt2explore.files.tables import table
+
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    rows = step.top(8)
+    frame = rows.frame()
+    markup = table(frame).to_html()
+    body = re.findall(r"<tr>(.*?)</tr>", markup, re.S)[1:]  # the header row first
+    cells = [[html.unescape(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)] for tr in body]
+    columns = list(frame.columns)
+    for col, attr in (("prob", "prob"), ("model p", "prob_raw")):  # both columns under the one rule
+        assert [row[columns.index(col)] for row in cells] == [fmt.prob(getattr(r, attr)) for r in rows], col
+    text = repr(rows)
+    for r in rows:
+        assert fmt.prob(r.prob) in text and fmt.prob(r.prob_raw) in text
+    for p, s in [(0.087, "0.0870"), (0.04, "0.0400"), (0.0237, "0.0237")]:  # three digits each, zeros kept
+        assert fmt.prob(p) == s
+    fig = gx.compare_next_token([step, step])
+    assert list(fig.data[0].customdata) == [fmt.prob(v) for v in fig.data[0].y]
+
+
+def test_the_attention_and_attribution_figures_name_context_tokens_by_whole_characters(lm):
+    from gpt2explore.figures.why import _labels
+    from gpt2explore.views.attention import attention_data, attention_overview_data
+
+    run = lm.generate(TEXT, length=3, seed=1, attention=True)
+    step = run[0].steps[2]
+    d = attention_data(step)
+    n_prompt = len(run[0].prompt_tokens)
+    assert "".join(d["pieces"][:n_prompt]) == TEXT  # the prompt as it was written, every character whole
+    assert not any("\ufffd" in t for t in d["pieces"] + d["labels"])
+    assert any(re.fullmatch(r"‹[0-9a-f ]+› of 日", label) for label in d["labels"]), d["labels"]
+    fig = gx.attention_view(step)
+    assert "".join(fig.data[0].text[:n_prompt]) == TEXT
+    assert not any("\ufffd" in h for h in fig.data[0].hovertext)
+    cells = {t for row in attention_overview_data(step)["token"] for t in row}
+    assert cells <= set(d["labels"])
+    df = type("Attributed", (), {"attrs": {"token": step.token, "vs": int(step.logits.argsort()[-2])}})()
+    from gpt2explore.core.pieces import step_label
+    assert _labels(step, df) == (step_label(step, step.token), step_label(step, df.attrs["vs"]))
+
+
+def test_notebook_code_fits_a_notebook_column():
+    import jupytext
+
+    for path in sorted((ROOT / "notebooks" / "src").glob("*.py")):  # JupyterLab clips longer lines at 1280 px
+        nb = jupytext.reads(path.read_text(), fmt="py:percent")
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                long = [line for line in cell.source.splitlines() if len(line) > 88]
+                assert not long, f"{path.name}: {long}"
+
+
+def test_the_staircase_legend_shows_each_bar_colour_and_the_rules_label_clears_the_run_marker(lm):
+    from gpt2explore import teaching
+    from gpt2explore.figures.style import CHOSEN_COLOR, KEPT_COLOR
+
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    fig = gx.draw_figure(step, temperature=0.5)
+    bars = fig.data[0]
+    assert bars.showlegend is False  # its own swatch would take the first bar's colour
+    swatches = {t.name: t.marker.color for t in fig.data if t.type == "scatter" and t.x == (None,)}
+    assert swatches == {"each token's p": KEPT_COLOR, "the drawn token's p": CHOSEN_COLOR}
+    assert set(bars.marker.color) == {KEPT_COLOR, CHOSEN_COLOR}
+    tiny = gx.load("tiny", device="cpu")  # notebook 02's model and run
+    demo = teaching.rules_demo(tiny.generate("Hi! My name is", nsamples=2, length=30, seed=1))
+    for fig in teaching.rules_figures(demo):
+        note = fig.layout.annotations[-1]
+        run_mark = fig.data[5]
+        if run_mark.x and abs(run_mark.x[0] - note.x) < 0.5:  # the ▼ over the annotated token
+            assert note.y >= max(run_mark.y) and note.ay < 0, (note.y, run_mark.y)
+            break
+    else:
+        pytest.fail("no rules figure marks the run's token where the label points; the check saw nothing")
+
+
+def test_the_temperature_sweep_reads_in_a_blog_column_and_its_caption_names_the_swept_range(lm, tmp_path):
+    step = lm.generate("Hi! My name is", length=2, seed=1, top_k=40)[0].steps[0]
+    fig = gx.temperature_sweep(step)
+    said = gx.caption(fig)
+    assert "T swept from 0.05 to " in said and "T=1" not in said, said
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # under the panels, not beside them
+    svg = gx.save(fig, tmp_path / "sweep.svg", preset="blog").read_text()
+    assert 'width="720"' in svg
+    ticks = re.findall(r'<g class="xtick">(.*?)</g>', svg, re.S)
+    assert ticks and not any("rotate(" in t for t in ticks)  # upright tick labels at 720 px
+    titles = re.findall(r'class="annotation-text"[^>]*>(.*?)</text>', svg, re.S)
+    assert "tokens holding 90% of p" in [html.unescape(t) for t in titles]
+
+
+def test_n_is_the_most_bars_when_the_bars_need_not_reach_the_cut(lm):
+    import torch
+
+    run = lm.generate("Hi! My name is", length=6, seed=3, top_k=40)
+    for step in run[0].steps:
+        reached = gx.next_token_bars(step, n=20)
+        assert len(reached.data[0].x) >= 41  # top_k=40 keeps 40: the bars go on to the first cut token
+        fig = gx.next_token_bars(step, n=20, reach_cut=False)
+        ids = [row[0] for row in fig.data[0].customdata]
+        top = torch.topk(step.logits.float(), 20).indices.tolist()
+        assert ids[:20] == top
+        marked = {fig.data[2].customdata[0][0]} if len(fig.data[2].x) else set()
+        ran = {ids[int(round(x - 0.2125))] for x in fig.data[5].x}
+        assert set(ids[20:]) <= marked | ran  # beyond n: only the marked token and the run's, each marked
+        gx.plots.update_bars(fig, step, temperature=0.8, n=20)  # a redraw keeps the figure's choice
+        assert len(fig.data[0].x) <= 22

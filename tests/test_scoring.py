@@ -106,7 +106,7 @@ def test_settings_mark_impossible_tokens_and_summary(lm):
     assert row.perplexity == pytest.approx(math.exp(-row.logprob_raw / row.tokens))
     shares = [row[f"share {label}"] for _, label in scoring.RANK_BUCKETS]
     assert sum(shares) == pytest.approx(1.0)
-    assert row["share top 10"] == pytest.approx(sum(1 for s in run[0].steps if s.rank0 < 10) / row.tokens)
+    assert row["share rank 1-10"] == pytest.approx(sum(1 for s in run[0].steps if s.rank0 < 10) / row.tokens)
     relaxed = run.summary(top_k=0).iloc[0]
     assert relaxed.impossible == 0 and relaxed.logprob == pytest.approx(row.logprob_raw, rel=1e-5)
 
@@ -149,8 +149,8 @@ def test_text_view_colours(lm):
     from gpt2explore.figures.textview import GLTR
 
     assert fills == [GLTR[scoring.rank_bucket(s.rank0)] for s in sample.steps]
-    assert [t.name.split(" (")[0] for t in fig.data if t.showlegend] == ["top 10", "top 100", "top 1000",
-                                                                          "beyond 1000"]
+    assert [t.name.split(" (")[0] for t in fig.data if t.showlegend] == ["rank 1-10", "rank 11-100",
+                                                                          "rank 101-1000", "rank > 1000"]
     allowed = gx.text_view(sample, color="allowed", top_k=10)
     from gpt2explore.figures.textview import IMPOSSIBLE
 

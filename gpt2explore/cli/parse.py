@@ -95,8 +95,8 @@ def build_parser() -> Parser:
                        description="Scores every token of a text (a file, or - for stdin): its rank under the "
                                    "model (1 = likeliest), its probability, its surprisal, and whether the given "
                                    "settings allow it. Long texts use a sliding window.")
-    p.add_argument("file", help="a UTF-8 text file, or - for standard input (one trailing newline, as echo "
-                                "adds, is not scored)")
+    p.add_argument("file", help="a UTF-8 text file, or - for standard input (either way one trailing "
+                                "newline, as editors and echo add, is not scored)")
     p.add_argument("--prompt", default=None, help="context before the text (not scored)")
     p.add_argument("--format", choices=["text", "csv"], default="text", help="lines for people (default) or CSV")
     add_model_flags(p)
@@ -178,7 +178,10 @@ def read_prompts(prompts, path) -> list[str]:
 
 
 def read_text(path: str) -> str:
-    """The text to score, as UTF-8; a missing, binary or empty input is a UsageError."""
+    """The text to score, as UTF-8, with one trailing newline (``\\n`` or ``\\r\\n``) removed, from a file
+    and from stdin alike (editors end a file with one, echo adds one; neither is the text's), so
+    ``score FILE`` and ``score - < FILE`` score the same tokens; a missing, binary or empty input
+    is a UsageError."""
     name = "standard input" if path == "-" else repr(path)
     if path == "-" and getattr(sys.stdin, "buffer", None) is None:
         raise UsageError("standard input is closed; give a text file, or pipe text in: echo 'Hi!' | gpt2explore score -")
@@ -192,8 +195,8 @@ def read_text(path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise UsageError(f"{name} is not UTF-8 text ({undecodable(err)}); convert it with iconv -t UTF-8") from None
-    if path == "-" and text.endswith("\n"):
-        text = text[:-2] if text.endswith("\r\n") else text[:-1]  # the newline echo adds is not the text's
+    if text.endswith("\n"):  # the newline an editor or echo adds is not the text's
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
     if not text:
         raise UsageError(f"{name} is empty; give some text to score")
     return text

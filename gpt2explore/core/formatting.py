@@ -1,7 +1,8 @@
 """One formatting rule for every number a person reads: titles, readouts, hover text, tables.
 
-- probabilities: 0 -> "0"; >= 0.001 -> three significant digits ("0.404", "0.0123", "1");
-  below 0.001 -> scientific notation ("3.5e-04"). Never "-0".
+- probabilities: exactly 0 -> "0", exactly 1 -> "1"; >= 0.001 -> three significant digits,
+  trailing zeros kept, so a column reads alike ("0.404", "0.0870", "0.0400", "0.0237");
+  below 0.001 -> scientific notation ("3.5e-04"). Never "-0". Pages use the same rule.
 - other quantities (entropy, logits, divergences): three decimals, never "-0.000".
 - counts: thousands separators and the right plural ("1 token kept", "50,257 tokens").
 - settings (temperature, top-p, ...): as a person types them, up to six significant digits
@@ -28,12 +29,11 @@ def prob(p) -> str:
         return "nan"
     if p == 0:
         return "0"
+    if p == 1:
+        return "1"
     if abs(p) < SMALL:
         return f"{p:.1e}"
-    text = f"{p:.3g}"
-    if "e" in text:  # .3g switches to e-notation only below 1e-4, already handled above
-        text = f"{p:.4f}"
-    return text
+    return f"{p:#.3g}"  # '#': the zeros of the three digits stay (0.0400, not 0.04)
 
 
 def number(x, decimals: int = 3) -> str:

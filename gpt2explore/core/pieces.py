@@ -188,3 +188,19 @@ def step_label(step, token_id: int) -> str:
     if not carry:
         return own
     return label_after(carry, token_bytes(sample.run.tokenizer, [token_id])[0], own)
+
+
+def context_pieces(step) -> list[Piece]:
+    """The step's context tokens (the prompt, then the tokens before the step) as pieces of the
+    sample's whole text: a character split over context tokens shows whole in the token that
+    completes it, and a token holding only part of one names it (its `label`), as every text
+    view shows them. Without a tokenizer (a bundle that lacks one), each token's decoded text."""
+    context = [int(t) for t in step.context_tokens]
+    sample = getattr(step, "sample", None)
+    run = getattr(sample, "run", None) if sample is not None else None
+    tokenizer = getattr(run, "tokenizer", None) if run is not None else None
+    if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
+        return [Piece(step.decode(t), step.decode(t).encode("utf-8")) for t in context]
+    full = [int(t) for t in sample.prompt_tokens] + [int(t) for t in sample.tokens]
+    ids = full if full[:len(context)] == context else context  # a sliding window: its own tokens only
+    return whole_pieces(token_bytes(tokenizer, ids), final=False)[:len(context)]  # later tokens may complete one

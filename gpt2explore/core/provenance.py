@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+import re
 from importlib import metadata
 
 import torch
@@ -65,7 +66,12 @@ def caption(facts: dict) -> str:
     prompts = " vs ".join(repr(x["prompt"] if x["prompt"] is not None else "<|endoftext|>") for x in items)
     sha = (f["weights_sha256"] or "")[:12]
     v = f["versions"]
+    said = describe(s)
+    swept = (f.get("swept") or {}).get("temperature")
+    if swept:  # a figure over many temperatures (temperature_sweep): the range, never one T
+        lo, hi = (format(float(t), ".2g") for t in swept)
+        said = re.sub(r"^T=[^,]*", f"T swept from {lo} to {hi}", said)
     return (f"{f['figure'] or 'Figure'}: step {f['step']} after {prompts}; model {f['model']} "
-            f"(weights sha256 {sha}), seed {f['seed']}, sample {f['sample']}; {describe(s)}; "
+            f"(weights sha256 {sha}), seed {f['seed']}, sample {f['sample']}; {said}; "
             f"gpt2explore {v['gpt2explore']}, "
             f"torch {v['torch']}, transformers {v['transformers']}, {f['device']}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..core import formatting as fmt
 from ..core import provenance
-from ..core.tokens import token_label
+from ..core.pieces import step_label
 from ..core.trace import require_step
 from ..views.attention import attention_data, attention_overview_data
 from .style import FIGURE_MAX_PX, finish, title
@@ -58,7 +58,7 @@ def attention_view(step, layer: int = -1, head=None):
                                   color=["#1f3b73" if p else "#111" for p in d["in_prompt"]]),
                     marker=dict(symbol="square", size=1, opacity=0), showlegend=False, name="context")
     which = f"head {d['head']}" if d["head"] is not None else f"the mean of its {d['n_head']} heads"
-    drawn = repr(token_label(step, step.token)) if step.token >= 0 else "the next token"
+    drawn = repr(step_label(step, step.token)) if step.token >= 0 else "the next token"
     order = sorted(range(len(d["weights"])), key=lambda i: -d["weights"][i])[:3]
     most = ", ".join(f"{d['labels'][i]!r} {fmt.prob(d['weights'][i])}" for i in order)
     height = max(210, n_lines * LINE_PX + 190)
@@ -89,7 +89,7 @@ def attention_overview(step):
                                colorscale="Oranges", zmin=0, zmax=1, text=text, texttemplate="%{text}",
                                textfont=dict(size=11), hovertext=hover, hoverinfo="text",
                                colorbar=dict(title="weight", thickness=12)))
-    drawn = repr(token_label(step, step.token)) if step.token >= 0 else "the next token"
+    drawn = repr(step_label(step, step.token)) if step.token >= 0 else "the next token"
     height = 190 + 34 * d["n_layer"]
     width = min(FIGURE_MAX_PX, max(600, 160 + 70 * d["n_head"]))
     head_text, top_px = title(f"Where each head looked most at step {step.index}, before {drawn}",

@@ -20,6 +20,7 @@ Traces, in this order (widgets and tests rely on it):
 """
 from __future__ import annotations
 
+import html
 import math
 
 from ..core import arguments, provenance
@@ -139,16 +140,25 @@ def _cutoff_x(data) -> float | None:
 
 
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                    log: bool = False, compact: bool = False, **more):
-    """Bars of a step's top-n tokens: the model's own distribution (softmax of raw logits)
-    beside the distribution after the settings. Orange: the token the step's uniform draws
+                    log: bool = False, compact: bool = False, heading: str | None = None,
+                    reach_cut: bool = True, **more):
+    """Bars of a step's top-n tokens (by raw logit): the model's own distribution (softmax of raw
+    logits) beside the distribution after the settings. How many bars: n; but when the
+    settings keep fewer than 60 tokens and n does not reach the first cut one, the bars go on
+    to it (so the cut-off shows) unless `reach_cut=False` (always so when `compact`): then n
+    is the most. The token the step's u draws and the token the run drew, when outside those
+    bars, are added after them, each marked (orange bar, ▼). Orange: the token the step's uniform draws
     under the settings shown (at the run's own settings, the token it drew; a forced or a
     scored text's token is marked as such); a triangle marks the token the run drew when
     another. Each token the settings cut has a grey cross at its foot (the marked token too,
     which a scored text's can be: its legend entry then says so), and a dashed line marks
     the cut-off; each has a legend entry. `log=True`: a log probability axis, for flat
-    distributions (T=100). None = the step's own settings."""
+    distributions (T=100). `heading`: the title's first line (plain text) in place of "Next
+    token at step N · settings", e.g. to tell apart two figures of the same step. None = the
+    step's own settings."""
     step, n = require_step(step), arguments.count("n", n)
+    if heading is not None and not isinstance(heading, str):
+        raise TypeError(f"heading must be a string or None, got {type(heading).__name__}")
     log, compact = arguments.flag("log", log), arguments.flag("compact", compact)
     settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
     import plotly.graph_objects as go
@@ -172,27 +182,34 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
-    redraw_bars(fig, step, settings, n=n, log=log, compact=compact)  # finishes it
+    heading = None if heading is None else html.escape(heading)  # plain text, shown as written
+    reach_cut = arguments.flag("reach_cut", reach_cut)
+    redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading, reach_cut=reach_cut)  # finishes it
     return fig
 
 
 def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                log: bool | None = None, compact: bool | None = None, heading: str | None = None, **more) -> dict:
+                log: bool | None = None, compact: bool | None = None, heading: str | None = None,
+                reach_cut: bool | None = None, **more) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings, given by
     name (None = the step's own): `redraw_bars` for a person's values."""
     settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
-    return redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading)
+    return redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading, reach_cut=reach_cut)
 
 
 def redraw_bars(fig, step, settings: Settings, n: int = 20, log: bool | None = None, compact: bool | None = None,
-                heading: str | None = None) -> dict:
+                heading: str | None = None, reach_cut: bool | None = None) -> dict:
     """Re-draw a `next_token_bars` figure (or FigureWidget) in place under `settings`.
-    `log` / `compact` None keep the figure's current choice; `heading` see `bars_title`."""
+    `log` / `compact` / `reach_cut` None keep the figure's current choice; `heading` see
+    `bars_title`."""
     if log is None:
         log = fig.layout.yaxis.type == "log"
     if compact is None:
         compact = bool((fig.layout.meta or {}).get("compact")) if isinstance(fig.layout.meta, dict) else False
-    data = bars_data(step, settings, n, reach_cut=not compact)
+    if reach_cut is None:
+        meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+        reach_cut = bool(meta.get("reach_cut", True))
+    data = bars_data(step, settings, n, reach_cut=reach_cut and not compact)
     x = list(range(len(data["ids"])))
     custom = _customdata(data)
     raw, after, marked, cut, line, run_mark = fig.data[:6]
@@ -247,7 +264,7 @@ def redraw_bars(fig, step, settings: Settings, n: int = 20, log: bool | None = N
     fig.layout.title.y = 1 - 34 / (fig.layout.height or 480)  # see style.title
     fig.layout.shapes = []
     finish(fig, provenance.for_step(step, data["settings"], "next_token_bars"), legend="above",
-           legend_more=LEGEND, meta={"compact": compact})
+           legend_more=LEGEND, meta={"compact": compact, "reach_cut": reach_cut})
     return data
 
 

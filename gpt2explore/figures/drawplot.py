@@ -29,7 +29,7 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     x = list(range(len(d["rank0"])))
     at = d["rank0"].index(d["token_rank0"])
     fig = go.Figure()
-    fig.add_bar(x=x, y=d["probs"], name="each token's p", marker_color=[
+    fig.add_bar(x=x, y=d["probs"], name="each token's p", showlegend=False, marker_color=[
         CHOSEN_COLOR if i == at else KEPT_COLOR for i in x], opacity=0.85,
         customdata=[[r + 1, lab, fmt.prob(p), fmt.number(b, 4), fmt.number(a, 4)] for r, lab, p, b, a in
                     zip(d["rank0"], d["labels"], d["probs"], d["before"], d["after"])],
@@ -47,6 +47,10 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     fig.add_scatter(x=[at - 0.5], y=[d["u"]], mode="markers", name="where the total passes u",
                     marker=dict(color=CHOSEN_COLOR, size=11, symbol="circle", line=dict(color="white", width=1)),
                     hoverinfo="skip")
+    for rank, (name, color) in enumerate((("each token's p", KEPT_COLOR), ("the drawn token's p", CHOSEN_COLOR))):
+        # the bars' legend: one swatch per colour (a bar trace's own swatch takes its first bar's colour)
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=name, legendrank=rank + 1, hoverinfo="skip",
+                        marker=dict(symbol="square", size=14, color=color, opacity=0.85))
     labels = list(d["labels"])
     if d["gap_after"] is not None:
         labels = [f"⋯ {lab}" if i == d["gap_after"] + 1 else lab for i, lab in enumerate(labels)]
@@ -55,8 +59,8 @@ def draw_figure(step, temperature=None, top_k=None, top_p=None, semantics=None, 
     subs = [f"the running total first passes u={fmt.number(d['u'], 4)} at token #{d['token_rank0'] + 1} of "
             f"{fmt.count(d['kept'], 'kept token')}: {shown}"
             + ("" if d["gap_after"] is None else f" (ranks 21–{d['rank0'][HEAD] } skipped)")]
-    head, top = title(main, subs, width=100, height=460)
-    fig.update_layout(title=head, height=460, margin=dict(t=top + 40, b=bottom_margin(labels, 45)),
+    head, top = title(main, subs, width=100, height=484)
+    fig.update_layout(title=head, height=484, margin=dict(t=top + 64, b=bottom_margin(labels, 45)),  # 2 legend rows
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
                                  range=[-0.7, len(x) - 0.3]),
                       yaxis=dict(title="probability / running total", range=[0, 1.04], tickformat="~g"),

@@ -54,7 +54,7 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                                         f"tokens holding {NUCLEUS_P:.0%} of p"))
     for j, label in enumerate(d["labels"]):
         fig.add_trace(go.Scatter(x=d["temperatures"], y=[p[j] for p in d["probs"]], name=label,
-                                 mode="lines", legendgroup="tokens"), row=1, col=1)
+                                 mode="lines"), row=1, col=1)
     fig.add_trace(go.Scatter(x=d["temperatures"], y=d["entropy"], name="entropy", mode="lines",
                              line=dict(color="#333"), showlegend=False), row=1, col=2)
     fig.add_trace(go.Scatter(x=d["temperatures"], y=d["mass90"], name=f"tokens holding {NUCLEUS_P:.0%}",
@@ -66,18 +66,24 @@ def temperature_sweep(step, temperatures=None, n: int = 8, top_k=None, top_p=Non
                       row=1, col=3)
     t_lo, t_hi = min(d["temperatures"]), max(d["temperatures"])
     fig.update_xaxes(type="log", title_text="temperature", tickvals=_ticks_within(TEMPERATURE_TICKS, t_lo, t_hi),
-                     tickformat="~g", minor=dict(showgrid=False, ticks=""))
+                     tickformat="~g", minor=dict(showgrid=False, ticks=""), tickangle=0, tickfont=dict(size=11),
+                     title_standoff=4)  # upright even in a blog's 720-px column
     counts = d["mass90"] + (d["nucleus"] if cuts else [])
     c_hi = max(counts)
     fig.update_yaxes(type="log", row=1, col=3, tickvals=_ticks_within(COUNT_TICKS, 1, c_hi * 1.5),
                      tickformat="~s", range=[-0.05, math.log10(max(c_hi, 2)) + 0.1])
     fig.update_yaxes(tickformat=".1f", row=1, col=2)
     fig.update_yaxes(tickformat="~g", row=1, col=1, rangemode="tozero")
-    fig.update_layout(height=440, width=FIGURE_MAX_PX, margin=dict(t=100, r=170),
-                      title=f"Temperature at step {step.index} · {settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')}"
-                            "<br><sup>from the stored logits, no model call</sup>")
-    return finish(fig, provenance.for_step(step, settings, "temperature_sweep"), legend="right",
-                  legend_more=dict(font=dict(size=12)))
+    fig.update_annotations(font_size=14, yshift=6)  # the panels' titles, clear of the axes below them
+    rest = settings_text(settings).replace('T=' + format(settings.temperature, 'g') + ', ', '')
+    head, top = title(f"Temperature at step {step.index} · {rest}", ["from the stored logits, no model call"],
+                      height=480)
+    fig.update_layout(height=480, width=FIGURE_MAX_PX, margin=dict(t=top + 40, r=20, b=120), title=head)
+    facts = provenance.for_step(step, settings, "temperature_sweep")
+    facts["swept"] = {"temperature": [t_lo, t_hi]}  # the caption names the range, not the step's own T
+    return finish(fig, facts, legend="right",  # under the panels: every panel keeps the figure's width
+                  legend_more=dict(orientation="h", x=0, xanchor="left", y=-0.24, yanchor="top",
+                                   font=dict(size=12)))
 
 
 def generation_overview(sample, temperature=None, top_k=None, top_p=None, semantics=None, **more):
@@ -141,7 +147,9 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                        n: int = 12, **more):
     """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
     stated. `items`: steps, samples (their first step) or runs (their first sample's first
-    step). None settings = each step's own; the title names them for each item when they differ."""
+    step). None settings = each step's own; the title names them for each item when they differ.
+    A token the settings cut in one column gets a grey × at the foot of that column's bar, as in
+    `next_token_bars` (trace after the bars: "cut by the settings")."""
     n = arguments.count("n", n)
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"items must be a non-empty list of steps, samples or runs, got {type(items).__name__}")
@@ -154,15 +162,26 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     union = []
     for d in dists:
         for i in torch.topk(d, min(n, d.numel())).indices.tolist():
-            if i not in union:
+            if i not in union and float(d[i]) > 0:  # a column's top n, never the tokens its settings cut
                 union.append(i)
     union.sort(key=lambda i: -max(float(d[i]) for d in dists))
     union = union[: max(n, 1) * 2]
     ticks = [step_label(steps[0], i) for i in union]
     fig = go.Figure()
     for label, d in zip(labels, dists):
-        fig.add_bar(name=label, x=list(range(len(union))), y=d[union].tolist(), text=ticks,
-                    textposition="none", hovertemplate="<b>%{text}</b><br>p %{y:.4f}<extra>" + label + "</extra>")
+        ys = d[union].tolist()
+        fig.add_bar(name=label, x=list(range(len(union))), y=ys, text=ticks, customdata=[fmt.prob(v) for v in ys],
+                    textposition="none", hovertemplate="<b>%{text}</b><br>p %{customdata}<extra>" + label + "</extra>")
+    cut_x, cut_text = [], []  # a grey × at the foot of each column's bar the settings cut, as next_token_bars marks
+    for j, (label, d) in enumerate(zip(labels, dists)):
+        for x, i in enumerate(union):
+            if float(d[i]) == 0:
+                cut_x.append(x + _group_offset(j, len(dists)))
+                cut_text.append(f"{ticks[x]} ({label})")
+    fig.add_scatter(name="cut by the settings", mode="markers", cliponaxis=False, x=cut_x, y=[0.0] * len(cut_x),
+                    text=cut_text, showlegend=bool(cut_x),
+                    marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
+                    hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
     facts = []
     for j in range(1, len(dists)):
         dv = divergences(dists[0], dists[j])
@@ -176,12 +195,18 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
     _, top = title(main, facts)
     head, _ = title(main, facts, height=440 + top)
-    fig.update_layout(barmode="group", height=440 + top, yaxis_title="probability", title=head,
+    fig.update_layout(barmode="group", bargap=0.15, height=440 + top, yaxis_title="probability", title=head,
                       margin=dict(t=top + 45, b=bottom_margin(ticks)),
                       xaxis=dict(tickmode="array", tickvals=list(range(len(union))), ticktext=ticks,
                                  tickangle=-45))
     return finish(fig, [provenance.for_step(s, c, "compare_next_token") for s, c in zip(steps, chosen)],
                   legend="above", meta={"divergences": [divergences(dists[0], d) for d in dists[1:]]})
+
+
+def _group_offset(j: int, m: int, bargap: float = 0.15) -> float:
+    """x offset of the j-th of m grouped bars from its category's centre (the template's bargap)."""
+    width = (1 - bargap) / m
+    return -(1 - bargap) / 2 + width * (j + 0.5)
 
 
 def log_ratio_table(step_a, step_b, n: int = 10, temperature=None, top_k=None, top_p=None, semantics=None,
@@ -223,8 +248,10 @@ def annotate_token(fig, token_id: int, text: str):
         return fig
     x = ids.index(token_id)
     y = max(fig.data[0].y[x], fig.data[1].y[x] or 0)
+    if len(fig.data) > 5 and fig.data[5].x and any(abs(mx - x) < 0.5 for mx in fig.data[5].x):
+        y = max(y, max(fig.data[5].y))  # the ▼ of the token the run drew sits above the bars: point above it
     log = fig.layout.yaxis.type == "log"
-    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=90,
-                       ay=-20, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
+    fig.add_annotation(x=x, y=math.log10(y) if log else y, text=text, showarrow=True, arrowhead=2, ax=95,
+                       ay=-45, standoff=8, font=dict(size=13, color="#b00020"), arrowcolor="#b00020",
                        bgcolor="rgba(255,255,255,0.9)")
     return fig

@@ -17,7 +17,7 @@ from ..core.trace import require_sample, step_rank, step_raw_prob
 from ..model.scoring import RANK_BUCKETS, rank_bucket
 from .style import finish, settings_text, title
 
-GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # top 10, top 100, top 1000, beyond (GLTR's four)
+GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # ranks 1-10, 11-100, 101-1000, > 1000 (GLTR's four)
 IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"
 CHAR_PX, LINE_PX, LINE_CHARS = 8.4, 26, 88
 LEGEND = dict(y=1.0, bgcolor=None)  # above the plot, on the template's white
@@ -88,8 +88,8 @@ def text_colours(sample) -> dict:
 
 
 def text_view(sample, color: str = "rank", **settings):
-    """The sample's tokens coloured by `color`: "rank" (GLTR: top 10 green, top 100 yellow,
-    top 1000 red, beyond purple), "surprisal" (-log p, nats, a sequential scale) or "allowed"
+    """The sample's tokens coloured by `color`: "rank" (GLTR: ranks 1-10 green, 11-100 yellow,
+    101-1000 red, beyond 1000 purple), "surprisal" (-log p, nats, a sequential scale) or "allowed"
     (tokens the settings make impossible in red). Hover: rank, the model's probability, the
     probability under the settings, and the five likeliest alternatives."""
     sample = require_sample(sample)
@@ -149,7 +149,7 @@ def text_view(sample, color: str = "rank", **settings):
         fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=14, color=ALLOWED),
                         name="allowed")
     chosen = sample.steps[0].settings_for(**settings)
-    what = {"rank": "rank under the model (GLTR's buckets)", "surprisal": "surprisal, -log p (nats)",
+    what = {"rank": "rank under the model (GLTR's bands)", "surprisal": "surprisal, -log p (nats)",
             "allowed": f"whether {settings_text(chosen)} allow them"}[color]
     more = [] if len(sample.steps) <= MAX_TOKENS else [f"the first {MAX_TOKENS} of {len(sample.steps):,} tokens"]
     head, top_px = title(f"{len(steps)} tokens coloured by {what}" if color != "allowed" else f"{len(steps)} tokens: {what}", more, height=height)
@@ -164,8 +164,8 @@ def text_view(sample, color: str = "rank", **settings):
 
 
 def rank_histogram(items, labels=None):
-    """The share of tokens in each rank bucket (top 10, 100, 1000, beyond) for several texts
-    side by side. `items`: runs (every sample) or samples."""
+    """The share of tokens in each rank band (ranks 1-10, 11-100, 101-1000, > 1000) for several
+    texts side by side. `items`: runs (every sample) or samples."""
     if not isinstance(items, (list, tuple)) and not hasattr(items, "samples") and not hasattr(items, "steps"):
         raise TypeError(f"items must be a run, a sample or a list of them, got {type(items).__name__}")
     import plotly.graph_objects as go
@@ -183,7 +183,7 @@ def rank_histogram(items, labels=None):
         shares = [buckets.count(i) / max(len(buckets), 1) for i in range(len(RANK_BUCKETS))]
         fig.add_bar(name=f"{label} ({fmt.count(len(buckets), 'token')})", x=names, y=shares,
                     customdata=[fmt.prob(v) for v in shares], hovertemplate="%{x}: %{customdata}<extra></extra>")
-    head, top_px = title("Where each text's tokens rank under the model", ["share of tokens per rank bucket"])
+    head, top_px = title("Where each text's tokens rank under the model", ["share of tokens per rank band (ranks counted from 1)"])
     fig.update_layout(barmode="group", title=head, height=440 + top_px, margin=dict(t=top_px + 60),
                       yaxis=dict(title="share of tokens", tickformat=".0%", range=[0, 1]))
     facts = [provenance.for_step(s.steps[0], None, "rank_histogram") for s in samples if s.steps] or None

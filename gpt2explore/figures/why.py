@@ -5,7 +5,7 @@ from ..core import arguments, provenance
 from ..core import formatting as fmt
 from ..core.trace import require_step
 from ..model.attribution import attribution
-from .style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, bottom_margin, finish, title, token_label
+from .style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, bottom_margin, finish, step_label, title
 
 SUBTITLE = ("each bar: a component's direct effect on logit(token) − logit(vs), final layer norm's scale frozen; "
             "indirect paths ignored")
@@ -29,7 +29,7 @@ def waterfall_rows(df, top: int = 12) -> list[tuple[str, float, str]]:
 
 
 def _labels(step, df) -> tuple[str, str]:
-    return token_label(step, df.attrs["token"]), token_label(step, df.attrs["vs"])
+    return step_label(step, df.attrs["token"]), step_label(step, df.attrs["vs"])  # whole characters
 
 
 def attribution_figure(step, vs=None, top: int = 12):

@@ -13,6 +13,11 @@ SETTING_COLUMNS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "epsil
                    "repetition_penalty", "no_repeat_ngram_size")
 
 
+def is_prob_column(name: str) -> bool:
+    """A column of probabilities by its name: 'p(...)', 'p after ...', 'model p', 'raw p'."""
+    return "p(" in name or name.startswith("p ") or name.endswith(" p")
+
+
 def visible_text(cell):
     """A table cell's text: whole (never cut), newlines shown as '↵' and kept as line breaks,
     control characters as escapes (the charts' rule); other values unchanged."""
@@ -31,7 +36,7 @@ def table(frame, prob_columns=None, number_columns=None):
     if not hasattr(frame, "columns") or not hasattr(frame, "style"):
         raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     prob_columns = [c for c in (prob_columns or PROB_COLUMNS) if c in frame.columns] + [
-        c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and ("p(" in c or c.startswith("p "))]
+        c for c in frame.columns if isinstance(c, str) and c not in PROB_COLUMNS and is_prob_column(c)]
     settings = [c for c in SETTING_COLUMNS if c in frame.columns]
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and c not in prob_columns + settings]
     number_columns = [c for c in (number_columns or floats) if c in frame.columns]

@@ -233,12 +233,14 @@ def _record(sample: Sample, logits: torch.Tensor, targets: torch.Tensor, positio
                                  residual=None if resid is None else resid[k]))
 
 
-RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (math.inf, "beyond 1000"))
+# GLTR's four bands: (the first rank0 beyond the band, the band's name by the ranks it holds,
+# counted from 1 as people read them). Each band names its own range, not the top it ends.
+RANK_BUCKETS = ((10, "rank 1-10"), (100, "rank 11-100"), (1000, "rank 101-1000"), (math.inf, "rank > 1000"))
 
 
 def rank_bucket(rank: int) -> int:
-    """GLTR's buckets of a rank counted from 0: 0 = the top 10 (ranks 1-10 as people read them),
-    1 = the top 100, 2 = the top 1000, 3 = beyond."""
+    """GLTR's band of a rank counted from 0: 0 = ranks 1-10 as people read them, 1 = ranks 11-100,
+    2 = ranks 101-1000, 3 = beyond 1000."""
     for i, (limit, _) in enumerate(RANK_BUCKETS):
         if rank < limit:
             return i

@@ -11,7 +11,7 @@ import torch
 
 from ..core import formatting as fmt
 from ..core import provenance
-from ..core.tokens import token_label
+from ..core.pieces import context_pieces, step_label
 from ..figures.style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, finish, title
 from ..model import attribution as A
 
@@ -85,7 +85,7 @@ def separating_figure(step_a, step_b, top: int = 10, labels=None):
 
     df = separating_components(step_a, step_b, top, labels)
     name_a, name_b = df.attrs["labels"]
-    a, b = (repr(token_label(step_a, t)) for t in (df.attrs["a"], df.attrs["b"]))
+    a, b = (repr(step_label(step_a, t)) for t in (df.attrs["a"], df.attrs["b"]))
     rows = list(df["component"])[::-1]  # the largest difference on top
     fig = go.Figure()
     # plotly stacks a horizontal group from the bottom: B first puts A on top in each group
@@ -166,8 +166,8 @@ def attention_vs_effect_figure(step, vs=None):
     import plotly.graph_objects as go
 
     t = attention_vs_effect(step, vs)
-    first = token_label(step, step.context_tokens[0])
-    token, other = (repr(token_label(step, i)) for i in (t.attrs["token"], t.attrs["vs"]))
+    first = context_pieces(step)[0].label
+    token, other = (repr(step_label(step, i)) for i in (t.attrs["token"], t.attrs["vs"]))
     hover = [f"<b>{c}</b><br>attention on {first!r} {fmt.prob(w)}<br>direct effect {e:+.3f}"
              for c, w, e in zip(t["component"], t["first_token"], t["effect"])]
     top_y = max(float(t["abs_effect"].max()), 1e-6)
@@ -270,7 +270,7 @@ def direct_vs_total_figure(step, vs=None):
     import plotly.graph_objects as go
 
     t = direct_vs_total(step, vs)
-    token, other = (repr(token_label(step, i)) for i in (t.attrs["token"], t.attrs["vs"]))
+    token, other = (repr(step_label(step, i)) for i in (t.attrs["token"], t.attrs["vs"]))
     layers = [f"layer {int(x)}" for x in t["layer"]]
     fig = go.Figure()
     for column, name, color in (("direct", "direct attribution", KEPT_COLOR),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numbers
 
-from ..core.tokens import show_text, token_label
+from ..core.pieces import context_pieces as whole_context
+from ..core.tokens import show_text
 
 
 def _layer(att, layer) -> int:
@@ -26,8 +27,14 @@ def _head(att, head):
 
 def context_pieces(step) -> list[str]:
     """The text of each position the step's position attended over (prompt first, then the
-    tokens drawn before it), whitespace made visible as the text views show it."""
-    return [show_text(step.decode(t)).replace("\n", "↵") or "∅" for t in step.context_tokens]
+    tokens drawn before it), whitespace made visible as the text views show it; a character
+    split over tokens shows whole in the token that completes it ("" in a token holding only
+    part of it, as the text views show it)."""
+    return [_shown(p) for p in whole_context(step)]
+
+
+def _shown(piece) -> str:
+    return show_text(piece.text).replace("\n", "↵") or ("" if piece.partial else "∅")
 
 
 def attention_data(step, layer: int = -1, head=None) -> dict:
@@ -38,10 +45,11 @@ def attention_data(step, layer: int = -1, head=None) -> dict:
     row = att[layer].mean(0) if head is None else att[layer, head]
     context = step.context_tokens
     n_prompt = len(step.sample.prompt_tokens)
+    pieces = whole_context(step)
     return {
         "layer": layer, "head": head, "n_layer": int(att.shape[0]), "n_head": int(att.shape[1]),
-        "ids": [int(t) for t in context], "pieces": context_pieces(step),
-        "labels": [token_label(step, t) for t in context],
+        "ids": [int(t) for t in context], "pieces": [_shown(p) for p in pieces],
+        "labels": [p.label for p in pieces],  # whole characters, as every text names tokens
         "weights": [float(w) for w in row.tolist()],
         "in_prompt": [i < n_prompt for i in range(len(context))],
         "position": int(step.position) - 1,  # the position whose output gave the logits: the last one
@@ -52,10 +60,9 @@ def attention_overview_data(step) -> dict:
     """Per (layer, head): the position it attended most, its token and weight, and the share
     of its attention on the prompt."""
     att = step.attention()  # (L, H, T)
-    context = step.context_tokens
     n_prompt = len(step.sample.prompt_tokens)
     top_w, top_at = att.max(-1)  # (L, H)
-    labels = [token_label(step, t) for t in context]
+    labels = [p.label for p in whole_context(step)]
     return {
         "n_layer": int(att.shape[0]), "n_head": int(att.shape[1]),
         "weight": top_w.tolist(), "at": top_at.tolist(),

@@ -32,9 +32,9 @@ def marked_token(step, probs: torch.Tensor, own: bool) -> tuple[int | None, str]
 
 def bars_data(step, settings: Settings | None = None, n: int = 20, reach_cut: bool = True) -> dict:
     """The top-n tokens of a step (by raw logit) with both distributions under `settings` (None
-    = the step's own), as host lists. When the settings keep fewer than 60 tokens the bars
-    reach the first cut one (unless `reach_cut` is False); the marked token and the run's own
-    are always among them."""
+    = the step's own), as host lists. When the settings keep fewer than 60 tokens and the top n
+    stop short of the first cut one, the bars go on to it (unless `reach_cut` is False: then n
+    is the most); the marked token and the run's own, when outside, come after them."""
     settings = step.settings if settings is None else settings
     own = settings == step.settings
     logits = step.require_logits().float()

@@ -22,9 +22,10 @@
 # The next cell holds the parameters. `MODEL = "tiny"` is the small GPT-2 that ships with gpt2explore and works offline; with network access, `MODEL = "gpt2"` (124M) or `"345M"` works unchanged. `DEVICE = "auto"` picks a GPU when there is one.
 
 # %% tags=["parameters"]
-MODEL = "tiny"   # the bundled GPT-2; or "gpt2", "gpt2-medium", OpenAI's "124M", "345M", ... with network access
-# today's small open models work too (downloaded once from the hub): "HuggingFaceTB/SmolLM2-135M" (Llama family),
-# "EleutherAI/pythia-70m" (GPT-NeoX), "Qwen/Qwen2.5-0.5B" (Qwen2), "meta-llama/Llama-3.2-1B" (Llama)
+MODEL = "tiny"  # the bundled GPT-2; with network access "gpt2", "gpt2-medium", OpenAI's
+# "124M", "345M", ... and today's small open models (downloaded once from the hub):
+# "HuggingFaceTB/SmolLM2-135M" (Llama family), "EleutherAI/pythia-70m" (GPT-NeoX),
+# "Qwen/Qwen2.5-0.5B" (Qwen2), "meta-llama/Llama-3.2-1B" (Llama)
 DEVICE = "auto"
 SEED = 1
 

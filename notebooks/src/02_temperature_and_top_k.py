@@ -64,7 +64,8 @@ gx.table(teaching.softmax_table(logits, temperature=2.0, labels=words))
 # the temperature:
 
 # %%
-gx.table(teaching.temperature_samples(lm, PROMPT, [0, 0.5, 1.0, 1.1, 1.2, 1.3, 100], length=30, seed=SEED))
+temperatures = [0, 0.5, 1.0, 1.1, 1.2, 1.3, 100]
+gx.table(teaching.temperature_samples(lm, PROMPT, temperatures, length=30, seed=SEED))
 
 # %% [markdown]
 # Low temperatures repeat the likeliest phrases; around 1.0 the text follows the model's own
@@ -143,8 +144,9 @@ gx.next_token_bars(step, top_p=0.5, n=20)
 # total past p; OpenAI's code drops it (keeping at least one token). Same logits, both rules:
 
 # %%
-gx.table(teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p=0.5), dict(top_p=0.9),
-                                     dict(temperature=0.7, top_p=0.9)]))
+rules = [dict(top_k=10), dict(top_p=0.3), dict(top_p=0.5), dict(top_p=0.9),
+         dict(temperature=0.7, top_p=0.9)]
+gx.table(teaching.rules_table(step, rules))
 
 # %% [markdown]
 # The top-k 10 bars above and this table agree: both name the token this step's `u` draws
@@ -157,7 +159,8 @@ gx.table(teaching.rules_table(step, [dict(top_k=10), dict(top_p=0.3), dict(top_p
 
 # %%
 demo = teaching.rules_demo(lm.generate(PROMPT, nsamples=2, length=30, seed=SEED))
-print(f"step {demo['step'].index}, top_p={demo['top_p']}: hf keeps {demo['hf_kept']} tokens, openai {demo['openai_kept']}")
+print(f"step {demo['step'].index}, top_p={demo['top_p']}: "
+      f"hf keeps {demo['hf_kept']} tokens, openai {demo['openai_kept']}")
 for fig in teaching.rules_figures(demo):
     fig.show()
 

@@ -74,7 +74,8 @@ print(repr(session.text), session.text == before)
 
 # %%
 forced = session.force(" John")
-print(repr(session.text), f"p({forced.text!r}) = {gx.formatting.prob(forced.prob)} under the session's settings")
+p = gx.formatting.prob(forced.prob)
+print(repr(session.text), f"p({forced.text!r}) = {p} under the session's settings")
 
 # %% [markdown]
 # **Fork** a second branch and change only its temperature. At the fork the two branches share
@@ -85,7 +86,8 @@ print(repr(session.text), f"p({forced.text!r}) = {gx.formatting.prob(forced.prob
 fork_at = len(session.steps)
 branch = session.fork()
 branch.set(temperature=1.5)
-gx.compare_next_token([session.next_step, branch.next_step], ["original (T=1)", "branch (T=1.5)"])
+gx.compare_next_token([session.next_step, branch.next_step],
+                      ["original (T=1)", "branch (T=1.5)"])
 
 # %% [markdown]
 # Each branch is shown under its own settings, named in the title. The title also reads the
@@ -103,7 +105,8 @@ session.step(8)
 branch.step(8)
 print("original:", repr(session.text))
 print("branch:  ", repr(branch.text))
-gx.table(gx.teaching.branches_table(session, branch, fork_at, ("original (T=1)", "branch (T=1.5)")))
+names = ("original (T=1)", "branch (T=1.5)")
+gx.table(gx.teaching.branches_table(session, branch, fork_at, names))
 
 # %% [markdown]
 # ## The stepper widget

@@ -39,7 +39,8 @@ names
 pair = ["Hi! My name is Isamu", "Hi! My name is John"]
 
 def side_by_side(run):
-    return gx.table(pd.DataFrame({p: [s.text for s in run if s.prompt == p] for p in run.prompts}))
+    columns = {p: [s.text for s in run if s.prompt == p] for p in run.prompts}
+    return gx.table(pd.DataFrame(columns))
 
 side_by_side(lm.generate(pair, nsamples=3, length=20, seed=SEED, temperature=1.0))
 
@@ -75,7 +76,8 @@ gx.table(gx.log_ratio_table(run[1].steps[0], run[0].steps[0], n=10))
 prompts = [f"Hi! My name is {n}" for n in names.name]
 first = lm.generate(prompts, length=1, seed=SEED)
 john = next(s for s in first if s.prompt.endswith("John")).steps[0].distribution()
-gx.table(pd.DataFrame([{"prompt": s.prompt, **plots.divergences(s.steps[0].distribution(), john)}
+gx.table(pd.DataFrame([{"prompt": s.prompt,
+                        **plots.divergences(s.steps[0].distribution(), john)}
                        for s in first]))
 
 # %% [markdown]

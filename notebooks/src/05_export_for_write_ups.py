@@ -35,7 +35,8 @@ import gpt2explore as gx
 lm = gx.load(MODEL, device=DEVICE)
 out = Path(EXPORT_DIR)
 out.mkdir(exist_ok=True)
-run = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], nsamples=2, length=20, seed=SEED, top_k=40)
+prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
+run = lm.generate(prompts, nsamples=2, length=20, seed=SEED, top_k=40)
 
 # %%
 fig = gx.next_token_bars(run[0].steps[3], temperature=0.7)
@@ -58,7 +59,8 @@ gx.save(fig, out / "next_token_for_a_post.png", caption=True, preset="blog")
 # The other figures export the same way:
 
 # %%
-gx.save(gx.temperature_sweep(run[0].steps[0]), out / "temperature_sweep.png", width=1200, height=420)
+gx.save(gx.temperature_sweep(run[0].steps[0]), out / "temperature_sweep.png",
+        width=1200, height=420)
 gx.save(gx.generation_overview(run[0]), out / "overview.svg")
 gx.save(gx.compare_next_token([run[0], run[2]], ["Isamu", "John"]), out / "names.pdf")
 sorted(p.name for p in out.iterdir())
@@ -113,7 +115,8 @@ print(fragment.read_text()[:90], "...")
 # shows right now, as a static plotly file, is `gx.save(ex.figure(), ...)`:
 
 # %%
-gx.save(gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=20, seed=SEED), out / "compare.html")
+comparer = gx.compare(lm, prompts, length=20, seed=SEED)
+gx.save(comparer, out / "compare.html")
 gx.save(ex.figure(), out / "explorer_view.html")
 
 # %% [markdown]

@@ -16,8 +16,8 @@
 #
 # Bring any text and ask: how surprised is GPT-2 by each token? Which tokens sit outside the
 # top 40, so that `top_k=40` could never have written this text? The colours follow GLTR
-# (Strobelt et al. 2019): a token among the model's 10 likeliest is green, top 100 yellow,
-# top 1000 red, beyond that purple.
+# (Strobelt et al. 2019): a token among the model's 10 likeliest is green, ranks 11-100
+# yellow, ranks 101-1000 red, beyond that purple.
 #
 # The paragraph is the opening of chapter 1 of Mark Twain's *Life on the Mississippi* (1883,
 # public domain), from `data/texts/mississippi.txt`. The bundled model never saw it: it was
@@ -70,9 +70,10 @@ gx.rank_histogram(samples, names)
 # %%
 import pandas as pd
 
-gx.table(pd.concat([s.summary().assign(text=name) for s, name in zip(samples, names)], ignore_index=True)
-         [["text", "tokens", "perplexity", "worst rank", "share top 10", "share top 100", "share top 1000",
-           "share beyond 1000"]])
+summaries = [s.summary().assign(text=name) for s, name in zip(samples, names)]
+gx.table(pd.concat(summaries, ignore_index=True)
+         [["text", "tokens", "perplexity", "worst rank", "share rank 1-10",
+           "share rank 11-100", "share rank 101-1000", "share rank > 1000"]])
 
 # %% [markdown]
 # ## Which tokens would these settings never write?

@@ -34,9 +34,11 @@ PROMPT = "And it came to"
 import gpt2explore as gx
 
 lm = gx.load(MODEL, device=DEVICE)
-run = lm.generate(PROMPT, length=12, seed=SEED, temperature=0, layers=True)  # greedy: each token is the favourite
+# greedy: each token is the favourite
+run = lm.generate(PROMPT, length=12, seed=SEED, temperature=0, layers=True)
 step = run[0].steps[0]
-print(f"{lm.model.config.n_layer} blocks; the next token after {PROMPT!r} is {step.text!r}")
+n_layer = lm.model.config.n_layer
+print(f"{n_layer} blocks; the next token after {PROMPT!r} is {step.text!r}")
 gx.lens_heatmap(step, temperature=1.0)  # each layer's own probabilities (T=1)
 
 # %% [markdown]
@@ -77,7 +79,8 @@ for t in [0.5, 1.0, 1.5]:
 # Where in the stack does each name's continuation emerge?
 
 # %%
-names = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], length=6, seed=SEED, layers=True)
+names = lm.generate(["Hi! My name is Isamu", "Hi! My name is John"], length=6,
+                    seed=SEED, layers=True)
 gx.lens_heatmap(names[0].steps[0]).show()
 gx.lens_heatmap(names[1].steps[0]).show()
 

@@ -68,7 +68,8 @@ gx.next_token_bars(flat, min_p=0.1, n=25).show()
 # as a table.
 
 # %%
-settings = dict(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, repetition_penalty=1.2)
+settings = dict(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05,
+                repetition_penalty=1.2)
 gx.pipeline_figure(peaked, **settings)
 
 # %%
@@ -114,13 +115,16 @@ gx.table(teaching.loop_texts(lm, "And the LORD said", length=60, seed=SEED))
 # %%
 def top_a(logits, a):
     p = logits.softmax(-1)
-    return logits.masked_fill(p < a * p.max(-1, keepdim=True).values ** 2, float("-inf"))
+    cut = p < a * p.max(-1, keepdim=True).values ** 2
+    return logits.masked_fill(cut, float("-inf"))
 
 
-gx.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a", replace=True)
+gx.register_sampler("top_a", top_a, off=0.0, range=(0.0, 1.0), label="top-a",
+                    replace=True)
 own = lm.generate(PROMPT, length=12, seed=SEED, top_a=0.2)
 print(own[0].text)
-print("every step re-draws its token:", all(s.resample() == s.token for s in own[0].steps))
+print("every step re-draws its token:",
+      all(s.resample() == s.token for s in own[0].steps))
 gx.pipeline_figure(own[0].steps[0])
 
 # %% [markdown]

@@ -35,18 +35,21 @@ from gpt2explore.teaching import why
 
 lm = gx.load(MODEL, device=DEVICE)
 pair = ["Hi! My name is Isamu", "Hi! My name is John"]
-run = lm.generate(pair, length=20, seed=SEED, attention=True)  # the same draws for both; attention recorded
+# the same draws for both; attention recorded
+run = lm.generate(pair, length=20, seed=SEED, attention=True)
 isamu, john = run[0].steps[0], run[1].steps[0]  # the first token after each name
-print(f"the same u = {isamu.u:.3f} draws {isamu.text!r} after Isamu and {john.text!r} after John")
+print(f"the same u = {isamu.u:.3f} draws {isamu.text!r} after Isamu "
+      f"and {john.text!r} after John")
 
 # %% [markdown]
 # ## The bars of the first step
 #
-# The same uniform `u` draws from two different distributions, so it lands on different tokens:
+# The same uniform `u` draws from two different distributions, so it lands on different tokens
+# (each figure's title names its prompt):
 
 # %%
-gx.next_token_bars(isamu).show()
-gx.next_token_bars(john).show()
+for step, prompt in [(isamu, pair[0]), (john, pair[1])]:
+    gx.next_token_bars(step, heading=f"The first token after {prompt!r}").show()
 
 # %% [markdown]
 # ## What each position looked at

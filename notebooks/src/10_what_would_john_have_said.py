@@ -88,16 +88,19 @@ pd.Series({"total variation": coupling.agreement_bounds(p, q)["tv"],
 # %%
 def agreed(a, b):
     """How many tokens two paired samples share before they first differ."""
-    return next((t for t, (x, y) in enumerate(zip(a.tokens, b.tokens)) if x != y), len(a.tokens))
+    pairs = enumerate(zip(a.tokens, b.tokens))
+    return next((t for t, (x, y) in pairs if x != y), len(a.tokens))
 
 
 rows = {}
 for kind in ("cdf", "gumbel"):
-    drawn = lm.generate(A, nsamples=40, length=8, seed=SEED, coupling=kind, keep_logits="none")
+    drawn = lm.generate(A, nsamples=40, length=8, seed=SEED, coupling=kind,
+                        keep_logits="none")
     common = [agreed(a, b) for a, b in zip(drawn, drawn.counterfactual(B))]
     rows[kind] = {"first token the same": sum(c > 0 for c in common) / len(common),
                   "mean tokens in common at the start": sum(common) / len(common)}
-gx.table(pd.DataFrame(rows).T.rename_axis("coupling").reset_index().round(2))  # one row per coupling
+# one row per coupling
+gx.table(pd.DataFrame(rows).T.rename_axis("coupling").reset_index().round(2))
 
 # %% [markdown]
 # On the bundled model, in these 40 samples, the shared Gumbel noise keeps the first token more
@@ -109,7 +112,8 @@ gx.table(pd.DataFrame(rows).T.rename_axis("coupling").reset_index().round(2))  #
 # %%
 keeps = [a.tokens[0] == b.tokens[0] for a, b in zip(drawn, drawn.counterfactual(B))]
 k = keeps.index(True) if True in keeps else 0
-run = lm.generate(A, nsamples=1, length=LENGTH, seed=SEED, coupling="gumbel", first_sample=k)
+run = lm.generate(A, nsamples=1, length=LENGTH, seed=SEED, coupling="gumbel",
+                  first_sample=k)
 cf = run.counterfactual(B)
 gx.table(pd.DataFrame({"Isamu (as drawn)": run.texts, "John (counterfactual)": cf.texts,
                        "tokens in common at the start": [agreed(run[0], cf[0])]}))
@@ -134,9 +138,11 @@ gx.counterfactual_view(run, cf, sample=0)
 # %%
 sentence = " " + open(gx.data_path("texts/mississippi.txt")).read().split(". ")[0] + "."
 seen = lm.hindsight(A + ".", sentence, n=5, seed=SEED)
-print(seen.texts[0] == sentence, "- every sample re-draws the sentence:", set(seen.texts) == {sentence})
-gx.table(pd.DataFrame({"after 'Isamu.' (observed)": seen.texts,
-                       "after 'John.' (hindsight counterfactual)": seen.counterfactual(B + ".").texts}))
+print(seen.texts[0] == sentence, "- every sample re-draws the sentence:",
+      set(seen.texts) == {sentence})
+gx.table(pd.DataFrame({
+    "after 'Isamu.' (observed)": seen.texts,
+    "after 'John.' (hindsight counterfactual)": seen.counterfactual(B + ".").texts}))
 
 # %% [markdown]
 # How the posterior noise draws the sentence's second token: its perturbed score is the highest,
@@ -154,12 +160,14 @@ gx.draw_figure(seen[0][1])
 
 # %%
 names = pd.read_csv(gx.data_path("names.csv"))["name"].tolist()
-study = gx.study(lm, "Hi! My name is {name}.", names, nsamples=NSAMPLES, length=LENGTH, seed=SEED)
+study = gx.study(lm, "Hi! My name is {name}.", names, nsamples=NSAMPLES, length=LENGTH,
+                 seed=SEED)
 study.agreement_figure()
 
 # %%
 agreement = study.agreement()
-agreement[agreement.step.isin([0, 4, LENGTH - 1])].groupby("step")["same"].describe()[["mean", "min", "max"]].round(2)
+shown = agreement[agreement.step.isin([0, 4, LENGTH - 1])]
+shown.groupby("step")["same"].describe()[["mean", "min", "max"]].round(2)
 
 # %% [markdown]
 # `study.words()` compares, for each name, the fraction of its samples that contain a word with

@@ -23,8 +23,9 @@
   function prob(p) {
     if (p === null || p === undefined || isNaN(p)) return "nan";
     if (p === 0) return "0";
+    if (p === 1) return "1";
     if (Math.abs(p) < 1e-3) return exp2(p.toExponential(1));
-    return String(parseFloat(p.toPrecision(3)));
+    return p.toPrecision(3); // three significant digits, zeros kept (0.0400), as Python's fmt.prob
   }
   function number(x, d) {
     d = d === undefined ? 3 : d;
@@ -337,12 +338,17 @@
     input.min = Math.min(spec.min, start); input.max = Math.max(spec.max, start); input.step = spec.step;
     input.value = start; out.textContent = shownValue(spec, start);
     input.addEventListener("input", function () { onInput(spec.name, clean(spec, parseFloat(input.value))); });
+    keepKeys(input);
     box.appendChild(name); box.appendChild(input); box.appendChild(out);
     return { box: box, input: input, out: out, set: function (v) {
       if (v > parseFloat(input.max)) input.max = v;
       if (v < parseFloat(input.min)) input.min = v;
       input.value = v; out.textContent = shownValue(spec, v);
     } };
+  }
+  var SLIDER_KEYS = { ArrowLeft: 1, ArrowRight: 1, ArrowUp: 1, ArrowDown: 1, Home: 1, End: 1, PageUp: 1, PageDown: 1 };
+  function keepKeys(input) { // a focused slider's keys move it: JupyterLab's notebook (arrows move cells) never sees them
+    input.addEventListener("keydown", function (e) { if (SLIDER_KEYS[e.key]) e.stopPropagation(); });
   }
   function shownValue(spec, v) { // a sampler at its "off" value says so (top-k 0 keeps every token)
     if (v !== spec.off || spec.name === "temperature") return value(v);
@@ -512,6 +518,7 @@
     input.type = "range"; input.min = 0; input.step = 1; input.className = "gx-step";
     out.className = "gx-value";
     input.addEventListener("input", function () { self.setStep(parseInt(input.value, 10)); self.apply({}); });
+    keepKeys(input);
     step.appendChild(input); step.appendChild(out); bar.appendChild(step);
     this.stepInput = input; this.stepOut = out;
     var log = document.createElement("label"), box = document.createElement("input");
@@ -524,6 +531,7 @@
       lay.className = "gx-control gx-kernel"; lay.innerHTML = "<span class='gx-name'>layer (lens)</span>";
       li.type = "range"; li.min = 0; li.max = this.data.layers; li.step = 1; li.className = "gx-layer"; lo.className = "gx-value";
       li.addEventListener("input", function () { self.layer = parseInt(li.value, 10); self.apply({}); });
+      keepKeys(li);
       lay.appendChild(li); lay.appendChild(lo); bar.appendChild(lay);
       this.layerInput = li; this.layerOut = lo;
     }
