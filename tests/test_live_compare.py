@@ -116,17 +116,20 @@ def test_live_gumbel_compare_marks_what_each_columns_noise_draws(lab, rnd_dir):
         f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
         f"c = gx.compare(lm, {PROMPTS!r}, length=5, seed=7, coupling='gumbel')\nc"])
     lm = gx.load(str(rnd_dir), device="cpu")
-    run = lm.generate(PROMPTS, length=5, seed=7, coupling="gumbel")
+    run = lm.generate(PROMPTS, nsamples=2, length=5, seed=7, coupling="gumbel")  # sample #1: "More samples"
 
-    def check(shown, settings):
+    def check(shown, settings, number=0):
         full = shown["settings"]
         assert shown["error"] is None and shown["exact"], settings
         for i, col in enumerate(shown["columns"]):
-            step = run[i].steps[shown["step"]]
+            step = next(s for s in run if s.prompt_index == i and s.index == number).steps[shown["step"]]
+            assert col["sample_index"] == number
             assert col["drawn_sure"] and col["drawn"] == step.resample(**full), (i, shown["step"], settings)
             ids = [t["id"] for t in col["tokens"]]
             assert [t["p"] for t in col["tokens"]] == pytest.approx(step.distribution(**full)[ids].tolist(), abs=1e-6)
-        return [(col["drawn"], run[i].steps[shown["step"]].token) for i, col in enumerate(shown["columns"])]
+        return [(col["drawn"], step.token) for col, step in
+                zip(shown["columns"], [next(s for s in run if s.prompt_index == i and s.index == number).steps[shown["step"]]
+                                       for i in range(2)])]
 
     rng = random.Random(5)
     marks = []
@@ -135,12 +138,20 @@ def test_live_gumbel_compare_marks_what_each_columns_noise_draws(lab, rnd_dir):
         page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); return r && r.gx; }}",
                                timeout=120_000)
         first = call(page, "ready")
-        assert [col["drawn"] for col in first["columns"]] == [run[i].steps[0].token for i in range(2)]
+        assert [col["drawn"] for col in first["columns"]] == [run[0].steps[0].token, run[2].steps[0].token]
+        asked = []
         for _ in range(4):
-            settings = random_settings(rng)
-            marks.append(check(call(page, "set", dict(settings, step=rng.randrange(5))), settings))
+            settings = dict(random_settings(rng), step=rng.randrange(5))
+            asked.append(settings)
+            marks.append(check(call(page, "set", settings), settings))
         cold = call(page, "set", {"temperature": 0.05, "top_k": 0, "top_p": 1.0, "step": 3})
         marks.append(check(cold, "cold"))
+        # More samples: the kernel's draws are asked again for the new places of the samples
+        page.locator(f"{ROOT} .gx-more-samples").click()
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); "
+                               "return r.gx.data.samples.length === 4 && r.gx.shown().sample === 1; }", timeout=60_000)
+        for settings in asked[:2]:  # settings asked before: no answer of another sample's noise is reused
+            marks.append(check(call(page, "set", settings), settings, number=1))
         text = page.evaluate(f"() => {{ const r = document.querySelector('{ROOT}').cloneNode(true); "
                              "r.querySelectorAll('.gx-text, .gx-head').forEach(t => t.remove()); "
                              "return r.textContent; }")  # the words, without the prompts and texts
