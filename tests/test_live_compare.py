@@ -146,6 +146,8 @@ def test_live_gumbel_compare_marks_what_each_columns_noise_draws(lab, rnd_dir):
             marks.append(check(call(page, "set", settings), settings))
         cold = call(page, "set", {"temperature": 0.05, "top_k": 0, "top_p": 1.0, "step": 3})
         marks.append(check(cold, "cold"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live_gumbel_compare_lab.png"))
         # More samples: the kernel's draws are asked again for the new places of the samples
         page.locator(f"{ROOT} .gx-more-samples").click()
         page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); "
