@@ -105,3 +105,60 @@ def test_live_compare_is_exact_side_by_side_and_draws_more_samples(lab, rnd_dir)
     assert [(s["prompt"], s["index"], s["tokens"]) for s in data] == \
         [(s.prompt, s.index, [t.token for t in s.steps]) for s in run]
     assert options == ["sample #0", "sample #1"]
+
+
+def test_live_gumbel_compare_marks_what_each_columns_noise_draws(lab, rnd_dir):
+    """A compare drawn with Gumbel noise is the same component: each column's marked token is the
+    kernel's answer, what its step's noise draws under the settings shown, and every word names
+    the Gumbel noise, none a u."""
+    root, url = lab
+    write_notebook(root / "gumbel_compare.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        f"c = gx.compare(lm, {PROMPTS!r}, length=5, seed=7, coupling='gumbel')\nc"])
+    lm = gx.load(str(rnd_dir), device="cpu")
+    run = lm.generate(PROMPTS, nsamples=2, length=5, seed=7, coupling="gumbel")  # sample #1: "More samples"
+
+    def check(shown, settings, number=0):
+        full = shown["settings"]
+        assert shown["error"] is None and shown["exact"], settings
+        for i, col in enumerate(shown["columns"]):
+            step = next(s for s in run if s.prompt_index == i and s.index == number).steps[shown["step"]]
+            assert col["sample_index"] == number
+            assert col["drawn_sure"] and col["drawn"] == step.resample(**full), (i, shown["step"], settings)
+            ids = [t["id"] for t in col["tokens"]]
+            assert [t["p"] for t in col["tokens"]] == pytest.approx(step.distribution(**full)[ids].tolist(), abs=1e-6)
+        return [(col["drawn"], step.token) for col, step in
+                zip(shown["columns"], [next(s for s in run if s.prompt_index == i and s.index == number).steps[shown["step"]]
+                                       for i in range(2)])]
+
+    rng = random.Random(5)
+    marks = []
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "gumbel_compare.ipynb")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); return r && r.gx; }}",
+                               timeout=120_000)
+        first = call(page, "ready")
+        assert [col["drawn"] for col in first["columns"]] == [run[0].steps[0].token, run[2].steps[0].token]
+        asked = []
+        for _ in range(4):
+            settings = dict(random_settings(rng), step=rng.randrange(5))
+            asked.append(settings)
+            marks.append(check(call(page, "set", settings), settings))
+        cold = call(page, "set", {"temperature": 0.05, "top_k": 0, "top_p": 1.0, "step": 3})
+        marks.append(check(cold, "cold"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "live_gumbel_compare_lab.png"))
+        # More samples: the kernel's draws are asked again for the new places of the samples
+        page.locator(f"{ROOT} .gx-more-samples").click()
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); "
+                               "return r.gx.data.samples.length === 4 && r.gx.shown().sample === 1; }", timeout=60_000)
+        for settings in asked[:2]:  # settings asked before: no answer of another sample's noise is reused
+            marks.append(check(call(page, "set", settings), settings, number=1))
+        text = page.evaluate(f"() => {{ const r = document.querySelector('{ROOT}').cloneNode(true); "
+                             "r.querySelectorAll('.gx-text, .gx-head').forEach(t => t.remove()); "
+                             "return r.textContent; }")  # the words, without the prompts and texts
+        key = page.evaluate(f"() => document.querySelector('{ROOT} .gx-key').textContent")
+    assert "Gumbel noise draws under these settings" in key and "the columns share the same Gumbel noise" in key, key
+    assert "u=" not in text and "u draws" not in text and "u now draws" not in text and "same draws" not in text, text
+    assert "the same Gumbel noise for every prompt" in text
+    assert any(drawn != token for m in marks for drawn, token in m), marks  # the noise drew another token somewhere

@@ -80,11 +80,17 @@ def test_1_every_widget_marks_what_u_draws_under_its_controls(lm, run):
     ex = gx.explore(run, n=10)
     ex.controls["top_k"].value = 1
     assert marked(ex.fig) == int(ex.step.logits.argmax()) == ex.step.resample(**ex.settings)
-    # a Gumbel compare keeps plotly columns (the component's columns: tests/test_live_compare.py)
+    # a Gumbel compare's columns mark what the kernel says each step's noise draws (the browser's
+    # side: tests/test_live_compare.py)
     cmp = gx.compare(lm, ["Hi! My name is Isamu", "Hi! My name is John"], length=4, seed=1, coupling="gumbel")
     cmp.controls["temperature"].value = 0.0
-    for i, fig in enumerate(cmp.figs):
-        assert marked(fig) == cmp.step_of(i).resample(**cmp.settings)
+    sent = []
+    cmp.view.send = lambda msg, buffers=None: sent.append(msg)
+    for i in range(2):
+        place = cmp.run.samples.index(cmp.sample_of(i))
+        cmp.view._on_msg(cmp.view, {"type": "drawn", "ask": "d", "key": "d", "sample": place,
+                                    "step": cmp.step_slider.value, "settings": cmp.view.state["settings"]}, [])
+        assert sent[-1]["drawn"] == cmp.step_of(i).resample(**cmp.settings) == int(cmp.step_of(i).logits.argmax())
     layered = lm.generate("Hello", length=3, seed=1, layers=True)
     lex = gx.explore(layered, n=10)
     lex.layer.value = 1

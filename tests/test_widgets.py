@@ -90,18 +90,43 @@ def test_compare_uses_the_same_draws_and_draws_more(lm):
 
 
 def test_compare_and_readouts_name_the_gumbel_coupling(lm):
+    import random
+
     prompts = ["Hi! My name is Isamu", "Hi! My name is John"]
     c = gx.compare(lm, prompts, length=4, seed=5, coupling="gumbel")
-    note = c.widget.children[4].value
+    # the page's component, as for the cdf coupling: no plotly columns left
+    assert c.view.data["kind"] == "compare" and c.view.data["coupling"] == "gumbel"
+    assert all(t["u"] is None for s in c.view.data["samples"] for t in s["steps"])  # the kernel's draw, not a u
+    assert "FigureWidget" not in repr(c.widget) and not hasattr(c, "figs")
     assert "the same Gumbel noise for every prompt" in c.summary.value and "same draws" not in c.summary.value
-    assert "Gumbel noise draws" in note and "u draws" not in note and "u now draws" not in note
+    # each column asks the kernel what its step's Gumbel noise draws under the settings shown
+    rng = random.Random(3)
+    for _ in range(6):
+        settings = {"temperature": round(rng.uniform(0.2, 2.5), 3), "top_k": rng.choice([0, rng.randint(1, 60)]),
+                    "top_p": rng.choice([1.0, round(rng.uniform(0.05, 0.99), 3)])}
+        index = rng.randrange(4)
+        for i in range(2):
+            place = c.run.samples.index(c.sample_of(i))
+            msg, _ = _reply(c, {"type": "drawn", "key": "k", "sample": place, "step": index, "layer": None,
+                                "settings": settings})
+            step = c.sample_of(i).steps[index]
+            assert msg["type"] == "drawn" and msg["drawn"] == step.resample(**settings), (i, settings)
+        asked = _click(c, {"action": "summary", "key": "s", "sample": 0, "step": index, "settings": settings})
+        text = asked["html"]
+        assert "the same Gumbel noise for every prompt" in text and f"step {index}" in text
+        assert " u " not in text and "u=" not in text and "same draws" not in text
+    # the columns' marks part where the noise says so: at T=0 both take their own argmax
+    cold = {"temperature": 0.0}
+    for i in range(2):
+        place = c.run.samples.index(c.sample_of(i))
+        msg, _ = _reply(c, {"type": "drawn", "key": "k", "sample": place, "step": 1, "settings": cold})
+        assert msg["drawn"] == int(c.sample_of(i).steps[1].logits.argmax())
     e = gx.explore(c.run, n=10)
     e.controls["temperature"].value = 0.5  # not the run's settings: the readout names what the noise draws
     assert "p(the token its Gumbel noise draws here)" in e.readout.value and " u " not in e.readout.value
-    assert c.view is None and len(c.figs) == 2  # Gumbel noise is not the component's to redraw: plotly columns
     cdf = gx.compare(lm, prompts, length=4, seed=5)  # the default coupling keeps its words
     assert "the same draws for every prompt" in cdf.summary.value
-    assert cdf.view.data["kind"] == "compare" and "legend_note" not in repr(cdf.widget.children)  # the key is the component's
+    assert cdf.view.data["kind"] == "compare" and cdf.view.data["coupling"] == "cdf"
     e = gx.explore(cdf.run, n=10)
     e.controls["temperature"].value = 0.5
     assert "p(the token u draws here)" in e.readout.value

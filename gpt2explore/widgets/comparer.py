@@ -10,8 +10,10 @@ side by side in the 953-pixel output area JupyterLab has beside its file browser
 three or more wrap. The Python object follows the component's controls, and setting a control
 in Python moves the view.
 
-A run drawn with Gumbel noise (coupling="gumbel") carries one number per vocabulary token and
-step, which the component does not: its columns stay plotly figures redrawn by Python.
+A run drawn with Gumbel noise (coupling="gumbel") is the same component: its noise is one number
+per vocabulary token and step, which the browser does not hold, so each column asks the kernel
+what its step's noise draws under the settings shown ({type: "drawn"}, gpt2explore.widgets.front),
+and the key and the summary name the Gumbel noise the columns share.
 """
 from __future__ import annotations
 
@@ -28,30 +30,15 @@ from .controls import (
     SLIDER_LAYOUT,
     STYLE,
     _Displayable,
-    figure_widget,
     message_html,
     redraw_or_say,
     set_one,
-    settings_box,
     settings_controls,
     settings_values,
-    text_html,
 )
 from .front import Front
 
-COLUMN_PX = 455  # one prompt's column (the Gumbel view): two, with their gaps, fit the 953 px output area beside the file browser
-PLOT_PX = 440  # its plot
 TITLE = "Prompts compared with the same draws"  # gpt2explore.files.page names a saved compare page the same
-
-
-def legend_note(kind: str = "cdf") -> str:
-    """The colours in words, naming what the columns share: each step's u (cdf) or its Gumbel noise
-    (the Gumbel view; the component writes its own key)."""
-    noise = "Gumbel noise" if kind in ("gumbel", "posterior") else "u"
-    return ("<span style='color:#555'>light bars: the model's distribution · dark: after the settings "
-            f"(what is sampled) · orange: the token the step's {noise} draws under these settings (at the run's "
-            f"own settings, the token it drew) · ▼ the token the run drew, when {noise} now draws another · grey ×: "
-            f"cut by the settings · the columns share {shared_noise(kind)}</span>")
 
 
 def summary_html(steps, prompts, settings: dict, coupling: str, seed, step: int) -> str:
@@ -87,20 +74,14 @@ class Comparer(_Displayable):
         self.more_btn = W.Button(description="More samples", icon="plus")
         self.controls = settings_controls(self.run.settings)
         self.log = False  # the component's log-scale box
-        self.summary, self.status = W.HTML(), W.HTML()
+        self.summary, self.status = W.HTML(), W.HTML()  # the summary: the Python object's copy of the kernel's line
         self._following = False  # set while the controls follow the component
-        self.figs, self.texts = [], []
         self.view = None
-        try:
-            data = self._data()
-        except page_view.PageError:  # a Gumbel run: its noise is not the component's to redraw
-            self.widget = self._plotly_widget()
-        else:
-            self._on_change()  # the first state
-            self.view = Front(data, self._view_step, click=self._on_front_click, gone=self.close,
-                              state=self._state())
-            self.view.observe(self._from_front, names="state")
-            self.widget = W.VBox([self.view, self.status])
+        self._on_change()  # the first state
+        self.view = Front(self._data(), self._view_step, click=self._on_front_click, gone=self.close,
+                          state=self._state())
+        self.view.observe(self._from_front, names="state")
+        self.widget = W.VBox([self.view, self.status])
         self.sample_select.observe(self._on_change, names="value")
         self.step_slider.observe(self._on_change, names="value")
         for c in self.controls.values():
@@ -111,27 +92,6 @@ class Comparer(_Displayable):
         """The component's data: every sample of the run, the controls where they stand."""
         return page_view.page_data(self.run, kind="compare", n=self.n, settings=self.settings, live=True,
                                    title=f"{TITLE} · {self.run.model_name}")
-
-    def _plotly_widget(self) -> W.VBox:
-        """The ipywidgets view of a Gumbel run: Python redraws each column's plotly figure."""
-        self.texts = [W.HTML() for _ in self.prompts]
-        for i in range(len(self.prompts)):
-            fig = plots.next_token_bars(self.step_of(i), n=self.n, compact=True)
-            fig.layout.update(height=400, width=PLOT_PX, showlegend=False, margin=dict(l=60, r=10, t=70),
-                              title_font_size=15)
-            self.figs.append(fig)
-        self._on_change()  # the first state, on plain figures: nothing is sent before the views exist
-        self.figs = [figure_widget(f) for f in self.figs]
-        columns = [
-            W.VBox([W.HTML(f"<div style='font-weight:bold;height:2.8em;overflow:hidden;line-height:1.4em;"
-                           f"overflow-wrap:anywhere' title='{html.escape(p)}'>{html.escape(p)}</div>"), f, t],
-                   layout=W.Layout(width=f"{COLUMN_PX}px", min_width=f"{COLUMN_PX}px", margin="0 10px 16px 0",
-                                   overflow="hidden"))
-            for p, t, f in zip(self.prompts, self.texts, self.figs)]
-        grid = W.Box(columns, layout=W.Layout(display="flex", flex_flow="row wrap", align_items="flex-start",
-                                              width="100%"))
-        return W.VBox([W.HBox([self.sample_select, self.step_slider, self.more_btn]), settings_box(self.controls),
-                       self.status, self.summary, W.HTML(legend_note(self.coupling)), grid])
 
     def _sample_options(self):
         return sorted({s.index for s in self.run})
@@ -167,8 +127,7 @@ class Comparer(_Displayable):
             self.sample_select.options = self._sample_options()
         finally:
             self._following = False
-        if self.view is not None:
-            self.view.data = self._data()  # the component's sample selector offers the new ones
+        self.view.data = self._data()  # the component's sample selector offers the new ones
         self.sample_select.value = first
 
     # ---- the component ------------------------------------------------------------------
@@ -227,15 +186,14 @@ class Comparer(_Displayable):
 
     def close(self) -> None:
         """Close the view and every control, and let go of the run."""
-        if self.view is not None:
-            self.view.release()
+        self.view.release()
         super().close()
 
     # ---- redraws --------------------------------------------------------------------------
     def _on_change(self, change=None):
-        """Redraw (the summary; the Gumbel view's columns too); settings that cannot go together
-        (a newer sampler with OpenAI's rules) show as a message, the figures keep what they
-        showed. The component follows a control set in Python."""
+        """Redraw the summary; settings that cannot go together (a newer sampler with OpenAI's
+        rules) show as a message, and the summary keeps what it said. The component follows a
+        control set in Python."""
         if self._following:
             return
         redraw_or_say(self.status, self._redraw)
@@ -244,10 +202,6 @@ class Comparer(_Displayable):
 
     def _redraw(self):
         steps = [self.step_of(i) for i in range(len(self.prompts))]
-        for i, (fig, step) in enumerate(zip(self.figs, steps)):
-            with fig.batch_update():
-                plots.update_bars(fig, step, n=self.n, **self.settings)
-            self.texts[i].value = text_html(self.sample_of(i), highlight=step.index)
         self.summary.value = summary_html(steps, self.prompts, self.settings, self.coupling, self.seed,
                                           self.step_slider.value)
 

@@ -7,7 +7,6 @@ import ipywidgets as W
 
 from ..core import formatting as fmt
 from ..core import registry, sampling
-from ..core.settings import defaults
 from ..core.tokens import show_text
 from ..files import page as pages
 from ..views.page import PageError
@@ -43,11 +42,6 @@ def settings_controls(settings) -> dict:
     }
 
 
-def more_names() -> list[str]:
-    """The samplers beyond the classic three (OpenAI's scripts know those), in stage order."""
-    return [s.name for s in registry.samplers() if not s.openai]
-
-
 def more_controls(settings) -> dict:
     """One control per registered sampler beyond the classic three (each off at its default),
     generated from the registry: its label (short enough for the 110 px label column; the
@@ -63,23 +57,6 @@ def more_controls(settings) -> dict:
         out[s.name] = W.IntSlider(step=int(s.step) or 1, **common) if s.integer else \
             W.FloatSlider(step=s.step, readout_format=".4" if s.step >= 1e-3 else ".2", **common)
     return out
-
-
-def settings_box(controls: dict) -> W.VBox:
-    """The four classic controls in two columns, then the other samplers (the registry's) in a
-    collapsed "more samplers" section, two a row (open when any of them is set)."""
-    classic = W.HBox([W.VBox([controls["temperature"], controls["top_k"]]),
-                      W.VBox([controls["top_p"], controls["semantics"]])])
-    names = [n for n in more_names() if n in controls]
-    more = W.VBox([W.HBox([controls[n] for n in names[i:i + 2]]) for i in range(0, len(names), 2)])
-    labels = ", ".join(registry.get(n).label for n in names)
-    section = W.Accordion(children=[more], titles=(f"more samplers ({labels})",))
-    section.selected_index = 0 if any(_is_set(m, controls[m].value) for m in names) else None
-    return W.VBox([classic, section])
-
-
-def _is_set(name: str, value) -> bool:
-    return value != defaults()[name]
 
 
 def settings_values(controls: dict) -> dict:
@@ -99,22 +76,6 @@ def set_controls(controls: dict, settings) -> None:
         c.value = value
 
 
-def figure_widget(fig):
-    """A FigureWidget of a finished figure. Widgets draw their first state on a plain Figure and
-    wrap it last: an update sent to a FigureWidget before its view exists in the browser can be
-    lost, leaving empty axes until the cell runs again."""
-    import plotly.graph_objects as go
-
-    return go.FigureWidget(fig)
-
-
-def is_live(fig) -> bool:
-    """Whether `fig` is a FigureWidget (clicks can be bound), not a plain Figure."""
-    import plotly.graph_objects as go
-
-    return isinstance(fig, go.FigureWidget)
-
-
 def close_tree(widget) -> None:
     """Close a widget and every widget inside it (ipywidgets keeps each open widget, and what its
     callbacks reach, alive in a global registry until it is closed)."""
@@ -124,9 +85,9 @@ def close_tree(widget) -> None:
 
 
 def close_widget(widget) -> None:
-    """Close one widget. An anywidget (plotly's FigureWidget is one) also connects itself to its
-    class's front-end file for hot reloading and never lets go: that link is cut here, or every
-    figure ever shown, with the run its callbacks reach, would stay in memory."""
+    """Close one widget. An anywidget (the component, gpt2explore.widgets.front, is one) also
+    connects itself to its class's front-end file for hot reloading and never lets go: that link
+    is cut here, or every view ever shown, with the run its callbacks reach, would stay in memory."""
     widget.close()
     try:
         from anywidget._file_contents import FileContents, VirtualFileContents

@@ -772,9 +772,7 @@
     });
     var key = document.createElement("div");
     key.className = "gx-key";
-    key.textContent = "light bars: the model's distribution · dark: after the settings (what is sampled) · orange: the token " +
-      "the step's u draws under these settings (at the run's own settings, the token it drew) · ▼ the token the run drew, " +
-      "when u now draws another · grey ×: cut by the settings · the columns share the same draws";
+    key.textContent = compareKey(data);
     this.figure.replaceChildren(key, grid);
     if (this.live) this.figure.insertBefore(this.summaryLine(), key);
     this.current = this.views[0];
@@ -784,6 +782,13 @@
     this.textBox.replaceChildren();
   };
   Compare.prototype.draw = function () { return Promise.resolve(null); };
+  // the colours in words, naming what the columns share: each step's u, or its Gumbel noise (the kernel's draw)
+  function compareKey(data) {
+    var noise = isGumbel(data) ? "Gumbel noise" : "u", shared = isGumbel(data) ? "the same Gumbel noise" : "the same draws";
+    return "light bars: the model's distribution · dark: after the settings (what is sampled) · orange: the token " +
+      "the step's " + noise + " draws under these settings (at the run's own settings, the token it drew) · ▼ the token the run drew, " +
+      "when " + noise + " now draws another · grey ×: cut by the settings · the columns share " + shared;
+  }
   // live: how the columns' distributions differ, in the kernel's words (asked for each shown state)
   Compare.prototype.summaryLine = function () {
     var key = JSON.stringify([this.sample, this.step, this.settings]), div = document.createElement("div");
@@ -822,7 +827,7 @@
   Compare.prototype.newData = function (data) { // more samples: the run's samples, fresh from the kernel
     for (var id in this.data.labels) if (data.labels[id] === undefined) data.labels[id] = this.data.labels[id];
     this.data = data;
-    this.live.rows = {}; this.live.keys = []; this.live.dists = {}; // rows are keyed by a sample's place in the data
+    this.live.rows = {}; this.live.keys = []; this.live.dists = {}; this.live.draws = {}; // keyed by a sample's place in the data
     this.build();
   };
   Compare.prototype.shown = function () {
