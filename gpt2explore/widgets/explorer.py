@@ -34,11 +34,11 @@ from .controls import (  # noqa: F401
     readout_html,
     redraw_or_say,
     set_controls,
+    set_one,
     settings_controls,
     settings_values,
     text_html,
 )
-from .controls import set_one as _set_one
 from .front import Front
 from .stepper import LiveStepper
 from .why import WhyPanel
@@ -114,7 +114,7 @@ class Explorer(_Displayable):
                 self.click.value = state["click"]
             for name, value in (state.get("settings") or {}).items():
                 if name in self.controls and self.controls[name].value != value:
-                    _set_one(self.controls[name], value)
+                    set_one(self.controls[name], value)
         finally:
             self._following = False
         self._on_change()

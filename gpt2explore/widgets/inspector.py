@@ -33,10 +33,10 @@ from .controls import (
     STYLE,
     _Displayable,
     redraw_or_say,
+    set_one,
     settings_controls,
     settings_values,
 )
-from .explorer import _set_one
 from .front import Front
 
 COLOURS = ("rank", "surprisal", "allowed")
@@ -141,7 +141,7 @@ class Inspector(_Displayable):
             self.position.value = int(state.get("step", self.position.value))
             for name, value in (state.get("settings") or {}).items():
                 if name in self.controls and self.controls[name].value != value:
-                    _set_one(self.controls[name], value)
+                    set_one(self.controls[name], value)
         finally:
             self._following = False
         self._on_change(known_only=True)
