@@ -203,7 +203,8 @@ def report(r: dict) -> str:
     if st:
         lines.append(f"| 12 | a name study (`gx.study`, gumbel coupling): {st['names']} names × {st['nsamples']} samples × "
                      f"{st['length']} tokens on the bundled model; then its agreement and words tables | "
-                     f"{st['generate_s']:.0f} s ({st['tokens_per_s']:.0f} tokens/s); {st['tables_s']:.1f} s | "
+                     f"{st['generate_s']:.0f} s ({st['tokens_per_s']:.0f} tokens/s){_study_before(st)}; "
+                     f"{st['tables_s']:.1f} s | "
                      f"{TARGETS['study']} | {met(st['generate_s'] + st['tables_s'] <= 300)} |")
     lv = r.get("live")
     if lv:
@@ -308,12 +309,40 @@ def notes(r: dict) -> list[str]:
         out.append("- 6: bound by transformers' own import time.")
     st = r.get("study")
     if st and st["generate_s"] + st["tables_s"] > 300:
-        out.append(f"- 12: {st.get('note', 'measured with the others')}. The time is the model's forward passes, one "
+        out.append(f"- 12: {_study_conditions(st)}. The time is the model's forward passes, one "
                    f"row at a time on a CPU (the `rows` strategy: each sample the same bits whatever the batch), "
                    f"most of each in the product with the 50,257-token output layer; the Gumbel noise adds about "
-                   f"0.8 ms a step (about 5%). Rows are independent: `first_sample=` splits a study across "
-                   f"processes with the same tokens.")
+                   f"0.8 ms a step (about 5%). {_study_forwards(st)}Rows are independent: `first_sample=` splits "
+                   f"a study across processes with the same tokens.")
     return out or ["- none."]
+
+
+def _study_conditions(st: dict) -> str:
+    """How figure 12 was measured: its own note, or the machine's load around it."""
+    if "note" in st:
+        return st["note"]
+    if "load_average" in st:
+        start, end = st["load_average"]
+        threads = st["machine"]["torch_threads"]
+        return (f"measured on a shared {st['machine']['cores']}-core machine, 1-minute load average {start:g} at the "
+                f"start and {end:g} at the end, {threads} torch thread{'s' if threads != 1 else ''}")
+    return "measured with the others"
+
+
+def _study_before(st: dict) -> str:
+    """Figure 12's earlier time, where results.json keeps one (`before`)."""
+    b = st.get("before")
+    return f", was {b['generate_s']:.0f} s {b['what']}" if b else ""
+
+
+def _study_forwards(st: dict) -> str:
+    """How many forward calls figure 12's study made, against one per sample and step."""
+    if "forwards" not in st:
+        return ""
+    rows = st["names"] * st["nsamples"] * st["length"]
+    return (f"The samples of each name walk a prefix tree, each distinct prefix forwarded once: "
+            f"{st['forwards']:,} forward calls for {rows:,} sampled tokens (the prompt once per name, and the "
+            f"first steps shared). ")
 
 
 def scoring_figures(tiny, smoke: bool) -> dict:
@@ -357,7 +386,10 @@ def main(argv=None) -> int:
                 results["scoring"] = scoring_figures(load_tiny_or(None) or gpt2_124m(Path(tmp), smoke=args.smoke),
                                                      args.smoke)
         if "study" in only:
+            before = results.get("study", {}).get("before")  # an earlier version's time, kept beside the new one
             results["study"] = bench_study.study_speed(smoke=args.smoke)
+            if before:
+                results["study"]["before"] = before
         if "attention" in only:
             n_tok, reps = (4, 1) if args.smoke else (64, 5)
             with tempfile.TemporaryDirectory() as tmp:

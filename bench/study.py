@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 from .common import REPO, machine
@@ -20,10 +21,17 @@ def study_speed(smoke: bool = False) -> dict:
     lm = gx.load()
     names = pd.read_csv(REPO / "data" / "names.csv")["name"].tolist()
     names, nsamples, length = (names[:2], 4, 5) if smoke else (names[:8], 200, 30)
+    calls = []
+    handle = lm.model.register_forward_hook(lambda *args: calls.append(1))
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    study = gx.study(lm, "Hi! My name is {name}.", names, nsamples=nsamples, length=length, seed=0,
-                     progress=False)
+    try:
+        study = gx.study(lm, "Hi! My name is {name}.", names, nsamples=nsamples, length=length, seed=0,
+                         progress=False)
+    finally:
+        handle.remove()
     generate_s = time.perf_counter() - start
+    load_after = os.getloadavg()[0]
     start = time.perf_counter()
     agreement = study.agreement()
     words = study.words()
@@ -33,7 +41,9 @@ def study_speed(smoke: bool = False) -> dict:
             "generate_s": round(generate_s, 1), "tables_s": round(tables_s, 2),
             "tokens_per_s": round(tokens / generate_s, 1), "machine": machine(),
             "first_token_agreement_mean": round(float(agreement[agreement.step == 0].same.mean()), 3),
-            "words_rows": len(words)}
+            "words_rows": len(words),
+            "forwards": len(calls),  # forward calls: one per distinct prefix of each name's samples (the prefix tree)
+            "load_average": [round(load_before, 1), round(load_after, 1)]}  # 1-minute, at the start and the end
 
 
 # A name study of gpt2 on one GPU: the plan's assumed unit costs (estimates, not measured here)

@@ -21,7 +21,9 @@ location log Z; every other token's is a Gumbel truncated below it.
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,11 +59,38 @@ def _key(seed: int, sample_index: int) -> int:
 def gumbels(seed: int, sample_index: int, step: int, vocab: int) -> torch.Tensor:
     """The standard Gumbel noise of step `step` of sample `sample_index` under `seed`:
     (vocab,) float64 on the CPU. Philox keyed by (seed, sample index), its counter starting at
-    (0, 0, step, 0): every step's stream is its own, computed alone, the same on every machine."""
-    bits = np.random.Philox(key=[_key(seed, sample_index), _KEY_WORD], counter=[0, 0, int(step), 0])
+    (0, 0, step, 0): every step's stream is its own, computed alone, the same on every machine.
+    (A study draws this for every sample and step: the generator is reused and the arithmetic
+    done in place, with the values of a new `Philox(key=..., counter=...)` a call.)"""
+    bits = getattr(_PHILOX, "bits", None)
+    if bits is None:
+        bits = _PHILOX.bits = np.random.Philox(key=[0, _KEY_WORD])
+    bits.state = {"bit_generator": "Philox",
+                  "state": {"counter": np.array([0, 0, int(step), 0], dtype=np.uint64),
+                            "key": np.array(_philox_key(int(seed), int(sample_index)), dtype=np.uint64)},
+                  "buffer": np.zeros(4, dtype=np.uint64), "buffer_pos": 4, "has_uint32": 0, "uinteger": 0}
     raw = bits.random_raw(vocab)  # (vocab,) uint64
-    u = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53  # in (0, 1), never 0 or 1
-    return torch.from_numpy(-np.log(-np.log(u)))
+    np.right_shift(raw, np.uint64(11), out=raw)
+    g = raw.astype(np.float64)
+    g += 0.5
+    g *= 2.0 ** -53  # u in (0, 1), never 0 or 1
+    np.log(g, out=g)
+    np.negative(g, out=g)
+    np.log(g, out=g)
+    np.negative(g, out=g)  # -log(-log(u))
+    return torch.from_numpy(g)
+
+
+_PHILOX = threading.local()  # one reusable generator per thread
+
+
+@functools.lru_cache(maxsize=8192)
+def _philox_key(seed: int, sample_index: int) -> tuple[int, int]:
+    """The two key words of the stream of (seed, sample index), exactly as Philox's constructor
+    stores them from [_key(seed, sample_index), _KEY_WORD] (its conversion of that list included)."""
+    key = np.random.Philox(key=[_key(seed, sample_index), _KEY_WORD]).state["state"]["key"]
+    return int(key[0]), int(key[1])
+
 
 
 def scores(probs: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

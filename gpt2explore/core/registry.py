@@ -23,6 +23,7 @@ settings and building the command line's flags need no torch.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import keyword
 import math
@@ -142,6 +143,19 @@ def _builtin_stage(name: str) -> Callable:
 
 
 def _parameters(fn) -> frozenset:
+    """The names of `fn`'s parameters (read once per function: every step of every sample asks)."""
+    try:
+        return _signature_names(fn)
+    except TypeError:  # an unhashable callable: read it each time
+        return _read_parameters(fn)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature_names(fn) -> frozenset:
+    return _read_parameters(fn)
+
+
+def _read_parameters(fn) -> frozenset:
     try:
         return frozenset(inspect.signature(fn).parameters)
     except (TypeError, ValueError):

@@ -12,7 +12,7 @@ from ..core import arguments, guards, sampling
 from ..core import coupling as couplings
 from ..core.settings import Settings
 from ..core.trace import Run, Sample, Step, check_keep_logits
-from . import batching, memory
+from . import batching, memory, prefixes
 from .attention import maybe_capture_attention
 from .capture import capture
 from .lens import maybe_capture_layers
@@ -222,11 +222,14 @@ def generate_jobs(lm, jobs: list[Job], settings: Settings, seed: int, length: in
     per_call = batch_size if strategy == "padded" else 1
     try:
         with batching.forward_mode(lm):
-            for start in range(0, len(jobs), per_call):
-                batch = list(range(start, min(start + per_call, len(jobs))))
-                _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch],
-                                [draws[k] for k in batch], length, settings, stop_at_eos, keep, bar, layers,
-                                attention)
+            if prefixes.applies(strategy, jobs, layers, attention):  # each distinct prefix forwarded once
+                prefixes.generate_tree(lm, jobs, samples, length, settings, stop_at_eos, keep, bar, forward, left_pad)
+            else:
+                for start in range(0, len(jobs), per_call):
+                    batch = list(range(start, min(start + per_call, len(jobs))))
+                    _generate_batch(lm, [jobs[k] for k in batch], [samples[k] for k in batch],
+                                    [draws[k] for k in batch], length, settings, stop_at_eos, keep, bar, layers,
+                                    attention)
     finally:
         if bar is not None:
             bar.close()

@@ -34,7 +34,7 @@
 MODEL = "tiny"   # or "gpt2", "345M", ... with network access
 DEVICE = "auto"
 SEED = 1
-NSAMPLES = 20    # per name in the study (200 for a closer look: minutes on a laptop)
+NSAMPLES = 8     # per name in the study (200 for a closer look: minutes on a laptop)
 LENGTH = 16
 
 # %%
@@ -96,7 +96,8 @@ rows = {}
 for kind in ("cdf", "gumbel"):
     drawn = lm.generate(A, nsamples=40, length=8, seed=SEED, coupling=kind,
                         keep_logits="none")
-    common = [agreed(a, b) for a, b in zip(drawn, drawn.counterfactual(B))]
+    drawn_b = drawn.counterfactual(B)
+    common = [agreed(a, b) for a, b in zip(drawn, drawn_b)]
     rows[kind] = {"first token the same": sum(c > 0 for c in common) / len(common),
                   "mean tokens in common at the start": sum(common) / len(common)}
 # one row per coupling
@@ -110,7 +111,8 @@ gx.table(pd.DataFrame(rows).T.rename_axis("coupling").reset_index().round(2))
 # part, the shared noise can bring them back to the same tokens, as it does here:
 
 # %%
-keeps = [a.tokens[0] == b.tokens[0] for a, b in zip(drawn, drawn.counterfactual(B))]
+# the Gumbel samples and their counterfactuals
+keeps = [a.tokens[0] == b.tokens[0] for a, b in zip(drawn, drawn_b)]
 k = keeps.index(True) if True in keeps else 0
 run = lm.generate(A, nsamples=1, length=LENGTH, seed=SEED, coupling="gumbel",
                   first_sample=k)
@@ -172,7 +174,7 @@ shown.groupby("step")["same"].describe()[["mean", "min", "max"]].round(2)
 # %% [markdown]
 # `study.words()` compares, for each name, the fraction of its samples that contain a word with
 # the other names' mean, with a paired bootstrap interval (samples resampled by index, the
-# same indices for every name). With a few dozen samples per name most intervals are wide and
+# same indices for every name). With the eight samples per name drawn here the intervals are wide and
 # many include 0 (blue in the figure): they are leads to check with more samples, not findings.
 
 # %%
