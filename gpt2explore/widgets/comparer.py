@@ -6,8 +6,8 @@ column per prompt (its prompt as header, bars, text), a step slider, the setting
 samples" button whose samples the kernel draws. In a live notebook each column's bars are exact
 at every setting from the full logits row the kernel sends for it; the line naming how the
 columns differ (Jensen–Shannon) is the kernel's, asked for each shown state. Two columns stand
-side by side in the 953-pixel output area JupyterLab has beside its file browser at 1280x800;
-three or more wrap. The Python object follows the component's controls, and setting a control
+side by side in the output area JupyterLab has beside its file browser at 1280x800 (848
+pixels); three or more wrap. The Python object follows the component's controls, and setting a control
 in Python moves the view.
 
 A run drawn with Gumbel noise (coupling="gumbel") is the same component: its noise is one number
