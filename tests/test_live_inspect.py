@@ -58,7 +58,7 @@ def test_live_inspect_is_decided_everywhere_exact_and_fits_beside_the_file_brows
         assert both == {"allowed", "impossible"}
         # the colour modes are the component's own
         shown = call(page, "set", {"colour": "rank"}, sel=ROOT)
-        assert shown["colour"] == "rank" and "top 10" in page.inner_text(f"{ROOT} .gx-key")
+        assert shown["colour"] == "rank" and "rank 1-10" in page.inner_text(f"{ROOT} .gx-key")
         call(page, "set", {"colour": "allowed", "top_k": 40, "temperature": 1.0, "top_p": 1.0, "min_p": 0.0,
                            "typical_p": 1.0, "step": 3}, sel=ROOT)
         size = page.evaluate(SIZE, ROOT)
@@ -67,3 +67,33 @@ def test_live_inspect_is_decided_everywhere_exact_and_fits_beside_the_file_brows
     assert size["files"] > 150  # the file browser is open
     assert size["scroll"] <= size["client"] + 1 and size["width"] <= size["output"] + 1, size
     assert size["height"] <= 720, size
+
+
+IN_VIEW = """(sel) => { const t = document.querySelector(sel + ' .gx-text'), c = t.querySelector('.gx-current');
+    const a = t.getBoundingClientRect(), b = c.getBoundingClientRect();
+    return {scrolls: t.scrollHeight > t.clientHeight, top: t.scrollTop, inside: b.top >= a.top - 1 && b.bottom <= a.bottom + 1}; }"""
+
+
+def test_a_long_texts_inspect_scrolls_its_text_and_keeps_the_bars_on_screen(lab):
+    """A text of a few paragraphs scrolls inside the widget (which stays within 720 px, its bars on
+    a 1280x800 screen); choosing a position shows its token, and a redraw keeps the text's place."""
+    root, url = lab
+    write_notebook(root / "long.ipynb", [
+        "import gpt2explore as gx\nlm = gx.load('tiny', device='cpu')\n"
+        "text = (gx.data_path('texts') / 'mississippi.txt').read_text()\nins = gx.inspect(lm, text, n=12)\nins"])
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "long.ipynb")
+        page.wait_for_function(f"() => {{ const r = document.querySelector('{ROOT}'); return r && r.gx; }}",
+                               timeout=120_000)
+        first = call(page, "ready", sel=ROOT)
+        last = len(first["allowed"]) - 1
+        call(page, "set", {"step": last}, sel=ROOT)
+        seen = page.evaluate(IN_VIEW, ROOT)
+        assert seen["scrolls"] and seen["top"] > 0 and seen["inside"], seen
+        call(page, "set", {"temperature": 0.7}, sel=ROOT)  # a redraw: the text keeps its place
+        again = page.evaluate(IN_VIEW, ROOT)
+        assert again["inside"] and again["top"] == seen["top"], (seen, again)
+        call(page, "set", {"step": 0}, sel=ROOT)
+        assert page.evaluate(IN_VIEW, ROOT)["inside"]
+        size = page.evaluate(SIZE, ROOT)
+    assert size["height"] <= 720 and size["scroll"] <= size["client"] + 1, size

@@ -919,8 +919,17 @@
       "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
       "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
-    this.textBox.replaceChildren(legend, textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours));
+    var before = this.textBox.querySelector(".gx-text"), panel = textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours);
+    this.textBox.replaceChildren(legend, panel);
+    keepInView(panel, before ? before.scrollTop : 0);
   };
+  function keepInView(panel, scrolled) { // a text that scrolls (the live inspect's) keeps its place and shows its current token
+    panel.scrollTop = scrolled;
+    var cur = panel.querySelector(".gx-current");
+    if (!cur || panel.scrollHeight <= panel.clientHeight) return;
+    var r = cur.getBoundingClientRect(), box = panel.getBoundingClientRect();
+    if (r.top < box.top || r.bottom > box.bottom) panel.scrollTop += r.top - box.top - box.height / 3;
+  }
   Inspect.prototype.allowedAt = function (sample, i) {
     var step = sample.steps[i], un = math.unpack(step), at = -1;
     for (var k = 0; k < un.ids.length; k++) if (un.ids[k] === step.token) { at = k; break; }
