@@ -3,8 +3,8 @@ after a control change through `el.gx.set` (the same handle on both), timed in t
 explorer: settings and step changes; compare: its step slider; inspect: its settings. A live
 widget waits for the kernel only when the shown step changes (its full logits row) or, in the
 inspector, for the text's probabilities under new settings; after a step is shown it asks for
-its neighbours' rows, so a step slider moved one step at a time (the walk, at a person's pace of
-one step per 100 ms) finds its row already there.
+the rows of the two steps either side, so that a step slider moved one step at a time (the walk,
+at a person's pace of one step per 100 ms) can find its row already there.
 
     python -m bench.run_all --only live   # merged into bench/results.json, docs/benchmarks.md rewritten
 """

@@ -216,7 +216,7 @@ def report(r: dict) -> str:
             for home in ("live", "page"):
                 for key, k in lv.get(kind, {}).get(home, {}).items():
                     where = f"live {names[kind]} in JupyterLab" if home == "live" else f"its saved page ({kind})"
-                    ahead = " (the live widget has asked for the neighbours' rows)" if key == "step_walk" and home == "live" else ""
+                    ahead = " (the live widget asks for the rows two steps either side of the shown one)" if key == "step_walk" and home == "live" else ""
                     lines.append(_redraw_row(13, f"{where}, el.gx.set: redraw after {whats[key]}{ahead}; resolved", k))
     lines += ["", "## Notes on the misses", ""] + notes(r)
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",

@@ -967,7 +967,7 @@
     var key = this.key(sample, index), row = this.rows[key];
     if (!row && this.ahead["row " + key]) { this.waiting["row " + key] = true; return null; } // asked ahead: on its way
     if (!row) this.ask("row " + key, { type: "row", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey() });
-    else { this.prefetch(sample, index - 1); this.prefetch(sample, index + 1); } // a step slider moves one step at a time
+    else [1, -1, 2, -2].forEach(function (d) { this.prefetch(sample, index + d); }, this); // a step slider moves a step at a time: two ahead
     return row || null;
   };
   Live.prototype.prefetch = function (sample, index) { // a neighbour's row, asked ahead; nothing waits for it
@@ -1032,7 +1032,7 @@
               s: new Float64Array(0), gown: new Float64Array(0) }
       };
       this.keys.push(msg.key);
-      var most = Math.max(ROWS_KEPT, 4 * (this.page.columns ? this.page.columns().length : 1)); // each column's step and its neighbours
+      var most = Math.max(ROWS_KEPT, 6 * (this.page.columns ? this.page.columns().length : 1)); // each column's step and four neighbours
       while (this.keys.length > most) delete this.rows[this.keys.shift()];
     }
     if (msg.type === "dist") {
