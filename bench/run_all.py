@@ -208,11 +208,17 @@ def report(r: dict) -> str:
                      f"{TARGETS['study']} | {met(st['generate_s'] + st['tables_s'] <= 300)} |")
     lv = r.get("live")
     if lv:
-        for home in ("live", "page"):
-            for kind, what in (("settings", "a change of T, top-k or top-p"), ("step", "a change of step")):
-                k = lv[home][kind]
-                where = "live explorer in JupyterLab" if home == "live" else "its saved page"
-                lines.append(_redraw_row(13, f"{where} ({lv['run']}), el.gx.set: redraw after {what}; resolved", k))
+        whats = {"settings": "a change of T, top-k or top-p", "step": "a change of step (any step)",
+                 "step_walk": f"the step slider moved one step at a time, every {lv.get('walk_pace_ms', 100)} ms"}
+        steps = lv["run"].split(" x ")[1].split(",")[0]
+        names = {"explorer": f"explorer ({lv['run']})", "compare": f"compare (2 prompts x {steps})",
+                 "inspect": f"inspect ({lv.get('text_chars', '?'):,}-character text)"}
+        for kind in ("explorer", "compare", "inspect"):
+            for home in ("live", "page"):
+                for key, k in lv.get(kind, {}).get(home, {}).items():
+                    where = f"live {names[kind]} in JupyterLab" if home == "live" else f"its saved page ({kind})"
+                    ahead = " (the live widget asks for the rows two steps either side of the shown one)" if key == "step_walk" and home == "live" else ""
+                    lines.append(_redraw_row(13, f"{where}, el.gx.set: redraw after {whats[key]}{ahead}; resolved", k))
     lines += ["", "## Notes on the misses", ""] + notes(r)
     lines += ["", "## Where decoding time goes (batch 1, self CPU time)", "",
               "| operator | share |", "|---|---|"]

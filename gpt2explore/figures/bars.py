@@ -72,14 +72,16 @@ def noise_text(data) -> str:
 
 
 def mark_name(data) -> str:
-    """The marked token's legend entry ("u draws" reads "noise draws" for a Gumbel step)."""
+    """The marked token's legend entry ("u draws" reads "its Gumbel noise draws" for a Gumbel step),
+    as the page's component names it."""
     name = MARK_NAMES[data["marked_kind"]]
-    return name.replace("u draws", "noise draws") if data.get("coupling") in ("gumbel", "posterior") else name
+    return name.replace("u draws", "its Gumbel noise draws") if data.get("coupling") in ("gumbel", "posterior") else name
 
 
 def mark_text(step, data, short: bool = False) -> str:
     """What the marked token is, in words true of the settings shown: 'drawn ' a' (p=0.31)',
-    'u=0.146 draws ' not' (p=0.12) under these settings · the run drew ' a' (T=1, no top-k…)',
+    'u=0.146 draws ' not' (p=0.12) under these settings · the run drew ' a'',
+    (the page's component says the same words: the figure's title is the component's heading)
     'next u=0.41 draws …', 'forced ' John' (p=0)', 'the text has ' John' (p=0.02)'."""
     kind, marked = data["marked_kind"], data["marked"]
     if marked is None:
@@ -99,7 +101,7 @@ def mark_text(step, data, short: bool = False) -> str:
         text += ", as in the run"
     if data["run_token"] is not None:
         run = repr(step_label(step, data["run_token"]))
-        text += f" · the run drew {run}" + ("" if short else f" ({settings_text(data['step_settings'])})")
+        text += f" · the run drew {run}"
     return text
 
 
@@ -111,9 +113,10 @@ def bars_title(step, data, compact: bool = False, heading: str | None = None) ->
 
 
 def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
-    """(title text, the top margin in pixels it needs)."""
+    """(title text, the top margin in pixels it needs). Its words are the page's component's
+    (tests/test_live_schema.py compares the two, line for line joined)."""
     mark = mark_text(step, data, short=compact)
-    approx = "" if data["exact"] else " · probabilities approximate (top-N bundle)"
+    approx = ("" if compact else " · probabilities exact") if data["exact"] else " · probabilities approximate (top-N bundle)"
     if getattr(step, "layer", None) is not None:
         approx += f" · logit lens at layer {step.layer}"
     if compact:  # two short lines, for a column about 450 px wide

@@ -305,7 +305,8 @@
     });
     if (cutAt !== null) el("line", { x1: X(cutAt), x2: X(cutAt), y1: top + plotH, y2: Y(ymax * 1.05), stroke: "#666", "stroke-dasharray": "5 4", "stroke-width": 1.5 }, svg);
     holder.replaceChildren(svg);
-    return svg;
+    // what it drew, as text (shown() reports it: the title's lines, joined as one, and the legend's entries)
+    return { svg: svg, heads: heads, subs: subs, legend: compact ? [] : legend.map(function (item) { return item[2]; }) };
   }
 
   function sharedRange(views) { // the largest bar and the smallest non-zero one over several views
@@ -623,7 +624,7 @@
       var v = view(data, sample, this.step, this.settings, data.n, true, this.live);
       this.current = v;
       if (this.live) this.live.labelsFor(v);
-      bars(this.figure, v, data, { log: this.log, draws: this.draws });
+      this.drawn = bars(this.figure, v, data, { log: this.log, draws: this.draws });
       this.readout.innerHTML = readoutHtml(v, data, this.draws);
     }
     this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }));
@@ -633,7 +634,8 @@
     return { kind: "explorer", sample: this.sample, step: this.step, settings: copy(this.settings), error: this.error || null,
              exact: v.exact, bound: v.bound, drawn: v.marked, drawn_kind: v.kind, drawn_sure: v.sure, own: v.own,
              n_kept: v.keptSure ? v.nKept : null, tokens: tokensOf(v), labels: v.labels, draws: this.draws, ms: this.lastMs,
-             live: !!this.live, layer: this.layer === undefined ? null : this.layer };
+             live: !!this.live, layer: this.layer === undefined ? null : this.layer,
+             title: this.drawn ? this.drawn.heads.concat(this.drawn.subs).join(" ") : null, legend: this.drawn ? this.drawn.legend.slice() : null };
   };
 
   // the stepper (a live widget only): the session's next step, the moves are the kernel's
@@ -967,7 +969,7 @@
   var ROWS_KEPT = 12; // at least: a page with several columns keeps three rows of each
   function Live(model, page) {
     var self = this;
-    this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.draws = {}; this.waiting = {}; this.waiters = [];
+    this.model = model; this.page = page; this.rows = {}; this.keys = []; this.dists = {}; this.draws = {}; this.waiting = {}; this.waiters = []; this.ahead = {};
     this.sent = null; this.timer = null;
     this.onMsg = function (msg, buffers) { self.receive(msg, buffers || []); };
     model.on("msg:custom", this.onMsg);
@@ -984,10 +986,18 @@
     this.send(msg);
   };
   Live.prototype.step = function (sample, index) { // the live row of a step, or null (asked for)
-    var key = this.key(sample, index);
-    if (this.rows[key]) return this.rows[key];
-    this.ask("row " + key, { type: "row", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey() });
-    return null;
+    var key = this.key(sample, index), row = this.rows[key];
+    if (!row && this.ahead["row " + key]) { this.waiting["row " + key] = true; return null; } // asked ahead: on its way
+    if (!row) this.ask("row " + key, { type: "row", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey() });
+    else [1, -1, 2, -2].forEach(function (d) { this.prefetch(sample, index + d); }, this); // a step slider moves a step at a time: two ahead
+    return row || null;
+  };
+  Live.prototype.prefetch = function (sample, index) { // a neighbour's row, asked ahead; nothing waits for it
+    if (index < 0 || index >= sample.steps.length) return;
+    var key = this.key(sample, index), ask = "row " + key;
+    if (this.rows[key] || this.waiting[ask] || this.ahead[ask]) return;
+    this.ahead[ask] = true;
+    this.send({ type: "row", key: key, sample: this.page.data.samples.indexOf(sample), step: index, layer: this.layerKey(), ask: ask });
   };
   Live.prototype.kernelNames = function () {
     return this.page.data.samplers.filter(function (sp) { return sp.kernel; }).map(function (sp) { return sp.name; });
@@ -1044,7 +1054,7 @@
               s: new Float64Array(0), gown: new Float64Array(0) }
       };
       this.keys.push(msg.key);
-      var most = Math.max(ROWS_KEPT, 3 * (this.page.columns ? this.page.columns().length : 1));
+      var most = Math.max(ROWS_KEPT, 6 * (this.page.columns ? this.page.columns().length : 1)); // each column's step and four neighbours
       while (this.keys.length > most) delete this.rows[this.keys.shift()];
     }
     if (msg.type === "dist") {
@@ -1063,8 +1073,10 @@
     if (msg.type === "drawn") this.draws[msg.key] = msg.drawn;
     if (msg.type === "status") this.page.kernelSays(msg.text);
     if (msg.type === "summary" && this.page.summaries) this.page.summaries[msg.key] = msg.html;
+    var wanted = msg.type !== "row" || !this.ahead[msg.ask] || this.waiting[msg.ask]; // a row asked ahead and not yet shown: no redraw
+    delete this.ahead[msg.ask];
     delete this.waiting[msg.ask];
-    if (msg.type !== "status") this.page.apply({ keepDraws: true });
+    if (msg.type !== "status" && wanted) this.page.apply({ keepDraws: true });
     this.settle();
   };
   Live.prototype.ready = function () {
