@@ -33,7 +33,7 @@ def legend_entries(fig) -> list[str]:
 def figure_view(step, settings: dict) -> dict:
     """What the static figure draws at `settings`, as the fields the component's shown() reports."""
     fig = gx.next_token_bars(step, n=N, **settings)
-    data = bars_data(step, n=N, **settings)
+    data = bars_data(step, step.settings_for(**settings), n=N)
     marked = fig.data[2]
     return {"ids": [int(c[0]) for c in fig.data[0].customdata], "probs": list(fig.data[1].y),
             "labels": list(fig.layout.xaxis.ticktext),
