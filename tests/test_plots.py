@@ -61,7 +61,7 @@ def test_log_scale_shows_flat_distributions(lm):
     assert fig.layout.yaxis.type == "log"
     lo = fig.layout.yaxis.range[0]
     assert all(p <= 0 or math.log10(p) > lo for p in fig.data[1].y)  # every bar rises above the floor
-    plots.update_bars(fig, step, temperature=1.0, log=False)
+    plots.redraw_bars(fig, step, step.settings_for(temperature=1.0), log=False)
     assert fig.layout.yaxis.type == "linear"
 
 

@@ -587,5 +587,5 @@ def test_n_is_the_most_bars_when_the_bars_need_not_reach_the_cut(lm):
         marked = {fig.data[2].customdata[0][0]} if len(fig.data[2].x) else set()
         ran = {ids[int(round(x - 0.2125))] for x in fig.data[5].x}
         assert set(ids[20:]) <= marked | ran  # beyond n: only the marked token and the run's, each marked
-        gx.plots.update_bars(fig, step, temperature=0.8, n=20)  # a redraw keeps the figure's choice
+        gx.plots.redraw_bars(fig, step, step.settings_for(temperature=0.8), n=20)  # a redraw keeps the figure's choice
         assert len(fig.data[0].x) <= 22

@@ -364,7 +364,6 @@ SETTINGS_DOORS = {
     "extension": ["model.counterfactual:counterfactual", "model.lens:lens_table", "model.scoring:summary"],
     "LM": ["model.counterfactual:hindsight", "model.scoring:score"],
     "notebooks": ["teaching.demos:temperature_samples"],
-    "widgets' call": ["figures.bars:update_bars"],  # the widgets redraw their bars by name (over redraw_bars)
 }
 
 

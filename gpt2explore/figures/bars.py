@@ -1,7 +1,7 @@
 """Next-token bars: a step's top tokens, the model's distribution beside the one a token is
 drawn from under the settings shown, the token the step's own uniform draws there, the tokens
-the settings cut and the cut-off, each with its own legend entry. `update_bars` redraws the
-same figure (or FigureWidget) in place.
+the settings cut and the cut-off, each with its own legend entry. `redraw_bars` redraws the
+same figure in place under a `Settings`.
 
 What is marked is always true of the settings shown (the one promise, on screen): the orange
 bar is the token the step's uniform u draws under them. At the run's own settings that is the
@@ -189,15 +189,6 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
     reach_cut = arguments.flag("reach_cut", reach_cut)
     redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading, reach_cut=reach_cut)  # finishes it
     return fig
-
-
-def update_bars(fig, step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,
-                log: bool | None = None, compact: bool | None = None, heading: str | None = None,
-                reach_cut: bool | None = None, **more) -> dict:
-    """Re-draw a `next_token_bars` figure (or FigureWidget) in place for new settings, given by
-    name (None = the step's own): `redraw_bars` for a person's values."""
-    settings = step.settings_for(temperature, top_k, top_p, semantics, **more)
-    return redraw_bars(fig, step, settings, n=n, log=log, compact=compact, heading=heading, reach_cut=reach_cut)
 
 
 def redraw_bars(fig, step, settings: Settings, n: int = 20, log: bool | None = None, compact: bool | None = None,

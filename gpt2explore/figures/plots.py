@@ -14,7 +14,7 @@ from ..core import formatting as fmt
 from ..core.trace import require_sample, require_step
 from ..views.compare import divergence_reading, divergences  # noqa: F401  (re-exported: gx.plots.divergences)
 from ..views.sweep import NUCLEUS_P, sweep_data  # noqa: F401
-from .bars import bars_data, bars_title, next_token_bars, redraw_bars, update_bars  # noqa: F401  (the bars live in bars.py)
+from .bars import bars_data, bars_title, next_token_bars, redraw_bars  # noqa: F401  (the bars live in bars.py)
 from .style import (  # noqa: F401
     CHOSEN_COLOR,
     CUT_COLOR,

@@ -177,7 +177,7 @@ class Explorer(_Displayable):
     def _redraw(self):
         view = at_layer_or_self(self.step, self.layer)
         with self.fig.batch_update():
-            data = plots.update_bars(self.fig, view, n=self.n, log=self.log.value, **self.settings)
+            data = plots.redraw_bars(self.fig, view, view.settings_for(**self.settings), n=self.n, log=self.log.value)
         self._ids = data["ids"]  # only once the bars drew: a failed redraw leaves the last ones
         self.readout.value = readout_html(data)  # the cuts come with the view: the pipeline ran once
         self.text.value = text_html(self.sample, highlight=self.step.index)

@@ -159,7 +159,7 @@ class Inspector(_Displayable):
     def _redraw(self, known_only: bool) -> None:
         step, settings = self.step, self.settings
         with self.fig.batch_update():
-            plots.update_bars(self.fig, step, n=self.n, **settings,
+            plots.redraw_bars(self.fig, step, step.settings_for(**settings), n=self.n,
                               heading=f"Position {step.index}: the text has {html.escape(repr(step.text))}")
         key = tuple(sorted(settings.items()))
         if not known_only or key in self._told:
