@@ -36,8 +36,8 @@ def test_the_wheel_holds_the_package_and_its_data(wheel):
                    "gpt2explore/data/models/tiny/config.json", "gpt2explore/data/models/tiny/model.safetensors",
                    "gpt2explore/data/models/tiny/vocab.json", "gpt2explore/data/models/tiny/merges.txt",
                    "gpt2explore/training/train.py", "gpt2explore/training/__main__.py",
-                   "gpt2explore/files/assets/page_math.js", "gpt2explore/files/assets/page_view.js",
-                   "gpt2explore/files/assets/page.css"]:
+                   "gpt2explore/frontend/__init__.py", "gpt2explore/frontend/page_math.js",
+                   "gpt2explore/frontend/page_view.js", "gpt2explore/frontend/page.css"]:
         assert needed in names, needed
     assert wheel.stat().st_size < WHEEL_LIMIT, wheel.stat().st_size
     assert not any(n.startswith(("tests/", "notebooks/", "data/")) for n in names)

@@ -1,2 +1,2 @@
-"""Files: run bundles, exports with provenance, tables, and pages with their front end (assets/: the one
-component that a saved page and the live explorer share) (below: core, model, views)."""
+"""Files: run bundles, exports with provenance, tables, and pages (the HTML around the one front
+end, gpt2explore.frontend) (below: core, model, views, frontend)."""

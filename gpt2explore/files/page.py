@@ -19,22 +19,12 @@ from __future__ import annotations
 import html
 import json
 import secrets
-from importlib import resources
 
+from .. import frontend
 from ..core import arguments, provenance
 from ..views import page as page_view
 
 KINDS = ("explorer", "compare", "inspect")
-ASSETS = ("page_math.js", "page_view.js")
-
-
-def asset(name: str) -> str:
-    return resources.files("gpt2explore.files").joinpath("assets", name).read_text(encoding="utf-8")
-
-
-def script() -> str:
-    """The page's JavaScript: the arithmetic, then the views."""
-    return "\n".join(asset(name) for name in ASSETS)
 
 
 def _json_for_script(data: dict) -> str:
@@ -51,10 +41,10 @@ def fragment(data: dict) -> str:
     uid = "gx-" + secrets.token_hex(4)
     label = html.escape(data.get("title") or f"gpt2explore {kind}")
     return (f'<div class="gx-page gx-{kind}" id="{uid}" role="figure" aria-label="{label}">'
-            f"<style>{asset('page.css')}</style>"
+            f"<style>{frontend.read('page.css')}</style>"
             f'<script type="application/json" class="gx-data">{_json_for_script(data)}</script>'
             f"<noscript>This gpt2explore {kind} needs JavaScript to draw its figure.</noscript>"
-            f"<script>{script()}\nGX.mountAll();</script></div>")
+            f"<script>{frontend.script()}\nGX.mountAll();</script></div>")
 
 
 def document(data: dict, part: str | None = None) -> str:

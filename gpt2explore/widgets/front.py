@@ -1,5 +1,5 @@
-"""The notebook widgets' front end: the offline page's own script (gpt2explore/files/assets) as
-an anywidget module. Python sends the page's view data (gpt2explore.views.page) in the `data`
+"""The notebook widgets' front end: the page's own component (gpt2explore/frontend) as an
+anywidget module. Python sends the page's view data (gpt2explore.views.page) in the `data`
 trait; the component renders it and handles every control, and sends the controls' state back
 in the `state` trait. What needs the kernel is a message:
 
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 import traitlets
 
+from .. import frontend
 from ..core import sampling
 from ..core.tokens import token_label
-from ..files import page as pages
 
 TOP_LABELS = 300  # labels sent with a row: above the bars shown up to the cut (60) and the top-k slider's 200
 
@@ -60,14 +60,14 @@ LIVE_CSS = """
 
 def esm() -> str:
     """The page's script with an ES module's default export: one source for both homes."""
-    return pages.script() + "\nexport default { render: function (ctx) { return window.GX.render(ctx); } };\n"
+    return frontend.script() + "\nexport default { render: function (ctx) { return window.GX.render(ctx); } };\n"
 
 
 class Front(anywidget.AnyWidget):
     """One explorer view (kind "explorer", ...); `on_click(fn)` receives the click messages."""
 
     _esm = esm()
-    _css = pages.asset("page.css") + LIVE_CSS
+    _css = frontend.read("page.css") + LIVE_CSS
     data = traitlets.Dict().tag(sync=True)
     state = traitlets.Dict().tag(sync=True)
 
