@@ -279,7 +279,7 @@ def test_pipeline_figure_has_a_panel_per_stage_with_the_same_tokens(lm):
     ids = [int(i) for i in gx.sampling_stages(step, n=6, temperature=0.7, top_k=3, min_p=0.01).token_id.unique()]
     assert list(bars[-1].y) == pytest.approx([float(final[i]) for i in ids], abs=1e-7)
     # it fits a notebook's output area (848 px in a 1280-px window): the settings on their own line
-    assert fig.layout.width <= 848
+    assert fig.layout.width <= gx.style.FIGURE_MAX_PX
     assert fig.layout.title.text.split("<br>")[0] == f"Stage by stage at step {step.index}"
     assert all(len(a.text) <= 40 for a in fig.layout.annotations)  # panel titles fit their column
     # the first row's slanted labels end above the second row's panel titles

@@ -160,7 +160,7 @@ def test_3_every_figure_fits_the_output_area_of_a_1280_px_window(lm):
             gx.attention_view(step), gx.attention_overview(step), gx.generation_overview(layered[0]),
             gx.counterfactual_view(gumbel, cf), gx.coupling_figure(gumbel[0].steps[0], gumbel[1].steps[0])]
     for fig in figs:
-        assert (fig.layout.width or 700) <= 848, fig.layout.title.text
+        assert (fig.layout.width or 700) <= gx.style.FIGURE_MAX_PX, fig.layout.title.text
 
 
 def test_3_long_titles_wrap_instead_of_being_cut(lm):

@@ -72,7 +72,7 @@ def words_figure(study, top: int = 3, **words):
     subs = [f"difference in the fraction of samples containing the word; bars: paired bootstrap 95% intervals "
             f"(orange: above 0) · {fmt.count(study.nsamples, 'sample')} per name"]
     head, top_px = title(main, subs, width=100, height=height)
-    fig.update_layout(title=head, height=height, width=820, margin=dict(t=top_px + 20, l=160),
+    fig.update_layout(title=head, height=height, width=FIGURE_MAX_PX, margin=dict(t=top_px + 20, l=160),
                       xaxis=dict(title="fraction of samples: this name − the others' mean", zeroline=False),
                       yaxis=dict(autorange="reversed", type="category"), showlegend=False)
     return finish(fig, _facts(study, "study words"))

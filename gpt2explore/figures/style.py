@@ -9,7 +9,9 @@ from ..core.tokens import show_token, token_label  # noqa: F401  (token_label's 
 FONT = dict(family="Helvetica, Arial, sans-serif", size=14, color="#222")
 RAW_COLOR, KEPT_COLOR, CUT_COLOR, CHOSEN_COLOR = "#9db7d5", "#1f5fa8", "#8a8a8a", "#d9541e"
 LOG_TICKS = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1]
-FIGURE_MAX_PX = 840  # the widest figure: JupyterLab's output area beside the open file browser is about 848 px in a 1280-px window (953 in 1400)
+# the widest figure: JupyterLab's output area beside the open file browser is 848 px in a 1280-px
+# window (953 in 1400), less a desktop scroll bar (15 px) and room to spare (tests/test_fit.py)
+FIGURE_MAX_PX = 800
 
 
 def template():
