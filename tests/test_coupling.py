@@ -202,3 +202,13 @@ def test_gumbel_noise_keeps_its_bits():
                 assert torch.equal(coupling.gumbels(seed, sample, step, 50257),
                                    _gumbels_as_first_defined(seed, sample, step, 50257))
     assert torch.equal(coupling.gumbels(0, 5, 3, 17), _gumbels_as_first_defined(0, 5, 3, 17))
+
+
+def test_a_runs_repr_says_how_its_tokens_were_drawn(lm):
+    """A run drawn with Gumbel noise says so in its repr (text and notebook); the default, one
+    uniform a step, adds nothing; one sample is "1 sample"."""
+    gumbel = lm.generate(["Hi! My name is Isamu"], length=2, seed=1, coupling="gumbel")
+    plain = lm.generate(["Hi! My name is Isamu"], length=2, seed=1)
+    assert "coupling='gumbel'" in repr(gumbel) and "coupling='gumbel'" in gumbel._repr_html_()
+    assert "coupling" not in repr(plain) and "coupling" not in plain._repr_html_()
+    assert repr(plain).startswith("Run(1 sample of 2 tokens")

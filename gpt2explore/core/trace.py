@@ -355,8 +355,6 @@ class Step:
         return self.decode(self.token)
 
     def __repr__(self) -> str:
-
-
         u = ("forced" if not self.drawn else f"{self.noise.kind} noise" if self.noise is not None
              else f"u={self.u:.4f}")
         p = "" if self.prob is None else f", p={fmt.prob(self.prob)}"
@@ -529,17 +527,25 @@ class Run:
         s = self.settings
         more = "".join(f", {k}={v!r}" for k, v in s.changed().items()
                        if k not in ("temperature", "top_k", "top_p", "semantics"))
-        head = (f"Run({len(self.samples)} samples of {self.length} tokens, model={self.model_name!r}, "
+        head = (f"Run({fmt.count(len(self.samples), 'sample')} of {self.length} tokens, model={self.model_name!r}, "
                 f"seed={self.seed}, temperature={s.temperature}, top_k={s.top_k}, top_p={s.top_p}, "
-                f"semantics={s.semantics!r}{more})")
+                f"semantics={s.semantics!r}{more}{self._coupling_note(', coupling={!r}')})")
         body = "\n".join(f"  [{i}] {(x.prompt or '')!r} + {x.text!r}" for i, x in enumerate(self.samples[:10]))
         more = f"\n  ... {len(self.samples) - 10} more" if len(self.samples) > 10 else ""
         return head + ("\n" + body if body else "") + more
 
+    def _coupling_note(self, pattern: str) -> str:
+        """`pattern` filled with the run's coupling when its tokens were not drawn by one uniform
+        u a step (the default), else ""."""
+        kind = self.meta.get("coupling") or next((st.coupling for x in self.samples for st in x.steps
+                                                  if st.coupling is not None), "cdf")
+        return "" if kind == "cdf" else pattern.format(kind)
+
     def _repr_html_(self) -> str:
         s = self.settings
-        head = (f"<b>Run</b>: {len(self.samples)} samples × {self.length} tokens · model "
-                f"<code>{html.escape(self.model_name)}</code> · seed {self.seed} · {html.escape(describe(s))}")
+        head = (f"<b>Run</b>: {fmt.count(len(self.samples), 'sample')} × {self.length} tokens · model "
+                f"<code>{html.escape(self.model_name)}</code> · seed {self.seed} · {html.escape(describe(s))}"
+                f"{self._coupling_note(' · coupling={!r} (Gumbel noise)')}")
         items = "".join(f"<li>{x._repr_html_()}</li>" for x in self.samples[:20])
         return f"<div>{head}<ol start='0'>{items}</ol></div>"
 
