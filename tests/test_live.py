@@ -7,6 +7,7 @@ import pytest
 from lab import browser_page, lab_server, open_and_run_all, require_chromium, write_notebook
 
 import gpt2explore as gx
+from gpt2explore.core.pieces import step_label
 from gpt2explore.core.tokens import token_label
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -248,12 +249,25 @@ def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_dr
         twin = lm.session("Hi! My name is", seed=7, sample_index=run[0].index,
                           **dict(run[0].steps[0].settings.as_dict(), temperature=0.8)).replay(run[0].steps[:2])
         twin.force(token)
+        label = repr(step_label(twin.steps[-1], token))  # as the caption names it, the fork just made
         assert first["kind"] == "stepper" and first["generated"] == twin.tokens[len(twin.sample.prompt_tokens):]
         assert first["next"] == twin.next_step.token and first["exact"]
         after = call(page, "next", sel=STEPPER)
         (drawn,) = twin.step()
         assert after["generated"][-1] == drawn.token and after["text"] == twin.text
-    assert "fork 1" in caption and "step 2 forced" in caption and "T=0.8" in caption
+        # the stepper's Force says what it did on its status line; a bad one says why, once
+        page.fill(f"{STEPPER} .gx-force-text", " John")
+        page.click(f"{STEPPER} .gx-force")
+        page.wait_for_function(f"() => document.querySelector('{STEPPER} .gx-status').textContent.includes('forced')")
+        said = page.evaluate(f"() => document.querySelector('{STEPPER} .gx-status').textContent")
+        page.fill(f"{STEPPER} .gx-force-text", "two tokens here")
+        page.click(f"{STEPPER} .gx-force")
+        page.wait_for_function(f"() => document.querySelector('{STEPPER} .gx-status').textContent.includes('not one')")
+        output = page.evaluate(f"() => document.querySelector('{STEPPER}').closest('.jp-OutputArea-output').textContent")
+    assert "fork 1" in caption and f"step 2 forced to {label}" in caption and "T=0.8" in caption, caption
+    assert "fork 1 opened below" in output  # under the explorer, once the fork is made
+    assert said.startswith("forced '") and "John" in said and said.endswith(" at step 4"), said
+    assert output.count("not one") == 1, output
 
 
 def test_a_gumbel_sessions_live_stepper_marks_and_draws_what_its_noise_draws(lab, rnd_dir):

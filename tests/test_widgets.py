@@ -230,10 +230,12 @@ def test_the_live_stepper_moves_its_session_by_messages_and_its_view_follows(lm)
     assert len(s.steps) == 4
     _move(st, {"action": "back"})
     assert len(s.steps) == 3
-    _move(st, {"action": "force", "text": " John"})
+    done = _move(st, {"action": "force", "text": " John"})
     assert s.steps[-1].forced and s.text.endswith(" John")
+    assert done["error"] is None and done["said"] == "forced '␣John' at step 3"  # a force says what it did
     bad = _move(st, {"action": "force", "text": "two tokens here"})
-    assert "not one" in bad["error"] and "not one" in st.status.value and len(s.steps) == 4
+    # the error is said once, on the component's status line: not again under it
+    assert "not one" in bad["error"] and st.status.value == "" and len(s.steps) == 4
     # a click on a bar forces that token; the settings a move carries are the component's
     token = int(s.next_step.distribution().argsort()[-3])
     _move(st, {"action": "bar", "token": token, "sample": 0, "step": 4})

@@ -704,7 +704,7 @@
   Stepper.prototype.moved = function (msg) {
     var self = this, p = this.pending[msg.ask];
     delete this.pending[msg.ask];
-    this.status.textContent = msg.error || "";
+    this.status.textContent = msg.error || msg.said || "";
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
@@ -821,7 +821,7 @@
   Compare.prototype.moved = function (msg) {
     var self = this, p = this.pending[msg.ask];
     delete this.pending[msg.ask];
-    this.status.textContent = msg.error || "";
+    this.status.textContent = msg.error || msg.said || "";
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);

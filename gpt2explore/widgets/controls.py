@@ -140,7 +140,13 @@ def log_toggle() -> W.Checkbox:
 
 
 def message_html(text: str) -> str:
+    """What went wrong, in red."""
     return f"<span style='color:#b00020'>{html.escape(text)}</span>"
+
+
+def note_html(text: str) -> str:
+    """What a move did (a fork opened), in the page's grey."""
+    return f"<span style='color:#555'>{html.escape(text)}</span>"
 
 
 def set_one(control, value) -> None:

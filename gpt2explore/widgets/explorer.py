@@ -18,6 +18,7 @@ import time
 import ipywidgets as W
 
 from ..core import arguments
+from ..core.pieces import step_label
 from ..core.trace import require_run
 from ..figures import plots
 from ..figures.style import settings_text
@@ -31,6 +32,7 @@ from .controls import (  # noqa: F401
     layer_slider,
     log_toggle,
     message_html,
+    note_html,
     readout_html,
     redraw_or_say,
     set_controls,
@@ -203,12 +205,13 @@ class Explorer(_Displayable):
             return None
         child = LiveStepper(session, n=self.n)
         self.forks.append(child)
-        self.forks_box.children = tuple(
-            W.VBox([W.HTML(f"<b>fork {i + 1}</b>: sample {f.session.sample_index}, step "
-                           f"{len(f.session.steps) - 1} forced, then {html.escape(settings_text(f.session.settings))}"),
-                    f.widget])
-            for i, f in enumerate(self.forks))
-        self.status.value = ""
+        forced = session.steps[-1]
+        child.caption = (f"<b>fork {len(self.forks)}</b>: sample {session.sample_index}, step {forced.index} forced to "
+                         f"{html.escape(repr(step_label(forced, forced.token)))}, then "
+                         f"{html.escape(settings_text(session.settings))}")
+        self.forks_box.children = tuple(W.VBox([W.HTML(f.caption), f.widget]) for f in self.forks)
+        self.status.value = note_html(f"fork {len(self.forks)} opened below: step {forced.index} forced to "
+                                         f"{step_label(forced, forced.token)!r}")
         return child
 
 

@@ -24,6 +24,7 @@ import html
 import ipywidgets as W
 
 from ..core import arguments, extensions
+from ..core.pieces import step_label
 from ..core.tokens import show_text
 from ..core.trace import Run
 from ..figures import plots
@@ -154,8 +155,10 @@ class LiveStepper(_Displayable):
     # ---- moves ------------------------------------------------------------------------
     def handle(self, content: dict) -> None:
         """A message of the component: a move (next, next_n, back, force, fork) or a click on a
-        bar; the kernel answers {type: "moved"} once the view's data has followed."""
-        action, error = content.get("action") or "bar", None
+        bar; the kernel answers {type: "moved"} once the view's data has followed, with what went
+        wrong (`error`) or what a force or a fork did (`said`): the component shows either on its
+        status line, once."""
+        action, error, said = content.get("action") or "bar", None, ""
         try:
             if content.get("settings"):
                 self._settle(content["settings"])
@@ -163,21 +166,22 @@ class LiveStepper(_Displayable):
                 self.session.step(int(content.get("n") or 1))
             elif action == "back":
                 self.session.back()
-            elif action == "force":
-                self.session.force(content.get("token") if content.get("token") is not None else content.get("text", ""))
+            elif action == "force" or (action == "bar" and (self.view.state or {}).get("click") != "why"):
+                text = content.get("text", "")
+                self.session.force(int(content["token"]) if content.get("token") is not None else text)
+                forced = self.session.steps[-1]
+                said = f"forced {step_label(forced, forced.token)!r} at step {forced.index}"
             elif action == "fork":
                 self.fork()
+                said = f"fork {len(self.forks)} opened below this stepper"
             elif action == "bar":
-                if (self.view.state or {}).get("click") == "why":
-                    self.why.explain(int(content["token"]))
-                else:
-                    self.session.force(int(content["token"]))
+                self.why.explain(int(content["token"]))
             else:
                 raise ValueError(f"unknown stepper action {action!r}; the actions are next, back, force, fork")
         except (ValueError, TypeError) as err:
             error = str(err)
-        self.status.value = message_html(error) if error else ""
-        self.view.send({"type": "moved", "ask": content.get("ask"), "error": error})
+        self.status.value = ""  # the component says it, on its own status line
+        self.view.send({"type": "moved", "ask": content.get("ask"), "error": error, "said": said})
 
     def next(self, n: int = 1) -> None:
         self.handle({"action": "next", "n": n})
