@@ -3,6 +3,7 @@ messages and clicks (the layout of the bars and the sweep is in test_plots.py)."
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,7 +35,7 @@ def test_titles_and_readouts_use_the_rule(lm):
     fig = gx.next_token_bars(step, temperature=0)  # one token kept, entropy exactly 0
     title = fig.layout.title.text
     assert "1 token kept" in title and "1 tokens" not in title
-    assert "entropy 0.00 nats" in title and "-0" not in title
+    assert "entropy 0.000 nats" in title and "-0" not in title
     assert float(sampling.entropy(step.distribution(temperature=0))) == 0.0
     assert math.copysign(1, float(sampling.entropy(step.distribution(temperature=0)))) == 1.0
     from gpt2explore.widgets.controls import readout_html
@@ -151,17 +152,21 @@ def test_pdf_title_by_incremental_update():
 
 # ---- 11: widgets' small things ------------------------------------------------------------
 def test_stepper_message_clears_on_the_next_success(lm):
+    """A bad move from a cell is said on the component's status line (its "moved" message) and
+    never twice (not again under it); the next move that works clears it (the component clears its
+    line when the session's data changes)."""
     st = gx.stepper(lm, "Hi! My name is", seed=1)
+    sent = []
+    st.view.send = lambda msg, buffers=None: sent.append(msg)
     st.force("two tokens here")
-    assert "not one" in st.status.value
+    assert "not one" in sent[-1]["error"] and st.status.value == ""
     st.next()
-    assert st.status.value == ""
-    st.force("two tokens here")
-    st.controls["temperature"].value = 0.5  # a settings change is a success too
-    assert st.status.value == ""
-    st.force("two tokens here")
-    st.session.step()  # a move from another cell
-    assert st.status.value == ""
+    assert sent[-1]["type"] == "moved" and sent[-1]["error"] is None and sent[-1]["said"] == ""
+    st.force(" John")
+    assert sent[-1]["error"] is None and sent[-1]["said"].startswith("forced ") and "John" in sent[-1]["said"]
+    script = (Path(gx.__file__).parent / "frontend" / "page_view.js").read_text()
+    new_data = script[script.index("Stepper.prototype.newData"):script.index("Stepper.prototype.moved")]
+    assert 'this.status.textContent = ""' in new_data  # a move from another cell clears the line
 
 
 def test_explorer_dropdown_shows_the_whole_label(lm):

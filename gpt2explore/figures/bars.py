@@ -124,7 +124,7 @@ def _title(step, data, compact: bool, heading: str | None) -> tuple[str, int]:
                 f"<span style='font-size:13px'>{mark}</span>"), 70
     head, top = title(heading or f"Next token at step {step.index} · {settings_text(data['settings'])}",
                       [f"{fmt.count(data['n_kept'], 'token')} kept · entropy {'' if data['exact'] else '≈ '}"
-                       f"{fmt.number(data['entropy'], 2)} nats{'' if data['exact'] else ' (estimated)'}"
+                       f"{fmt.number(data['entropy'])} nats{'' if data['exact'] else ' (estimated)'}"
                        f"{' · ' + mark if mark else ''}{approx}"], width=100)
     return head["text"], top
 

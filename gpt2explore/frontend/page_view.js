@@ -230,7 +230,7 @@
     var angle = many ? 90 : 45, bottom = opts.bottom || labelRoom(v.labels, angle);
     var heads = compact ? ["step " + v.step + " · " + keptText(v) + (v.exact ? "" : " · probabilities approximate")] :
       wrap(opts.heading || ("Next token at step " + v.step + " · " + describe(data, v.settings)), 84);
-    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · " + entropyText(v, 2, false)) +
+    var subs = compact ? [markText(v, data, true)] : wrap(keptText(v) + (v.dist.entropy === null ? "" : " · " + entropyText(v, 3, false)) +
       (markText(v, data) ? " · " + markText(v, data) : "") + " · " + exactText(v), 100);
     var legend = [["rect", RAW, "model's p (raw logits)"], ["rect", KEPT, "p after the settings"]];
     if (v.marked !== null && v.ids.indexOf(v.marked) >= 0) legend.push(["rect", CHOSEN, markNames(data, MARK_NAMES)[v.kind] + (v.markedProb === 0 ? CUT_SUFFIX : "")]);
@@ -693,6 +693,7 @@
     var before = this.data.samples[0].steps, now = data.samples[0].steps, same = before.length === now.length;
     for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
+    this.status.textContent = ""; // the session moved: an earlier move's message is stale (a move's own comes after)
     this.live.dists = {}; this.live.draws = {};
     if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
       var key = this.live.key(data.samples[0], now.length - 1);
@@ -902,7 +903,7 @@
     }
     var bad = this.allowed.filter(function (a) { return a.state === "impossible"; }).length;
     var maybe = this.allowed.filter(function (a) { return a.state === "maybe"; }).length;
-    var lp = this.told ? " · log-prob under them " + (this.told.logprob === null ? "-∞" : number(this.told.logprob, 2)) : "";
+    var lp = this.told ? " · log-prob under them " + (this.told.logprob === null ? "-∞" : number(this.told.logprob, 3)) : "";
     this.readout.innerHTML = "<b>" + bad.toLocaleString("en-US") + " of " + count(sample.steps.length, "token") + "</b> impossible under " + esc(describe(data, this.settings)) + lp +
       (maybe ? " · " + maybe + (this.live ? " undecided until the kernel answers" : " undecided by what the page stores") : "") +
       "<br>position " + this.step + ": " + readoutHtml(v, data, this.draws);

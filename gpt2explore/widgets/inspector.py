@@ -114,7 +114,7 @@ class Inspector(_Displayable):
         self.totals.value = (
             f"<span style='font-family:monospace'>{fmt.count(n, 'token')} · "
             f"<b>{fmt.count(sum(1 for p in probs if p == 0), 'token')}</b> impossible under these settings · "
-            f"log-prob under them {fmt.number(_logprob(probs), 2)} · the model's own perplexity "
+            f"log-prob under them {fmt.number(_logprob(probs))} · the model's own perplexity "
             f"{fmt.number(math.exp(-lp_raw / n) if n else math.nan, 1)}</span>")
 
     # ---- the component and the controls ---------------------------------------------------
