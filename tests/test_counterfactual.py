@@ -162,3 +162,10 @@ def test_hindsight_bundle_round_trip(lm, tmp_path):
     assert back.counterfactual(B, lm=lm).texts == h.counterfactual(B).texts
     with pytest.raises(ValueError, match="save the hindsight run instead"):
         h.counterfactual(B).save(tmp_path / "cf")
+
+
+def test_the_counterfactual_figure_names_the_sample_as_the_run_and_the_explorer_do(lm):
+    """run[0] of a run made with first_sample=3 is sample #3: the title says both."""
+    run = lm.generate("Hi! My name is Isamu", nsamples=1, length=4, seed=1, coupling="gumbel", first_sample=3)
+    fig = gx.counterfactual_view(run, run.counterfactual("Hi! My name is John"), sample=0)
+    assert fig.layout.title.text.startswith("Sample #3 (run[0]) and its counterfactual"), fig.layout.title.text

@@ -108,6 +108,7 @@ def test_compare_next_token_states_divergence(run):
     fig = gx.compare_next_token([run[0], run[2]], ["Isamu", "John"])
     expected = plots.divergences(run[0].steps[0].distribution(), run[2].steps[0].distribution())
     assert f"JS {expected['js']:.3f}" in fig.layout.title.text
+    assert f"KL(Isamu‖John) {gx.core.formatting.number(expected['kl_pq'])}" in fig.layout.title.text  # its direction
     assert fig.layout.meta["divergences"][0]["js"] == pytest.approx(expected["js"])
     assert [t.name for t in fig.data if t.type == "bar"] == ["Isamu", "John"]
 

@@ -57,7 +57,8 @@ def counterfactual_view(run, cf, sample: int = 0, top: int = 8):
         fig.add_bar(x=[None], y=[None], name=name, marker_color=color, row=2, col=1)
     kind = "Gumbel noise" if d["coupling"] != "cdf" else "uniforms (cdf coupling)"
     changed = "; ".join(f"{k}: {v}" for k, v in d["changed"].items()) or "nothing changed"
-    main = f"Sample {d['sample']} and its counterfactual ({changed})"
+    # run[0] of a run made with first_sample=3 is sample #3 (the explorer's selector names it so)
+    main = f"Sample #{d['sample']} (run[{d['position']}]) and its counterfactual ({changed})"
     if part is None:
         subs = [f"the same {kind} writes the same {fmt.count(d['steps'], 'token')}: the texts never part"]
     else:

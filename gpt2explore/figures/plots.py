@@ -185,7 +185,8 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
     facts = []
     for j in range(1, len(dists)):
         dv = divergences(dists[0], dists[j])
-        facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, KL {fmt.number(dv['kl_pq'])} "
+        facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, "
+                     f"KL({labels[0]}‖{labels[j]}) {fmt.number(dv['kl_pq'])} "
                      f"— {divergence_reading(dv)}")
     settings = chosen[0]
     if all(c == settings for c in chosen):

@@ -38,7 +38,7 @@ def pair_data(run, cf, sample: int = 0, top: int = TOP) -> dict:
     return {
         "prompts": [a.prompt, b.prompt],
         "labels": [[step_label(s, s.token) for s in a.steps], [step_label(s, s.token) for s in b.steps]],
-        "same": same, "part": part, "sides": sides, "sample": a.index,
+        "same": same, "part": part, "sides": sides, "sample": a.index, "position": sample,
         "coupling": run.meta.get("coupling", "cdf"), "agree": sum(same), "steps": n,
         "changed": cf.meta.get("counterfactual", {}).get("changed", {}),
     }

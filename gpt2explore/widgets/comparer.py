@@ -49,7 +49,7 @@ def summary_html(steps, prompts, settings: dict, coupling: str, seed, step: int)
     for j in range(1, len(dists)):
         d = plots.divergences(dists[0], dists[j])
         facts.append(f"{html.escape(prompts[0])} vs {html.escape(prompts[j])}: "
-                     f"Jensen–Shannon <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
+                     f"<span style='white-space:nowrap'>Jensen–Shannon</span> <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
     return (f"<div style='font-family:monospace;white-space:normal'>{shared_noise(coupling)} for every prompt "
             f"(seed {seed}); step {step}: " + "; ".join(facts) + "</div>")
 

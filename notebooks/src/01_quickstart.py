@@ -54,7 +54,11 @@ step = run[0].steps[0]
 step.top(10)
 
 # %% [markdown]
-# The whole run as a tidy table (one row per step and rank); `gx.table` shows it with whitespace made visible (`␣` a space, `↵` a newline) and the probabilities in one format:
+# The whole run as a tidy table (one row per step and rank); `gx.table` shows it with whitespace
+# made visible (`␣` a space, `↵` a newline) and the probabilities in one format. GPT-2's tokens
+# are bytes: a character such as “ or é can take two tokens, and a token that holds only part of
+# one shows its bytes in hexadecimal, `‹e2 80›`; texts always show the whole character, and
+# hovering such a token names the character it belongs to:
 
 # %%
 gx.table(run.to_frame(top=3).head(9))
