@@ -6,6 +6,7 @@ import torch
 
 import gpt2explore as gx
 from gpt2explore import plots, sampling
+from gpt2explore.core.pieces import step_label
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,14 @@ def test_compare_next_token_states_divergence(run):
     assert f"KL(Isamu‖John) {gx.core.formatting.number(expected['kl_pq'])}" in fig.layout.title.text  # its direction
     assert fig.layout.meta["divergences"][0]["js"] == pytest.approx(expected["js"])
     assert [t.name for t in fig.data if t.type == "bar"] == ["Isamu", "John"]
+    # the step and what each column's u draws under the settings shown (as gx.save(compare) exports it)
+    a, b = run[0].steps[0], run[2].steps[0]
+    assert fig.layout.title.text.startswith("Next token at step 0: Isamu vs John")
+    drawn = f"drawn under these settings: Isamu {step_label(a, a.token)!r}, John {step_label(b, b.token)!r}"
+    assert drawn in fig.layout.title.text
+    hot = gx.compare_next_token([run[0], run[2]], ["Isamu", "John"], temperature=3.0)
+    hot_a = a.resample(temperature=3.0)
+    assert f"Isamu {step_label(a, hot_a)!r}" in hot.layout.title.text
 
 
 def test_log_ratio_table_ranks_tokens(run):

@@ -188,11 +188,17 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, "
                      f"KL({labels[0]}‖{labels[j]}) {fmt.number(dv['kl_pq'])} "
                      f"— {divergence_reading(dv)}")
-    settings = chosen[0]
+    # what each column's own draw (its u, or its Gumbel noise) picks under the settings shown
+    drawn = [f"{label} {step_label(s, s.draw_from(d))!r}" for label, s, d in zip(labels, steps, dists) if s.drawn]
+    if drawn:
+        facts.insert(0, "drawn under these settings: " + ", ".join(drawn))
+    settings, where = chosen[0], "Next token"
+    if len({s.index for s in steps}) == 1:
+        where = f"Next token at step {steps[0].index}"
     if all(c == settings for c in chosen):
-        main = f"Next token: {' vs '.join(labels)} · {settings_text(settings)}"
+        main = f"{where}: {' vs '.join(labels)} · {settings_text(settings)}"
     else:
-        main = f"Next token: {' vs '.join(labels)}"
+        main = f"{where}: {' vs '.join(labels)}"
         facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
     _, top = title(main, facts)
     head, _ = title(main, facts, height=440 + top)
