@@ -132,3 +132,19 @@ def test_log_ratio_table_ranks_tokens(run):
     pa, pb = a.distribution(top_k=0), b.distribution(top_k=0)
     for r, (_, row) in zip(ratio, table.iterrows()):
         assert r == pytest.approx(math.log(float(pa[row.id]) / float(pb[row.id])), rel=1e-5)
+
+
+def test_the_cut_off_line_stands_only_where_every_kept_token_is_before_it(lm):
+    """top-k=100 keeps 100 tokens; 10 bars show the likeliest, then the run's own token from far
+    down, which top-k cuts: a dashed line between them would say the 90 kept tokens not shown
+    are cut. No line there; with every kept token shown, the line stands after the last."""
+    run = lm.generate("Hello", length=40, seed=3, temperature=3.0)
+    far = [s for s in run[0].steps if s.rank0 >= 100]
+    assert far, "the run should draw a token ranked beyond 100 somewhere"
+    step = far[0]
+    fig = gx.next_token_bars(step, top_k=100, n=10)
+    ids = [row[0] for row in fig.data[0].customdata]
+    assert step.token in ids and fig.data[3].x  # the run's token is shown, with a grey cross
+    assert list(fig.data[4].x) == [] and not fig.data[4].showlegend
+    fig = gx.next_token_bars(step, top_k=5, n=10)
+    assert list(fig.data[4].x) == [4.5, 4.5] and fig.data[4].showlegend

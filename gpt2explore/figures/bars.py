@@ -135,11 +135,14 @@ def _customdata(data) -> list[list]:
 
 
 def _cutoff_x(data) -> float | None:
-    """Where the cut-off line goes: between the last kept and the first cut bar, if shown."""
+    """Where the cut-off line goes: between the last kept and the first cut bar, if shown and
+    if every kept token stands before it (else kept tokens the bars do not show lie beyond it,
+    e.g. the drawn token added after the top n)."""
     kept = data["kept"]
     if all(kept) or not any(kept):
         return None
-    return kept.index(False) - 0.5
+    first = kept.index(False)
+    return None if first < data["n_kept"] else first - 0.5
 
 
 def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=None, n: int = 20,

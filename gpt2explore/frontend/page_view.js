@@ -322,9 +322,10 @@
     return Math.round(36 + 7.6 * longest * Math.sin(angle * Math.PI / 180));
   }
 
-  function cutoffX(v) {
+  function cutoffX(v) { // only where every kept token stands before it: else kept tokens not shown lie beyond
     if (v.kept.every(Boolean) || !v.kept.some(Boolean)) return null;
-    return v.kept.indexOf(false) - 0.5;
+    var first = v.kept.indexOf(false);
+    return first < v.nKept ? null : first - 0.5;
   }
 
   // ---- controls -----------------------------------------------------------------------------
