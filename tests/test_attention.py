@@ -111,29 +111,50 @@ def test_the_attention_figures_carry_provenance_and_export(lm, tmp_path):
         gx.attention_view(step, head=99)
 
 
-def test_the_why_panel_draws_when_open_and_explains_a_clicked_bar(lm):
+def _ask(widget, content):
+    """A message of the widget's component, as the browser sends it; the kernel's reply."""
+    sent = []
+    widget.view.send = lambda msg, buffers=None: sent.append(msg)
+    widget.view._on_msg(widget.view, dict(content, ask="a"), [])
+    assert sent and sent[-1]["ask"] == "a"
+    return sent[-1]
+
+
+def test_the_why_section_is_the_kernels_attribution_and_attention(lm):
+    """The live explorer's "why this token" section: the kernel answers {type: "why"} with the
+    step's attribution against vs (the waterfall's rows sum to the logit difference) and the
+    attention of its position at a layer and head; a click in "why" mode forks nothing."""
     import gpt2explore as gx
+    from gpt2explore.model.attribution import attribution
+    from gpt2explore.views.attention import attention_data
 
     run = lm.generate("Hi! My name is", length=5, seed=1, attention=True)
     explorer = gx.explore(run)
-    panel = explorer.why
-    assert panel.attribution_fig is None  # closed: nothing computed
-    panel.widget.selected_index = 0
-    assert panel.attention_fig is not None and panel.attribution_fig is not None and panel.status.value == ""
-    rival = explorer._ids[3]
+    assert explorer.view.data["why"]["up"] == gx.style.KEPT_COLOR  # the section's colours: the figures' own
+    step = run[0].steps[2]
+    rival = int(step.logits.argsort()[-4])
+    got = _ask(explorer, {"type": "why", "key": "why:k", "sample": 0, "step": 2, "layer": None, "vs": rival,
+                          "att_layer": 1, "head": None})
+    df = attribution(step, rival)
+    assert got["type"] == "why" and got["key"] == "why:k" and got["notes"] == [] and got["step"] == 2
+    assert got["attribution"]["vs"] == rival and got["token"] == step.token
+    rows = got["attribution"]["rows"]
+    assert rows[-1][0] == "logit difference" and rows[-1][1] == pytest.approx(df["contribution"].sum())
+    assert sum(r[1] for r in rows[:-1]) == pytest.approx(rows[-1][1]) == pytest.approx(df.attrs["logit_diff"], abs=1e-4)
+    assert got["attention"]["weights"] == attention_data(step, 1, None)["weights"] and got["attention"]["layer"] == 1
+    head = _ask(explorer, {"type": "why", "key": "why:h", "sample": 0, "step": 2, "layer": None, "vs": None,
+                           "att_layer": -1, "head": 1})
+    assert head["attention"]["head"] == 1 and head["attribution"]["vs"] == int(attribution(step).attrs["vs"])
+    assert head["attention"]["weights"] == attention_data(step, -1, 1)["weights"]
     explorer.click.value = "why"
-    explorer.view._on_msg(explorer.view, {"type": "click", "sample": 0, "step": 0, "token": rival}, [])  # the component's click
-    assert panel.vs.value == rival and not explorer.forks
-    assert panel.attribution_fig.layout.meta["attribution"]["vs"] == rival
-    explorer.step_slider.value = 2
-    assert panel.attention_fig.layout.meta["gpt2explore"]["step"] == 2
-    # the head control: a value the browser shows (a Dropdown at None is an empty box), the mean first
-    assert panel.head.value is not None and panel.head.label == "mean of the heads"
-    assert panel.attention_fig.layout.meta["head"] is None
-    panel.head.value = 1
-    assert panel.attention_fig.layout.meta["head"] == 1
-    panel.head.index = 0
-    assert panel.attention_fig.layout.meta["head"] is None
+    explorer.view._on_msg(explorer.view, {"type": "click", "sample": 0, "step": 0, "token": rival}, [])
+    assert not explorer.forks  # the why section answers that click in the browser
+    bad = _ask(explorer, {"type": "why", "key": "why:bad", "sample": 0, "step": 2, "layer": None, "vs": None,
+                          "att_layer": 99, "head": None})
+    assert bad["type"] == "status" and bad["key"] == "why:bad" and "layer must be" in bad["text"]
+    # a run without attention: the attribution, and one line saying how to get the attention
     plain = gx.stepper(lm, "Hi", seed=1)
-    plain.why.widget.selected_index = 0
-    assert "attention=True" in plain.why.status.value and plain.why.attribution_fig is not None
+    said = _ask(plain, {"type": "why", "key": "why:p", "sample": 0, "step": 0, "layer": None, "vs": None,
+                        "att_layer": -1, "head": None})
+    assert said["attention"] is None and "attention=True" in said["notes"][0] and said["attribution"]["rows"]
+    assert said["token"] == plain.session.next_step.token  # the stepper's step on show: the session's next

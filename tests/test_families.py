@@ -257,14 +257,16 @@ def test_attention_is_what_eager_attention_gives_and_leaves_the_tokens_alone(flm
     assert "get_interface" not in vars(ALL_ATTENTION_FUNCTIONS)
 
 
-def test_the_why_panel_shows_attention_and_attribution(flm):
+def test_the_why_section_shows_attention_and_attribution(flm):
+    from test_attention import _ask
+
     run = flm.generate(PROMPTS[0], length=4, seed=1, attention=True)
     explorer = gx.explore(run)
-    explorer.why.widget.selected_index = 0
-    assert explorer.why.status.value == ""
-    assert explorer.why.attention_fig is not None and explorer.why.attribution_fig is not None
-    explorer.step_slider.value = 2
-    assert explorer.why.attention_fig.layout.meta["gpt2explore"]["step"] == 2
+    got = _ask(explorer, {"type": "why", "key": "why:k", "sample": 0, "step": 2, "layer": None, "vs": None,
+                          "att_layer": -1, "head": None})
+    assert got["notes"] == [] and got["step"] == 2 and got["attention"] is not None
+    rows = got["attribution"]["rows"]
+    assert sum(r[1] for r in rows[:-1]) == pytest.approx(rows[-1][1])
 
 
 def _forward_beyond_vocabulary(flm):

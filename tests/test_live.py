@@ -394,3 +394,43 @@ def test_a_focused_slider_takes_the_arrow_keys_from_jupyterlab(lab, rnd_dir):
                                arg=step, timeout=30_000)
         last = int(page.evaluate("(sel) => document.querySelector(sel).max", step))
         assert last > 0 and call(page, "shown")["step"] == last
+
+
+def test_the_why_section_draws_the_kernels_attribution_and_follows_a_clicked_bar(lab, rnd_dir):
+    """"why this token" in the live explorer: el.gx.why() opens the section; its waterfall is the
+    kernel's attribution (the rows sum to the logit difference), its attention the step's; in
+    "why" mode a click on a bar sets that token against the step's own."""
+    from gpt2explore.model.attribution import attribution
+
+    root, url = lab
+    write_notebook(root / "why.ipynb", [
+        f"import gpt2explore as gx\nlm = gx.load(r'{rnd_dir}', device='cpu')\n"
+        "run = lm.generate('Hi! My name is', length=5, seed=7, attention=True)\nex = gx.explore(run, n=10)\nex"])
+    run = gx.load(str(rnd_dir), device="cpu").generate("Hi! My name is", length=5, seed=7, attention=True)
+    with browser_page(width=1280, height=800) as page:
+        open_and_run_all(page, url, "why.ipynb")
+        wait_for(page, ROOT)
+        call(page, "set", {"step": 2})
+        got = call(page, "why", {})
+        step = run[0].steps[2]
+        df = attribution(step)
+        assert got["open"] and got["step"] == 2 and got["token"] == step.token and got["notes"] == []
+        rows = got["attribution"]["rows"]
+        assert got["attribution"]["vs"] == int(df.attrs["vs"]) and got["drawn"] == len(rows)
+        assert rows[-1][1] == pytest.approx(df.attrs["logit_diff"], abs=1e-4)
+        assert got["attention"]["weights"] == pytest.approx(step.attention()[-1].mean(0).tolist(), abs=1e-6)
+        heads = call(page, "why", {"head": 1, "layer": 0})
+        assert heads["attention"]["head"] == 1 and heads["attention"]["layer"] == 0
+        assert heads["attention"]["weights"] == pytest.approx(step.attention()[0, 1].tolist(), abs=1e-6)
+        shown = call(page, "shown")
+        rival = [t["id"] for t in shown["tokens"] if t["id"] != step.token][3]
+        page.select_option(f"{ROOT} select.gx-click", "why")
+        page.evaluate("([sel, id]) => document.querySelector(sel).querySelector(`.gx-bar[data-id=\"${id}\"]`)"
+                      ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", [ROOT, rival])
+        page.wait_for_function(f"() => document.querySelector('{ROOT} select.gx-why-vs').value === '{rival}'")
+        against = call(page, "why", {})
+        page.locator(f"{ROOT} details.gx-why").screenshot(path=str(ARTIFACTS / "live_why.png"))
+        forks = page.evaluate(f"() => document.querySelectorAll('{STEPPER}').length")
+    assert against["attribution"]["vs"] == rival and rival in against["vs_options"]
+    assert against["attribution"]["rows"][-1][1] == pytest.approx(attribution(step, rival).attrs["logit_diff"], abs=1e-4)
+    assert forks == 0  # a click in "why" mode explains; it does not fork

@@ -5,6 +5,7 @@ from ..core import arguments, provenance
 from ..core import formatting as fmt
 from ..core.trace import require_step
 from ..model.attribution import attribution
+from ..views.why import waterfall_rows
 from .style import CHOSEN_COLOR, FIGURE_MAX_PX, KEPT_COLOR, bottom_margin, finish, step_label, title
 
 SUBTITLE = ("each bar: a component's direct effect on logit(token) − logit(vs), final layer norm's scale frozen; "
@@ -12,20 +13,6 @@ SUBTITLE = ("each bar: a component's direct effect on logit(token) − logit(vs)
 CELL_SUBTITLE = "each cell: a head's direct effect on logit(token) − logit(vs), final layer norm's scale frozen; " \
     "indirect paths ignored"
 TOTAL_COLOR = "#444"
-
-
-def waterfall_rows(df, top: int = 12) -> list[tuple[str, float, str]]:
-    """(label, value, measure) for the waterfall: the `top` largest |contribution| components in
-    the model's order (embeddings first), the rest summed as "other components", then the total."""
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
-    named = set(df["contribution"].abs().nlargest(min(top, len(df))).index)
-    rows = [(df.at[i, "component"], float(df.at[i, "contribution"]), "relative") for i in df.index if i in named]
-    rest = df.loc[[i for i in df.index if i not in named], "contribution"]
-    if len(rest):
-        rows.append((f"other components ({len(rest)})", float(rest.sum()), "relative"))
-    rows.append(("logit difference", float(df["contribution"].sum()), "total"))
-    return rows
 
 
 def _labels(step, df) -> tuple[str, str]:

@@ -328,6 +328,72 @@
     return first < v.nKept ? null : first - 0.5;
   }
 
+  // ---- why this token (a live explorer or stepper: the kernel's attribution and attention) -------
+  function signed(x, d) { var t = number(x, d === undefined ? 3 : d); return x > 0 ? "+" + t : t; }
+  function waterfall(holder, a, colors) { // the direct logit attribution: from 0, each component's effect, to the logit difference
+    var rows = a.rows, width = 760, left = 62, right = 14, top = 62, plotH = 230;
+    var labels = rows.map(function (r) { return r[0]; });
+    var H = top + plotH + labelRoom(labels, 45), plotW = width - left - right;
+    var svg = el("svg", { viewBox: "0 0 " + width + " " + H, width: "100%", "class": "gx-waterfall", role: "img" });
+    svg.style.maxWidth = width + "px";
+    el("text", { x: width / 2, y: 22, "text-anchor": "middle", "class": "gx-title" }, svg,
+      "Why " + pyRepr(a.token_label) + " over " + pyRepr(a.vs_label) + ": direct logit attribution");
+    el("text", { x: width / 2, y: 42, "text-anchor": "middle", "class": "gx-sub" }, svg, "logit difference " + signed(a.logit_diff) +
+      " · blue raises " + pyRepr(a.token_label) + " over " + pyRepr(a.vs_label) + ", orange lowers it · the final norm's scale frozen; indirect paths ignored");
+    var ends = [0], run = 0;
+    rows.forEach(function (r) { if (r[2] === "total") ends.push(r[1]); else { run += r[1]; ends.push(run); } });
+    var lo = Math.min.apply(null, ends), hi = Math.max.apply(null, ends), pad = 0.12 * Math.max(hi - lo, 1e-6);
+    lo -= pad; hi += pad;
+    var Y = function (x) { return top + plotH * (hi - x) / (hi - lo); };
+    var band = plotW / rows.length, bw = band * 0.7, st = niceStep(hi - lo, 5);
+    for (var t = Math.ceil(lo / st) * st; t <= hi + 1e-12; t += st) {
+      el("line", { x1: left, x2: left + plotW, y1: Y(t), y2: Y(t), stroke: Math.abs(t) < st / 2 ? "#888" : "#e5e5e5" }, svg);
+      el("text", { x: left - 6, y: Y(t) + 4, "text-anchor": "end", "class": "gx-tick" }, svg, String(parseFloat(t.toPrecision(6))));
+    }
+    el("line", { x1: left, x2: left, y1: top, y2: top + plotH, stroke: "#444" }, svg);
+    el("text", { x: 16, y: top + plotH / 2, transform: "rotate(-90 16 " + (top + plotH / 2) + ")", "text-anchor": "middle", "class": "gx-axis" }, svg, "logit(token) − logit(vs)");
+    run = 0;
+    rows.forEach(function (r, i) {
+      var total = r[2] === "total", from = total ? 0 : run, to = total ? r[1] : run + r[1];
+      if (!total) run = to;
+      var x = left + band * i + (band - bw) / 2, g = el("g", { "class": "gx-wf-bar" }, svg);
+      el("title", {}, g, r[0] + "\n" + (total ? "total " : "direct effect ") + signed(r[1]) + "\nrunning sum " + signed(to));
+      el("rect", { x: x, y: Y(Math.max(from, to)), width: bw, height: Math.max(1, Math.abs(Y(from) - Y(to))),
+                   fill: total ? colors.total : r[1] >= 0 ? colors.up : colors.down }, g);
+      el("text", { x: x + bw / 2, y: r[1] >= 0 ? Y(Math.max(from, to)) - 4 : Y(Math.min(from, to)) + 13, "text-anchor": "middle", "class": "gx-tick gx-small" }, g, signed(r[1], 2));
+      if (i < rows.length - 1 && !total) el("line", { x1: x + bw, x2: x + band, y1: Y(to), y2: Y(to), stroke: "#999" }, svg);
+      var lx = x + bw / 2, ly = top + plotH + 8;
+      el("text", { x: lx, y: ly, transform: "rotate(-45 " + lx + " " + ly + ")", "text-anchor": "end", "dominant-baseline": "middle", "class": "gx-label" }, g,
+        r[0].length > 24 ? r[0].slice(0, 23) + "…" : r[0]);
+    });
+    holder.replaceChildren(svg);
+  }
+  function attended(holder, a, colors) { // the context, each token shaded by the attention the step's position gave it
+    var box = document.createElement("div"), top = Math.max.apply(null, a.weights.concat([1e-12]));
+    box.className = "gx-attended";
+    var head = document.createElement("div");
+    head.className = "gx-key";
+    var order = a.weights.map(function (w, i) { return i; }).sort(function (i, j) { return a.weights[j] - a.weights[i]; }).slice(0, 3);
+    head.textContent = "attention at layer " + a.layer + " (layers 0–" + (a.n_layer - 1) + "), " +
+      (a.head === null ? "the mean of its " + a.n_head + " heads" : "head " + a.head) +
+      " · darker = more attention · blue text: the prompt · boxed: the position itself · most: " +
+      order.map(function (i) { return pyRepr(a.labels[i]) + " " + prob(a.weights[i]); }).join(", ");
+    box.appendChild(head);
+    var text = document.createElement("div");
+    text.className = "gx-text";
+    a.pieces.forEach(function (piece, i) {
+      var span = document.createElement("span");
+      span.className = "gx-att" + (i === a.position ? " gx-att-self" : "");
+      span.style.background = "rgba(" + colors.shade.join(",") + "," + (0.06 + 0.9 * a.weights[i] / top).toFixed(3) + ")";
+      if (a.in_prompt[i]) span.style.color = colors.prompt;
+      span.title = a.labels[i] + " (position " + i + (a.in_prompt[i] ? ", prompt" : "") + ")\nattention " + prob(a.weights[i]);
+      span.textContent = piece;
+      text.appendChild(span);
+    });
+    box.appendChild(text);
+    holder.replaceChildren(box);
+  }
+
   // ---- controls -----------------------------------------------------------------------------
   function control(spec, start, onInput) {
     var box = document.createElement("label");
@@ -572,10 +638,13 @@
     this.figure = document.createElement("div"); this.figure.className = "gx-figure";
     if (this.live) this.figure.addEventListener("click", function (e) {
       var g = e.target.closest && e.target.closest(".gx-bar");
-      if (g) self.live.send({ type: "click", sample: self.sample, step: self.step, token: parseInt(g.dataset.id, 10) });
+      if (!g) return;
+      if (self.click === "why" && self.whyBox) { self.explain(parseInt(g.dataset.id, 10)); return; } // answered by the why section
+      self.live.send({ type: "click", sample: self.sample, step: self.step, token: parseInt(g.dataset.id, 10) });
     });
     this.textBox = document.createElement("div");
     root.appendChild(this.readout); root.appendChild(this.status); root.appendChild(this.figure); root.appendChild(this.textBox);
+    if (this.live && this.data.why) this.buildWhy(root);
     var note = document.createElement("div");
     note.className = "gx-note";
     note.textContent = this.data.model + (this.data.scored ? ", a scored text" : ", seed " + this.data.seed) +
@@ -608,6 +677,104 @@
     });
   };
 
+  // "why this token": the kernel's direct logit attribution of the step's token against another (vs), and its attention
+  Page.prototype.buildWhy = function (root) {
+    var self = this, d = document.createElement("details"), summary = document.createElement("summary");
+    d.className = "gx-why";
+    summary.textContent = "why this token (attribution, attention)";
+    d.appendChild(summary);
+    var row = document.createElement("div"), add = function (text, input, cls) {
+      var l = document.createElement("label");
+      l.className = "gx-control " + cls; l.innerHTML = "<span class='gx-name'>" + text + "</span>";
+      l.appendChild(input); row.appendChild(l);
+      return l;
+    };
+    row.className = "gx-row";
+    var vs = document.createElement("select"), layer = document.createElement("input"), layerOut = document.createElement("span"), head = document.createElement("select");
+    vs.className = "gx-why-vs";
+    layer.type = "range"; layer.min = 0; layer.max = 0; layer.step = 1; layer.className = "gx-why-layer";
+    layerOut.className = "gx-value";
+    head.className = "gx-why-head";
+    add("vs", vs, "gx-why-against");
+    var layerLabel = add("attention layer", layer, "gx-why-attention"), headLabel = add("head", head, "gx-why-attention");
+    layerLabel.appendChild(layerOut);
+    keepKeys(layer);
+    d.appendChild(row);
+    var status = document.createElement("div"), attr = document.createElement("div"), att = document.createElement("div");
+    status.className = "gx-why-status"; attr.className = "gx-why-attribution"; att.className = "gx-why-attention-view";
+    d.appendChild(status); d.appendChild(attr); d.appendChild(att);
+    root.appendChild(d);
+    this.whyBox = { details: d, vs: vs, layer: layer, layerOut: layerOut, head: head, status: status, attr: attr, att: att, attention: [layerLabel, headLabel] };
+    this.whys = {}; this.whyVs = null; this.whyLayer = -1; this.whyHead = null;
+    d.addEventListener("toggle", function () { self.renderWhy(); });
+    vs.addEventListener("change", function () { self.whyVs = parseInt(vs.value, 10); self.renderWhy(); });
+    layer.addEventListener("input", function () { self.whyLayer = parseInt(layer.value, 10); layerOut.textContent = layer.value; self.renderWhy(); });
+    head.addEventListener("change", function () { var h = parseInt(head.value, 10); self.whyHead = h < 0 ? null : h; self.renderWhy(); });
+  };
+  Page.prototype.whyKey = function () {
+    var step = this.data.samples[this.sample].steps[this.step];
+    return "why:" + [this.sample, this.step, step.token, this.stepCount(), this.whyVs, this.whyLayer, this.whyHead].join(":");
+  };
+  Page.prototype.explain = function (token) { // a clicked bar: the step's token against it, the section open
+    if (!this.whyBox) return;
+    this.whyVs = token;
+    this.whyBox.details.open = true;
+    this.renderWhy();
+  };
+  Page.prototype.renderWhy = function () {
+    var w = this.whyBox;
+    if (!w || !w.details.open) return;
+    var key = this.whyKey(), got = this.whys[key];
+    if (!got) {
+      w.status.textContent = "asking the kernel (one forward pass over the context)…";
+      this.live.ask(key, { type: "why", key: key, sample: this.sample, step: this.step, layer: null, vs: this.whyVs, att_layer: this.whyLayer, head: this.whyHead });
+      return;
+    }
+    var data = this.data, at = got.attribution, options = this.current ? this.current.ids.filter(function (id) { return id !== got.token; }) : [];
+    if (at && options.indexOf(at.vs) < 0) options.push(at.vs);
+    if (this.whyVs !== null && options.indexOf(this.whyVs) < 0) options.push(this.whyVs);
+    w.vs.replaceChildren();
+    options.forEach(function (id) { var op = document.createElement("option"); op.value = id; op.textContent = pyRepr(label(data, id)); w.vs.appendChild(op); });
+    if (at) w.vs.value = at.vs;
+    w.status.textContent = got.notes.join(" · ");
+    if (at) waterfall(w.attr, at, data.why); else w.attr.replaceChildren();
+    var a = got.attention;
+    w.attention.forEach(function (l) { l.style.display = a ? "" : "none"; });
+    if (a) {
+      w.layer.max = a.n_layer - 1; w.layer.value = a.layer; w.layerOut.textContent = a.layer;
+      if (w.head.options.length !== a.n_head + 1) {
+        w.head.replaceChildren();
+        [-1].concat(Array.from({ length: a.n_head }, function (_, h) { return h; })).forEach(function (h) {
+          var op = document.createElement("option"); op.value = h; op.textContent = h < 0 ? "mean of the heads" : "head " + h; w.head.appendChild(op);
+        });
+      }
+      w.head.value = a.head === null ? -1 : a.head;
+      attended(w.att, a, data.why);
+    } else w.att.replaceChildren();
+    this.whyShown = got;
+  };
+  Page.prototype.why = function (o) { // el.gx.why({vs, layer, head}): the section open, resolved once the kernel's answer is drawn
+    var self = this;
+    o = o || {};
+    if (!this.whyBox) return Promise.reject(new Error("no why section here: it needs the kernel (a live explorer or stepper)"));
+    if (o.vs !== undefined) this.whyVs = o.vs;
+    if (o.layer !== undefined) this.whyLayer = o.layer;
+    if (o.head !== undefined) this.whyHead = o.head;
+    this.whyBox.details.open = true;
+    this.renderWhy();
+    return this.ready().then(function () {
+      return new Promise(function (resolve) {
+        requestAnimationFrame(function () {
+          var got = self.whys[self.whyKey()] || {};
+          resolve({ open: self.whyBox.details.open, step: got.step, token: got.token, attribution: got.attribution || null,
+                    attention: got.attention ? { layer: got.attention.layer, head: got.attention.head, weights: got.attention.weights } : null,
+                    notes: got.notes || [], vs_options: Array.from(self.whyBox.vs.options).map(function (op) { return parseInt(op.value, 10); }),
+                    drawn: self.whyBox.attr.querySelectorAll(".gx-wf-bar").length });
+        });
+      });
+    });
+  };
+
   // the explorer: one sample's step at a time
   function Explorer(root, data) { Page.call(this, root, data); }
   Explorer.prototype = Object.create(Page.prototype);
@@ -629,6 +796,7 @@
       this.readout.innerHTML = readoutHtml(v, data, this.draws);
     }
     this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }));
+    this.renderWhy();
   };
   Explorer.prototype.shown = function () {
     var v = this.current;
@@ -694,6 +862,7 @@
     var before = this.data.samples[0].steps, now = data.samples[0].steps, same = before.length === now.length;
     for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
+    if (this.whys) this.whys = {};
     this.status.textContent = ""; // the session moved: an earlier move's message is stale (a move's own comes after)
     this.live.dists = {}; this.live.draws = {};
     if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
@@ -707,6 +876,7 @@
     var self = this, p = this.pending[msg.ask];
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
+    this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
@@ -824,6 +994,7 @@
     var self = this, p = this.pending[msg.ask];
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
+    this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
@@ -1073,12 +1244,14 @@
       while (this.toldKeys.length > ROWS_KEPT) delete this.told[this.toldKeys.shift()];
     }
     if (msg.type === "drawn") this.draws[msg.key] = msg.drawn;
+    if (msg.type === "why") this.page.whys[msg.key] = msg;
+    if (msg.type === "status" && String(msg.key).indexOf("why:") === 0) this.page.whys[msg.key] = { notes: [msg.text], attribution: null, attention: null };
     if (msg.type === "status") this.page.kernelSays(msg.text);
     if (msg.type === "summary" && this.page.summaries) this.page.summaries[msg.key] = msg.html;
     var wanted = msg.type !== "row" || !this.ahead[msg.ask] || this.waiting[msg.ask]; // a row asked ahead and not yet shown: no redraw
     delete this.ahead[msg.ask];
     delete this.waiting[msg.ask];
-    if (msg.type !== "status" && wanted) this.page.apply({ keepDraws: true });
+    if ((msg.type !== "status" || String(msg.key).indexOf("why:") === 0) && wanted) this.page.apply({ keepDraws: true });
     this.settle();
   };
   Live.prototype.ready = function () {
@@ -1154,6 +1327,7 @@
       data: data, version: data.format, live: true
     };
     if (page.next) root.gx.next = function (n) { return page.next(n === undefined ? 1 : n); };
+    if (page.whyBox) root.gx.why = function (o) { return page.why(o); };
     if (page.more) root.gx.more = function () { return page.more(); };
     return function () {
       model.off("change:state", onState); model.off("change:data", onData); page.live.close();

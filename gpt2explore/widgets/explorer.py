@@ -43,7 +43,7 @@ from .controls import (  # noqa: F401
 )
 from .front import Front
 from .stepper import LiveStepper
-from .why import WhyPanel
+from .why import why_spec
 
 
 class Explorer(_Displayable):
@@ -68,7 +68,6 @@ class Explorer(_Displayable):
         self.readout, self.text, self.status = W.HTML(), W.HTML(), W.HTML()
         self.forks: list[LiveStepper] = []
         self.forks_box = W.VBox()
-        self.why = WhyPanel()
         self.click = click_mode("fork")
         self._following = False  # set while the controls move to a step's own settings
         self.layer = layer_slider(first)
@@ -84,9 +83,10 @@ class Explorer(_Displayable):
                                    title=f"Next-token explorer · {run.model_name}")
         data["layers"] = self.layer.max if self.layer is not None else None
         data["clicks"] = self.CLICKS
+        data["why"] = why_spec()  # the "why this token" section: the kernel answers it
         self.view = Front(data, self._view_step, click=self._on_front_click, gone=self.close, state=self._state())
         self.view.observe(self._from_front, names="state")
-        self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
+        self.widget = W.VBox([self.view, self.status, self.forks_box])
 
     def _state(self) -> dict:
         """The controls as the component reads them."""
@@ -128,11 +128,8 @@ class Explorer(_Displayable):
 
     def _on_front_click(self, content: dict) -> None:
         """A click on a bar in the component (its sample, step and token)."""
-        token = int(content["token"])
-        if self.click.value == "why":
-            self.why.explain(token)
-        else:
-            self.fork_at(int(content["sample"]), int(content["step"]), token)
+        if self.click.value != "why":  # a click in "why" mode is the front end's own (its why section)
+            self.fork_at(int(content["sample"]), int(content["step"]), int(content["token"]))
 
     @property
     def sample(self):
@@ -183,8 +180,6 @@ class Explorer(_Displayable):
         self._ids = data["ids"]  # only once the bars drew: a failed redraw leaves the last ones
         self.readout.value = readout_html(data)  # the cuts come with the view: the pipeline ran once
         self.text.value = text_html(self.sample, highlight=self.step.index)
-        if hasattr(self, "why"):
-            self.why.show(self.step, self._ids)
 
     def fork_at(self, sample: int, step: int, token) -> LiveStepper | None:
         """A stepper on sample `sample` forked just before step `step`, with `token` forced

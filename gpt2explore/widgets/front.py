@@ -13,6 +13,8 @@ in the `state` trait. What needs the kernel is a message:
   `settings` (a run or session drawn with coupling="gumbel": one number per vocabulary token,
   which the browser does not hold).
 - {type: "labels", ids}: the labels of tokens the data does not carry.
+- {type: "why", sample, step, vs, att_layer, head}: the "why this token" section's data
+  (views.why): the step's direct logit attribution against `vs` and its attention.
 - {type: "click", ...}: handed to the widget's own handler (fork, explain).
 - any other type a widget answers itself (`answers`): e.g. the inspector's {type: "allowed",
   settings}, each position's probability of the text's token under those settings.
@@ -30,6 +32,7 @@ import traitlets
 from .. import frontend
 from ..core import sampling
 from ..core.tokens import token_label
+from ..views.why import why_data
 
 TOP_LABELS = 300  # labels sent with a row: above the bars shown up to the cut (60) and the top-k slider's 200
 
@@ -120,6 +123,12 @@ def answer(content: dict, steps) -> tuple[dict, list]:
         step = steps(0, 0, None)
         return {"type": "labels", "key": key, "labels": {str(int(i)): token_label(step, int(i)) for i in content["ids"]}}, []
     step = steps(int(content["sample"]), int(content["step"]), content.get("layer"))
+    if kind == "why":  # the step itself (not a lens view): its attribution and attention
+        vs = content.get("vs")
+        head = content.get("head")
+        return {"type": "why", "key": key, **why_data(step, None if vs is None else int(vs),
+                                                      int(content.get("att_layer", -1)),
+                                                      None if head is None else int(head))}, []
     if kind == "drawn":
         return {"type": "drawn", "key": key, "drawn": drawn_under(step, dict(content["settings"]))}, []
     logits = step.require_logits().double()

@@ -32,7 +32,7 @@ from ..model.generation import require_lm
 from ..views import page as page_view
 from .controls import _Displayable, at_layer_or_self, layer_slider, message_html, set_controls, settings_controls
 from .front import Front
-from .why import WhyPanel
+from .why import why_spec
 
 CLICKS = [["force", "force"], ["explain", "why"]]  # what a click on a bar does
 
@@ -47,7 +47,6 @@ class LiveStepper(_Displayable):
         self.status = W.HTML()
         self.forks: list[LiveStepper] = []
         self.forks_box = W.VBox()
-        self.why = WhyPanel()
         self.controls = settings_controls(session.settings)
         self.layer = layer_slider(session.next_step)
         self._following = False  # set while the controls follow the session
@@ -59,8 +58,7 @@ class LiveStepper(_Displayable):
             c.observe(lambda change, name=name: self._on_control(name, change), names="value")
         if self.layer is not None:
             self.layer.observe(lambda _: self._push_state(), names="value")
-        self.widget = W.VBox([self.view, self.status, self.why.widget, self.forks_box])
-        self._follow_why()
+        self.widget = W.VBox([self.view, self.status, self.forks_box])
 
     def _do(self, fn, *args, **kwargs) -> str | None:
         """Run a session move; a bad input shows as a message (until the next move that works),
@@ -96,6 +94,7 @@ class LiveStepper(_Displayable):
         data["samples"][0]["pieces"] = [show_text(p.text) for p in whole]
         data["samples"][0]["notes"] = [p.note for p in whole]
         data["clicks"] = CLICKS
+        data["why"] = why_spec()  # the "why this token" section: the kernel answers it
         residual = shown.steps[-1].residual
         data["layers"] = residual.shape[0] - 1 if residual is not None else None
         data["room"] = s.room
@@ -128,12 +127,6 @@ class LiveStepper(_Displayable):
             self._following = False
         self.view.data = self._data()
         self._push_state()
-        self._follow_why()
-
-    def _follow_why(self) -> None:
-        preview = self.session.next_step
-        ids = preview.distribution().topk(min(self.n, preview.logits.shape[-1])).indices.tolist()
-        self.why.show(preview, ids)
 
     def _from_front(self, change) -> None:
         """The reader moved a slider: the session's settings follow (the next draws use them)."""
@@ -166,7 +159,7 @@ class LiveStepper(_Displayable):
                 self.session.step(int(content.get("n") or 1))
             elif action == "back":
                 self.session.back()
-            elif action == "force" or (action == "bar" and (self.view.state or {}).get("click") != "why"):
+            elif action in ("force", "bar"):  # a click on a bar in "why" mode is the front end's own
                 text = content.get("text", "")
                 self.session.force(int(content["token"]) if content.get("token") is not None else text)
                 forced = self.session.steps[-1]
@@ -174,8 +167,6 @@ class LiveStepper(_Displayable):
             elif action == "fork":
                 self.fork()
                 said = f"fork {len(self.forks)} opened below this stepper"
-            elif action == "bar":
-                self.why.explain(int(content["token"]))
             else:
                 raise ValueError(f"unknown stepper action {action!r}; the actions are next, back, force, fork")
         except (ValueError, TypeError) as err:

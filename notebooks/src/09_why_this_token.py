@@ -141,12 +141,12 @@ why.direct_vs_total_figure(isamu)
 # %% [markdown]
 # ## In the widgets
 #
-# The explorer and the stepper have a **why this token** section: open it to see the attention
-# and the waterfall of the step on show. To ask why the step's token and not another one, switch
-# **click a bar** from "fork" to "explain" and click that token's bar. Here the section is
-# opened for you, as a click on its title would:
+# The explorer and the stepper have a **why this token** section under their text: open it to
+# see the waterfall and the attention of the step on show, with a **vs** menu for the rival and
+# an attention layer and head. To ask why the step's token and not another one, switch **click a
+# bar** from "fork" to "explain" and click that token's bar: the section opens on it. The kernel
+# answers each (one forward pass over the context); the bars and sliders need none.
 
 # %%
 explorer = gx.explore(run)
-explorer.why.widget.selected_index = 0  # open "why this token"
 explorer
