@@ -183,7 +183,7 @@ def text_html(sample, upto: int | None = None, highlight: int | None = None) -> 
         note = f"step {step.index}: {piece.label}" + (f" · {piece.note}" if piece.note else "")
         mark = "display:inline-block;min-width:0.35em;border-bottom:2px dotted #888;" if piece.partial else ""
         if step.index == highlight:
-            t = (f"<span style='{mark}background:#ffd8c2;outline:1px solid #d9541e' "
+            t = (f"<span style='{mark}background:#fff0b3;outline:1px solid #9a7d0a' "
                  f"title='{html.escape(note, quote=True)}'>{t or ('' if piece.partial else '∅')}</span>")
         elif step.forced:
             t = f"<span style='{mark}text-decoration:underline dotted' title='forced · {html.escape(note, quote=True)}'>{t}</span>"
