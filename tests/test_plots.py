@@ -6,6 +6,7 @@ import torch
 
 import gpt2explore as gx
 from gpt2explore import plots, sampling
+from gpt2explore.figures import bars
 from gpt2explore.core.pieces import step_label
 
 
@@ -48,7 +49,8 @@ def test_every_legend_entry_keeps_its_own_colour(lm):
         fig = gx.next_token_bars(step, n=10)
         names = [t.name for t in fig.data]
         assert names == ["model's p (raw logits)", "p after the settings", "drawn token",
-                         "cut by the settings", "cut-off: kept | cut", "drawn in the run"]
+                         "cut by the settings", "cut-off: kept | cut", "drawn in the run",
+                         "the marked token, too small to see"]
         assert fig.data[0].marker.color == plots.RAW_COLOR and fig.data[1].marker.color == plots.KEPT_COLOR
         assert isinstance(fig.data[1].marker.color, str)  # one colour, not one per bar
         assert fig.data[2].marker.color == plots.CHOSEN_COLOR
@@ -148,3 +150,17 @@ def test_the_cut_off_line_stands_only_where_every_kept_token_is_before_it(lm):
     assert list(fig.data[4].x) == [] and not fig.data[4].showlegend
     fig = gx.next_token_bars(step, top_k=5, n=10)
     assert list(fig.data[4].x) == [4.5, 4.5] and fig.data[4].showlegend
+
+
+def test_a_marked_bar_too_small_to_see_gets_a_ring_at_its_foot(lm):
+    """At T=1 a step often draws a token of p 1e-4 beside a top bar of 0.2: its orange bar is a
+    hairline, so an orange ring marks its foot (linear axis only: a log axis shows the bar)."""
+    run = lm.generate("Hello", length=40, seed=3)
+    tiny = [s for s in run[0].steps if float(s.distribution()[s.token]) < 0.005 * float(s.distribution().max())]
+    assert tiny
+    fig = gx.next_token_bars(tiny[0], n=10)
+    ids = [row[0] for row in fig.data[0].customdata]
+    assert list(fig.data[6].x) == [ids.index(tiny[0].token) + bars.AFTER_OFFSET] and list(fig.data[6].y) == [0.0]
+    assert not fig.data[6].showlegend  # the legend's "drawn token" swatch names it
+    assert list(gx.next_token_bars(tiny[0], n=10, log=True).data[6].x) == []
+    assert list(gx.next_token_bars(tiny[0], n=10, top_k=1).data[6].x) == []  # top-k 1: the marked bar is all of p

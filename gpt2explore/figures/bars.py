@@ -42,6 +42,7 @@ from .style import (
     title,
 )
 
+TINY_SHARE = 0.015  # a bar below this share of the axis's top is too small to see: its mark gets a ring
 AFTER_OFFSET = 0.2125  # x offset of the "after settings" bars in group mode (bargap 0.15, 2 groups)
 MANY_BARS = 25  # beyond this many bars, labels stand upright and the figure widens (up to MAX_WIDTH)
 MAX_WIDTH = FIGURE_MAX_PX  # px: a notebook's output area beside the open file browser in a 1280-px window
@@ -185,6 +186,9 @@ def next_token_bars(step, temperature=None, top_k=None, top_p=None, semantics=No
                     marker=dict(symbol="triangle-down", size=13, color=CHOSEN_COLOR,
                                 line=dict(width=1, color="white")),
                     hovertemplate="<b>%{text}</b>: drawn in the run, at its own settings<extra></extra>")
+    fig.add_scatter(name="the marked token, too small to see", mode="markers", cliponaxis=False, showlegend=False,
+                    marker=dict(symbol="circle-open", size=11, color=CHOSEN_COLOR, line=dict(width=2.5)),
+                    hovertemplate="<b>%{text}</b>: its bar is too small to see here<extra></extra>")
     fig.update_layout(barmode="group", yaxis_title="probability", height=480,
                       margin=dict(t=130 if not compact else 100),
                       title=title("", height=480)[0], xaxis=dict(tickmode="array", tickangle=-45))
@@ -236,6 +240,11 @@ def redraw_bars(fig, step, settings: Settings, n: int = 20, log: bool | None = N
     run_mark.y = [] if ran is None else [(peak * 1.6 if log else peak + 0.04 * max(top, 1e-12)) or floor]
     run_mark.text = [] if ran is None else [data["labels"][ran]]
     run_mark.showlegend = ran is not None
+    if len(fig.data) > 6:  # a marked bar too small to see on a linear axis: an orange ring at its foot
+        tiny = at is not None and not log and 0 < data["probs"][at] < TINY_SHARE * max(top, 1e-12)
+        fig.data[6].x = [at + AFTER_OFFSET] if tiny else []
+        fig.data[6].y = [0.0] if tiny else []
+        fig.data[6].text = [data["labels"][at]] if tiny else []
     fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext = x, data["labels"]
     many = len(x) > MANY_BARS and not compact  # up to the cut: narrower labels, upright, and a wider figure
     fig.layout.xaxis.tickangle = -90 if many else -45

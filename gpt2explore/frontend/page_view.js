@@ -12,6 +12,7 @@
   if (GX.mount) return;
   var math = GX.math;
   var RAW = "#9db7d5", KEPT = "#1f5fa8", CUT = "#8a8a8a", CHOSEN = "#d9541e";
+  var TINY_SHARE = 0.015; // a marked bar below this share of the axis's top gets a ring (figures/bars.py TINY_SHARE)
   var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#e4572e", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
   var CUT_SUFFIX = ": cut (×)"; // figures.bars.CUT_SUFFIX
   var MARK_NAMES = { drawn: "drawn token", u: "u draws (these settings)", forced: "forced token", text: "the text's token" };
@@ -292,6 +293,8 @@
       el("rect", { x: x - bw, y: Y(v.raw[i]), width: bw, height: Math.max(0, top + plotH - Y(v.raw[i])), fill: RAW }, g);
       var isMarked = v.ids[i] === v.marked, py = v.probs[i] > 0 ? Y(v.probs[i]) : top + plotH;
       el("rect", { x: x, y: py, width: bw, height: Math.max(0, top + plotH - py), fill: isMarked ? CHOSEN : KEPT, "class": isMarked ? "gx-marked" : "gx-after" }, g);
+      if (isMarked && !log && v.probs[i] > 0 && v.probs[i] < TINY_SHARE * ymax) // too small to see: an orange ring at its foot (figures/bars.py)
+        el("circle", { cx: x + bw / 2, cy: top + plotH - 7, r: 5, fill: "none", stroke: CHOSEN, "stroke-width": 2.5, "class": "gx-tiny" }, g);
       if (!v.exact && v.hi[i] > 0) el("path", { d: "M" + (x + bw / 2) + " " + Y(v.lo[i]) + "V" + Y(v.hi[i]) + "M" + (x + bw / 2 - 3) + " " + Y(v.hi[i]) + "h6M" + (x + bw / 2 - 3) + " " + Y(v.lo[i]) + "h6", stroke: "#222", fill: "none", "stroke-width": 1 }, g);
       if (!v.kept[i]) el("text", { x: x + bw / 2, y: top + plotH - 1, "text-anchor": "middle", fill: CUT, "class": "gx-x" }, g, "×");
       if (v.ids[i] === v.runToken) el("path", { d: "M" + (x + bw / 2 - 7) + " " + (Math.min(Y(v.raw[i]), py) - 16) + "h14l-7 12z", fill: CHOSEN, stroke: "white" }, g);
