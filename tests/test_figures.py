@@ -314,6 +314,19 @@ def test_every_figure_builder_has_the_template_and_its_provenance(tiny_run):
     assert "vs 'The cat'" in gx.caption(built["rank_histogram"])  # one set of facts per text
 
 
+def test_no_figure_is_wider_than_the_output_area(tiny_run):
+    """Every builder's figure fits FIGURE_MAX_PX (the notebook's output area at 1280x800 beside the
+    file browser), the text view in each colouring too (its colour bar included)."""
+    from gpt2explore.figures.style import FIGURE_MAX_PX
+
+    built = _every_builder(tiny_run)
+    sample = tiny_run.lm.score("The quick brown fox jumps over the lazy dog, and then it ran away again " * 3)[0]
+    built.update({f"text_view ({c})": gx.text_view(sample, color=c, top_k=5) for c in ("rank", "surprisal", "allowed")})
+    for name, fig in built.items():
+        width = getattr(getattr(fig, "layout", None), "width", None)
+        assert width is None or width <= FIGURE_MAX_PX, (name, width)
+
+
 # ---- the views are plain data (#23) ------------------------------------------------------
 def test_every_view_is_plain_json_data(tiny_run, tmp_path):
     """What each view returns goes through json.dumps as it is (no tensors, no NumPy), with

@@ -6,8 +6,8 @@ import torch
 
 import gpt2explore as gx
 from gpt2explore import plots, sampling
-from gpt2explore.figures import bars
 from gpt2explore.core.pieces import step_label
+from gpt2explore.figures import bars
 
 
 @pytest.fixture(scope="module")

@@ -300,19 +300,21 @@ def test_14_the_stepper_view_matches_the_session_at_the_context_limit(lm):
     from gpt2explore.core.tokens import show_text
 
     st = gx.stepper(lm, "Hello there", seed=1)
+    sent = []
+    st.view.send = lambda msg, buffers=None: sent.append(msg)  # the component's status line says it
     room = st.session.room
     st.next(room + 5)
-    assert "do not fit" in st.status.value
+    assert "do not fit" in sent[-1]["error"]
     assert len(st.session.steps) == 0  # refused whole, nothing half-done
     st.next(room)
-    assert len(st.session.steps) == room and st.status.value == ""
+    assert len(st.session.steps) == room and sent[-1]["error"] is None
     data = st.view.data
     assert data["room"] == 0 and len(data["samples"][0]["steps"]) == room + 1  # the steps and the next one
     assert "".join(data["samples"][0]["pieces"]) == show_text(st.session.generated_text)
     st.next()  # full: a message, and the view still shows the session
-    assert "full" in st.status.value or "fit" in st.status.value
+    assert "full" in sent[-1]["error"] or "fit" in sent[-1]["error"]
     st.back()
-    assert st.status.value == "" and len(st.session.steps) == room - 1
+    assert sent[-1]["error"] is None and len(st.session.steps) == room - 1
 
 
 def test_15_export_edges(tmp_path, run):

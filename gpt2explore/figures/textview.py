@@ -15,7 +15,7 @@ from ..core.pieces import step_label
 from ..core.tokens import show_text
 from ..core.trace import require_sample, step_rank, step_raw_prob
 from ..model.scoring import RANK_BUCKETS, rank_bucket
-from .style import finish, settings_text, title
+from .style import FIGURE_MAX_PX, finish, settings_text, title
 
 GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # ranks 1-10, 11-100, 101-1000, > 1000 (GLTR's four)
 IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"
@@ -36,12 +36,12 @@ def _alternatives(step, k: int = 5) -> str:
                        for i in ids)
 
 
-def _layout(pieces: list[str], start_col: int = 0):
-    """(line, column) of each piece when the text wraps at LINE_CHARS columns (newlines break)."""
+def _layout(pieces: list[str], start_col: int = 0, line_chars: int = LINE_CHARS):
+    """(line, column) of each piece when the text wraps at line_chars columns (newlines break)."""
     places, line, col = [], 0, start_col
     for text in pieces:
         width = max(len(text), 1)
-        if col + width > LINE_CHARS and col > 0:
+        if col + width > line_chars and col > 0:
             line, col = line + 1, 0
         places.append((line, col, width))
         col += width
@@ -103,7 +103,9 @@ def text_view(sample, color: str = "rank", **settings):
     prompt = show_text(sample.prompt) if sample.prompt else ""
     whole = sample.pieces[:len(steps)]  # every character whole: a split one shows where it completes
     pieces = [show_text(w.text).replace("\n", "↵") or ("" if w.partial else "∅") for w in whole]
-    places, n_lines = _layout(pieces, start_col=len(prompt) + (1 if prompt else 0))
+    right = 160 if color == "surprisal" else 30  # room for the colour bar
+    chars = min(LINE_CHARS, int((FIGURE_MAX_PX - 30 - right - 8) / CHAR_PX))  # the figure fits FIGURE_MAX_PX
+    places, n_lines = _layout(pieces, start_col=len(prompt) + (1 if prompt else 0), line_chars=chars)
     ranks = [step_rank(s) for s in steps]
     raws = [step_raw_prob(s) for s in steps]
     probs = [s.prob if not settings else float(s.distribution(**settings)[s.token]) for s in steps]
@@ -126,7 +128,7 @@ def text_view(sample, color: str = "rank", **settings):
     marker = dict(symbol="square", size=1, opacity=0)
     if fills is None:
         marker = dict(symbol="square", size=1, opacity=0, color=[min(v, top) for v in surprisal], cmin=0, cmax=top,
-                      colorscale="YlOrRd", showscale=True, colorbar=dict(title="surprisal (nats)", thickness=14))
+                      colorscale="YlOrRd", showscale=True, colorbar=dict(title=dict(text="surprisal (nats)", side="right"), thickness=14))
         fills = surprisal_fills(surprisal, top)
     shapes = [dict(type="rect", x0=col * CHAR_PX + 0.5, x1=(col + w) * CHAR_PX - 0.5, y0=yy - LINE_PX / 2 + 2,
                    y1=yy + LINE_PX / 2 - 2, fillcolor=f, line=dict(width=0), layer="below")
@@ -153,11 +155,10 @@ def text_view(sample, color: str = "rank", **settings):
             "allowed": f"whether {settings_text(chosen)} allow them"}[color]
     more = [] if len(sample.steps) <= MAX_TOKENS else [f"the first {MAX_TOKENS} of {len(sample.steps):,} tokens"]
     head, top_px = title(f"{len(steps)} tokens coloured by {what}" if color != "allowed" else f"{len(steps)} tokens: {what}", more, height=height)
-    right = 160 if color == "surprisal" else 30  # room for the colour bar; the text keeps 1 px a unit
-    span = LINE_CHARS * CHAR_PX + 8
+    span = chars * CHAR_PX + 8
     fig.update_layout(title=head, height=height, width=int(span + 30 + right), shapes=shapes,
                       margin=dict(t=top_px + 50, l=30, r=right, b=20, autoexpand=False), plot_bgcolor="white",
-                      xaxis=dict(visible=False, range=[-4, LINE_CHARS * CHAR_PX + 4], fixedrange=True),
+                      xaxis=dict(visible=False, range=[-4, chars * CHAR_PX + 4], fixedrange=True),
                       yaxis=dict(visible=False, range=[-(n_lines - 0.5) * LINE_PX, LINE_PX / 2], fixedrange=True))
     return finish(fig, provenance.for_step(steps[0], chosen, f"text_view ({color})"), legend="above",
                   legend_more=LEGEND)

@@ -688,7 +688,7 @@
     d.appendChild(summary);
     var row = document.createElement("div"), add = function (text, input, cls) {
       var l = document.createElement("label");
-      l.className = "gx-control " + cls; l.innerHTML = "<span class='gx-name'>" + text + "</span>";
+      l.className = "gx-control gx-kernel " + cls; l.innerHTML = "<span class='gx-name'>" + text + "</span>";
       l.appendChild(input); row.appendChild(l);
       return l;
     };
