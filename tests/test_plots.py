@@ -117,11 +117,23 @@ def test_compare_next_token_states_divergence(run):
     # the step and what each column's u draws under the settings shown (as gx.save(compare) exports it)
     a, b = run[0].steps[0], run[2].steps[0]
     assert fig.layout.title.text.startswith("Next token at step 0: Isamu vs John")
-    drawn = f"drawn under these settings: Isamu {step_label(a, a.token)!r}, John {step_label(b, b.token)!r}"
+    drawn = f"drawn under these settings (▼): Isamu {step_label(a, a.token)!r} · John {step_label(b, b.token)!r}"
     assert drawn in fig.layout.title.text
     hot = gx.compare_next_token([run[0], run[2]], ["Isamu", "John"], temperature=3.0)
     hot_a = a.resample(temperature=3.0)
     assert f"Isamu {step_label(a, hot_a)!r}" in hot.layout.title.text
+    # each column's draw is among the bars, even outside the top n, with a ▼ over its own column's bar
+    for f, picks in ((fig, [a.token, b.token]), (hot, [hot_a, b.resample(temperature=3.0)])):
+        few = gx.compare_next_token([run[0], run[2]], ["Isamu", "John"], n=1, temperature=f is hot and 3.0 or None)
+        for shown in (f, few):
+            bars = [t for t in shown.data if t.type == "bar"]
+            marks = next(t for t in shown.data if t.name == "drawn under these settings")
+            ticks = list(shown.layout.xaxis.ticktext)
+            assert len(marks.x) == 2
+            for j, (i, x, y) in enumerate(zip(picks, marks.x, marks.y)):
+                where = ticks.index(step_label(a, i))
+                assert round(x) == where and (x < where) == (j == 0)  # over its own column's bar
+                assert y > bars[j].y[where]
 
 
 def test_log_ratio_table_ranks_tokens(run):
@@ -164,3 +176,19 @@ def test_a_marked_bar_too_small_to_see_gets_a_ring_at_its_foot(lm):
     assert not fig.data[6].showlegend  # the legend's "drawn token" swatch names it
     assert list(gx.next_token_bars(tiny[0], n=10, log=True).data[6].x) == []
     assert list(gx.next_token_bars(tiny[0], n=10, top_k=1).data[6].x) == []  # top-k 1: the marked bar is all of p
+
+
+def test_long_prompts_are_named_by_the_words_that_differ(lm):
+    """compare_next_token's default names: short prompts quoted whole; long ones by their own words
+    ("…Isamu…"), so the legend and the KL line stay short."""
+    from gpt2explore.core.formatting import short_names
+
+    assert short_names(["Hi! My name is Isamu", "Hi! My name is John"]) == ["'Hi! My name is Isamu'", "'Hi! My name is John'"]
+    end = " and I come from a small town near the sea"
+    assert short_names(["Hi! My name is Isamu" + end, "Hi! My name is John" + end]) == ["…Isamu…", "…John…"]
+    longer = "Once upon a time in a land far away there was"
+    assert short_names([longer + " a dragon", longer]) == ["…was a dragon", "…was"]  # each keeps a word of its own
+    run = lm.generate(["Hi! My name is Isamu" + end, "Hi! My name is John" + end], length=2, seed=7)
+    fig = gx.compare_next_token([run[0], run[1]])
+    assert [t.name for t in fig.data if t.type == "bar"] == ["…Isamu…", "…John…"]
+    assert "KL(…Isamu…‖…John…)" in fig.layout.title.text

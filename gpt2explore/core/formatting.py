@@ -82,3 +82,25 @@ class TopTable(list):
 
     def _repr_html_(self) -> str:  # the table's styling belongs to files/tables.py
         return extensions.call("TopTable", "html", self)
+
+
+def short_names(texts, width: int = 28) -> list[str]:
+    """Names for texts that differ in a part (prompts "Hi! My name is Isamu" and "Hi! My name is
+    John"): each text's own words with "…" where the shared start and end were left out ("…Isamu",
+    "…John"); the texts quoted when they are short or share nothing, cut to `width` characters."""
+    texts = [str(t) for t in texts]
+    words = [t.split(" ") for t in texts]
+    head = 0  # words every text starts with (leaving each at least one of its own)
+    while all(len(w) > head + 1 for w in words) and len({w[head] for w in words}) == 1:
+        head += 1
+    tail = 0
+    while all(len(w) > head + tail + 1 for w in words) and len({w[len(w) - 1 - tail] for w in words}) == 1:
+        tail += 1
+    if len(texts) < 2 or len(set(texts)) < len(texts) or all(len(t) <= width for t in texts) or not head + tail:
+        return [repr(t) if len(repr(t)) <= width else repr(t)[: width - 2] + "…'" for t in texts]
+    names = []
+    for w in words:
+        own = " ".join(w[head: len(w) - tail])
+        own = own if len(own) <= width - 2 else own[: width - 3] + "…"
+        names.append(("…" if head else "") + own + ("…" if tail else ""))
+    return names if len(set(names)) == len(names) else [repr(t)[: width] for t in texts]

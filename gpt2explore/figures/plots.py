@@ -147,16 +147,21 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                        n: int = 12, **more):
     """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
     stated. `items`: steps, samples (their first step) or runs (their first sample's first
-    step). None settings = each step's own; the title names them for each item when they differ.
+    step); `labels` name them (default: their prompts, long ones by the words that differ). None settings = each step's own; the title names them for each item when they differ.
     A token the settings cut in one column gets a grey × at the foot of that column's bar, as in
-    `next_token_bars` (trace after the bars: "cut by the settings")."""
+    `next_token_bars` (trace after the bars: "cut by the settings"); the token each column's own
+    draw picks under the settings shown is always among the bars, with a ▼ over its bar (the
+    next trace: "drawn under these settings")."""
     n = arguments.count("n", n)
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"items must be a non-empty list of steps, samples or runs, got {type(items).__name__}")
     import plotly.graph_objects as go
 
     steps = _first_steps(items)
-    labels = labels or [repr(s.sample.prompt) if s.sample is not None else f"#{i}" for i, s in enumerate(steps)]
+    if not labels:  # the prompts, by the words that differ when they are long ("…Isamu…" vs "…John…")
+        prompts = [s.sample.prompt if s.sample is not None else None for s in steps]
+        names = fmt.short_names([p for p in prompts if p is not None])
+        labels = [names.pop(0) if p is not None else f"#{i}" for i, p in enumerate(prompts)]
     chosen = [s.settings_for(temperature, top_k, top_p, semantics, **more) for s in steps]
     dists = [s.distribution_under(c) for s, c in zip(steps, chosen)]
     union = []
@@ -166,6 +171,9 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                 union.append(i)
     union.sort(key=lambda i: -max(float(d[i]) for d in dists))
     union = union[: max(n, 1) * 2]
+    # what each column's own draw (its u, or its Gumbel noise) picks under the settings shown: always a bar
+    picks = [s.draw_from(d) if s.drawn else None for s, d in zip(steps, dists)]
+    union += [i for i in dict.fromkeys(picks) if i is not None and i not in union]
     ticks = [step_label(steps[0], i) for i in union]
     fig = go.Figure()
     for label, d in zip(labels, dists):
@@ -182,16 +190,25 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                     text=cut_text, showlegend=bool(cut_x),
                     marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
                     hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
+    top = max(float(d[union].max()) for d in dists) if union else 1.0
+    pick_x, pick_y, pick_text = [], [], []  # a marker over each column's own draw, as next_token_bars marks it
+    for j, (label, d, i) in enumerate(zip(labels, dists, picks)):
+        if i is not None:
+            pick_x.append(union.index(i) + _group_offset(j, len(dists)))
+            pick_y.append(float(d[i]) + 0.04 * top)
+            pick_text.append(f"{step_label(steps[j], i)} ({label})")
+    fig.add_scatter(name="drawn under these settings", mode="markers", cliponaxis=False, x=pick_x, y=pick_y,
+                    text=pick_text, showlegend=bool(pick_x),
+                    marker=dict(symbol="triangle-down", size=12, color="#222", line=dict(width=1, color="white")),
+                    hovertemplate="<b>%{text}</b>: drawn under these settings<extra></extra>")
     facts = []
     for j in range(1, len(dists)):
         dv = divergences(dists[0], dists[j])
-        facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats, "
-                     f"KL({labels[0]}‖{labels[j]}) {fmt.number(dv['kl_pq'])} "
-                     f"— {divergence_reading(dv)}")
-    # what each column's own draw (its u, or its Gumbel noise) picks under the settings shown
-    drawn = [f"{label} {step_label(s, s.draw_from(d))!r}" for label, s, d in zip(labels, steps, dists) if s.drawn]
+        facts.append(f"{labels[0]} vs {labels[j]}: JS {fmt.number(dv['js'])} nats — {divergence_reading(dv)} · "
+                     f"KL({labels[0]}‖{labels[j]}) {fmt.number(dv['kl_pq'])}")
+    drawn = [f"{label} {step_label(s, i)!r}" for label, s, i in zip(labels, steps, picks) if i is not None]
     if drawn:
-        facts.insert(0, "drawn under these settings: " + ", ".join(drawn))
+        facts.insert(0, "drawn under these settings (▼): " + " · ".join(drawn))
     settings, where = chosen[0], "Next token"
     if len({s.index for s in steps}) == 1:
         where = f"Next token at step {steps[0].index}"
