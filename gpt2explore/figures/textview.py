@@ -18,7 +18,7 @@ from ..model.scoring import RANK_BUCKETS, rank_bucket
 from .style import FIGURE_MAX_PX, finish, settings_text, title
 
 GLTR = ("#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8")  # ranks 1-10, 11-100, 101-1000, > 1000 (GLTR's four)
-IMPOSSIBLE, ALLOWED = "#e4572e", "#dfe7ef"
+IMPOSSIBLE, ALLOWED = "#a8a8a8", "#dfe7ef"  # impossible: grey, as the bars grey what the settings cut (red is GLTR's)
 CHAR_PX, LINE_PX, LINE_CHARS = 8.4, 26, 88
 LEGEND = dict(y=1.0, bgcolor=None)  # above the plot, on the template's white
 MAX_TOKENS = 800  # a longer text shows its first 800 tokens (the figure says so)

@@ -13,7 +13,7 @@
   var math = GX.math;
   var RAW = "#9db7d5", KEPT = "#1f5fa8", CUT = "#8a8a8a", CHOSEN = "#d9541e";
   var TINY_SHARE = 0.015; // a marked bar below this share of the axis's top gets a ring (figures/bars.py TINY_SHARE)
-  var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#e4572e", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
+  var GLTR = ["#b6e3a1", "#fbe38b", "#f5a3a3", "#c9a7e8"], IMPOSSIBLE = "#a8a8a8", ALLOWED = "#dfe7ef", MAYBE = "#f3c9b8";
   var CUT_SUFFIX = ": cut (×)"; // figures.bars.CUT_SUFFIX
   var MARK_NAMES = { drawn: "drawn token", u: "u draws (these settings)", forced: "forced token", text: "the text's token" };
   var READOUT_NAMES = { drawn: "drawn token", u: "the token u draws here", forced: "forced token", text: "the text's token" };
@@ -1092,9 +1092,9 @@
     if (mode) legend.innerHTML = "each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
       return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ");
     else if (this.live) legend.innerHTML = "each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
-      "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> · hover a token for its p; click it for its bars";
+      "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (these settings could never write it)&nbsp;</span> · hover a token for its p; click it for its bars";
     else legend.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
-      "<span style='background:" + IMPOSSIBLE + ";color:#fff'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
+      "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
       "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
     var before = this.textBox.querySelector(".gx-text"), panel = textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours);

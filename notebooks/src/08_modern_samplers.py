@@ -136,7 +136,8 @@ gx.pipeline_figure(own[0].steps[0])
 #
 # The stepper and the explorer keep the newer samplers they do not use in a collapsed **more
 # samplers** section under the four classic controls; one that is set sits beside them: below,
-# min-p does, since `min_p=0.05` is. The readout names the stages that cut the drawn token's rivals.
+# min-p does, since `min_p=0.05` is. The readout says how many tokens the settings keep; which
+# stage cut each rival is the pipeline figure's and `gx.sampling_stages`' job (above).
 
 # %%
 gx.stepper(lm, PROMPT, seed=SEED, top_k=40, min_p=0.05)
