@@ -168,4 +168,20 @@ def test_the_counterfactual_figure_names_the_sample_as_the_run_and_the_explorer_
     """run[0] of a run made with first_sample=3 is sample #3: the title says both."""
     run = lm.generate("Hi! My name is Isamu", nsamples=1, length=4, seed=1, coupling="gumbel", first_sample=3)
     fig = gx.counterfactual_view(run, run.counterfactual("Hi! My name is John"), sample=0)
-    assert fig.layout.title.text.startswith("Sample #3 (run[0]) and its counterfactual"), fig.layout.title.text
+    assert fig.layout.title.text.startswith("Sample #3 (run[0] here) and its counterfactual"), fig.layout.title.text
+    plain = lm.generate("Hi! My name is Isamu", nsamples=1, length=4, seed=1, coupling="gumbel")
+    assert gx.counterfactual_view(plain, plain.counterfactual("Hi! My name is John")).layout.title.text.startswith(
+        "Sample #0 and its counterfactual")
+
+
+def test_the_counterfactual_figure_shows_both_sides_on_one_axis_with_every_colour_named(lm):
+    run = lm.generate("Hi! My name is Isamu", nsamples=4, length=8, seed=1, coupling="gumbel")
+    cf = run.counterfactual("Hi! My name is John")
+    k = next(i for i in range(4) if run[i].tokens != cf[i].tokens)  # a pair that parts
+    fig = gx.counterfactual_view(run, cf, sample=k)
+    bars = [t for t in fig.data if t.type == "bar" and t.x and t.x[0] is not None]
+    assert len(bars) == 2
+    assert fig.layout.yaxis2.range == fig.layout.yaxis3.range  # one probability axis
+    assert fig.layout.yaxis2.range[1] >= max(max(b.y) for b in bars)
+    named = {t.marker.color: t.name for t in fig.data if t.type == "bar" and t.showlegend is not False and t.name}
+    assert {c for b in bars for c in b.marker.color} <= set(named), named  # every bar colour has a legend entry

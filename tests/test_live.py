@@ -260,6 +260,11 @@ def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_dr
         page.click(f"{STEPPER} .gx-force")
         page.wait_for_function(f"() => document.querySelector('{STEPPER} .gx-status').textContent.includes('forced')")
         said = page.evaluate(f"() => document.querySelector('{STEPPER} .gx-status').textContent")
+        # the forced tokens are marked in the text (the fork's at step 2 and ' John' at 4); the box is free again
+        page.wait_for_function(f"() => document.querySelectorAll('{STEPPER} .gx-text .gx-forced').length === 2")
+        marked = page.evaluate(f"() => Array.from(document.querySelectorAll('{STEPPER} .gx-text .gx-forced'))"
+                               ".map(s => [s.dataset.step, s.title])")
+        box = page.evaluate(f"() => document.querySelector('{STEPPER} .gx-force-text').value")
         page.fill(f"{STEPPER} .gx-force-text", "two tokens here")
         page.click(f"{STEPPER} .gx-force")
         page.wait_for_function(f"() => document.querySelector('{STEPPER} .gx-status').textContent.includes('not one')")
@@ -267,6 +272,7 @@ def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_dr
     assert "fork 1" in caption and f"step 2 forced to {label}" in caption and "T=0.8" in caption, caption
     assert "fork 1 opened below" in output  # under the explorer, once the fork is made
     assert said.startswith("forced '") and "John" in said and said.endswith(" at step 4"), said
+    assert [m[0] for m in marked] == ["2", "4"] and all("(forced)" in m[1] for m in marked) and box == "", (marked, box)
     assert output.count("not one") == 1, output
 
 

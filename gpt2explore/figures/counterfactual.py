@@ -19,7 +19,9 @@ def _short(label: str) -> str:
 def counterfactual_view(run, cf, sample: int = 0, top: int = 8):
     """Sample `sample` of `run` above its counterfactual `cf` (`run.counterfactual(...)`), token
     by token: grey where they agree, orange where they differ; below, at the first step where
-    they part, each side's likeliest tokens with the token the shared noise drew from it."""
+    they part, each side's likeliest tokens (on one probability axis) with the token the shared
+    noise drew from it. The title names the sample by its number in the seed's sequence, and by
+    its place in `run` where that differs (`first_sample=3`: sample #3 is run[0])."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -52,13 +54,18 @@ def counterfactual_view(run, cf, sample: int = 0, top: int = 8):
                     row=2, col=c)
         fig.update_xaxes(tickmode="array", tickvals=list(range(len(side["ids"]))),
                          ticktext=[_short(x) for x in side["labels"]], tickangle=-45, row=2, col=c)
-        fig.update_yaxes(title_text="probability" if c == 1 else None, rangemode="tozero", row=2, col=c)
-    for name, color in (("drawn by the shared noise", CHOSEN_COLOR), ("the other side's token", RAW_COLOR)):
+    if d["sides"]:  # one probability axis for both sides: side by side reads true
+        ymax = 1.08 * max(max(side["probs"]) for side in d["sides"])
+        fig.update_yaxes(range=[0, ymax], row=2)
+        fig.update_yaxes(title_text="probability", row=2, col=1)
+    for name, color in (("drawn by the shared noise", CHOSEN_COLOR), ("the other side's token", RAW_COLOR),
+                        ("another likely token", KEPT_COLOR)):
         fig.add_bar(x=[None], y=[None], name=name, marker_color=color, row=2, col=1)
     kind = "Gumbel noise" if d["coupling"] != "cdf" else "uniforms (cdf coupling)"
     changed = "; ".join(f"{k}: {v}" for k, v in d["changed"].items()) or "nothing changed"
     # run[0] of a run made with first_sample=3 is sample #3 (the explorer's selector names it so)
-    main = f"Sample #{d['sample']} (run[{d['position']}]) and its counterfactual ({changed})"
+    which = f"Sample #{d['sample']}" + (f" (run[{d['position']}] here)" if d["position"] != d["sample"] else "")
+    main = f"{which} and its counterfactual ({changed})"
     if part is None:
         subs = [f"the same {kind} writes the same {fmt.count(d['steps'], 'token')}: the texts never part"]
     else:

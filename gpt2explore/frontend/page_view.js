@@ -468,7 +468,7 @@
     };
   }
 
-  function textPanel(sample, current, onPick, colours) {
+  function textPanel(sample, current, onPick, colours, forcedMarks) { // forcedMarks: underline the tokens a person forced
     var div = document.createElement("div");
     div.className = "gx-text";
     var pr = document.createElement("span");
@@ -480,8 +480,10 @@
       var note = sample.notes ? sample.notes[i] : ""; // a token sharing a character with its neighbours says so
       s.textContent = piece || (note ? "" : "∅"); s.dataset.step = i;
       if (!piece && note) s.className += " gx-part";
+      var forced = forcedMarks && sample.steps[i] && sample.steps[i].forced;
+      if (forced) s.className += " gx-forced";
       if (colours) { s.style.background = colours[i].fill; s.title = colours[i].title; }
-      else s.title = "step " + i + ": click to show its bars";
+      else s.title = "step " + i + (forced ? " (forced)" : "") + ": click to show its bars";
       if (note) s.title += "\n" + note;
       s.addEventListener("click", function () { onPick(i); });
       div.appendChild(s);
@@ -798,7 +800,7 @@
       this.drawn = bars(this.figure, v, data, { log: this.log, draws: this.draws });
       this.readout.innerHTML = readoutHtml(v, data, this.draws);
     }
-    this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }));
+    this.textBox.replaceChildren(textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, null, !data.scored));
     this.renderWhy();
   };
   Explorer.prototype.shown = function () {
@@ -847,7 +849,7 @@
   Stepper.prototype.render = function () {
     this.step = this.stepCount() - 1;
     Explorer.prototype.render.call(this);
-    this.textBox.replaceChildren(textPanel(this.data.samples[0], -1, function () {}));
+    this.textBox.replaceChildren(textPanel(this.data.samples[0], -1, function () {}, null, !this.data.scored));
     if (this.backButton) this.backButton.disabled = this.step === 0;
     if (this.nextButton) this.nextButton.disabled = this.data.room === 0;
   };
@@ -880,6 +882,7 @@
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
     this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
+    if (!msg.error && /^forced /.test(msg.said || "") && this.forceInput) this.forceInput.value = ""; // done: the box is free
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
@@ -944,7 +947,7 @@
       var v = self.views[i];
       bars(fig, v, data, { compact: true, width: 440, log: self.log, bottom: room, ymax: span.ymax, floor: span.floor });
       col.appendChild(head); col.appendChild(fig);
-      col.appendChild(textPanel(sample, self.step, function (i) { self.setStep(i); self.apply({}); }));
+      col.appendChild(textPanel(sample, self.step, function (i) { self.setStep(i); self.apply({}); }, null, !data.scored));
       grid.appendChild(col);
     });
     var key = document.createElement("div");
@@ -998,6 +1001,7 @@
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
     this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
+    if (!msg.error && /^forced /.test(msg.said || "") && this.forceInput) this.forceInput.value = ""; // done: the box is free
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
