@@ -126,6 +126,14 @@ def test_figures_follow_the_gumbel_draw(lm):
     assert "Gumbel noise" in fig.layout.title.text
     facts = fig.layout.meta["gpt2explore"]
     assert facts["figure"] == "draw_figure" and facts["coupling"] == "gumbel" and facts["u"] is None
+    # every colour and mark drawn is named in the legend: the scores (black, the drawn one orange), the noise
+    legend = {(t.mode, t.marker.symbol if t.mode == "markers" else None,
+               t.marker.color if t.mode == "markers" else t.line.color) for t in fig.data if t.showlegend is not False}
+    scores = next(t for t in fig.data if t.name == "log p + g (score)" and t.x[0] is not None)
+    for color in set(scores.marker.color):
+        assert ("markers", "diamond", color) in legend, (color, legend)
+    segments = {t.line.color for t in fig.data if t.mode == "lines" and t.showlegend is False}
+    assert {("lines", None, c) for c in segments} - legend <= {("lines", None, "#d9541e")}  # the drawn one is orange
     bars = gx.next_token_bars(step, temperature=0.4)
     assert "its Gumbel noise draws" in bars.layout.title.text
 

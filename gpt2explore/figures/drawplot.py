@@ -82,17 +82,23 @@ def _gumbel_figure(step, d):
     custom = [[lab, fmt.prob(p), fmt.number(lp, 3), fmt.number(g, 3), fmt.number(s, 3),
                "–" if r is None else r + 1] for lab, p, lp, g, s, r in
               zip(d["labels"], d["probs"], d["logp"], d["g"], d["scores"], d["prob_rank0"])]
-    fig.add_scatter(x=x, y=d["logp"], mode="markers", name="log p (these settings)",
+    fig.add_scatter(x=x, y=d["logp"], mode="markers", name="log p",
                     marker=dict(color=KEPT_COLOR, size=9), customdata=custom,
                     hovertemplate="<b>%{customdata[0]}</b><br>p %{customdata[1]} (#%{customdata[5]})<br>log p "
                                   "%{customdata[2]}<extra></extra>")
-    fig.add_scatter(x=x, y=d["scores"], mode="markers", name="log p + g (perturbed score)",
+    fig.add_scatter(x=x, y=d["scores"], mode="markers", name="log p + g (score)", showlegend=False,
                     marker=dict(color=[CHOSEN_COLOR if w else "#222" for w in win], size=11, symbol="diamond"),
                     customdata=custom,
                     hovertemplate="<b>%{customdata[0]}</b><br>log p %{customdata[2]} + g %{customdata[3]} = "
                                   "%{customdata[4]}<extra></extra>")
+    for name, color in (("log p + g (score)", "#222"), ("the drawn token's score", CHOSEN_COLOR)):
+        # the diamonds' legend: one per colour (a trace's own swatch takes its first point's colour)
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                        marker=dict(color=color, size=11, symbol="diamond"))
+    fig.add_scatter(x=[None], y=[None], mode="lines", name="g (the noise)",
+                    line=dict(color=RAW_COLOR, width=2), hoverinfo="skip")
     best = max(d["scores"])
-    fig.add_scatter(x=[-0.5, len(x) - 0.5], y=[best, best], mode="lines", name="the highest score: drawn",
+    fig.add_scatter(x=[-0.5, len(x) - 0.5], y=[best, best], mode="lines", name="highest score: drawn",
                     line=dict(color=CHOSEN_COLOR, dash="dash", width=1.5), hoverinfo="skip")
     labels = list(d["labels"])
     shown = repr(step_label(step, d["token"]))
@@ -101,9 +107,9 @@ def _gumbel_figure(step, d):
     rank = "" if d["token_rank0"] is None else f", #{d['token_rank0'] + 1} by probability of {fmt.count(d['kept'], 'kept token')}"
     subs = [f"token = argmax of log p + g over the vocabulary: {shown} (p={fmt.prob(d['probs'][d['ids'].index(d['token'])])}"
             f"{rank}); tokens by perturbed score"]
-    head, top = title(main, subs, width=100, height=460)
+    head, top = title(main, subs, width=100, height=484)
     lows = [v for v in d["logp"] + d["scores"]]
-    fig.update_layout(title=head, height=460, margin=dict(t=top + 40, b=bottom_margin(labels, 45)),
+    fig.update_layout(title=head, height=484, margin=dict(t=top + 64, b=bottom_margin(labels, 45)),  # 2 legend rows
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45,
                                  range=[-0.7, len(x) - 0.3]),
                       yaxis=dict(title="log p  and  log p + g", range=[min(lows) - 0.5, max(lows) + 0.5]))
