@@ -70,8 +70,9 @@ def test_live_inspect_is_decided_everywhere_exact_and_fits_beside_the_file_brows
 
 
 IN_VIEW = """(sel) => { const t = document.querySelector(sel + ' .gx-text'), c = t.querySelector('.gx-current');
-    const a = t.getBoundingClientRect(), b = c.getBoundingClientRect();
-    return {scrolls: t.scrollHeight > t.clientHeight, top: t.scrollTop, inside: b.top >= a.top - 1 && b.bottom <= a.bottom + 1}; }"""
+    const a = t.getBoundingClientRect(), b = c.getBoundingClientRect(), note = document.querySelector(sel + ' .gx-scroll-note');
+    return {scrolls: t.scrollHeight > t.clientHeight, top: t.scrollTop, inside: b.top >= a.top - 1 && b.bottom <= a.bottom + 1,
+            lines: t.clientHeight / parseFloat(getComputedStyle(t).lineHeight), note: note ? note.textContent : null}; }"""
 
 
 def test_a_long_texts_inspect_scrolls_its_text_and_keeps_the_bars_on_screen(lab):
@@ -90,6 +91,8 @@ def test_a_long_texts_inspect_scrolls_its_text_and_keeps_the_bars_on_screen(lab)
         call(page, "set", {"step": last}, sel=ROOT)
         seen = page.evaluate(IN_VIEW, ROOT)
         assert seen["scrolls"] and seen["top"] > 0 and seen["inside"], seen
+        # whole lines shown (none cut in half), and the text says it scrolls, with how much is shown
+        assert abs(seen["lines"] - round(seen["lines"])) < 0.05 and seen["note"].startswith("↕ the text scrolls: 6 of"), seen
         call(page, "set", {"temperature": 0.7}, sel=ROOT)  # a redraw: the text keeps its place
         again = page.evaluate(IN_VIEW, ROOT)
         assert again["inside"] and again["top"] == seen["top"], (seen, again)

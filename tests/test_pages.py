@@ -248,6 +248,27 @@ def test_the_compare_page_answers_set_and_shown_column_by_column(browser, tiny, 
     opened.close()
 
 
+def test_a_saved_compare_page_opens_where_the_widget_is_and_says_how_the_columns_differ(browser, tiny, tmp_path):
+    """The page opens at the widget's sample and step; its summary line is the live widget's (the
+    kernel's words at the page's starting settings), and at other settings it says it has none."""
+    from gpt2explore.views.compare import summary_html
+
+    comparer = gx.compare(tiny, PROMPTS, nsamples=2, length=8, seed=2)
+    comparer.sample_select.value = comparer.sample_select.options[1]
+    comparer.step_slider.value = 5
+    path = gx.save(comparer, tmp_path / "compare.html")
+    opened = Opened(browser, path)
+    shown = opened.shown()
+    assert shown["step"] == 5 and {c["sample_index"] for c in shown["columns"]} == {1}
+    said = opened.page.inner_text(".gx-summary")
+    columns = [s for s in comparer.run if s.index == 1]
+    want = summary_html([c.steps[5] for c in columns], PROMPTS, comparer.settings, "cdf", comparer.run.seed, 5)
+    assert said == re.sub(r"<[^>]+>", "", want).replace("&#x27;", "'") and "Jensen–Shannon" in said, said
+    opened.set({"temperature": 0.5})
+    assert "stored for the settings the page opened with only" in opened.page.inner_text(".gx-summary")
+    opened.close()
+
+
 def test_the_inspect_page_recolours_the_text_as_python_would(browser, tiny, tmp_path):
     text = (gx.data_path("texts") / "mississippi.txt").read_text()[:400]
     inspector = gx.inspect(tiny, text)

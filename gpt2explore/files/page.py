@@ -22,6 +22,7 @@ import secrets
 
 from .. import frontend
 from ..core import arguments, provenance
+from ..views import compare as compare_view
 from ..views import page as page_view
 
 KINDS = ("explorer", "compare", "inspect")
@@ -79,8 +80,35 @@ def data_of(obj, n: int | None = None) -> dict:
     facts = provenance.for_step(first, None, f"page ({kind})")
     title = {"explorer": "Next-token explorer", "compare": "Prompts compared with the same draws",
              "inspect": "A text, token by token"}[kind]
-    return page_view.page_data(run, kind=kind, samples=samples, n=n or (12 if kind == "compare" else 20),
+    data = page_view.page_data(run, kind=kind, samples=samples, n=n or (12 if kind == "compare" else 20),
                                facts=facts, settings=settings, title=f"{title} · {run.model_name}")
+    state = getattr(getattr(obj, "view", None), "state", None) if run is not obj else None
+    if state:  # the page opens where the widget is: its sample, step, scale and colouring
+        data["open"] = {k: state[k] for k in ("sample", "step", "log", "colour") if state.get(k)}
+    if kind == "compare":
+        data["summaries"] = compare_summaries(run, data["start"])
+    return data
+
+
+def compare_summaries(run, settings: dict) -> dict:
+    """How the columns of each sample number differ at each step, at the page's starting settings
+    (the kernel's words, as the live widget says them), keyed "sample:step" (the sample's place
+    among the numbers): a page shows them while its controls are at those settings."""
+    numbers: list[int] = []
+    for s in run.samples:
+        if s.index not in numbers:
+            numbers.append(s.index)
+    coupling = run.meta.get("coupling", "cdf")
+    out = {}
+    for place, number in enumerate(numbers):
+        columns = [s for s in run.samples if s.index == number]
+        for step in range(min(len(c.steps) for c in columns)):
+            try:
+                out[f"{place}:{step}"] = compare_view.summary_html([c.steps[step] for c in columns], [c.prompt for c in columns], settings,
+                                                                   coupling, run.seed, step)
+            except ValueError:  # settings that cannot go together: the page says so itself
+                break
+    return out
 
 
 class Page(str):

@@ -955,6 +955,7 @@
     key.textContent = compareKey(data);
     this.figure.replaceChildren(key, grid);
     if (this.live) this.figure.insertBefore(this.summaryLine(), key);
+    else if (data.summaries) this.figure.insertBefore(this.savedSummary(), key);
     this.current = this.views[0];
     var exact = this.views.every(function (v) { return v.exact; }), none = this.views.every(function (v) { return !v.exact; });
     this.readout.innerHTML = "step " + this.step + " · " + esc(describe(data, this.settings)) + " · <span class='" + (exact ? "gx-exact" : "gx-approx") + "'>" +
@@ -979,6 +980,16 @@
     } else div.innerHTML = this.lastSummary = this.summaries[key];
     return div;
   };
+  // a page: how the columns differ, as the kernel said it when the page was saved (at its starting settings)
+  Compare.prototype.savedSummary = function () {
+    var div = document.createElement("div"), start = this.data.start, same = true;
+    div.className = "gx-summary";
+    for (var k in start) if (this.settings[k] !== start[k]) same = false;
+    var said = this.data.summaries[this.sample + ":" + this.step];
+    if (same && said) div.innerHTML = said;
+    else { div.className += " gx-note"; div.textContent = "how the columns differ (Jensen–Shannon) is stored for the settings the page opened with only: " + describe(this.data, start); }
+    return div;
+  };
   Compare.prototype.build = function () {
     var self = this;
     Page.prototype.build.call(this);
@@ -1001,7 +1012,6 @@
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
     this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
-    if (!msg.error && /^forced /.test(msg.said || "") && this.forceInput) this.forceInput.value = ""; // done: the box is free
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
     this.ready().then(function () { requestAnimationFrame(function () { p.resolve(self.shown()); }); }, p.reject);
@@ -1104,6 +1114,13 @@
     var before = this.textBox.querySelector(".gx-text"), panel = textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours);
     this.textBox.replaceChildren(legend, panel);
     keepInView(panel, before ? before.scrollTop : 0);
+    if (panel.scrollHeight > panel.clientHeight + 1) { // a text that scrolls says so (a scroll bar can be hidden)
+      var lines = parseFloat(getComputedStyle(panel).lineHeight), note = document.createElement("div");
+      note.className = "gx-note gx-scroll-note";
+      note.textContent = "↕ the text scrolls: " + Math.round(panel.clientHeight / lines) + " of its " +
+        Math.round(panel.scrollHeight / lines) + " lines shown";
+      this.textBox.appendChild(note);
+    }
   };
   function keepInView(panel, scrolled) { // a text that scrolls (the live inspect's) keeps its place and shows its current token
     panel.scrollTop = scrolled;
@@ -1357,6 +1374,11 @@
     body.className = "gx-body";
     root.appendChild(body);
     var page = new KINDS[data.kind](body, data);
+    var open = data.open || {}; // where the widget was when the page was saved
+    if (open.sample) page.sample = open.sample;
+    if (open.step) page.step = open.step;
+    if (open.log) page.log = !!open.log;
+    if (open.colour) page.colour = open.colour;
     page.build();
     root.gx = {
       set: function (o) { return page.set(o || {}); },

@@ -2,9 +2,13 @@
 and widgets)."""
 from __future__ import annotations
 
+import html
 import math
 
 import torch
+
+from ..core import formatting as fmt
+from ..core.coupling import shared_noise
 
 
 def divergences(p: torch.Tensor, q: torch.Tensor) -> dict:
@@ -33,3 +37,16 @@ def divergence_reading(d: dict) -> str:
     if d["js"] < 0.05:
         return "close"
     return "clearly different" if d["js"] < 0.3 else "very different"
+
+
+def summary_html(steps, prompts, settings: dict, coupling: str, seed, step: int) -> str:
+    """How each column's distribution differs from the first's at these settings (Jensen–Shannon,
+    nats, and a plain reading). A ValueError where the settings cannot go together."""
+    dists = [s.distribution(**settings) for s in steps]
+    facts = []
+    for j in range(1, len(dists)):
+        d = divergences(dists[0], dists[j])
+        facts.append(f"{html.escape(prompts[0])} vs {html.escape(prompts[j])}: "
+                     f"<span style='white-space:nowrap'>Jensen–Shannon</span> <b>{fmt.number(d['js'])}</b> nats ({divergence_reading(d)})")
+    return (f"<div style='font-family:monospace;white-space:normal'>{shared_noise(coupling)} for every prompt "
+            f"(seed {seed}); step {step}: " + "; ".join(facts) + "</div>")

@@ -21,11 +21,10 @@ import html
 
 import ipywidgets as W
 
-from ..core import formatting as fmt
-from ..core.coupling import shared_noise
 from ..figures import plots
 from ..model.generation import check_count, normalize_prompts, require_lm, string_list
 from ..views import page as page_view
+from ..views.compare import summary_html
 from .controls import (
     SLIDER_LAYOUT,
     STYLE,
@@ -39,19 +38,6 @@ from .controls import (
 from .front import Front
 
 TITLE = "Prompts compared with the same draws"  # gpt2explore.files.page names a saved compare page the same
-
-
-def summary_html(steps, prompts, settings: dict, coupling: str, seed, step: int) -> str:
-    """How each column's distribution differs from the first's at these settings (Jensen–Shannon,
-    nats, and a plain reading). A ValueError where the settings cannot go together."""
-    dists = [s.distribution(**settings) for s in steps]
-    facts = []
-    for j in range(1, len(dists)):
-        d = plots.divergences(dists[0], dists[j])
-        facts.append(f"{html.escape(prompts[0])} vs {html.escape(prompts[j])}: "
-                     f"<span style='white-space:nowrap'>Jensen–Shannon</span> <b>{fmt.number(d['js'])}</b> nats ({plots.divergence_reading(d)})")
-    return (f"<div style='font-family:monospace;white-space:normal'>{shared_noise(coupling)} for every prompt "
-            f"(seed {seed}); step {step}: " + "; ".join(facts) + "</div>")
 
 
 class Comparer(_Displayable):

@@ -50,7 +50,7 @@ LIVE_CSS = """
 .gx-live.gx-page select.gx-sample { max-width: 300px; }
 .gx-live.gx-page .gx-readout { margin: 2px 0; }
 .gx-live.gx-page .gx-text { margin: 2px 0; }
-.gx-live.gx-inspect .gx-text { line-height: 1.45; max-height: 8.8em; overflow-y: auto; }  /* a long text scrolls: the bars stay on screen */
+.gx-live.gx-inspect .gx-text { line-height: 1.45; max-height: calc(6 * 1.45em); overflow-y: auto; scrollbar-width: thin; scrollbar-color: #9a9a9a #eee; }  /* a long text scrolls, six whole lines shown: the bars stay on screen */
 .gx-live.gx-inspect .gx-key { margin: 2px 0; }
 .gx-page .gx-more { display: flex; flex-wrap: wrap; gap: 2px 14px; width: 100%; }
 .gx-page .gx-more summary { cursor: pointer; color: #1f5fa8; width: 100%; }
