@@ -435,8 +435,11 @@ def test_the_why_section_draws_the_kernels_attribution_and_follows_a_clicked_bar
                       ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", [ROOT, rival])
         page.wait_for_function(f"() => document.querySelector('{ROOT} select.gx-why-vs').value === '{rival}'")
         against = call(page, "why", {})
+        outlined = page.evaluate(f"() => Array.from(document.querySelectorAll('{ROOT} .gx-bar.gx-vs')).map(b => b.dataset.id)")
+        said = page.evaluate(f"() => document.querySelector('{ROOT} .gx-why-status').textContent")
         page.locator(f"{ROOT} details.gx-why").screenshot(path=str(ARTIFACTS / "live_why.png"))
         forks = page.evaluate(f"() => document.querySelectorAll('{STEPPER}').length")
     assert against["attribution"]["vs"] == rival and rival in against["vs_options"]
+    assert outlined == [str(rival)] and "dashed outline" in said, (outlined, said)  # the rival marked in the bars
     assert against["attribution"]["rows"][-1][1] == pytest.approx(attribution(step, rival).attrs["logit_diff"], abs=1e-4)
     assert forks == 0  # a click in "why" mode explains; it does not fork

@@ -741,7 +741,12 @@
     w.vs.replaceChildren();
     options.forEach(function (id) { var op = document.createElement("option"); op.value = id; op.textContent = pyRepr(label(data, id)); w.vs.appendChild(op); });
     if (at) w.vs.value = at.vs;
-    w.status.textContent = got.notes.join(" · ");
+    // the rival in the bars too: a dashed outline on its bar (the one a click in "why" mode chose)
+    var rivalBar = null;
+    Array.prototype.forEach.call(this.figure.querySelectorAll(".gx-bar.gx-vs"), function (b) { b.classList.remove("gx-vs"); });
+    if (at) rivalBar = this.figure.querySelector('.gx-bar[data-id="' + at.vs + '"]');
+    if (rivalBar) rivalBar.classList.add("gx-vs");
+    w.status.textContent = got.notes.concat(rivalBar ? ["against " + pyRepr(label(data, at.vs)) + ": its bar has a dashed outline"] : []).join(" · ");
     if (at) waterfall(w.attr, at, data.why); else w.attr.replaceChildren();
     var a = got.attention;
     w.attention.forEach(function (l) { l.style.display = a ? "" : "none"; });
