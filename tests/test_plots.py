@@ -192,3 +192,17 @@ def test_long_prompts_are_named_by_the_words_that_differ(lm):
     fig = gx.compare_next_token([run[0], run[1]])
     assert [t.name for t in fig.data if t.type == "bar"] == ["…Isamu…", "…John…"]
     assert "KL(…Isamu…‖…John…)" in fig.layout.title.text
+
+
+def test_a_legend_of_long_names_gets_room_under_the_title(run):
+    """Two rows of legend (long column names) push the plot down by a row, so the legend never
+    sits on the title's last line."""
+    from gpt2explore.figures.style import legend_rows
+
+    assert legend_rows(["a", "b"]) == 1 and legend_rows(["x" * 60, "y" * 60]) == 2
+    short = gx.compare_next_token([run[0], run[2]], ["A", "B"])
+    long = gx.compare_next_token([run[0], run[2]], ["A" * 30, "B" * 30])
+    lines = lambda f: f.layout.title.text.count("<br>")  # noqa: E731
+    per_line = 20
+    extra = long.layout.margin.t - short.layout.margin.t - per_line * (lines(long) - lines(short))
+    assert extra >= 26, (long.layout.margin.t, short.layout.margin.t)

@@ -23,6 +23,7 @@ from .style import (  # noqa: F401
     RAW_COLOR,
     bottom_margin,
     finish,
+    legend_rows,
     nice_step,
     settings_text,
     step_label,
@@ -218,6 +219,8 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
         main = f"{where}: {' vs '.join(labels)}"
         facts = [f"{label}: {settings_text(c)}" for label, c in zip(labels, chosen)] + facts
     _, top = title(main, facts)
+    shown = [t.name for t in fig.data if t.showlegend is not False]
+    top += 26 * (legend_rows(shown) - 1)  # long names wrap the legend: room for its rows under the title
     head, _ = title(main, facts, height=440 + top)
     fig.update_layout(barmode="group", bargap=0.15, height=440 + top, yaxis_title="probability", title=head,
                       margin=dict(t=top + 45, b=bottom_margin(ticks)),

@@ -36,6 +36,18 @@ LEGENDS = {
 }
 
 
+def legend_rows(names, width: int = 700, char_px: float = 8.0, item_px: int = 46) -> int:
+    """How many rows a horizontal legend of these entries takes across `width` pixels (a swatch
+    and its gap, then the name at about char_px a character), so a figure can leave room for them."""
+    rows, used = 1, 0.0
+    for name in names:
+        w = item_px + char_px * len(str(name))
+        if used and used + w > width:
+            rows, used = rows + 1, 0.0
+        used += w
+    return rows
+
+
 def finish(fig, facts, legend: str | None = None, legend_more: dict | None = None, meta: dict | None = None):
     """The last step of every builder, so that every figure has the same look and says where it
     came from: the shared template; the legend in one of the shared places (`legend`, a key of
