@@ -358,6 +358,8 @@ def test_every_view_is_plain_json_data(tiny_run, tmp_path):
         "divergences": lambda s: compare.divergences(s.distribution(temperature=0.7), s.distribution()),
         "divergence_reading": lambda s: compare.divergence_reading(compare.divergences(s.distribution(),
                                                                                        s.distribution())),
+        "summary_html": lambda s: compare.summary_html([s, s], ["a", "b"], {"temperature": np.float32(0.7)},
+                                                       "cdf", 1, s.index),
     }
     # not views of their own: the stages' tensors under the views, and the table of stage_rows
     under = {"stages_under", "cuts_of", "sampling_stages"}

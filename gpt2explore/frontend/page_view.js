@@ -121,8 +121,10 @@
       kind = own && marked === step.token ? "drawn" : "u";
     }
     var runToken = kind === "u" && step.token >= 0 && step.token !== marked ? step.token : null;
+    // where the marked token and the run's sit among the stored ids (a live row holds every id: a native
+    // search of two ids, not a map of 50,257 built on every redraw)
     var at = {};
-    for (var k = 0; k < W; k++) at[u.ids[k]] = k;
+    [marked, runToken].forEach(function (t) { if (t !== null) { var k = u.ids.indexOf(t); if (k >= 0) at[t] = k; } });
     [marked, runToken].forEach(function (t) { if (t !== null && at[t] !== undefined && rows.indexOf(at[t]) < 0) rows.push(at[t]); });
     var labels = rows.map(function (k) { return labelOf(data, stored, u.ids[k]); });
     return {
