@@ -192,6 +192,9 @@ def test_compare_figure_states_the_reading(lm):
     b = a.fork()
     b.force(" cat")
     fig = gx.compare_next_token([a.next_step, b.next_step], ["original", "branch"])
+    # nothing is drawn yet at a session's next step: the marks say what the next draw picks
+    assert "the next draw picks (▼)" in fig.layout.title.text and "drawn under" not in fig.layout.title.text
+    assert [t.name for t in fig.data if t.type == "scatter" and t.showlegend][-1] == "the next draw picks"
     assert "JS" in fig.layout.title.text and ("in common" in fig.layout.title.text
                                               or "impossible" in fig.layout.title.text
                                               or "different" in fig.layout.title.text

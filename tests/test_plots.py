@@ -203,6 +203,17 @@ def test_a_legend_of_long_names_gets_room_under_the_title(run):
     short = gx.compare_next_token([run[0], run[2]], ["A", "B"])
     long = gx.compare_next_token([run[0], run[2]], ["A" * 30, "B" * 30])
     lines = lambda f: f.layout.title.text.count("<br>")  # noqa: E731
-    per_line = 20
+    per_line = 26
     extra = long.layout.margin.t - short.layout.margin.t - per_line * (lines(long) - lines(short))
     assert extra >= 26, (long.layout.margin.t, short.layout.margin.t)
+
+
+def test_a_title_leaves_the_room_plotly_gives_its_lines():
+    """plotly spaces every line of a title by 1.3 x the title's font (1.4 x the layout's), the smaller
+    lines too: the margin a title asks for holds them all, so the legend under it stays clear."""
+    from gpt2explore.figures.style import FONT, title
+
+    spacing = 1.3 * 1.4 * FONT["size"]
+    for subs in ([], ["one"], ["one", "two", "three", "four"]):
+        head, top = title("A title", subs)
+        assert top >= 50 + spacing * len(subs) - 1, (subs, top)

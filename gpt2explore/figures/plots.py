@@ -198,10 +198,13 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
             pick_x.append(union.index(i) + _group_offset(j, len(dists)))
             pick_y.append(float(d[i]) + 0.04 * top)
             pick_text.append(f"{step_label(steps[j], i)} ({label})")
-    fig.add_scatter(name="drawn under these settings", mode="markers", cliponaxis=False, x=pick_x, y=pick_y,
+    # a session's next step is not drawn yet: its noise is what the next draw will use
+    said = "the next draw picks" if any(s.pending for s, i in zip(steps, picks) if i is not None) \
+        else "drawn under these settings"
+    fig.add_scatter(name=said, mode="markers", cliponaxis=False, x=pick_x, y=pick_y,
                     text=pick_text, showlegend=bool(pick_x),
                     marker=dict(symbol="triangle-down", size=12, color="#222", line=dict(width=1, color="white")),
-                    hovertemplate="<b>%{text}</b>: drawn under these settings<extra></extra>")
+                    hovertemplate="<b>%{text}</b>: " + said + "<extra></extra>")
     facts = []
     for j in range(1, len(dists)):
         dv = divergences(dists[0], dists[j])
@@ -209,7 +212,7 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                      f"KL({labels[0]}‖{labels[j]}) {fmt.number(dv['kl_pq'])}")
     drawn = [f"{label} {step_label(s, i)!r}" for label, s, i in zip(labels, steps, picks) if i is not None]
     if drawn:
-        facts.insert(0, "drawn under these settings (▼): " + " · ".join(drawn))
+        facts.insert(0, f"{said} (▼): " + " · ".join(drawn))
     settings, where = chosen[0], "Next token"
     if len({s.index for s in steps}) == 1:
         where = f"Next token at step {steps[0].index}"

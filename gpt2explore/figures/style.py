@@ -87,6 +87,9 @@ def nice_step(span: float, target: int = 5) -> float:
 
 
 SUB_SIZE = 12  # px, the smaller lines under a title
+# px a title line takes, the smaller ones too: plotly spaces a title's lines by 1.3 x its font (1.4 x the
+# layout's 14 px), whatever size a line's own <span> sets
+LINE_PX = 26
 
 
 def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict, int]:
@@ -94,13 +97,12 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     margin in pixels it needs (plus room for a legend row above the plot). Plotly places a
     multi-line title by its first line, so that line is put 34 px below the top of a figure
     `height` pixels high."""
-    import textwrap
 
-    heads = textwrap.wrap(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
+    heads = wrap_phrases(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
     lines = [w for s in subs if s for w in wrap_phrases(s, width)]
     text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
     return dict(text=text, x=0.5, xanchor="center", y=1 - 34 / height, yref="container",
-                yanchor="bottom"), 50 + 24 * (len(heads) - 1) + 20 * len(lines)
+                yanchor="bottom"), 50 + LINE_PX * (len(heads) - 1 + len(lines))
 
 
 def wrap_phrases(text: str, width: int) -> list[str]:

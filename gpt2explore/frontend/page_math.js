@@ -201,7 +201,8 @@
         lo[i] = ones.gtK[i] + byLowKept.above(s.z[i]);
       }
       for (i = 0; i < s.m; i++) if (s.st[i] !== C) s.decide(i, hi[i] < k, lo[i] >= k);
-      var live = s.storedSums(function () { return 1; }, false), kept = s.storedSums(function () { return 1; }, true), gdec = [];
+      var gdec = [], live, kept;
+      if (gr.b.length) { live = s.storedSums(function () { return 1; }, false); kept = s.storedSums(function () { return 1; }, true); } // for the groups only
       for (var a = 0; a < gr.b.length; a++) {
         b = gr.b[a];
         var zb = gr.zlo[a], zt = gr.zhi[a];
@@ -324,18 +325,20 @@
   // For each live stored token, the weight of the other live stored tokens above it (gt), level with it
   // (eq) and below it (lt), all of them (All) and the certainly kept ones (K): one sort, then sums.
   function strata(s, weight) {
-    var m = s.m, idx = [], i, a, b;
-    for (i = 0; i < m; i++) if (s.st[i] !== C) idx.push(i);
-    idx.sort(function (x, y) { return s.z[y] - s.z[x]; });
-    var gtK = f64(m), gtAll = f64(m), eqAll = f64(m), ltK = f64(m), ltAll = f64(m);
+    var m = s.m, idx = new Int32Array(m), n = 0, i, a, b;
+    var sorted = true; // a live row comes from the likeliest down: no sort needed unless a stage reordered it
+    for (i = 0; i < m; i++) if (s.st[i] !== C) { if (n && s.z[i] > s.z[idx[n - 1]]) sorted = false; idx[n++] = i; }
+    idx = idx.subarray(0, n);
+    if (!sorted) idx.sort(function (x, y) { return s.z[y] - s.z[x]; });
+    var gtK = f64(m), gtAll = f64(m), eqAll = f64(m), ltK = f64(m), ltAll = f64(m), w = f64(m);
     var totK = 0, totAll = 0, accK = 0, accAll = 0;
-    for (a = 0; a < idx.length; a++) { var w = weight(idx[a]); totAll += w; if (s.st[idx[a]] === K) totK += w; }
-    for (a = 0; a < idx.length; a = b) {
-      var blockK = 0, blockAll = 0;
-      for (b = a; b < idx.length && s.z[idx[b]] === s.z[idx[a]]; b++) { var wb = weight(idx[b]); blockAll += wb; if (s.st[idx[b]] === K) blockK += wb; }
+    for (a = 0; a < n; a++) { var j0 = idx[a]; w[j0] = weight(j0); totAll += w[j0]; if (s.st[j0] === K) totK += w[j0]; }
+    for (a = 0; a < n; a = b) {
+      var blockK = 0, blockAll = 0, za = s.z[idx[a]];
+      for (b = a; b < n && s.z[idx[b]] === za; b++) { var wb = w[idx[b]]; blockAll += wb; if (s.st[idx[b]] === K) blockK += wb; }
       for (var c = a; c < b; c++) {
         var j = idx[c];
-        gtK[j] = accK; gtAll[j] = accAll; eqAll[j] = blockAll - weight(j);
+        gtK[j] = accK; gtAll[j] = accAll; eqAll[j] = blockAll - w[j];
         ltK[j] = totK - accK - blockK; ltAll[j] = totAll - accAll - blockAll;
       }
       accK += blockK; accAll += blockAll;
@@ -361,18 +364,23 @@
       if (openai) return [(aHi + e) / (aHi + e + bLo) <= pl, (aLo + e) / (aLo + e + bHi) > ph];
       return [aHi / (aHi + e + bLo) < pl, aLo / (aLo + e + bHi) >= ph];
     }
-    var dec = [], gdec = [], gr = s.groups(), a;
+    var gdec = [], gr = s.groups(), a;
     var mass = strata(s, function (j) { return ms.e[j]; });
     var mlo = gr.b.map(function (b) { return ms.mlo[b]; }), mhi = gr.b.map(function (b) { return ms.mhi[b]; });
     var loByLow = new Sums(gr.zlo, mlo), hiByTop = new Sums(gr.zhi, mhi), loByTop = new Sums(gr.zhi, mlo), hiByLow = new Sums(gr.zlo, mhi);
     var loByLowKept = new Sums(gr.zlo, mlo, gr.kept), loByTopKept = new Sums(gr.zhi, mlo, gr.kept);
+    var keep = u8(s.m), cut = u8(s.m), seen = u8(s.m); // each stored token's verdict, in flat arrays (a live row has 50,257)
     for (i = 0; i < s.m; i++) { // a group wholly above the token is ahead of it, wholly below behind, straddling it both
       if (s.st[i] === C) continue;
-      var z = s.z[i];
-      dec[i] = verdict(mass.gtK[i] + loByLow.above(z), mass.gtAll[i] + mass.eqAll[i] + hiByTop.atLeast(z), ms.e[i],
-                       mass.ltK[i] + loByTop.below(z), mass.ltAll[i] + mass.eqAll[i] + hiByLow.atMost(z));
+      var z = s.z[i], e = ms.e[i];
+      var aLo = mass.gtK[i] + loByLow.above(z), aHi = mass.gtAll[i] + mass.eqAll[i] + hiByTop.atLeast(z);
+      var bLo = mass.ltK[i] + loByTop.below(z), bHi = mass.ltAll[i] + mass.eqAll[i] + hiByLow.atMost(z);
+      seen[i] = 1; // verdict(aLo, aHi, e, bLo, bHi), written out
+      if (openai) { keep[i] = (aHi + e) / (aHi + e + bLo) <= pl ? 1 : 0; cut[i] = (aLo + e) / (aLo + e + bHi) > ph ? 1 : 0; }
+      else { keep[i] = aHi / (aHi + e + bLo) < pl ? 1 : 0; cut[i] = aLo / (aLo + e + bHi) >= ph ? 1 : 0; }
     }
-    var eLive = s.storedSums(function (j) { return ms.e[j]; }, false), eKept = s.storedSums(function (j) { return ms.e[j]; }, true);
+    var eLive, eKept; // for the groups only (a live row of the whole vocabulary has none)
+    if (gr.b.length) { eLive = s.storedSums(function (j) { return ms.e[j]; }, false); eKept = s.storedSums(function (j) { return ms.e[j]; }, true); }
     for (a = 0; a < gr.b.length; a++) { // the group's top token and its bottom token
       b = gr.b[a];
       var zt = gr.zhi[a], zb = gr.zlo[a], et = Math.exp(zt - ms.ref), eb = Math.exp(zb - ms.ref);
@@ -382,7 +390,7 @@
       var topV = verdict(tLo, Infinity, et, 0, tBehind), botV = verdict(0, bAhead, eb, bBehind, Infinity);
       gdec[b] = [botV[0], topV[1]];
     }
-    for (i = 0; i < s.m; i++) if (dec[i] && !(sure && i === top)) s.decide(i, dec[i][0], dec[i][1]);
+    for (i = 0; i < s.m; i++) if (seen[i] && !(sure && i === top)) s.decide(i, keep[i] === 1, cut[i] === 1);
     for (b = 0; b < s.g; b++) if (gdec[b]) s.decideGroup(b, gdec[b][0], gdec[b][1]);
   }
 
