@@ -62,7 +62,7 @@ def measure(smoke: bool, workdir: Path) -> dict:
                                     1 if smoke else 5)
     if (REPO / "data/models/tiny/config.json").exists():
         results["pages"] = bench_pages.pages(smoke=smoke)
-        results["study"] = bench_study.study_speed(smoke)
+        results["study"] = bench_study.study_both(smoke)
     if torch.cuda.is_available():
         results["gpu"] = {}
         for dtype in ("float32", "float16"):
@@ -206,6 +206,13 @@ def report(r: dict) -> str:
                      f"{st['generate_s']:.0f} s ({st['tokens_per_s']:.0f} tokens/s){_study_before(st)}; "
                      f"{st['tables_s']:.1f} s | "
                      f"{TARGETS['study']} | {met(st['generate_s'] + st['tables_s'] <= 300)} |")
+        pd_ = st.get("padded")
+        if pd_:
+            lines.append(f"| 12b | the same study with `lm.batching = \"padded\"` (a batch's rows in one forward, each "
+                         f"row the same bits whatever its batch); {pd_['differing_tokens']:,} of {st['tokens']:,} "
+                         f"tokens differ from 12's | {pd_['generate_s']:.0f} s ({pd_['tokens_per_s']:.0f} tokens/s); "
+                         f"{pd_['tables_s']:.1f} s | {TARGETS['study']} | "
+                         f"{met(pd_['generate_s'] + pd_['tables_s'] <= 300)} |")
     lv = r.get("live")
     if lv:
         whats = {"settings": "a change of T, top-k or top-p", "step": "a change of step (any step)",
@@ -393,7 +400,7 @@ def main(argv=None) -> int:
                                                      args.smoke)
         if "study" in only:
             before = results.get("study", {}).get("before")  # an earlier version's time, kept beside the new one
-            results["study"] = bench_study.study_speed(smoke=args.smoke)
+            results["study"] = bench_study.study_both(smoke=args.smoke)
             if before:
                 results["study"]["before"] = before
         if "attention" in only:

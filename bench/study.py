@@ -1,6 +1,6 @@
 """A name study's speed: 8 names x 200 samples x 30 tokens on the bundled model, gumbel coupling.
 
-    python -m bench.study            # the full size (a few minutes on two CPU cores)
+    python -m bench.study            # the full size, default strategy and padded (minutes on two CPU cores)
     python -m bench.study --smoke    # 2 names x 4 samples x 5 tokens
 """
 from __future__ import annotations
@@ -13,12 +13,15 @@ import time
 from .common import REPO, machine
 
 
-def study_speed(smoke: bool = False) -> dict:
+def study_speed(smoke: bool = False, batching: str = "auto") -> dict:
+    """Figure 12 under `lm.batching = batching` ("auto": rows on a CPU). The result's `_tokens`
+    (every sampled token, in the study's order) is for comparing strategies; it is not saved."""
     import pandas as pd
 
     import gpt2explore as gx
 
     lm = gx.load()
+    lm.batching = batching
     names = pd.read_csv(REPO / "data" / "names.csv")["name"].tolist()
     names, nsamples, length = (names[:2], 4, 5) if smoke else (names[:8], 200, 30)
     calls = []
@@ -43,7 +46,21 @@ def study_speed(smoke: bool = False) -> dict:
             "first_token_agreement_mean": round(float(agreement[agreement.step == 0].same.mean()), 3),
             "words_rows": len(words),
             "forwards": len(calls),  # forward calls: one per distinct prefix of each name's samples (the prefix tree)
-            "load_average": [round(load_before, 1), round(load_after, 1)]}  # 1-minute, at the start and the end
+            "load_average": [round(load_before, 1), round(load_after, 1)],  # 1-minute, at the start and the end
+            "batching": batching, "_tokens": study.frame.token_id.tolist() if "token_id" in study.frame
+            else study.frame.token.tolist()}
+
+
+def study_both(smoke: bool = False) -> dict:
+    """Figure 12 with the default strategy, and 12b: the same study with `lm.batching = "padded"`
+    (rows batched in one forward, each the same bits whatever its batch), with how many of its
+    tokens differ from the default's (a near-tie can fall the other way under another kernel)."""
+    rows = study_speed(smoke)
+    padded = study_speed(smoke, batching="padded")
+    a, b = rows.pop("_tokens"), padded.pop("_tokens")
+    rows["padded"] = {k: padded[k] for k in ("generate_s", "tables_s", "tokens_per_s", "forwards", "load_average")}
+    rows["padded"]["differing_tokens"] = sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b))
+    return rows
 
 
 # A name study of gpt2 on one GPU: the plan's assumed unit costs (estimates, not measured here)
@@ -94,4 +111,4 @@ def gpu_plan_lines(plan: dict | None = None) -> list[str]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
-    print(json.dumps(study_speed(parser.parse_args().smoke), indent=1))
+    print(json.dumps(study_both(parser.parse_args().smoke), indent=1))

@@ -97,6 +97,7 @@ def test_tables_show_whole_texts_with_visible_whitespace(lm):
     html = styled.to_html()
     assert "forty-five characters↵" in html and "second line \\x1b end" in html
     assert "…" not in html and "3.5e-04" in html and "\x1b" not in html
+    assert re.search(r"th\s*\{\s*text-align: left;", html)  # a header stands over its left-aligned column
     frame = lm.generate("Hi", length=3, seed=1).to_frame(top=3)
     assert {"token", "text"} <= set(frame.columns)
     row = frame.iloc[0]

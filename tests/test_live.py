@@ -265,6 +265,7 @@ def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_dr
         marked = page.evaluate(f"() => Array.from(document.querySelectorAll('{STEPPER} .gx-text .gx-forced'))"
                                ".map(s => [s.dataset.step, s.title])")
         box = page.evaluate(f"() => document.querySelector('{STEPPER} .gx-force-text').value")
+        still = page.evaluate(f"() => document.querySelector('{STEPPER} .gx-status').textContent")  # after its data came
         page.fill(f"{STEPPER} .gx-force-text", "two tokens here")
         page.click(f"{STEPPER} .gx-force")
         page.wait_for_function(f"() => document.querySelector('{STEPPER} .gx-status').textContent.includes('not one')")
@@ -273,6 +274,7 @@ def test_a_fork_from_the_explorer_is_a_live_stepper_that_draws_what_a_session_dr
     assert "fork 1 opened below" in output  # under the explorer, once the fork is made
     assert said.startswith("forced '") and "John" in said and said.endswith(" at step 4"), said
     assert [m[0] for m in marked] == ["2", "4"] and all("(forced)" in m[1] for m in marked) and box == "", (marked, box)
+    assert still == said  # the force's message outlives the data its move sent
     assert output.count("not one") == 1, output
 
 

@@ -257,6 +257,19 @@ def test_notebook_03_compares_the_branches_at_the_fork_then_shows_where_they_par
 
 
 # ---- notebooks 01, 02 and 08 say what their cells show ----------------------------------------
+def test_notebook_06_names_the_colour_the_allowed_view_draws_impossible_tokens_in():
+    """The prose before `text_view(..., color='allowed')` names the colour of its impossible tokens
+    (a grey, as the bars grey a cut token), and no other: red is GLTR's ranks 101-1000."""
+    from gpt2explore.figures.textview import GLTR, IMPOSSIBLE
+
+    prose = (ROOT / "notebooks" / "src" / "06_score_a_text.py").read_text()
+    before = prose[: prose.index("color='allowed'")].rsplit("# %%", 1)[0].rsplit("# %% [markdown]", 1)[-1]
+    r, g, b = (int(IMPOSSIBLE[i:i + 2], 16) for i in (1, 3, 5))
+    assert r == g == b and IMPOSSIBLE not in GLTR  # a grey, none of GLTR's colours
+    assert "Grey tokens below are the ones these settings forbid" in before
+    assert "Red tokens" not in prose
+
+
 def test_notebook_01s_top_table_shows_the_models_own_p_its_prose_compares_with(lm):
     prose = (ROOT / "notebooks" / "src" / "01_quickstart.py").read_text()
     assert "`model p`" in prose

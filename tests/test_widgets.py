@@ -233,6 +233,7 @@ def test_the_live_stepper_moves_its_session_by_messages_and_its_view_follows(lm)
     done = _move(st, {"action": "force", "text": " John"})
     assert s.steps[-1].forced and s.text.endswith(" John")
     assert done["error"] is None and done["said"] == "forced '␣John' at step 3"  # a force says what it did
+    assert done["steps"] == len(s.steps) == 4  # the data it belongs to: the component keeps the line when it comes
     bad = _move(st, {"action": "force", "text": "two tokens here"})
     # the error is said once, on the component's status line: not again under it
     assert "not one" in bad["error"] and st.status.value == "" and len(s.steps) == 4

@@ -48,7 +48,8 @@ def table(frame, prob_columns=None, number_columns=None):
     fmt.update({c: visible_text for c in texts})
     return (frame.style.format(fmt, na_rep=MISSING).hide(axis="index")
             .set_properties(**{"white-space": "pre-wrap", "text-align": "left", "font-family": "monospace",
-                               "max-width": "48em", "vertical-align": "top"}))
+                               "max-width": "48em", "vertical-align": "top"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}], overwrite=False))  # over its column
 
 
 extensions.register("TopTable", "html", lambda top: table(top.frame()).to_html())  # step.top() in a notebook

@@ -875,7 +875,10 @@
     for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
     if (this.whys) this.whys = {};
-    this.status.textContent = ""; // the session moved: an earlier move's message is stale (a move's own comes after)
+    // the session moved: an earlier move's message is stale, but not the message of the move that made this data
+    // (its "moved" names the steps it left, and may come before or after the data)
+    if (this.saidSteps !== now.length - 1) { this.status.textContent = ""; this.status.classList.remove("gx-said"); }
+    this.saidSteps = null;
     this.live.dists = {}; this.live.draws = {};
     if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
       var key = this.live.key(data.samples[0], now.length - 1);
@@ -889,6 +892,8 @@
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
     this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
+    var shownSteps = this.data.samples[0].steps.length - 1;
+    this.saidSteps = msg.said && msg.steps !== undefined && msg.steps !== shownSteps ? msg.steps : null; // its data still to come
     if (!msg.error && /^forced /.test(msg.said || "") && this.forceInput) this.forceInput.value = ""; // done: the box is free
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }

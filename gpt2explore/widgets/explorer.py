@@ -53,7 +53,7 @@ class Explorer(_Displayable):
     same way: the kernel says what each step's noise draws under the settings shown."""
 
     page_fallback = True
-    CLICKS = [["fork", "fork"], ["explain", "why"]]  # what a click on a bar does (the click toggle's options)
+    CLICKS = [["fork", "fork"], ["why this token", "why"]]  # what a click on a bar does (the click toggle's options)
 
     def __init__(self, run, n: int = 20):
         self.run, self.n = run, n
@@ -212,8 +212,8 @@ class Explorer(_Displayable):
 
 def click_mode(default: str) -> W.ToggleButtons:
     """What a click on a bar does: `default` ("fork" in the explorer, "force" in the stepper) or
-    "explain" (the why panel sets that token against the step's own)."""
-    return W.ToggleButtons(options=[(default, default), ("explain", "why")], value=default,
+    "why this token" (the why section sets that token against the step's own)."""
+    return W.ToggleButtons(options=[(default, default), ("why this token", "why")], value=default,
                            description="click a bar", style=STYLE,
                            tooltips=[f"{default} with the clicked token", "why this token and not the clicked one"])
 

@@ -34,7 +34,7 @@ from .controls import _Displayable, at_layer_or_self, layer_slider, message_html
 from .front import Front
 from .why import why_spec
 
-CLICKS = [["force", "force"], ["explain", "why"]]  # what a click on a bar does
+CLICKS = [["force", "force"], ["why this token", "why"]]  # what a click on a bar does
 
 
 class LiveStepper(_Displayable):
@@ -172,7 +172,9 @@ class LiveStepper(_Displayable):
         except (ValueError, TypeError) as err:
             error = str(err)
         self.status.value = ""  # the component says it, on its own status line
-        self.view.send({"type": "moved", "ask": content.get("ask"), "error": error, "said": said})
+        # `steps`: the session's steps once moved, so the component keeps what was said when that data comes after it
+        self.view.send({"type": "moved", "ask": content.get("ask"), "error": error, "said": said,
+                        "steps": len(self.session.steps)})
 
     def next(self, n: int = 1) -> None:
         self.handle({"action": "next", "n": n})

@@ -81,7 +81,7 @@ gx.table(run.to_frame(top=3).head(9))
 # Tick "log scale" when the bars get too small to see, and
 # click any bar to open a stepper forked at this step with that token forced, going on at the
 # sliders' settings. Under the text, "why this token" opens the direct logit attribution of
-# the step's token against a rival you choose (switch "click a bar" to "explain" and click one),
+# the step's token against a rival you choose (switch "click a bar" to "why this token" and click one),
 # and, for a run made with `attention=True`, what the step attended to: notebook 09 tells the
 # story.
 

@@ -80,7 +80,8 @@ gx.table(pd.concat(summaries, ignore_index=True)
 #
 # Ranks count from 1, the likeliest, here as in every table, figure and the command line.
 # Under `top_k=40` every token ranked 41 or beyond is impossible; under `top_p=0.9` every
-# token outside the 90% nucleus. Red tokens below are the ones these settings forbid:
+# token outside the 90% nucleus. Grey tokens below are the ones these settings forbid (grey, as
+# the bars grey what the settings cut; red is GLTR's ranks 101-1000 above):
 
 # %%
 gx.text_view(scored[0], color='allowed', top_k=40)

@@ -144,7 +144,7 @@ why.direct_vs_total_figure(isamu)
 # The explorer and the stepper have a **why this token** section under their text: open it to
 # see the waterfall and the attention of the step on show, with a **vs** menu for the rival and
 # an attention layer and head. To ask why the step's token and not another one, switch **click a
-# bar** from "fork" to "explain" and click that token's bar: the section opens on it. The kernel
+# bar** from "fork" to "why this token" and click that token's bar: the section opens on it. The kernel
 # answers each (one forward pass over the context); the bars and sliders need none.
 
 # %%
