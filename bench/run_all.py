@@ -326,7 +326,13 @@ def notes(r: dict) -> list[str]:
                    f"row at a time on a CPU (the `rows` strategy: each sample the same bits whatever the batch), "
                    f"most of each in the product with the 50,257-token output layer; the Gumbel noise adds about "
                    f"0.8 ms a step (about 5%). {_study_forwards(st)}Rows are independent: `first_sample=` splits "
-                   f"a study across processes with the same tokens.")
+                   f"a study across processes with the same tokens."
+                   + (f" 12b: `lm.batching = \"padded\"` puts the rows of a step in one forward "
+                      f"({st['padded']['forwards']:,} forward calls) and meets the target in "
+                      f"{st['padded']['generate_s']:.0f} s; each row's bits no longer depend on its batch, but they "
+                      f"come from another kernel than 12's one-row products, so a near-tie could fall the other way "
+                      f"({st['padded']['differing_tokens']:,} of {st['tokens']:,} tokens did here). The default "
+                      f"stays `rows`, whose tokens every earlier version drew." if st.get("padded") else ""))
     return out or ["- none."]
 
 
