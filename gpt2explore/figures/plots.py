@@ -148,11 +148,13 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                        n: int = 12, **more):
     """Next-token distributions of several prompts (or branches) on one figure, with KL and JS
     stated. `items`: steps, samples (their first step) or runs (their first sample's first
-    step); `labels` name them (default: their prompts, long ones by the words that differ). None settings = each step's own; the title names them for each item when they differ.
-    A token the settings cut in one column gets a grey × at the foot of that column's bar, as in
+    step); `labels` name them (default: their prompts, long ones by the words that differ). None
+    settings = each step's own; the title names them for each item when they differ. A token
+    the settings cut in one column gets a grey × at the foot of that column's bar, as in
     `next_token_bars` (trace after the bars: "cut by the settings"); the token each column's own
     draw picks under the settings shown is always among the bars, with a ▼ over its bar (the
-    next trace: "drawn under these settings")."""
+    next trace: "drawn under these settings", or "the next draw picks" for a session's next
+    step, not drawn yet)."""
     n = arguments.count("n", n)
     if not isinstance(items, (list, tuple)):
         raise TypeError(f"items must be a non-empty list of steps, samples or runs, got {type(items).__name__}")
@@ -191,12 +193,12 @@ def compare_next_token(items, labels=None, temperature=None, top_k=None, top_p=N
                     text=cut_text, showlegend=bool(cut_x),
                     marker=dict(symbol="x-thin", size=11, color=CUT_COLOR, line=dict(width=2.5, color=CUT_COLOR)),
                     hovertemplate="<b>%{text}</b>: cut by the settings<extra></extra>")
-    top = max(float(d[union].max()) for d in dists) if union else 1.0
+    ymax = max(float(d[union].max()) for d in dists) if union else 1.0
     pick_x, pick_y, pick_text = [], [], []  # a marker over each column's own draw, as next_token_bars marks it
     for j, (label, d, i) in enumerate(zip(labels, dists, picks)):
         if i is not None:
             pick_x.append(union.index(i) + _group_offset(j, len(dists)))
-            pick_y.append(float(d[i]) + 0.04 * top)
+            pick_y.append(float(d[i]) + 0.04 * ymax)
             pick_text.append(f"{step_label(steps[j], i)} ({label})")
     # a session's next step is not drawn yet: its noise is what the next draw will use
     said = "the next draw picks" if any(s.pending for s, i in zip(steps, picks) if i is not None) \

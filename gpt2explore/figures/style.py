@@ -97,7 +97,6 @@ def title(main: str, subs=(), width: int = 88, height: int = 460) -> tuple[dict,
     margin in pixels it needs (plus room for a legend row above the plot). Plotly places a
     multi-line title by its first line, so that line is put 34 px below the top of a figure
     `height` pixels high."""
-
     heads = wrap_phrases(main, int(width * 0.8)) or [""]  # the first line's font is larger: fewer characters
     lines = [w for s in subs if s for w in wrap_phrases(s, width)]
     text = "<br>".join(heads) + "".join(f"<br><span style='font-size:{SUB_SIZE}px'>{line}</span>" for line in lines)
