@@ -791,7 +791,9 @@
   function Explorer(root, data) { Page.call(this, root, data); }
   Explorer.prototype = Object.create(Page.prototype);
   Page.prototype.say = function () { // a setting that cannot go with the others: said, and what is drawn is dimmed
-    this.status.textContent = this.error ? this.error + " (the figure still shows the last settings that went together)" : "";
+    // its own line only: what a move said (the stepper's, compare's) stays until the session moves on
+    if (this.error) { this.status.textContent = this.error + " (the figure still shows the last settings that went together)"; this.settingsSaid = true; }
+    else if (this.settingsSaid) { this.status.textContent = ""; this.settingsSaid = false; }
     this.figure.classList.toggle("gx-stale", !!this.error);
     this.readout.classList.toggle("gx-stale", !!this.error);
   };
@@ -875,10 +877,9 @@
     for (var i = 0; same && i < now.length - 1; i++) same = before[i].token === now[i].token && before[i].forced === now[i].forced;
     this.data = data;
     if (this.whys) this.whys = {};
-    // the session moved: an earlier move's message is stale, but not the message of the move that made this data
-    // (its "moved" names the steps it left, and may come before or after the data)
-    if (this.saidSteps !== now.length - 1) { this.status.textContent = ""; this.status.classList.remove("gx-said"); }
-    this.saidSteps = null;
+    // the session moved: an earlier move's message is stale, but not what a move said of the steps shown now
+    // (its "moved" names the steps it left, and may come before or after its data, which may come more than once)
+    if (this.saidSteps !== now.length - 1) { this.status.textContent = ""; this.status.classList.remove("gx-said"); this.saidSteps = null; }
     this.live.dists = {}; this.live.draws = {};
     if (same) { // the same steps, new settings: the next step's row stays (exact, no longer its own) until the new one comes
       var key = this.live.key(data.samples[0], now.length - 1);
@@ -892,8 +893,7 @@
     delete this.pending[msg.ask];
     this.status.textContent = msg.error || msg.said || "";
     this.status.classList.toggle("gx-said", !msg.error && !!msg.said);
-    var shownSteps = this.data.samples[0].steps.length - 1;
-    this.saidSteps = msg.said && msg.steps !== undefined && msg.steps !== shownSteps ? msg.steps : null; // its data still to come
+    this.saidSteps = msg.said && msg.steps !== undefined ? msg.steps : null; // kept while the session has these steps
     if (!msg.error && /^forced /.test(msg.said || "") && this.forceInput) this.forceInput.value = ""; // done: the box is free
     if (!p) return;
     if (msg.error) { p.reject(new Error(msg.error)); return; }
@@ -1322,7 +1322,7 @@
     return this.page.set(o).catch(function (err) { if (window.console) console.error(err); });
   };
   Live.prototype.close = function () { this.model.off("msg:custom", this.onMsg); clearTimeout(this.timer); };
-  Page.prototype.kernelSays = function (text) { this.status.textContent = text; };
+  Page.prototype.kernelSays = function (text) { this.status.textContent = text; this.settingsSaid = true; }; // until the next redraw
 
   var GONE_MS = 1000; // how long a widget without a view waits before it tells the kernel
   // an anywidget's render: the page in the widget's element, its data from the kernel
