@@ -1113,26 +1113,49 @@
       var fill = mode ? mode.fills[i] || ALLOWED : a.state === "impossible" ? IMPOSSIBLE : a.state === "maybe" ? MAYBE : ALLOWED;
       return { fill: fill, title: a.title };
     });
-    var legend = document.createElement("div");
-    legend.className = "gx-key";
-    if (mode) legend.innerHTML = "each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
+    var keyHtml;
+    if (mode) keyHtml = "each token coloured by its " + esc(mode.what) + ": " + mode.legend.map(function (e) {
       return "<span style='background:" + esc(e[0]) + "'>&nbsp;" + esc(e[1]) + "&nbsp;</span>"; }).join(" ");
-    else if (this.live) legend.innerHTML = "each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
+    else if (this.live) keyHtml = "each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
       "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (these settings could never write it)&nbsp;</span> · hover a token for its p; click it for its bars";
-    else legend.innerHTML = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
+    else keyHtml = "the text, each token coloured by the settings: <span style='background:" + ALLOWED + "'>&nbsp;allowed&nbsp;</span> " +
       "<span style='background:" + IMPOSSIBLE + "'>&nbsp;impossible (these settings could never write it)&nbsp;</span> " +
       "<span style='background:" + MAYBE + "'>&nbsp;undecided by what the page stores&nbsp;</span> · hover a token for its " +
       "probability and the likeliest alternatives; click it for its bars";
-    var before = this.textBox.querySelector(".gx-text"), panel = textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours);
-    this.textBox.replaceChildren(legend, panel);
-    keepInView(panel, before ? before.scrollTop : 0);
-    if (panel.scrollHeight > panel.clientHeight + 1) { // a text that scrolls says so (a scroll bar can be hidden)
-      var lines = parseFloat(getComputedStyle(panel).lineHeight), note = document.createElement("div");
-      note.className = "gx-note gx-scroll-note";
-      note.textContent = "↕ the text scrolls: " + Math.round(panel.clientHeight / lines) + " of its " +
-        Math.round(panel.scrollHeight / lines) + " lines shown";
-      this.textBox.appendChild(note);
+    var legend = this.textBox.querySelector(".gx-key") || document.createElement("div");
+    legend.className = "gx-key";
+    if (this.keyHtml !== keyHtml || !legend.parentNode) { legend.innerHTML = keyHtml; this.keyHtml = keyHtml; }
+    var before = this.textBox.querySelector(".gx-text"), spans = before ? before.querySelectorAll(".gx-token") : [];
+    if (before && this.panelOf === sample && spans.length === sample.pieces.length) {
+      // the same text: new colours in place (paint only, no layout to force); its place kept unless the position moved
+      for (var i = 0; i < spans.length; i++) {
+        var part = sample.notes ? sample.notes[i] : ""; // as textPanel titles it
+        spans[i].style.background = colours[i].fill;
+        spans[i].title = colours[i].title + (part ? "\n" + part : "");
+        spans[i].classList.toggle("gx-current", i === this.step);
+      }
+      if (this.panelStep !== this.step) keepInView(before, before.scrollTop);
+      if (!this.scrollChecked) this.checkScroll(before);
+      this.panelStep = this.step;
+      return;
     }
+    var panel = textPanel(sample, this.step, function (i) { self.setStep(i); self.apply({}); }, colours);
+    this.textBox.replaceChildren(legend, panel);
+    this.panelOf = sample; this.panelStep = this.step; this.scrollChecked = false;
+    keepInView(panel, before ? before.scrollTop : 0);
+    this.checkScroll(panel);
+  };
+  Inspect.prototype.checkScroll = function (panel) { // a text that scrolls says so (a scroll bar can be hidden)
+    if (!panel.clientHeight) return; // not laid out yet (a hidden output): asked again at the next redraw
+    this.scrollChecked = true;
+    var old = this.textBox.querySelector(".gx-scroll-note");
+    if (old) old.remove();
+    if (panel.scrollHeight <= panel.clientHeight + 1) return;
+    var lines = parseFloat(getComputedStyle(panel).lineHeight), note = document.createElement("div");
+    note.className = "gx-note gx-scroll-note";
+    note.textContent = "↕ the text scrolls: " + Math.round(panel.clientHeight / lines) + " of its " +
+      Math.round(panel.scrollHeight / lines) + " lines shown";
+    this.textBox.appendChild(note);
   };
   function keepInView(panel, scrolled) { // a text that scrolls (the live inspect's) keeps its place and shows its current token
     panel.scrollTop = scrolled;
