@@ -94,17 +94,15 @@ def compare_summaries(run, settings: dict) -> dict:
     """How the columns of each sample number differ at each step, at the page's starting settings
     (the kernel's words, as the live widget says them), keyed "sample:step" (the sample's place
     among the numbers): a page shows them while its controls are at those settings."""
-    numbers: list[int] = []
-    for s in run.samples:
-        if s.index not in numbers:
-            numbers.append(s.index)
+    numbers = list(dict.fromkeys(s.index for s in run.samples))  # in the run's order, as the page's selector
     coupling = run.meta.get("coupling", "cdf")
     out = {}
     for place, number in enumerate(numbers):
         columns = [s for s in run.samples if s.index == number]
+        prompts = [c.prompt for c in columns]
         for step in range(min(len(c.steps) for c in columns)):
             try:
-                out[f"{place}:{step}"] = compare_view.summary_html([c.steps[step] for c in columns], [c.prompt for c in columns], settings,
+                out[f"{place}:{step}"] = compare_view.summary_html([c.steps[step] for c in columns], prompts, settings,
                                                                    coupling, run.seed, step)
             except ValueError:  # settings that cannot go together: the page says so itself
                 break

@@ -484,13 +484,17 @@
       if (!piece && note) s.className += " gx-part";
       var forced = forcedMarks && sample.steps[i] && sample.steps[i].forced;
       if (forced) s.className += " gx-forced";
-      if (colours) { s.style.background = colours[i].fill; s.title = colours[i].title; }
-      else s.title = "step " + i + (forced ? " (forced)" : "") + ": click to show its bars";
-      if (note) s.title += "\n" + note;
+      if (colours) colourToken(s, sample, i, colours);
+      else s.title = "step " + i + (forced ? " (forced)" : "") + ": click to show its bars" + (note ? "\n" + note : "");
       s.addEventListener("click", function () { onPick(i); });
       div.appendChild(s);
     });
     return div;
+  }
+  function colourToken(s, sample, i, colours) { // a token's colour and its hover text (inspect: built, or recoloured in place)
+    var note = sample.notes ? sample.notes[i] : "";
+    s.style.background = colours[i].fill;
+    s.title = colours[i].title + (note ? "\n" + note : "");
   }
 
   function tokensOf(v) {
@@ -1129,9 +1133,7 @@
     if (before && this.panelOf === sample && spans.length === sample.pieces.length) {
       // the same text: new colours in place (paint only, no layout to force); its place kept unless the position moved
       for (var i = 0; i < spans.length; i++) {
-        var part = sample.notes ? sample.notes[i] : ""; // as textPanel titles it
-        spans[i].style.background = colours[i].fill;
-        spans[i].title = colours[i].title + (part ? "\n" + part : "");
+        colourToken(spans[i], sample, i, colours);
         spans[i].classList.toggle("gx-current", i === this.step);
       }
       if (this.panelStep !== this.step) keepInView(before, before.scrollTop);
